@@ -1,0 +1,33 @@
+import {readFile} from 'node:fs/promises'
+import {BurnError, notFoundError, usageError} from '../lib/errors.js'
+
+export async function readStdin(): Promise<string> {
+  const chunks: Buffer[] = []
+  for await (const c of process.stdin) chunks.push(c as Buffer)
+  return Buffer.concat(chunks).toString('utf8')
+}
+
+/**
+ * The input JSON of a call: --input, --input-file (or - for stdin), else stdin when it is
+ * not a terminal, else null. Validity is checked by the runner (exit 7 on invalid JSON).
+ */
+export async function readInput(flags: {input?: string; 'input-file'?: string}): Promise<string> {
+  if (flags.input !== undefined && flags['input-file'] !== undefined) throw usageError('--input and --input-file cannot be used together')
+  if (flags.input !== undefined) return flags.input
+  const file = flags['input-file']
+  if (file === '-') return readStdin()
+  if (file !== undefined) {
+    try {
+      return await readFile(file, 'utf8')
+    } catch (error) {
+      const e = error as NodeJS.ErrnoException
+      if (e.code === 'ENOENT') throw notFoundError(`input file ${file} does not exist`)
+      throw new BurnError('badData', `cannot read input file ${file}: ${e.message}`)
+    }
+  }
+  if (!process.stdin.isTTY) {
+    const text = await readStdin()
+    return text.trim() === '' ? 'null' : text
+  }
+  return 'null'
+}

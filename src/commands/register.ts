@@ -1,0 +1,63 @@
+import {Args, Flags} from '@oclif/core'
+import {BurnCommand} from '../base-command.js'
+import {oclifFlags} from '../cli/flags.js'
+import {readStdin} from '../cli/input.js'
+import {startProgress} from '../cli/progress.js'
+import {engineSpec, limitSpec} from '../cli/spec.js'
+import {BurnError, usageError} from '../lib/errors.js'
+import type {ExitKind} from '../lib/exit-codes.js'
+import {checkEngine} from '../lib/engines/tag.js'
+import {parseLimits} from '../lib/limits.js'
+import {registerMany} from '../lib/register-many.js'
+import {expandSources} from '../lib/sources.js'
+import {openStore} from '../lib/store.js'
+
+export default class Register extends BurnCommand {
+  static summary = 'Hash, compile and store scripts; print their hashes.'
+  static description = `Each source is stored under the SHA-256 of its exact bytes (the same as sha256sum) and compiled once per engine, however many processes register it at the same time. Registering the same bytes again is a hit. A syntax error exits 4 with file, line and column and stores nothing.`
+  static examples = [
+    '<%= config.bin %> register transform.js',
+    '<%= config.bin %> register transform.js --name transform',
+    `<%= config.bin %> register 'scripts/**/*.js' --json`,
+    'cat untrusted.js | <%= config.bin %> register - --engine quickjs',
+  ]
+  static strict = false
+  static args = {file: Args.string({required: true, description: 'files, globs, or - for stdin'})}
+  static flags = {
+    name: Flags.string({char: 'n', description: 'Give the script a name to run it by (one file only).', helpValue: '<alias>'}),
+    concurrency: Flags.integer({char: 'c', min: 1, description: 'Runner processes compiling at once (default: number of CPUs).'}),
+    ...oclifFlags({...engineSpec, timeout: limitSpec.timeout, memory: limitSpec.memory}),
+  }
+
+  async run(): Promise<unknown> {
+    const {argv, flags} = await this.parse(Register)
+    const files = argv as string[]
+    const inputs = await expandSources(files, async () => Buffer.from(await readStdin(), 'utf8'))
+    if (flags.name !== undefined && inputs.length !== 1) throw usageError(`--name needs exactly one script, got ${inputs.length}`)
+    const limits = parseLimits(flags)
+    const store = (await openStore(this.cacheDir(flags), {create: true}))!
+    const progress = await startProgress(`registering ${inputs.length} script(s)`, {quiet: this.jsonEnabled()})
+    const items = await registerMany(store, inputs, {name: flags.name, engine: checkEngine(flags.engine ?? 'v8'), limits, concurrency: flags.concurrency}, (_, done) =>
+      progress.update(`registered ${done}/${inputs.length}`),
+    ).finally(() => progress.stop())
+
+    const failures = items.flatMap((i) => (i.ok ? [] : [i.failure]))
+    // One script that fails is reported like any other command's error.
+    if (items.length === 1 && failures.length === 1) throw new BurnError(failures[0].kind as ExitKind, failures[0].message, {file: failures[0].file})
+    if (failures.length > 0) process.exitCode = failures[0].code
+    if (!this.jsonEnabled()) {
+      for (const it of items) {
+        if (it.ok) {
+          const o = it.outcome
+          this.log(`${o.hash}  ${o.status === 'hit' ? 'hit     ' : 'compiled'}  ${o.name ?? '-'}  ${o.file}`)
+        } else {
+          process.stderr.write(`Error: ${it.failure.message}\n`)
+        }
+      }
+    }
+    return {
+      results: items.flatMap((i) => (i.ok ? [i.outcome] : [])),
+      errors: failures,
+    }
+  }
+}

@@ -1,0 +1,31 @@
+import {Args} from '@oclif/core'
+import {readFile} from 'node:fs/promises'
+import {BurnCommand} from '../base-command.js'
+import {listScripts} from '../lib/catalog.js'
+import {resolveScript} from '../lib/resolve.js'
+import {openStore} from '../lib/store.js'
+
+export default class Show extends BurnCommand {
+  static summary = "Show one script's metadata and source."
+  static examples = ['<%= config.bin %> show transform', '<%= config.bin %> show 3f2a9c --json']
+  static args = {script: Args.string({required: true, description: 'hash, unique prefix or name'})}
+
+  async run(): Promise<unknown> {
+    const {args, flags} = await this.parse(Show)
+    const store = await openStore(this.cacheDir(flags), {create: false})
+    const hash = await resolveScript(store, args.script)
+    const [info] = await listScripts(store!, [hash])
+    const source = await readFile(store!.layout.object(hash), 'utf8')
+    if (!this.jsonEnabled()) {
+      this.log(`hash:       ${hash}`)
+      this.log(`names:      ${info?.names.join(', ') || '-'}`)
+      this.log(`size:       ${info?.bytes ?? Buffer.byteLength(source)} bytes`)
+      this.log(`engines:    ${info?.engines.join(', ') || '-'}`)
+      this.log(`registered: ${info?.registered ?? '-'}`)
+      this.log(`last used:  ${info?.lastUsed ?? 'never'}`)
+      this.log('')
+      process.stdout.write(source.endsWith('\n') ? source : source + '\n')
+    }
+    return {...info, hash, source}
+  }
+}

@@ -1,0 +1,50 @@
+import {randomBytes} from 'node:crypto'
+import {mkdir, open, rename, rm} from 'node:fs/promises'
+import {dirname, join} from 'node:path'
+import {faultPoint, injectedWriteError} from './faults.js'
+
+export function tmpName(tmpDir: string, label: string): string {
+  return join(tmpDir, `${label}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`)
+}
+
+/**
+ * tmp -> fsync -> rename, with the tmp file under the store's tmp/ so a crash leaves debris only
+ * there (gc sweeps it by age). The rename replaces atomically: a reader sees the old file or the
+ * new one, never a part. `fault` names the crash-test points of this write (see faults.ts).
+ */
+export async function writeAtomic(tmpDir: string, dest: string, data: Uint8Array | string, fault = 'write', durable = true): Promise<void> {
+  const injected = injectedWriteError()
+  if (injected) throw injected
+  const tmp = tmpName(tmpDir, fault)
+  let moved = false
+  try {
+    const fh = await open(tmp, 'wx', 0o600)
+    try {
+      await fh.writeFile(data)
+      faultPoint(`${fault}:tmp-written`)
+      if (durable) await fh.sync()
+    } finally {
+      await fh.close()
+    }
+    faultPoint(`${fault}:tmp-synced`)
+    await mkdir(dirname(dest), {recursive: true, mode: 0o700})
+    await rename(tmp, dest)
+    moved = true
+    faultPoint(`${fault}:renamed`)
+    if (durable) await syncDir(dirname(dest))
+  } finally {
+    if (!moved) await rm(tmp, {force: true}).catch(() => {})
+  }
+}
+
+async function syncDir(dir: string): Promise<void> {
+  const fh = await open(dir, 'r').catch(() => undefined)
+  if (!fh) return
+  try {
+    await fh.sync()
+  } catch {
+    // some filesystems refuse fsync on directories; the rename itself already happened
+  } finally {
+    await fh.close()
+  }
+}

@@ -1,0 +1,66 @@
+import {readdir, readFile, stat} from 'node:fs/promises'
+import {join} from 'node:path'
+import {FULL_HASH} from './layout.js'
+import {readStats} from './stats.js'
+import type {Store} from './store.js'
+
+export interface ScriptInfo {
+  hash: string
+  names: string[]
+  bytes: number
+  engines: string[]
+  registered: string
+  lastUsed: string | null
+}
+
+/** Every file of a two-level sharded directory (objects/ab/<hash>, compiled/<tag>/ab/<hash>). */
+export async function listSharded(dir: string): Promise<Array<{hash: string; path: string}>> {
+  const out: Array<{hash: string; path: string}> = []
+  const shards = await readdir(dir).catch(() => [] as string[])
+  for (const shard of shards.sort()) {
+    const files = await readdir(join(dir, shard)).catch(() => [] as string[])
+    for (const f of files.sort()) out.push({hash: f, path: join(dir, shard, f)})
+  }
+  return out
+}
+
+export async function listTags(store: Store): Promise<string[]> {
+  return (await readdir(store.layout.compiledDir).catch(() => [] as string[])).sort()
+}
+
+/** name -> hash for every readable alias. */
+export async function readNames(store: Store): Promise<Map<string, string>> {
+  const map = new Map<string, string>()
+  for (const n of (await readdir(store.layout.namesDir).catch(() => [] as string[])).sort()) {
+    const text = await readFile(join(store.layout.namesDir, n), 'utf8').catch(() => '')
+    if (FULL_HASH.test(text.trim())) map.set(n, text.trim())
+  }
+  return map
+}
+
+export async function listScripts(store: Store, only?: string[]): Promise<ScriptInfo[]> {
+  const [objects, names, tags, stats] = await Promise.all([listSharded(store.layout.objectsDir), readNames(store), listTags(store), readStats(store.layout)])
+  const byHash = new Map<string, string[]>()
+  for (const [n, h] of names) byHash.set(h, [...(byHash.get(h) ?? []), n])
+  const compiled = new Map<string, string[]>()
+  for (const tag of tags) {
+    for (const {hash} of await listSharded(join(store.layout.compiledDir, tag))) compiled.set(hash, [...(compiled.get(hash) ?? []), tag])
+  }
+  const wanted = only ? new Set(only) : undefined
+  const out: ScriptInfo[] = []
+  for (const {hash, path} of objects) {
+    if (!FULL_HASH.test(hash) || (wanted && !wanted.has(hash))) continue
+    const st = await stat(path).catch(() => undefined)
+    if (!st?.isFile()) continue
+    const used = stats.used[hash]
+    out.push({
+      hash,
+      names: byHash.get(hash) ?? [],
+      bytes: st.size,
+      engines: compiled.get(hash) ?? [],
+      registered: st.mtime.toISOString(),
+      lastUsed: used ? new Date(used).toISOString() : null,
+    })
+  }
+  return out
+}

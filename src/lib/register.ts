@@ -1,0 +1,113 @@
+import {readFile, stat} from 'node:fs/promises'
+import {writeAtomic} from './atomic.js'
+import {checkCompiled, lockKey, publishCompiled} from './compiled.js'
+import {BurnError, storeError} from './errors.js'
+import {faultPoint} from './faults.js'
+import {sha256} from './hash.js'
+import {checkName} from './layout.js'
+import {acquireLock, Lock} from './lock.js'
+import type {RunnerPool} from './engines/pool.js'
+import type {JobError, Limits} from './engines/protocol.js'
+import {engineTag, type EngineName} from './engines/tag.js'
+import type {Store} from './store.js'
+
+export interface RegisterOutcome {
+  hash: string
+  file: string
+  name?: string
+  engine: EngineName
+  status: 'hit' | 'compiled'
+  waited: boolean
+  compileMs: number
+  bytes: number
+}
+
+export interface RegisterCounters {
+  hits: number
+  misses: number
+  compiles: number
+  compileFailures: number
+  compileMs: number
+}
+
+/**
+ * Registers one source: hash it, and compile it exactly once per engine tag across all
+ * processes (the pending registry: the lock holder compiles, the others wait and then find
+ * the published form). A syntax error stores nothing. The order of writes (source, then
+ * compiled form, then name) means a crash at any point leaves either nothing usable or a
+ * source without a compiled form, which the next run or register treats as a miss.
+ */
+export async function registerSource(
+  store: Store,
+  pool: RunnerPool,
+  opts: {source: Uint8Array; file: string; name?: string; engine: EngineName; limits: Limits},
+  counters: RegisterCounters,
+): Promise<RegisterOutcome> {
+  const {layout} = store
+  if (opts.name !== undefined) checkName(opts.name)
+  const hash = sha256(opts.source)
+  const tag = engineTag(opts.engine)
+  const base = {hash, file: opts.file, name: opts.name, engine: opts.engine, bytes: opts.source.length}
+
+  let outcome: RegisterOutcome
+  if ((await checkCompiled(layout, tag, hash)).state === 'valid') {
+    outcome = {...base, status: 'hit', waited: false, compileMs: 0}
+  } else {
+    const lock = await acquireLock(layout.lock(lockKey(hash, tag)))
+    const waited = lock instanceof Lock ? lock.waited : true
+    try {
+      if (waited && (await checkCompiled(layout, tag, hash)).state === 'valid') {
+        outcome = {...base, status: 'hit', waited, compileMs: 0}
+      } else {
+        counters.misses++
+        const result = await pool.exec({op: 'compile', engine: opts.engine, tag, hash, source: opts.source, filename: opts.file, limits: opts.limits})
+        if (!result.ok) {
+          counters.compileFailures++
+          throw compileFailure(result.error, opts.file)
+        }
+        counters.compiles++
+        counters.compileMs += result.compileMs
+        faultPoint('register:compiled')
+        await writeObject(store, hash, opts.source)
+        faultPoint('register:object-written')
+        await publishCompiled(layout, tag, hash, opts.source, result.cachedData ?? new Uint8Array(0))
+        outcome = {...base, status: 'compiled', waited, compileMs: result.compileMs}
+      }
+    } finally {
+      if (lock instanceof Lock) await lock.release()
+    }
+  }
+  if (outcome.status === 'hit') counters.hits++
+  if (opts.name !== undefined) {
+    await writeAtomic(layout.tmpDir, layout.name(opts.name), hash + '\n', 'name')
+  }
+  return outcome
+}
+
+/** Sources are never rewritten: an existing object of the right size is kept as is. */
+async function writeObject(store: Store, hash: string, source: Uint8Array): Promise<void> {
+  const path = store.layout.object(hash)
+  const st = await stat(path).catch(() => undefined)
+  if (st?.isFile() && st.size === source.length && sha256Matches(await readFile(path).catch(() => undefined), hash)) return
+  if (st && !st.isFile()) throw storeError(`${path} is not a file; run \`burn verify --fix\``)
+  await writeAtomic(store.layout.tmpDir, path, source, 'object')
+}
+
+function sha256Matches(data: Uint8Array | undefined, hash: string): boolean {
+  return data !== undefined && sha256(data) === hash
+}
+
+function compileFailure(error: JobError, file: string): BurnError {
+  switch (error.kind) {
+    case 'compile': {
+      const where = error.line === undefined ? file : `${file}:${error.line}${error.column === undefined ? '' : `:${error.column}`}`
+      return new BurnError('compile', `${where}: ${error.message}`, {file, line: error.line, column: error.column})
+    }
+    case 'script':
+      return new BurnError('scriptError', `${file}: ${error.message}${error.stack ? `\n${error.stack}` : ''}`, {file})
+    case 'limit':
+      return new BurnError('limit', `${file}: ${error.message}`, {file, limit: error.limit})
+    default:
+      return new BurnError(error.kind === 'badData' ? 'badData' : 'internal', `${file}: ${error.message}`, {file})
+  }
+}

@@ -1,0 +1,80 @@
+import {setAside} from './damaged.js'
+import {republishCompiled} from './compiled.js'
+import {BurnError} from './errors.js'
+import type {JobError, JobResult, Limits} from './engines/protocol.js'
+import type {Runner} from './engines/runner.js'
+import {engineTag, type EngineName} from './engines/tag.js'
+import {resolveScript} from './resolve.js'
+import {recordStats, type Counters} from './stats.js'
+import type {Store} from './store.js'
+
+export interface RunOutcome {
+  hash: string
+  output: string
+  cache: string
+}
+
+/** Runs a registered script once, in the given runner (forked early by the caller). */
+export async function runScript(
+  store: Store | undefined,
+  runner: Runner,
+  opts: {ref: string; input: string; engine: EngineName; limits: Limits},
+): Promise<RunOutcome> {
+  const hash = await resolveScript(store, opts.ref)
+  const {layout} = store!
+  const tag = engineTag(opts.engine)
+  const result = await runner.exec({
+    op: 'run', engine: opts.engine, tag, hash,
+    sourcePath: layout.object(hash), compiledPath: layout.compiled(tag, hash),
+    input: opts.input, limits: opts.limits,
+  })
+  await afterRun(store!, {hash, tag, result})
+  if (!result.ok) throw jobError(result.error, hash)
+  return {hash, output: result.output ?? 'null', cache: result.cache}
+}
+
+/** Bookkeeping shared by run and batch: set aside damage, republish on a miss, count. */
+export async function afterRun(store: Store, r: {hash: string; tag: string; result: JobResult; rows?: number}): Promise<void> {
+  const {layout} = store
+  const {result, hash, tag} = r
+  const c: Counters = {}
+  if (result.cache === 'corrupt') await setAside(layout, layout.compiled(tag, hash), 'compiled')
+  if (!result.ok && result.error.kind === 'sourceDamaged') await setAside(layout, layout.object(hash), 'object')
+  if (result.cache === 'hit') c.hits = 1
+  else if (result.cache && result.cache !== 'none') {
+    c.misses = 1
+    if (result.cache === 'rejected') c.codeCacheRejections = 1
+    if (result.cachedData) {
+      c.compiles = 1
+      c.compileMs = Math.round(result.compileMs ?? 0)
+    }
+  }
+  if (result.cachedData && result.cachedData.length > 0) {
+    await republishCompiled(layout, tag, hash, layout.object(hash), result.cachedData).catch(() => false)
+  }
+  c[`runs.${result.ok ? 'ok' : outcomeName(result.error)}`] = 1
+  if (r.rows !== undefined) c['batch.rows'] = r.rows
+  await recordStats(layout, {counters: c, used: {[hash]: Date.now()}}).catch(() => {})
+}
+
+function outcomeName(e: JobError): string {
+  if (e.kind === 'limit') return `limit.${e.limit}`
+  return e.kind
+}
+
+export function jobError(e: JobError, hash: string): BurnError {
+  switch (e.kind) {
+    case 'script':
+      return new BurnError('scriptError', e.stack && e.stack.includes(e.message) ? e.stack : `${e.message}${e.stack ? `\n${e.stack}` : ''}`, {hash, message: e.message, stack: e.stack})
+    case 'limit':
+      return new BurnError('limit', e.message, {hash, limit: e.limit})
+    case 'badData':
+      return new BurnError('badData', e.message, {hash})
+    case 'compile':
+      return new BurnError('compile', `${e.message}${e.line ? ` (line ${e.line}${e.column ? `, column ${e.column}` : ''})` : ''}`, {hash, line: e.line, column: e.column})
+    case 'sourceDamaged':
+      return new BurnError('store', `${e.message}; it was set aside: run \`burn verify\` and register the script again`, {hash})
+    default:
+      return new BurnError('internal', `internal error (a bug in burn): ${e.message}`, {hash})
+  }
+}

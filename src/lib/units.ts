@@ -1,0 +1,32 @@
+import bytes from 'bytes'
+import ms from 'ms'
+import {usageError} from './errors.js'
+
+// Human sizes and durations go through well-kept parsers: `bytes` (sizes are binary, as in that
+// library: 1MB = 1MiB = 1,048,576 bytes; an "i" spelling is accepted too) and `ms` (500ms, 5s,
+// 12h, 30d; a bare number is milliseconds). Nonsense, zero and negative values are usage errors.
+export function parseSize(value: string, flag: string): number {
+  const normalized = value.trim().replace(/^(\d+(?:\.\d+)?)\s*([kmgtp])ib$/i, '$1$2b')
+  const n = /^\d+$/.test(normalized) ? Number(normalized) : bytes.parse(normalized)
+  if (n === null || !Number.isFinite(n) || n <= 0 || !/^\d/.test(normalized)) {
+    throw usageError(`invalid ${flag} ${JSON.stringify(value)}: expected a positive size such as 64MiB, 500MB or 1048576`)
+  }
+  if (n > Number.MAX_SAFE_INTEGER) throw usageError(`invalid ${flag} ${JSON.stringify(value)}: too large`)
+  return Math.floor(n)
+}
+
+export function parseDuration(value: string, flag: string): number {
+  const trimmed = value.trim()
+  const n = /^\d+(\.\d+)?$/.test(trimmed) ? Number(trimmed) : /^\d/.test(trimmed) ? ms(trimmed as ms.StringValue) : undefined
+  if (n === undefined || !Number.isFinite(n) || n <= 0) {
+    throw usageError(`invalid ${flag} ${JSON.stringify(value)}: expected a positive duration such as 500ms, 5s, 12h or 30d`)
+  }
+  return n
+}
+
+export function parseCount(value: string, flag: string): number {
+  if (!/^\d+$/.test(value.trim()) || Number(value) <= 0 || !Number.isSafeInteger(Number(value))) {
+    throw usageError(`invalid ${flag} ${JSON.stringify(value)}: expected a positive whole number`)
+  }
+  return Number(value)
+}
