@@ -1,12 +1,13 @@
 import {Args} from '@oclif/core'
 import {BurnCommand} from '../base-command.js'
 import {oclifFlags} from '../cli/flags.js'
-import {runAction} from '../cli/run-action.js'
+import {toRunArgv} from '../cli/run-argv.js'
+import {spawnRunChild, superviseRun} from '../cli/run-supervisor.js'
 import {runSpec} from '../cli/spec.js'
 
 export default class Run extends BurnCommand {
   static summary = 'Run a registered script with JSON in and JSON out.'
-  static description = `The script is found by full hash, unique hash prefix (6+ hex digits) or name. Input comes from --input, --input-file, or stdin when it is not a terminal; with none, the input is null. The result is printed as one line of JSON on stdout; the script's console output goes to stderr.`
+  static description = `The script is found by full hash, unique hash prefix (6+ hex digits) or name. Input comes from --input, --input-file, or stdin when it is not a terminal; with none, the input is null. The result is printed as one line of JSON on stdout; the script's console output goes to stderr. With --json the output is {"hash", "cache", "result"}.`
   static examples = [
     `<%= config.bin %> run 3f2a9c --input '{"x":1}'`,
     `<%= config.bin %> run transform --input-file row.json --pretty`,
@@ -15,10 +16,10 @@ export default class Run extends BurnCommand {
   static args = {script: Args.string({required: true, description: 'hash, unique prefix or name'})}
   static flags = oclifFlags(runSpec)
 
-  async run(): Promise<unknown> {
+  async run(): Promise<void> {
     const {args, flags} = await this.parse(Run)
-    const out = await runAction(args.script, {...flags, json: this.jsonEnabled()})
-    if (!this.jsonEnabled()) process.stdout.write(out.text + '\n')
-    return {hash: out.hash, cache: out.cache, result: out.result}
+    const all = {...flags, json: this.jsonEnabled()}
+    // The same supervised child as the fast path (bin/run.js); it prints its own output.
+    process.exitCode = await superviseRun(spawnRunChild(toRunArgv(args.script, all)), all)
   }
 }

@@ -1,8 +1,7 @@
 import {setAside} from './damaged.js'
 import {republishCompiled} from './compiled.js'
 import {BurnError} from './errors.js'
-import type {JobError, JobResult, Limits} from './engines/protocol.js'
-import type {Runner} from './engines/runner.js'
+import type {Job, JobError, JobResult, Limits} from './engines/protocol.js'
 import {engineTag, type EngineName} from './engines/tag.js'
 import {resolveScript} from './resolve.js'
 import {recordStats, type Counters} from './stats.js'
@@ -14,16 +13,16 @@ export interface RunOutcome {
   cache: string
 }
 
-/** Runs a registered script once, in the given runner (forked early by the caller). */
+/** Runs a registered script once; `exec` runs the job (in this process or a runner). */
 export async function runScript(
   store: Store | undefined,
-  runner: Runner,
+  exec: (job: Job) => Promise<JobResult>,
   opts: {ref: string; input: string; engine: EngineName; limits: Limits},
 ): Promise<RunOutcome> {
   const hash = await resolveScript(store, opts.ref)
   const {layout} = store!
   const tag = engineTag(opts.engine)
-  const result = await runner.exec({
+  const result = await exec({
     op: 'run', engine: opts.engine, tag, hash,
     sourcePath: layout.object(hash), compiledPath: layout.compiled(tag, hash),
     input: opts.input, limits: opts.limits,

@@ -1,24 +1,13 @@
 // Entry point of a runner process: receives jobs over IPC, runs each, replies. It may die (a
 // memory bomb, a kill on timeout); the supervisor in runner.ts turns that into a clean error.
+import {executeJob} from './execute.js'
 import type {Job, JobResult} from './protocol.js'
-
-async function handle(job: Job): Promise<JobResult> {
-  if (job.engine === 'quickjs') {
-    return {ok: false, error: {kind: 'internal', message: 'quickjs engine: coming in the limits issue'}}
-  }
-  const {engineTag} = await import('./tag.js')
-  if (engineTag('v8') !== job.tag) {
-    return {ok: false, error: {kind: 'internal', message: `runner engine tag ${engineTag('v8')} differs from ${job.tag}`}}
-  }
-  const v8 = await import('./v8.js')
-  return job.op === 'compile' ? v8.compileV8(job) : v8.runV8(job)
-}
 
 let busy = false
 
 process.on('message', (job: Job) => {
   busy = true
-  handle(job).then(
+  executeJob(job).then(
     (result) => reply(result),
     (error: Error) => reply({ok: false, error: {kind: 'internal', message: error?.stack ?? String(error)}}),
   )

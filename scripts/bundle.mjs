@@ -1,0 +1,10 @@
+// Bundles the two startup-critical entry points (the `burn run` fast path and the runner
+// process) into single files: loading ~25 small ESM modules costs more than the work of a
+// cached run. Everything else stays as tsc emits it.
+import {build} from 'esbuild'
+
+const common = {bundle: true, platform: 'node', format: 'esm', target: 'node20', logLevel: 'warning'}
+await build({...common, entryPoints: ['dist/cli/fast-run.js'], outfile: 'dist/fast/fast-run.js'})
+await build({...common, entryPoints: ['dist/lib/engines/runner-main.js'], outdir: 'dist/fast', splitting: true, external: ['quickjs-emscripten', '@jitl/*']})
+// CommonJS starts faster than ESM; the run child is the one process on the hot path of every run.
+await build({...common, format: 'cjs', entryPoints: ['dist/cli/run-child.js'], outfile: 'dist/fast/run-child.cjs', external: ['quickjs-emscripten', '@jitl/*']})

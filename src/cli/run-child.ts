@@ -1,0 +1,61 @@
+// The process that does one `burn run`: resolve, read input, execute the script in this very
+// process, print. It may die (a memory bomb, a kill on timeout); run-supervisor.ts, its parent,
+// turns that into a clean exit 6. Everything it writes to the store is atomic, so dying at any
+// instruction leaves the store consistent.
+import {writeSync} from 'node:fs'
+import {defaultCacheDir} from '../lib/cache-dir.js'
+import {executeJob} from '../lib/engines/execute.js'
+import {checkEngine} from '../lib/engines/tag.js'
+import {EXIT} from '../lib/exit-codes.js'
+import {parseLimits} from '../lib/limits.js'
+import {runScript} from '../lib/run.js'
+import {openStore} from '../lib/store.js'
+import {readInput} from './input.js'
+import {renderError} from './render.js'
+import {parseRunArgv} from './run-argv.js'
+
+const START_FD = 3
+
+function writeAllSync(fd: number, text: string): void {
+  const buf = Buffer.from(text)
+  let off = 0
+  while (off < buf.length) {
+    try {
+      off += writeSync(fd, buf, off)
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'EAGAIN') continue
+      if ((error as NodeJS.ErrnoException).code === 'EPIPE') return
+      throw error
+    }
+  }
+}
+
+async function main(): Promise<number> {
+  const parsed = parseRunArgv(process.argv.slice(2))
+  // The parent saw the same argv and lets oclif explain what is wrong with it.
+  if (!parsed) return EXIT.usage
+  const {ref, flags} = parsed
+  try {
+    const engine = checkEngine(flags.engine ?? 'v8')
+    const limits = parseLimits(flags)
+    const [store, input] = await Promise.all([openStore(flags['cache-dir'] ?? defaultCacheDir(), {create: false}), readInput(flags)])
+    const out = await runScript(store, (job) => {
+      // Tell the supervisor the script starts now: its deadline and memory baseline start here.
+      writeSync(START_FD, 's')
+      return executeJob(job)
+    }, {ref, input, engine, limits})
+    const text = flags.json
+      ? JSON.stringify({hash: out.hash, cache: out.cache, result: JSON.parse(out.output)})
+      : flags.pretty ? JSON.stringify(JSON.parse(out.output), null, 2) : out.output
+    // fd 1 directly: creating process.stdout costs a stream setup this short process does not need
+    writeAllSync(1, text + '\n')
+    return 0
+  } catch (error) {
+    return renderError(error, Boolean(flags.json))
+  }
+}
+
+main().then(
+  (code) => process.exit(code),
+  (error) => process.exit(renderError(error, process.argv.includes('--json'))),
+)

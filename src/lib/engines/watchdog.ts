@@ -1,0 +1,73 @@
+import type {ChildProcess} from 'node:child_process'
+import {readFileSync} from 'node:fs'
+import type {LimitName, Limits} from './protocol.js'
+
+const PAGE = 4096
+const WATCH_MS = 5
+
+export interface Breach {
+  limit: LimitName
+  message: string
+}
+
+/**
+ * Enforces from outside what a script's process cannot enforce on itself: the deadline (a
+ * SIGKILL stops sync loops, promise loops and promises that never settle alike) and resident
+ * memory (polled from /proc, so Buffers and ArrayBuffers that V8's heap limit does not count
+ * are caught too). `arm()` starts both, so process startup is not charged to the script.
+ */
+export class Watchdog {
+  breach?: Breach
+  private timer?: NodeJS.Timeout
+  private poll?: NodeJS.Timeout
+
+  constructor(private readonly child: ChildProcess, private readonly limits: Pick<Limits, 'timeoutMs' | 'memoryBytes'>) {}
+
+  arm(): void {
+    this.disarm()
+    const {timeoutMs, memoryBytes} = this.limits
+    this.timer = setTimeout(() => this.trip('timeout', `timeout: the script ran longer than --timeout ${fmtMs(timeoutMs)}`), timeoutMs)
+    const baseline = residentBytes(this.child.pid) ?? 0
+    this.poll = setInterval(() => {
+      const rss = residentBytes(this.child.pid)
+      if (rss !== undefined && rss - baseline > memoryBytes) {
+        this.trip('memory', `memory limit exceeded: the script used more than --memory ${memoryBytes} bytes`)
+      }
+    }, WATCH_MS)
+  }
+
+  disarm(): void {
+    clearTimeout(this.timer)
+    clearInterval(this.poll)
+  }
+
+  private trip(limit: LimitName, message: string): void {
+    if (this.breach) return
+    this.breach = {limit, message}
+    this.disarm()
+    this.child.kill('SIGKILL')
+  }
+
+  /** Why a child that exited without answering died: our kill, or V8's own out-of-memory abort. */
+  deathBreach(code: number | null, signal: NodeJS.Signals | null): Breach | undefined {
+    if (this.breach) return this.breach
+    if (signal === 'SIGABRT' || signal === 'SIGTRAP' || code === 134 || code === 133) {
+      return {limit: 'memory', message: 'memory limit exceeded: the script exhausted the V8 heap'}
+    }
+    if (signal === 'SIGKILL') return {limit: 'memory', message: 'memory limit exceeded: the script was killed by the system (out of memory)'}
+    return undefined
+  }
+}
+
+function fmtMs(ms: number): string {
+  return ms % 1000 === 0 ? `${ms / 1000}s` : `${ms}ms`
+}
+
+export function residentBytes(pid: number | undefined): number | undefined {
+  if (pid === undefined || process.platform !== 'linux') return undefined
+  try {
+    return Number(readFileSync(`/proc/${pid}/statm`, 'latin1').split(' ')[1]) * PAGE
+  } catch {
+    return undefined
+  }
+}
