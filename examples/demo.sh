@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# The main job on the bundled examples, in a fresh private cache: register once, run many times.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export BURN_CACHE_DIR="$(mktemp -d)/burn-cache"
+trap 'rm -rf "$(dirname "$BURN_CACHE_DIR")"' EXIT
+burn() { node bin/run.js "$@"; }
+
+echo "== register (compiles once)"
+burn register examples/transform.js --name transform
+burn register examples/sum.js --name sum
+echo "== register again (a hit)"
+burn register examples/transform.js
+echo "== run by name"
+burn run transform --input '{"id":1,"name":"ada","x":20,"tags":["a","b"]}'
+echo '[1,2,3,4]' | burn run sum
+echo "== list and stats"
+burn list
+burn stats

@@ -1,0 +1,84 @@
+import {spawn, spawnSync} from 'node:child_process'
+import {mkdirSync, mkdtempSync, rmSync, writeFileSync} from 'node:fs'
+import {tmpdir} from 'node:os'
+import {join, resolve} from 'node:path'
+import {after} from 'node:test'
+import {fileURLToPath} from 'node:url'
+
+// Tests spawn the built binary (bin/run.js against dist/), as a user would.
+export const ROOT = resolve(fileURLToPath(new URL('../..', import.meta.url)))
+export const BIN = join(ROOT, 'bin', 'run.js')
+
+export interface Result {
+  code: number | null
+  signal: NodeJS.Signals | null
+  stdout: string
+  stderr: string
+}
+
+export interface BurnOpts {
+  cacheDir: string
+  input?: string | Buffer
+  env?: Record<string, string | undefined>
+  cwd?: string
+  timeoutMs?: number
+}
+
+function env(opts: BurnOpts): NodeJS.ProcessEnv {
+  const e: NodeJS.ProcessEnv = {...process.env, BURN_CACHE_DIR: opts.cacheDir, FORCE_COLOR: '0', NO_COLOR: '1', ...opts.env}
+  for (const [k, v] of Object.entries(opts.env ?? {})) if (v === undefined) delete e[k]
+  return e
+}
+
+export function burn(args: string[], opts: BurnOpts): Result {
+  const r = spawnSync(process.execPath, [BIN, ...args], {
+    env: env(opts), cwd: opts.cwd ?? ROOT, input: opts.input ?? '', encoding: 'utf8', timeout: opts.timeoutMs ?? 60_000, maxBuffer: 256 * 1024 * 1024,
+  })
+  return {code: r.status, signal: r.signal, stdout: r.stdout, stderr: r.stderr}
+}
+
+/** The same as burn(), as a real concurrent process. */
+export function burnAsync(args: string[], opts: BurnOpts): Promise<Result> {
+  return new Promise((res) => {
+    const child = spawn(process.execPath, [BIN, ...args], {env: env(opts), cwd: opts.cwd ?? ROOT, stdio: ['pipe', 'pipe', 'pipe']})
+    let stdout = ''
+    let stderr = ''
+    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d))
+    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d))
+    child.stdin.end(opts.input ?? '')
+    child.on('exit', (code, signal) => child.stdout.on('close', () => res({code, signal, stdout, stderr})))
+  })
+}
+
+/** A fresh temporary directory, removed when the test file ends. */
+export function tmp(prefix = 'burn-test-'): string {
+  const dir = mkdtempSync(join(tmpdir(), prefix))
+  after(() => rmSync(dir, {recursive: true, force: true}))
+  return dir
+}
+
+export function writeScript(dir: string, name: string, source: string | Buffer): string {
+  mkdirSync(dir, {recursive: true})
+  const p = join(dir, name)
+  writeFileSync(p, source)
+  return p
+}
+
+export function json(r: Result): any {
+  try {
+    return JSON.parse(r.stdout)
+  } catch {
+    throw new Error(`stdout is not JSON (exit ${r.code}):\n${r.stdout}\nstderr:\n${r.stderr}`)
+  }
+}
+
+/** Registers one source and returns its hash. */
+export function register(cacheDir: string, file: string, extra: string[] = []): string {
+  const r = burn(['register', file, '--json', ...extra], {cacheDir})
+  if (r.code !== 0) throw new Error(`register failed (${r.code}): ${r.stdout}${r.stderr}`)
+  return json(r).results[0].hash
+}
+
+export function stats(cacheDir: string): Record<string, number> {
+  return json(burn(['stats', '--json'], {cacheDir})).counters
+}
