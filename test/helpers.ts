@@ -46,7 +46,7 @@ export function burnAsync(args: string[], opts: BurnOpts): Promise<Result> {
     child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d))
     child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d))
     child.stdin.end(opts.input ?? '')
-    child.on('exit', (code, signal) => child.stdout.on('close', () => res({code, signal, stdout, stderr})))
+    child.on('close', (code, signal) => res({code, signal, stdout, stderr}))
   })
 }
 
