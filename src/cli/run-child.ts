@@ -6,6 +6,7 @@ import {writeSync} from 'node:fs'
 import {defaultCacheDir} from '../lib/cache-dir.js'
 import {executeJob} from '../lib/engines/execute.js'
 import {checkEngine} from '../lib/engines/tag.js'
+import type {JobResult} from '../lib/engines/protocol.js'
 import {EXIT} from '../lib/exit-codes.js'
 import {parseLimits} from '../lib/limits.js'
 import {runScript} from '../lib/run.js'
@@ -30,6 +31,12 @@ function writeAllSync(fd: number, text: string): void {
   }
 }
 
+// A promise that can never settle (nothing left on the event loop) would otherwise end the
+// process silently with exit 0: it is reported as the timeout it would have become.
+const stalled = new Promise<JobResult>((resolve) => {
+  process.once('beforeExit', () => resolve({ok: false, error: {kind: 'limit', limit: 'timeout', message: "timeout: the script's promise can never settle (it waits on nothing)"}}))
+})
+
 async function main(): Promise<number> {
   const parsed = parseRunArgv(process.argv.slice(2))
   // The parent saw the same argv and lets oclif explain what is wrong with it.
@@ -42,7 +49,7 @@ async function main(): Promise<number> {
     const out = await runScript(store, (job) => {
       // Tell the supervisor the script starts now: its deadline and memory baseline start here.
       writeSync(START_FD, 's')
-      return executeJob(job)
+      return Promise.race([executeJob(job), stalled])
     }, {ref, input, engine, limits})
     const text = flags.json
       ? JSON.stringify({hash: out.hash, cache: out.cache, result: JSON.parse(out.output)})

@@ -30,3 +30,15 @@ export function parseCount(value: string, flag: string): number {
   }
   return Number(value)
 }
+
+/** A size as a user would write it back: 64MiB, 1.5GiB, 1000 bytes. */
+export function formatSize(n: number): string {
+  const units = ['KiB', 'MiB', 'GiB', 'TiB']
+  let v = n
+  let u = -1
+  while (v >= 1024 && u < units.length - 1) {
+    v /= 1024
+    u++
+  }
+  return u < 0 ? `${n} bytes` : `${Number.isInteger(v) ? v : v.toFixed(1)}${units[u]}`
+}

@@ -1,5 +1,6 @@
 import type {ChildProcess} from 'node:child_process'
 import {readFileSync} from 'node:fs'
+import {formatSize} from '../units.js'
 import type {LimitName, Limits} from './protocol.js'
 
 const PAGE = 4096
@@ -31,7 +32,7 @@ export class Watchdog {
     this.poll = setInterval(() => {
       const rss = residentBytes(this.child.pid)
       if (rss !== undefined && rss - baseline > memoryBytes) {
-        this.trip('memory', `memory limit exceeded: the script used more than --memory ${memoryBytes} bytes`)
+        this.trip('memory', `memory limit exceeded: the script used more than --memory ${formatSize(memoryBytes)}`)
       }
     }, WATCH_MS)
   }
