@@ -27,7 +27,8 @@ export class Watchdog {
   arm(): void {
     this.disarm()
     const {timeoutMs, memoryBytes} = this.limits
-    this.timer = setTimeout(() => this.trip('timeout', `timeout: the script ran longer than --timeout ${fmtMs(timeoutMs)}`), timeoutMs)
+    // setTimeout fires at once for delays past 2^31-1 ms (24.8 days): clamp, never overflow
+    this.timer = setTimeout(() => this.trip('timeout', `timeout: the script ran longer than --timeout ${fmtMs(timeoutMs)}`), Math.min(timeoutMs, 2 ** 31 - 1))
     const baseline = residentBytes(this.child.pid) ?? 0
     this.poll = setInterval(() => {
       const rss = residentBytes(this.child.pid)
