@@ -6,7 +6,7 @@ import {torture} from '../torture/harness.js'
 describe('torture (short)', () => {
   it('random register/run/batch/forget/gc with SIGKILLs: no wrong result, no unexpected exit, a clean store', async () => {
     const seed = Number(process.env.BURN_TORTURE_SEED) || Date.now() % 1_000_000
-    const rep = await torture({seconds: Number(process.env.BURN_TORTURE_SECONDS) || 45, workers: 4, scripts: 8, killRate: 0.15, seed})
+    const rep = await torture({seconds: Number(process.env.BURN_TORTURE_SECONDS) || 45, workers: 4, scripts: 8, killRate: 0.2, seed})
     const summary = JSON.stringify({...rep, problems: rep.problems.slice(0, 10)}, null, 1)
     assert.equal(rep.wrongResults, 0, summary)
     assert.equal(rep.unexpectedExits, 0, summary)
