@@ -101,7 +101,7 @@ function dump(box: Sandbox, h: QuickJSHandle): unknown {
 }
 
 /** Whatever went wrong in the sandbox, as a job error: limits first, then the script's throw. */
-function failure(box: Sandbox, limits: Limits, filename: string, thrown: {guest?: QuickJSHandle; host?: unknown}): JobError {
+function failure(box: Sandbox, limits: Limits, filename: string, thrown: {guest?: unknown; host?: unknown}): JobError {
   if (box.fuelOut) return {kind: 'limit', limit: 'fuel', message: `fuel exhausted: the script used more than --fuel ${limits.fuel}`}
   if (thrown.host !== undefined) {
     if (thrown.host instanceof LimitExceeded) return {kind: 'limit', limit: thrown.host.limit, message: thrown.host.message}
@@ -111,7 +111,7 @@ function failure(box: Sandbox, limits: Limits, filename: string, thrown: {guest?
     if (heapFull(box)) return memoryLimit(limits)
     return {kind: 'internal', message: `quickjs sandbox failed: ${errorMessage(thrown.host)}`}
   }
-  const error = thrown.guest ? dump(box, thrown.guest) : undefined
+  const error = thrown.guest
   const e = error as {name?: unknown; message?: unknown; stack?: unknown} | undefined
   if (e && e.name === 'InternalError' && e.message === 'out of memory') return memoryLimit(limits)
   if (error === undefined && heapFull(box)) return memoryLimit(limits)
@@ -142,13 +142,14 @@ export async function compileQuickjs(job: Extract<Job, {op: 'compile'}>): Promis
   try {
     const r = box.ctx.evalCode(Buffer.from(job.source).toString('utf8'), filename, {type: 'global', compileOnly: true})
     if (r.error) {
+      // Anything but a limit is the source's fault: a SyntaxError, or nesting too deep to parse.
       const error = dump(box, r.error)
-      if ((error as {name?: unknown})?.name !== 'SyntaxError') return {ok: false, error: failure(box, job.limits, filename, {guest: r.error})}
-      return {ok: false, error: {kind: 'compile', message: errorMessage(error), ...syntaxPosition(error, filename)}}
+      const e = failure(box, job.limits, filename, {guest: error})
+      return {ok: false, error: e.kind === 'script' ? {kind: 'compile', message: e.message, ...syntaxPosition(error, filename)} : e}
     }
   } catch (error) {
-    if (isHostStackOverflow(error)) return {ok: false, error: {kind: 'compile', message: 'InternalError: stack overflow (nesting too deep to compile)'}}
-    return {ok: false, error: failure(box, job.limits, filename, {host: error})}
+    const e = failure(box, job.limits, filename, {host: error})
+    return {ok: false, error: e.kind === 'script' ? {kind: 'compile', message: e.message} : e}
   }
   return {ok: true, cachedData: new Uint8Array(0), cache: 'miss', compileMs: performance.now() - t0, runMs: 0}
 }
@@ -181,7 +182,10 @@ function execute(box: Sandbox, job: Extract<Job, {op: 'run'}>, source: string, f
   const {ctx, rt} = box
   const {limits} = job
   const budget = new ConsoleBudget(limits.maxLogBytes)
-  const fail = (thrown: {guest?: QuickJSHandle; host?: unknown}) => ({ok: false as const, error: budget.exceeded ? failure(box, limits, filename, {host: budget.exceeded}) : failure(box, limits, filename, thrown)})
+  const fail = (thrown: {guest?: QuickJSHandle; host?: unknown}) => ({
+    ok: false as const,
+    error: failure(box, limits, filename, budget.exceeded ? {host: budget.exceeded} : {guest: thrown.guest && dump(box, thrown.guest), host: thrown.host}),
+  })
   try {
     const hostLog = ctx.newFunction('log', (line) => {
       if (ctx.typeof(line) !== 'string') return
