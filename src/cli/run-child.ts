@@ -42,7 +42,7 @@ async function main(): Promise<number> {
       openStore(flags['cache-dir'] ?? defaultCacheDir(), {create: false}),
       readInput(flags),
       // Loading an engine (the QuickJS wasm) is burn's cost, not the script's: done before 's'.
-      warmEngine(engine),
+      warmEngine(engine, limits),
     ])
     const out = await runScript(store, async (job) => {
       // Tell the supervisor the script starts now: its deadline and memory baseline start here.

@@ -1,4 +1,4 @@
-import type {Job, JobResult} from './protocol.js'
+import type {Job, JobResult, Limits} from './protocol.js'
 import {engineTag, type EngineName} from './tag.js'
 
 /** Runs one job in this process: a runner process, or `burn run`'s supervised child. */
@@ -15,7 +15,15 @@ export async function executeJob(job: Job): Promise<JobResult> {
   return job.op === 'compile' ? v8.compileV8(job) : v8.runV8(job)
 }
 
-/** Loads what an engine needs before a script's deadline and memory baseline start. */
-export async function warmEngine(engine: EngineName): Promise<void> {
-  if (engine === 'quickjs') await (await import('./quickjs.js')).warmQuickjs()
+/**
+ * Loads what an engine needs before a script's deadline and memory baseline start; with the
+ * run's limits, quickjs also makes the run's sandbox ahead.
+ */
+export async function warmEngine(engine: EngineName, limits?: Limits): Promise<void> {
+  const xxh = import('../hash.js').then((h) => h.loadXxh64())
+  if (engine === 'quickjs') {
+    const q = await import('./quickjs.js')
+    await (limits ? q.prepareQuickjs(limits) : q.warmQuickjs())
+  }
+  await xxh
 }
