@@ -26,6 +26,8 @@ const SOURCES: Record<string, string> = {
   bombFill: 'module.exports = () => new Array(5e8).fill(0)',
   bombFlatDoubling: 'module.exports = () => { let s = "x"; for (;;) { s += s; s.indexOf("y") } }',
   bombRepeat: 'module.exports = () => "x".repeat(2e8).length',
+  // Millions of small objects: QuickJS may run out while making the "out of memory" error.
+  bombObjects: 'module.exports = () => new Map(Array.from({length: 5e6}, (_, i) => [i, {i}])).size',
   bombDoubling: 'module.exports = () => { let s = "x"; for (;;) s += s }',
   spin: 'module.exports = () => { while (true) {} }',
   promiseLoop: 'module.exports = () => new Promise(() => { const f = () => Promise.resolve().then(f); f() })',
@@ -168,6 +170,7 @@ describe('quickjs: memory bombs under --memory 64MiB', {concurrency: 2}, () => {
     ['new Array(5e8).fill(0)', 'bombFill'],
     ['string doubling, flattened', 'bombFlatDoubling'],
     ['one huge string', 'bombRepeat'],
+    ['millions of small objects', 'bombObjects'],
   ]
   for (const [name, key] of bombs) {
     it(`${name}: exit 6 memory, and burn exits normally`, async () => {
