@@ -4,7 +4,7 @@
 // instruction leaves the store consistent.
 import {writeSync} from 'node:fs'
 import {defaultCacheDir} from '../lib/cache-dir.js'
-import {executeJob} from '../lib/engines/execute.js'
+import {executeJob, warmEngine} from '../lib/engines/execute.js'
 import {checkEngine} from '../lib/engines/tag.js'
 import type {JobResult} from '../lib/engines/protocol.js'
 import {EXIT} from '../lib/exit-codes.js'
@@ -45,11 +45,20 @@ async function main(): Promise<number> {
   try {
     const engine = checkEngine(flags.engine ?? 'v8')
     const limits = parseLimits(flags)
-    const [store, input] = await Promise.all([openStore(flags['cache-dir'] ?? defaultCacheDir(), {create: false}), readInput(flags)])
-    const out = await runScript(store, (job) => {
+    const [store, input] = await Promise.all([
+      openStore(flags['cache-dir'] ?? defaultCacheDir(), {create: false}),
+      readInput(flags),
+      // Loading an engine (the QuickJS wasm) is burn's cost, not the script's: done before 's'.
+      warmEngine(engine, limits),
+    ])
+    const out = await runScript(store, async (job) => {
       // Tell the supervisor the script starts now: its deadline and memory baseline start here.
       writeSync(START_FD, 's')
-      return Promise.race([executeJob(job), stalled])
+      const result = await Promise.race([executeJob(job), stalled])
+      // ...and that it ended: printing and bookkeeping after it are burn's, not the script's, so
+      // a watchdog kill can no longer follow an error this process already reported.
+      writeSync(START_FD, 'e')
+      return result
     }, {ref, input, engine, limits})
     const text = flags.json
       ? JSON.stringify({hash: out.hash, cache: out.cache, result: JSON.parse(out.output)})

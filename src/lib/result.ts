@@ -9,13 +9,25 @@ export class SerializeError extends Error {
   }
 }
 
+export interface Unserializable {
+  what: string
+  path: string
+}
+
+export const notJsonError = (p: Unserializable) => new SerializeError(`result is not JSON: ${p.what} at ${p.path}`, p.path)
+
 export function serializeResult(value: unknown): string {
   const problem = findUnserializable(value)
-  if (problem) throw new SerializeError(`result is not JSON: ${problem.what} at ${problem.path}`, problem.path)
+  if (problem) throw notJsonError(problem)
   return JSON.stringify(value) ?? 'null'
 }
 
-function findUnserializable(root: unknown): {what: string; path: string} | undefined {
+/**
+ * The first value JSON cannot hold, with its path. Self-contained on purpose (it refers to no
+ * module binding, only to standard globals): the quickjs engine runs this very function's
+ * source inside its sandbox. `tooDeep` recognises the engine's stack-overflow error.
+ */
+export function findUnserializable(root: unknown, tooDeep = (e: unknown) => e instanceof RangeError): Unserializable | undefined {
   const ancestors: object[] = []
   const visit = (value: unknown, key: string, path: string): {what: string; path: string} | undefined => {
     if (value !== null && typeof value === 'object' && typeof (value as {toJSON?: unknown}).toJSON === 'function') {
@@ -58,7 +70,7 @@ function findUnserializable(root: unknown): {what: string; path: string} | undef
   try {
     return visit(root, '', '$')
   } catch (error) {
-    if (error instanceof RangeError) return {what: 'nesting too deep to serialize', path: '$'}
+    if (tooDeep(error)) return {what: 'nesting too deep to serialize', path: '$'}
     throw error
   }
 }

@@ -55,7 +55,8 @@ export async function afterRun(store: Store, r: {hash: string; tag: string; resu
       c.compileMs = Math.round(result.compileMs ?? 0)
     }
   }
-  if (result.cachedData && result.cachedData.length > 0) {
+  // An empty payload is publishable too: it is quickjs's "validated" marker (no bytecode cache).
+  if (result.cachedData) {
     await republishCompiled(layout, tag, hash, layout.object(hash), result.cachedData).catch(() => false)
   }
   c[`runs.${result.ok ? 'ok' : outcomeName(result.error)}`] = 1

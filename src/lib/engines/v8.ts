@@ -1,11 +1,10 @@
-import {readFile} from 'node:fs/promises'
 import {format} from 'node:util'
 import vm from 'node:vm'
-import {decodeArtifact} from '../artifact.js'
-import {loadXxh64, sha256} from '../hash.js'
 import {serializeResult, SerializeError} from '../result.js'
-import type {CacheOutcome, Job, JobError, JobResult, Limits} from './protocol.js'
-import {LimitExceeded, scriptFilename, scriptStack, syntaxPosition} from './script-errors.js'
+import {ConsoleBudget} from './console-budget.js'
+import type {Job, JobError, JobResult, Limits} from './protocol.js'
+import {errorMessage, LimitExceeded, maxOutputExceeded, scriptFilename, scriptStack, syntaxPosition} from './script-errors.js'
+import {loadSource, parseJobInput} from './source.js'
 
 /*
  * The v8 engine, inside a runner process (never in burn's own process: a memory bomb may abort
@@ -17,33 +16,19 @@ import {LimitExceeded, scriptFilename, scriptStack, syntaxPosition} from './scri
  */
 type Console = Record<'log' | 'info' | 'warn' | 'error' | 'debug' | 'trace', (...a: unknown[]) => void>
 
-interface LogState {exceeded?: LimitExceeded}
-
-function makeConsole(limits: Limits, state: LogState): Console {
-  let written = 0
-  const write = (...args: unknown[]) => {
-    // Once over the limit nothing more is written, and the call fails even if the script
-    // catches the error: the check after the run sees state.exceeded.
-    if (state.exceeded) throw state.exceeded
-    const text = format(...args) + '\n'
-    written += Buffer.byteLength(text)
-    if (written > limits.maxLogBytes) {
-      state.exceeded = new LimitExceeded('max-log', `console output exceeded --max-log ${limits.maxLogBytes} bytes`)
-      throw state.exceeded
-    }
-    process.stderr.write(text)
-  }
+function makeConsole(budget: ConsoleBudget): Console {
+  const write = (...args: unknown[]) => budget.write(format(...args) + '\n')
   return {log: write, info: write, warn: write, error: write, debug: write, trace: write}
 }
 
 function makeContext(limits: Limits) {
   const module = {exports: {} as unknown}
-  const log: LogState = {}
+  const log = new ConsoleBudget(limits.maxLogBytes)
   // Timers and a few web APIs are given; `require` and `process` are not (DESIGN.md contract).
   const sandbox = {
     module,
     exports: module.exports,
-    console: makeConsole(limits, log),
+    console: makeConsole(log),
     setTimeout, clearTimeout, setInterval, clearInterval, setImmediate, clearImmediate, queueMicrotask,
     TextEncoder, TextDecoder, URL, URLSearchParams, structuredClone, atob, btoa,
   }
@@ -59,18 +44,6 @@ function scriptError(error: unknown, filename: string): JobError {
   if (error instanceof LimitExceeded) return {kind: 'limit', limit: error.limit, message: error.message}
   if (error instanceof SerializeError) return {kind: 'badData', message: error.message}
   return {kind: 'script', message: errorMessage(error), stack: scriptStack(error, filename)}
-}
-
-function errorMessage(error: unknown): string {
-  if (error instanceof Error || (error && typeof error === 'object' && 'message' in error)) {
-    const e = error as {name?: unknown; message?: unknown}
-    return `${String(e.name ?? 'Error')}: ${String(e.message)}`
-  }
-  try {
-    return `thrown value: ${JSON.stringify(error) ?? String(error)}`
-  } catch {
-    return `thrown value: ${String(error)}`
-  }
 }
 
 function compileScript(source: string, filename: string, cachedData?: Buffer): vm.Script | JobError {
@@ -102,31 +75,10 @@ export async function compileV8(job: Extract<Job, {op: 'compile'}>): Promise<Job
 
 export async function runV8(job: Extract<Job, {op: 'run'}>): Promise<JobResult> {
   const filename = scriptFilename(job.hash)
-  const [sourceBuf, artifactBuf] = await Promise.all([
-    readFile(job.sourcePath),
-    readFile(job.compiledPath).catch((e: NodeJS.ErrnoException) => (e.code === 'ENOENT' ? undefined : Promise.reject(e))),
-  ])
-  const xxh = await loadXxh64()
-  let cache: CacheOutcome = 'miss'
-  let cacheReason: string | undefined
-  let payload: Buffer | undefined
-  if (artifactBuf) {
-    const decoded = decodeArtifact(artifactBuf, {tag: job.tag, sourceHash: job.hash}, xxh)
-    if (decoded.ok) {
-      // The header's xxh64 of the source proves cheaply that the source on disk is the one this
-      // code cache was made from; a mismatch means the source object itself is damaged.
-      if (decoded.meta.sourceLength !== sourceBuf.length || decoded.meta.sourceXxh !== xxh(sourceBuf)) {
-        return {ok: false, error: {kind: 'sourceDamaged', message: `the stored source of ${job.hash} does not match its hash`}}
-      }
-      payload = decoded.payload
-    } else {
-      cache = 'corrupt'
-      cacheReason = decoded.reason
-    }
-  }
-  if (!payload && sha256(sourceBuf) !== job.hash) {
-    return {ok: false, error: {kind: 'sourceDamaged', message: `the stored source of ${job.hash} does not match its hash`}, cache, cacheReason}
-  }
+  const loaded = await loadSource(job)
+  if (!loaded.ok) return loaded.result
+  const {source: sourceBuf, payload} = loaded
+  let {cache, cacheReason} = loaded
   const t0 = performance.now()
   const script = compileScript(sourceBuf.toString('utf8'), filename, payload)
   if (!(script instanceof vm.Script)) return {ok: false, error: script, cache, cacheReason}
@@ -139,23 +91,18 @@ export async function runV8(job: Extract<Job, {op: 'run'}>): Promise<JobResult> 
     }
   }
   const compileMs = performance.now() - t0
-  let input: unknown
-  try {
-    input = JSON.parse(job.input)
-  } catch (error) {
-    return {ok: false, error: {kind: 'badData', message: `invalid JSON input: ${(error as Error).message}`}, cache, cacheReason}
-  }
+  const input = parseJobInput(job.input)
+  if (!input.ok) return {ok: false, error: input.error, cache, cacheReason}
   const {module, context, log} = makeContext(job.limits)
   const t1 = performance.now()
   let output: string
   try {
     script.runInContext(context)
-    const result = await callExport(module.exports, input)
+    const result = await callExport(module.exports, input.value)
     if (log.exceeded) throw log.exceeded
     output = serializeResult(result)
-    if (Buffer.byteLength(output) > job.limits.maxOutputBytes) {
-      throw new LimitExceeded('max-output', `result is ${Buffer.byteLength(output)} bytes, over --max-output ${job.limits.maxOutputBytes} bytes`)
-    }
+    const bytes = Buffer.byteLength(output)
+    if (bytes > job.limits.maxOutputBytes) throw maxOutputExceeded(bytes, job.limits.maxOutputBytes)
   } catch (error) {
     if (log.exceeded) error = log.exceeded
     return {ok: false, error: scriptError(error, filename), cache, cacheReason, compileMs}

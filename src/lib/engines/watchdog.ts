@@ -33,7 +33,7 @@ export class Watchdog {
     this.poll = setInterval(() => {
       const rss = residentBytes(this.child.pid)
       if (rss !== undefined && rss - baseline > memoryBytes) {
-        this.trip('memory', `memory limit exceeded: the script used more than --memory ${formatSize(memoryBytes)}`)
+        this.trip('memory', memoryExceededMessage(memoryBytes))
       }
     }, WATCH_MS)
   }
@@ -60,6 +60,8 @@ export class Watchdog {
     return undefined
   }
 }
+
+export const memoryExceededMessage = (bytes: number) => `memory limit exceeded: the script used more than --memory ${formatSize(bytes)}`
 
 function fmtMs(ms: number): string {
   return ms % 1000 === 0 ? `${ms / 1000}s` : `${ms}ms`
