@@ -1,4 +1,4 @@
-import {lstat, rm} from 'node:fs/promises'
+import {lstat, rm, unlink} from 'node:fs/promises'
 import {join} from 'node:path'
 import {removeAlias} from './alias.js'
 import {listTags, readNames} from './catalog.js'
@@ -79,7 +79,8 @@ export async function removeScript(store: Store, hash: string, opts: RemoveOptio
     if (!st) return
     if (how === 'aside') {
       if (!(await setAside(layout, path, 'object'))) return
-    } else await rm(path, {force: true, recursive: true})
+    } else if (st.isDirectory()) await rm(path, {force: true, recursive: true})
+    else await unlink(path).catch((e: NodeJS.ErrnoException) => (e.code === 'ENOENT' ? undefined : Promise.reject(e)))
     out.files++
     out.bytes += st.size
     out.diskBytes += st.blocks * 512
