@@ -1,5 +1,6 @@
 import {Flags} from '@oclif/core'
 import {BurnCommand} from '../base-command.js'
+import {refuseArgs} from '../cli/args.js'
 import {startProgress} from '../cli/progress.js'
 import {humanBytes, renderTable} from '../cli/table.js'
 import {gcStore, type GcAction, type GcReport} from '../lib/gc.js'
@@ -17,6 +18,7 @@ Safe while other processes register, run and batch: it takes the registry locks,
     {description: 'Evict scripts unused for 30 days; show what would go first', command: '<%= config.bin %> gc --older-than 30d --dry-run'},
     {description: 'Machine-readable report', command: '<%= config.bin %> gc --max-size 2GiB --json'},
   ]
+  static strict = false
   static flags = {
     'max-size': Flags.string({helpValue: '<size>', description: 'Evict least-recently-used scripts until the store fits, e.g. 500MB, 2GiB (1MB = 1MiB).'}),
     'older-than': Flags.string({helpValue: '<age>', description: 'Evict scripts not used for this long, e.g. 30d, 12h.'}),
@@ -27,7 +29,8 @@ Safe while other processes register, run and batch: it takes the registry locks,
   }
 
   async run(): Promise<unknown> {
-    const {flags} = await this.parse(Gc)
+    const {argv, flags} = await this.parse(Gc)
+    refuseArgs(argv)
     const maxSize = flags['max-size'] === undefined ? undefined : parseSize(flags['max-size'], '--max-size')
     const olderThanMs = flags['older-than'] === undefined ? undefined : parseDuration(flags['older-than'], '--older-than', {unit: true})
     const tmpAgeMs = parseDuration(flags['tmp-age'], '--tmp-age', {unit: true})

@@ -1,5 +1,6 @@
 import {Flags} from '@oclif/core'
 import {BurnCommand} from '../base-command.js'
+import {refuseArgs} from '../cli/args.js'
 import {humanBytes, renderTable} from '../cli/table.js'
 import {statsReport, type StatsReport} from '../lib/stats-report.js'
 import {openStore} from '../lib/store.js'
@@ -30,10 +31,12 @@ export default class Stats extends BurnCommand {
     {description: 'The same for scripts', command: `<%= config.bin %> stats --json | jq '.counters["runs.ok"], .store.diskBytes'`},
     {description: 'Reset the counters (not the store)', command: '<%= config.bin %> stats --zero'},
   ]
+  static strict = false
   static flags = {zero: Flags.boolean({char: 'z', description: 'Reset the counters (not the store) and restart their "since" time.'})}
 
   async run(): Promise<unknown> {
-    const {flags} = await this.parse(Stats)
+    const {argv, flags} = await this.parse(Stats)
+    refuseArgs(argv)
     const store = await openStore(this.cacheDir(flags), {create: flags.zero})
     if (!store) {
       if (!this.jsonEnabled()) this.log('no store yet; `burn register <file>` creates it')

@@ -1,5 +1,6 @@
 import {Flags} from '@oclif/core'
 import {BurnCommand} from '../base-command.js'
+import {refuseArgs} from '../cli/args.js'
 import {startProgress} from '../cli/progress.js'
 import {humanBytes, renderTable} from '../cli/table.js'
 import {EXIT} from '../lib/exit-codes.js'
@@ -15,13 +16,15 @@ Exit 8 while damage remains; 0 when the store is clean (debris alone does not fa
     {description: 'Check and repair', command: '<%= config.bin %> verify --fix'},
     {description: 'In CI: fail on damage, report as JSON', command: '<%= config.bin %> verify --json > verify.json || echo "store damaged"'},
   ]
+  static strict = false
   static flags = {
     fix: Flags.boolean({description: 'Repair: set aside or remove damage and debris so the store is clean.'}),
     'keep-foreign': Flags.boolean({description: 'Do not count compiled forms of other engine tags as debris (they are still checked).'}),
   }
 
   async run(): Promise<unknown> {
-    const {flags} = await this.parse(Verify)
+    const {argv, flags} = await this.parse(Verify)
+    refuseArgs(argv)
     const dir = this.cacheDir(flags)
     if (!(await exists(dir))) {
       if (!this.jsonEnabled()) this.log('no store yet; nothing to verify')

@@ -356,7 +356,8 @@ export async function verifyStore(root: string, opts: VerifyOptions = {}): Promi
 /** store.json: refuses a newer format outright (nothing is touched); else the problem, if any. */
 async function checkStoreJson(layout: Layout): Promise<{problem?: string; foreignContent: string[]}> {
   const st = await stat(layout.root).catch(() => undefined)
-  if (!st?.isDirectory()) throw storeError(`${layout.root} is not a burn store (no such directory)`)
+  if (!st) throw storeError(`${layout.root} does not exist; nothing to verify`)
+  if (!st.isDirectory()) throw storeError(`the cache directory ${layout.root} is not a directory; remove it or pass another --cache-dir`)
   let text: string
   try {
     text = await readFile(layout.storeJson, 'utf8')
