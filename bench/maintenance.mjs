@@ -3,30 +3,20 @@
 //   - `burn stats` (under 1 s at 10,000), `burn verify`, `burn gc --max-size`: seconds, and how
 //     they grow from 1,000 to 10,000 scripts (10x the scripts: linear is a ratio of about 10)
 // Reproduce: npm run build && node bench/maintenance.mjs   (BENCH_SCRIPTS=2000 for a quick look)
-import {spawnSync} from 'node:child_process'
-import {cpSync, mkdirSync, mkdtempSync, rmSync, writeFileSync} from 'node:fs'
-import {cpus, tmpdir} from 'node:os'
+import {cpSync, mkdirSync, rmSync, writeFileSync} from 'node:fs'
+import {cpus} from 'node:os'
 import {join} from 'node:path'
-import {fileURLToPath} from 'node:url'
+import {BIN, median, run, table, tempDir} from './lib.mjs'
 
-const BIN = fileURLToPath(new URL('../bin/run.js', import.meta.url))
 const BIG = Number(process.env.BENCH_SCRIPTS ?? 10_000)
 const MID = Math.round(BIG / 10)
 const SMALL = 10
 const RUNS = Number(process.env.BENCH_RUNS ?? 60)
-const work = mkdtempSync(join(tmpdir(), 'burn-bench-maint-'))
+const work = tempDir('burn-bench-maint-')
 
-function burn(cache, args, {check = true} = {}) {
-  const t0 = process.hrtime.bigint()
-  const r = spawnSync(process.execPath, [BIN, ...args], {env: {...process.env, BURN_CACHE_DIR: cache}, encoding: 'utf8', maxBuffer: 1 << 30})
-  const ms = Number(process.hrtime.bigint() - t0) / 1e6
-  if (check && r.status !== 0) throw new Error(`burn ${args.join(' ')} exited ${r.status}: ${r.stderr}${r.stdout.slice(0, 2000)}`)
-  return {ms, out: r.stdout, code: r.status}
-}
-
-const median = (xs) => {
-  const s = [...xs].sort((a, b) => a - b)
-  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2
+function burn(cache, args) {
+  const r = run(process.execPath, [BIN, ...args], {env: {...process.env, BURN_CACHE_DIR: cache}, maxBuffer: 1 << 30})
+  return {ms: r.ms, out: r.stdout}
 }
 
 // The same script i has the same bytes (so the same hash) in every store.
@@ -93,8 +83,6 @@ const gc = stores.map((s) => {
   return {ms: median(runs.map((x) => x.ms)), evicted: runs[0].evicted}
 })
 
-rmSync(work, {recursive: true, force: true})
-
 const f = (ms) => (ms >= 1000 ? `${(ms / 1000).toFixed(2)} s` : `${ms.toFixed(0)} ms`)
 const x = (a, b) => `${(a / b).toFixed(2)}x`
 // Net of the fixed cost (process start, oclif): the 10-script store's time, per script.
@@ -108,12 +96,8 @@ const rows = [
   [`burn gc --max-size (evicts ${gc[0].evicted}/${gc[1].evicted}/${gc[2].evicted})`, f(gc[0].ms), f(gc[1].ms), f(gc[2].ms), `${x(gc[2].ms, gc[1].ms)} (${BIG}/${MID})`, net(gc.map((g) => g.ms)), 'seconds, linear'],
   ['burn register <glob> (store setup)', f(small.registerMs), f(mid.registerMs), f(big.registerMs), `${x(big.registerMs, mid.registerMs)} (${BIG}/${MID})`, net(stores.map((s) => s.registerMs)), ''],
 ]
-const widths = rows[0].map((_, c) => Math.max(...rows.map((r) => r[c].length)))
-const line = (r) => r.map((v, c) => v.padEnd(widths[c])).join('  ').trimEnd()
 console.log(`burn maintenance benchmark — node ${process.version}, ${cpus().length} CPU(s) (${cpus()[0]?.model ?? '?'}), ${RUNS} runs per store and lookup`)
-console.log(line(rows[0]))
-console.log(widths.map((w) => '-'.repeat(w)).join('  '))
-for (const r of rows.slice(1)) console.log(line(r))
+console.log(table(rows))
 console.log(`run hit latency p10/p90 (ms): ${SMALL}: ${pct(lat.hash.small)}; ${BIG}: ${pct(lat.hash.big)}`)
 console.log('reproduce: npm run build && node bench/maintenance.mjs')
 
