@@ -5,7 +5,9 @@ export interface Progress {
 }
 
 export async function startProgress(text: string, opts: {force?: boolean; quiet?: boolean} = {}): Promise<Progress> {
-  if (opts.quiet || !(opts.force || process.stderr.isTTY)) return {update() {}, stop() {}}
+  // A terminal that reports 0 columns (a pty nobody sized, e.g. `script` without a terminal)
+  // sends ora's line clearing into an endless loop: no spinner there.
+  if (opts.quiet || !(opts.force || process.stderr.isTTY) || process.stderr.columns === 0) return {update() {}, stop() {}}
   const {default: ora} = await import('ora')
   const spinner = ora({text, stream: process.stderr, isEnabled: Boolean(process.stderr.isTTY)}).start()
   return {
