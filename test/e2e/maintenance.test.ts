@@ -7,7 +7,7 @@ import {dirname, join} from 'node:path'
 import {before, describe, test} from 'node:test'
 import {encodeArtifact} from '../../src/lib/artifact.js'
 import {loadXxh64} from '../../src/lib/hash.js'
-import {burn, burnAsync, json, register, tmp, writeScript, type Result} from '../helpers.js'
+import {BIN, burn, burnAsync, json, register, tmp, writeScript, type Result} from '../helpers.js'
 
 // burn stats, gc and verify against the real binary: exact counters under concurrency, each
 // kind of damage alone, LRU order, gc racing runs, and sizes checked against a walk of the disk.
@@ -299,6 +299,16 @@ describe('burn verify: each kind of damage alone', () => {
       assert.equal(ok(burn(['run', 'a', '--input', '1'], {cacheDir: cache}), 'run a').stdout, '{"a":1}\n')
     })
   }
+
+  const hasScript = spawnSync('script', ['--version']).status === 0
+  test('verify shows progress on a terminal, and only there', {skip: hasScript ? false : 'no `script` command to make a terminal'}, () => {
+    const r = spawnSync('script', ['-qec', `stty cols 100 rows 30; "${process.execPath}" "${BIN}" verify`, '/dev/null'], {env: {...process.env, BURN_CACHE_DIR: base}, encoding: 'utf8', timeout: 30_000})
+    assert.equal(r.status, 0, r.stdout)
+    assert.match(r.stdout, /verifying/)
+    assert.match(r.stdout, /the store is clean/)
+    const plain = burn(['verify'], {cacheDir: base})
+    assert.doesNotMatch(plain.stderr + plain.stdout, /verifying/)
+  })
 
   test('a store of a newer format is refused and left untouched', () => {
     const cache = join(work, 'newer')
