@@ -5,6 +5,7 @@ import {decodeArtifact} from '../artifact.js'
 import {loadXxh64, sha256} from '../hash.js'
 import {serializeResult, SerializeError} from '../result.js'
 import type {CacheOutcome, Job, JobError, JobResult, Limits} from './protocol.js'
+import {parseRows, serializeRows} from './rows.js'
 import {LimitExceeded, scriptFilename, scriptStack, syntaxPosition} from './script-errors.js'
 
 /*
@@ -17,18 +18,18 @@ import {LimitExceeded, scriptFilename, scriptStack, syntaxPosition} from './scri
  */
 type Console = Record<'log' | 'info' | 'warn' | 'error' | 'debug' | 'trace', (...a: unknown[]) => void>
 
-interface LogState {exceeded?: LimitExceeded}
+/** Console budget of the current call; a loaded script reused for the next chunk gets a fresh one. */
+interface LogState {exceeded?: LimitExceeded; written: number; limits: Limits}
 
-function makeConsole(limits: Limits, state: LogState): Console {
-  let written = 0
+function makeConsole(state: LogState): Console {
   const write = (...args: unknown[]) => {
     // Once over the limit nothing more is written, and the call fails even if the script
     // catches the error: the check after the run sees state.exceeded.
     if (state.exceeded) throw state.exceeded
     const text = format(...args) + '\n'
-    written += Buffer.byteLength(text)
-    if (written > limits.maxLogBytes) {
-      state.exceeded = new LimitExceeded('max-log', `console output exceeded --max-log ${limits.maxLogBytes} bytes`)
+    state.written += Buffer.byteLength(text)
+    if (state.written > state.limits.maxLogBytes) {
+      state.exceeded = new LimitExceeded('max-log', `console output exceeded --max-log ${state.limits.maxLogBytes} bytes`)
       throw state.exceeded
     }
     process.stderr.write(text)
@@ -38,12 +39,12 @@ function makeConsole(limits: Limits, state: LogState): Console {
 
 function makeContext(limits: Limits) {
   const module = {exports: {} as unknown}
-  const log: LogState = {}
+  const log: LogState = {written: 0, limits}
   // Timers and a few web APIs are given; `require` and `process` are not (DESIGN.md contract).
   const sandbox = {
     module,
     exports: module.exports,
-    console: makeConsole(limits, log),
+    console: makeConsole(log),
     setTimeout, clearTimeout, setInterval, clearInterval, setImmediate, clearImmediate, queueMicrotask,
     TextEncoder, TextDecoder, URL, URLSearchParams, structuredClone, atob, btoa,
   }
@@ -100,8 +101,18 @@ export async function compileV8(job: Extract<Job, {op: 'compile'}>): Promise<Job
   return {ok: true, cachedData, cache: 'miss', compileMs: performance.now() - t0, runMs: 0}
 }
 
+/**
+ * Scripts loaded by rows jobs (batch chunks), by engine tag and hash: the first chunk a runner
+ * gets pays the read, verify, compile and module body; later chunks of the same script only
+ * call it. Module-level state therefore lives as long as the runner (one per --concurrency slot).
+ */
+interface Loaded {script: vm.Script; module: {exports: unknown}; log: LogState}
+const loaded = new Map<string, Loaded>()
+
 export async function runV8(job: Extract<Job, {op: 'run'}>): Promise<JobResult> {
   const filename = scriptFilename(job.hash)
+  const warm = job.rows ? loaded.get(`${job.tag}/${job.hash}`) : undefined
+  if (warm) return callRows(job, warm, filename)
   const [sourceBuf, artifactBuf] = await Promise.all([
     readFile(job.sourcePath),
     readFile(job.compiledPath).catch((e: NodeJS.ErrnoException) => (e.code === 'ENOENT' ? undefined : Promise.reject(e))),
@@ -140,22 +151,27 @@ export async function runV8(job: Extract<Job, {op: 'run'}>): Promise<JobResult> 
   }
   const compileMs = performance.now() - t0
   let input: unknown
-  try {
-    input = JSON.parse(job.input)
-  } catch (error) {
-    return {ok: false, error: {kind: 'badData', message: `invalid JSON input: ${(error as Error).message}`}, cache, cacheReason}
+  if (job.rows) {
+    input = parseRows(job)
+    if (!Array.isArray(input)) return {ok: false, error: input as JobError, cache, cacheReason}
+  } else {
+    try {
+      input = JSON.parse(job.input)
+    } catch (error) {
+      return {ok: false, error: {kind: 'badData', message: `invalid JSON input: ${(error as Error).message}`}, cache, cacheReason}
+    }
   }
   const {module, context, log} = makeContext(job.limits)
   const t1 = performance.now()
   let output: string
+  let rows: number | undefined
   try {
     script.runInContext(context)
+    if (job.rows) loaded.set(`${job.tag}/${job.hash}`, {script, module, log})
     const result = await callExport(module.exports, input)
     if (log.exceeded) throw log.exceeded
-    output = serializeResult(result)
-    if (Buffer.byteLength(output) > job.limits.maxOutputBytes) {
-      throw new LimitExceeded('max-output', `result is ${Buffer.byteLength(output)} bytes, over --max-output ${job.limits.maxOutputBytes} bytes`)
-    }
+    ;({output, rows} = job.rows ? serializeRows(result, job.rowSeparator) : {output: serializeResult(result), rows: undefined})
+    checkOutputSize(output, job.limits)
   } catch (error) {
     if (log.exceeded) error = log.exceeded
     return {ok: false, error: scriptError(error, filename), cache, cacheReason, compileMs}
@@ -163,5 +179,34 @@ export async function runV8(job: Extract<Job, {op: 'run'}>): Promise<JobResult> 
   const runMs = performance.now() - t1
   // Republish on any miss: the cache made now also covers what the first call compiled.
   const cachedData = cache === 'hit' ? undefined : script.createCachedData()
-  return {ok: true, output, cache, cacheReason, cachedData, compileMs, runMs}
+  return {ok: true, output, rows, cache, cacheReason, cachedData, compileMs, runMs}
+}
+
+function checkOutputSize(output: string, limits: Limits): void {
+  // the UTF-8 size is at most 3 bytes per UTF-16 unit: count only when it may matter
+  if (output.length * 3 > limits.maxOutputBytes && Buffer.byteLength(output) > limits.maxOutputBytes) {
+    throw new LimitExceeded('max-output', `result is ${Buffer.byteLength(output)} bytes, over --max-output ${limits.maxOutputBytes} bytes`)
+  }
+}
+
+/** A later chunk for a script this runner already loaded: no store read, no compile, no module body. */
+async function callRows(job: Extract<Job, {op: 'run'}>, warm: Loaded, filename: string): Promise<JobResult> {
+  const input = parseRows(job)
+  if (!Array.isArray(input)) return {ok: false, error: input, cache: 'none'}
+  const {log} = warm
+  log.limits = job.limits
+  log.written = 0
+  log.exceeded = undefined
+  const t1 = performance.now()
+  try {
+    const result = await callExport(warm.module.exports, input)
+    if (log.exceeded) throw log.exceeded
+    const {output, rows} = serializeRows(result, job.rowSeparator)
+    checkOutputSize(output, job.limits)
+    // 'none': this call did not look in the store; the runner's first chunk counted the hit or miss
+    return {ok: true, output, rows, cache: 'none', cacheReason: 'loaded earlier by this runner', compileMs: 0, runMs: performance.now() - t1}
+  } catch (error) {
+    if (log.exceeded) error = log.exceeded
+    return {ok: false, error: scriptError(error, filename), cache: 'none'}
+  }
 }
