@@ -1,21 +1,43 @@
-// Entry point of a runner process: receives jobs over IPC, runs each, replies. It may die (a
-// memory bomb, a kill on timeout); the supervisor in runner.ts turns that into a clean error.
+// Entry point of a runner process: receives jobs over IPC, runs them one at a time in arrival
+// order, replies in that order. The parent may send the next job before this one ends (batch
+// pipelines two per runner), so a runner never waits for a round trip between chunks. It may die
+// (a memory bomb, a kill on timeout); the supervisor in runner.ts turns that into a clean error.
 import {executeJob} from './execute.js'
 import type {Job, JobResult} from './protocol.js'
 
 let busy = false
+const queue: Job[] = []
 
 process.on('message', (job: Job) => {
-  busy = true
-  executeJob(job).then(
-    (result) => reply(result),
-    (error: Error) => reply({ok: false, error: {kind: 'internal', message: error?.stack ?? String(error)}}),
-  )
+  queue.push(job)
+  if (!busy) void drain()
 })
 
-function reply(result: JobResult) {
+async function drain(): Promise<void> {
+  busy = true
+  for (let job = queue.shift(); job; job = queue.shift()) {
+    let result: JobResult
+    try {
+      result = await executeJob(fromWire(job))
+    } catch (error) {
+      result = {ok: false, error: {kind: 'internal', message: (error as Error)?.stack ?? String(error)}}
+    }
+    process.send!(toWire(job, result))
+  }
   busy = false
-  process.send!(result)
+}
+
+/** A rows job's bytes become the string engines expect (protocol.ts, "On the wire"). */
+function fromWire(job: Job): Job {
+  if (job.op !== 'run' || !job.inputBytes) return job
+  const b = job.inputBytes
+  return {...job, input: Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('utf8'), inputBytes: undefined}
+}
+
+/** ... and a rows job's output goes back as bytes, which burn's main process writes as they are. */
+function toWire(job: Job, result: JobResult): JobResult {
+  if (job.op !== 'run' || !job.inputBytes || !result.ok || typeof result.output !== 'string') return result
+  return {...result, output: undefined, outputBytes: Buffer.from(result.output, 'utf8')}
 }
 
 // A script's timer callback that throws fails the job in flight; the runner is then replaced.
