@@ -14,11 +14,12 @@ const PLAIN_EVERY_MS = 2000
  */
 export async function startBatchProgress(opts: {force: boolean; quiet: boolean}): Promise<BatchProgressView> {
   if (opts.quiet) return {update() {}, stop() {}}
-  if (process.stderr.isTTY) {
+  // a terminal that reports no width (a bare pty) would make ora clear lines forever
+  if (process.stderr.isTTY && process.stderr.columns > 0) {
     const spinner = await startProgress('batch: starting', {force: true})
     return {update: (p) => spinner.update(`batch: ${progressText(p)}`), stop: () => spinner.stop()}
   }
-  if (!opts.force) return {update() {}, stop() {}}
+  if (!opts.force && !process.stderr.isTTY) return {update() {}, stop() {}}
   let last = performance.now()
   return {
     update(p) {

@@ -4,7 +4,7 @@ import {BurnCommand} from '../base-command.js'
 import {startBatchProgress, summaryLine} from '../cli/batch-progress.js'
 import {oclifFlags} from '../cli/flags.js'
 import {engineSpec, limitSpec} from '../cli/spec.js'
-import {DEFAULT_CHUNK_BYTES, DEFAULT_CHUNK_ROWS, runBatch, type BatchSummary} from '../lib/batch/run-batch.js'
+import {DEFAULT_CHUNK_BYTES, DEFAULT_CHUNK_ROWS, RECYCLE_GROWTH_BYTES, runBatch, type BatchSummary} from '../lib/batch/run-batch.js'
 import {chunkErrorRecord} from '../lib/batch/chunk-error.js'
 import type {InputFormat, OnError, OutputFormat} from '../lib/batch/types.js'
 import {RunnerPool} from '../lib/engines/pool.js'
@@ -55,7 +55,7 @@ On a terminal a spinner shows progress on stderr, then one summary line; --progr
       throw usageError('no input: pipe rows into stdin or pass --input-file <file>')
     }
     // Runners start now, while the store is opened and the script resolved.
-    const pool = new RunnerPool(concurrency, engine, concurrency, 2)
+    const pool = new RunnerPool(concurrency, engine, concurrency, {depth: 2, recycleGrowthBytes: RECYCLE_GROWTH_BYTES})
     let store
     try {
       store = await openStore(this.cacheDir(flags), {create: false})

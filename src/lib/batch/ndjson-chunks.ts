@@ -1,14 +1,13 @@
-import {spanBytes} from './span.js'
+import {checkChunkSize, spanBytes} from './span.js'
 import type {Chunk, ChunkOptions} from './types.js'
 
 const NL = 0x0a
-const EMPTY: Buffer = Buffer.alloc(0)
 
 /**
  * NDJSON, streamed: one JSON value per line; blank lines (spaces, tabs, CR only) are skipped but
- * still counted, so line numbers in errors are the file's own. Chunks end at a newline, and
- * carry their lines' bytes verbatim (a view of the read buffer when they fit in one): the
- * runner decodes and parses them, while burn's main process only looks for newlines, natively.
+ * still counted, so line numbers in errors are the file's own. Chunks end at a newline. burn's
+ * main process only looks for newlines (natively); the runner decodes and parses the lines,
+ * reading them from the file itself when it can (`opts.keepBytes` false).
  */
 export async function* ndjsonChunks(source: AsyncIterable<Buffer>, opts: ChunkOptions): AsyncGenerator<Chunk> {
   let index = 0
@@ -18,12 +17,13 @@ export async function* ndjsonChunks(source: AsyncIterable<Buffer>, opts: ChunkOp
   let rows = 0
   let content = false
   let parts: Buffer[] = []
-  let partsBytes = 0
+  /** absolute offset of the current buffer's first byte, and of the current chunk's */
+  let base = opts.startOffset
+  let chunkStart = base
 
   for await (const buf of source) {
     const ready: Chunk[] = []
     const n = buf.length
-    let start = 0
     let pos = 0
     while (pos < n) {
       if (!content) {
@@ -37,26 +37,27 @@ export async function* ndjsonChunks(source: AsyncIterable<Buffer>, opts: ChunkOp
       content = false
       line++
       pos = nl + 1
-      if (rows > 0 && ((opts.rows > 0 && rows >= opts.rows) || partsBytes + nl - start >= opts.maxBytes)) {
-        ready.push({index: index++, firstRow, rows, format: 'ndjson', bytes: spanBytes(parts, buf, start, nl, partsBytes + nl - start), firstLine: chunkLine})
+      if (rows > 0 && ((opts.rows > 0 && rows >= opts.rows) || base + nl - chunkStart >= opts.maxBytes)) {
+        const length = base + nl - chunkStart
+        checkChunkSize(length)
+        const bytes = opts.keepBytes ? spanBytes(parts, buf, Math.max(0, chunkStart - base), nl) : undefined
+        ready.push({index: index++, firstRow, rows, format: 'ndjson', offset: chunkStart, length, bytes, firstLine: chunkLine})
         firstRow += rows
         rows = 0
         chunkLine = line
         parts = []
-        partsBytes = 0
-        start = pos
+        chunkStart = base + pos
       }
     }
-    if (start < n) {
-      parts.push(buf.subarray(start))
-      partsBytes += n - start
-    }
+    if (opts.keepBytes && base + n > chunkStart) parts.push(buf.subarray(Math.max(0, chunkStart - base)))
+    base += n
+    checkChunkSize(base - chunkStart)
     yield* ready
   }
   if (content) rows++
+  // the last chunk may end with a newline and blank lines: the runner skips them
   if (rows > 0 || (opts.rows === 0 && index === 0)) {
-    let bytes = spanBytes(parts, EMPTY, 0, 0, partsBytes)
-    if (bytes.length > 0 && bytes[bytes.length - 1] === NL) bytes = bytes.subarray(0, -1)
-    yield {index, firstRow, rows, format: 'ndjson', bytes, firstLine: chunkLine}
+    const bytes = opts.keepBytes ? spanBytes(parts, Buffer.alloc(0), 0, 0) : undefined
+    yield {index, firstRow, rows, format: 'ndjson', offset: chunkStart, length: base - chunkStart, bytes, firstLine: chunkLine}
   }
 }

@@ -65,7 +65,7 @@ export class RowSink {
 
   /**
    * One chunk's rows, as the runner sent them: serialized rows joined by '\n' (ndjson) or ','
-   * (json). They are kept until `flush`, so the chunks finished together go out in one write.
+   * (json). They are kept until `flush`, which writes the chunks finished together.
    */
   add(rows: Uint8Array | string, count: number): void {
     if (this.closed || this.failure || count === 0) return
@@ -79,10 +79,14 @@ export class RowSink {
 
   flush(): void {
     if (this.pending.length === 0) return
-    const data = this.pending.length === 1 ? this.pending[0] : Buffer.concat(this.pending)
+    const pieces = this.pending
     this.pending = []
     if (this.closed || this.failure) return
-    if (!this.stream.write(data) && !this.waiting) {
+    // piece by piece, not concatenated: a copy of every row would be one more buffer per chunk
+    // for burn's main process to allocate and collect
+    let ok = true
+    for (const p of pieces) ok = this.stream.write(p)
+    if (!ok && !this.waiting) {
       this.waiting = new Promise<void>((res) => {
         const done = () => {
           this.stream.off('drain', done)

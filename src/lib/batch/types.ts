@@ -10,8 +10,14 @@ export interface Chunk {
   firstRow: number
   rows: number
   format: InputFormat
-  /** UTF-8. json: a JSON array text; ndjson: the chunk's lines, without the newline of the last one. */
-  bytes: Buffer
+  /** Where the chunk's bytes are in the input: ndjson, its lines; json, its elements and the commas between them. */
+  offset: number
+  length: number
+  /**
+   * The bytes themselves, when the input is not a regular file (a runner cannot read a pipe
+   * again): ndjson, the lines; json, the elements as one JSON array (brackets added).
+   */
+  bytes?: Buffer
   /** 1-based input line of the chunk's first line (ndjson) or first element (json). */
   firstLine: number
 }
@@ -21,4 +27,8 @@ export interface ChunkOptions {
   rows: number
   /** A chunk also ends once it holds this many bytes (the default chunking only). */
   maxBytes: number
+  /** Absolute offset of the first byte the chunker sees (after a BOM). */
+  startOffset: number
+  /** Keep each chunk's bytes (input that runners cannot read themselves). */
+  keepBytes: boolean
 }

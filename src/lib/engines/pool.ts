@@ -1,5 +1,6 @@
 import type {Job, JobResult} from './protocol.js'
 import {NOT_STARTED, Runner} from './runner.js'
+import {residentBytes} from './watchdog.js'
 
 const CLOSED: JobResult = {ok: false, error: {kind: 'internal', message: 'the runner pool is closed'}}
 
@@ -9,13 +10,30 @@ const CLOSED: JobResult = {ok: false, error: {kind: 'internal', message: 'the ru
  * never retried silently. With `depth` 2 (batch) each runner gets its next job before the
  * current one ends, so it never waits for a round trip; a job queued behind one that killed
  * its runner never started, and goes to another runner.
+ *
+ * `recycleGrowthBytes` (batch): a runner whose resident memory grew by more than this since its
+ * first job gets no more jobs and ends when its queue is empty; a fresh one starts then. V8 lets a busy process's heap grow for a long while (the young generation alone goes
+ * from 1 to 32 MB), so without this a runner's memory depends on how long the batch is; with
+ * it, memory is flat, for about one process start per recycle (as pm.max_requests in php-fpm
+ * or max_requests in gunicorn).
  */
 export class RunnerPool {
   private runners: Runner[] = []
+  private retiring = new Set<Runner>()
+  private baselines = new WeakMap<Runner, number>()
   private waiters: Array<() => void> = []
   private closed = false
+  readonly depth: number
+  /** Runners retired for their memory growth so far. */
+  recycled = 0
 
-  constructor(readonly size: number, private readonly engine: 'v8' | 'quickjs' = 'v8', prestart = 0, readonly depth = 1) {
+  constructor(
+    readonly size: number,
+    private readonly engine: 'v8' | 'quickjs' = 'v8',
+    prestart = 0,
+    private readonly opts: {depth?: number; recycleGrowthBytes?: number} = {},
+  ) {
+    this.depth = opts.depth ?? 1
     for (let i = 0; i < Math.min(prestart, size); i++) this.runners.push(new Runner(this.engine))
   }
 
@@ -26,7 +44,7 @@ export class RunnerPool {
       let best: Runner | undefined
       for (const r of this.runners) if (r.pending < this.depth && (!best || r.pending < best.pending)) best = r
       if (best && best.pending === 0) return best
-      if (this.runners.length < this.size) {
+      if (this.runners.length + this.retiring.size < this.size) {
         const r = new Runner(this.engine)
         this.runners.push(r)
         return r
@@ -48,16 +66,44 @@ export class RunnerPool {
       try {
         result = await r.exec(job)
       } finally {
+        this.afterJob(r)
         this.wakeOne()
       }
       if (result !== NOT_STARTED || attempt >= 3) return result
     }
   }
 
+  private afterJob(r: Runner): void {
+    const limit = this.opts.recycleGrowthBytes
+    if (this.retiring.has(r)) {
+      if (r.pending === 0) this.retire(r)
+      return
+    }
+    if (limit === undefined || !r.alive || this.closed) return
+    const rss = residentBytes(r.child.pid)
+    if (rss === undefined) return
+    const base = this.baselines.get(r)
+    if (base === undefined) this.baselines.set(r, rss)
+    else if (rss - base > limit) {
+      this.runners = this.runners.filter((x) => x !== r)
+      this.recycled++
+      this.retiring.add(r)
+      if (r.pending === 0) this.retire(r)
+    }
+  }
+
+  /** The old runner ends before its replacement starts: the two never hold memory at once. */
+  private retire(r: Runner): void {
+    this.retiring.delete(r)
+    r.close()
+    if (!this.closed) this.runners.push(new Runner(this.engine))
+  }
+
   close(): void {
     this.closed = true
-    for (const r of this.runners) r.close()
+    for (const r of [...this.runners, ...this.retiring]) r.close()
     this.runners = []
+    this.retiring.clear()
     for (const w of this.waiters.splice(0)) w()
   }
 }

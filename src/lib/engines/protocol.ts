@@ -25,15 +25,26 @@ export type LimitName = 'timeout' | 'memory' | 'fuel' | 'max-output' | 'max-log'
  * runner, not once per chunk. engines/rows.ts parses and serializes rows for any engine.
  *
  * On the wire to and from a runner, a rows job's text may travel as UTF-8 bytes (`inputBytes`,
- * `outputBytes`) so that burn's main process never turns rows into strings; runner-main.ts
- * converts, and engines always see `input` and set `output` as strings.
+ * `outputBytes`), or as a byte range of a regular file that the runner reads itself
+ * (`inputRange`: `prefix` + the bytes + `suffix`), so that burn's main process never turns rows
+ * into strings; runner-main.ts converts, and engines always see `input` and set `output` as
+ * strings.
  */
 export type Job =
   | {op: 'compile'; engine: EngineName; tag: string; hash: string; source: Uint8Array; filename: string; limits: Limits}
   | {
       op: 'run'; engine: EngineName; tag: string; hash: string; sourcePath: string; compiledPath: string; input: string; limits: Limits
-      rows?: boolean; rowsIn?: 'json' | 'ndjson'; rowCount?: number; firstLine?: number; rowSeparator?: string; inputBytes?: Uint8Array
+      rows?: boolean; rowsIn?: 'json' | 'ndjson'; rowCount?: number; firstLine?: number; rowSeparator?: string
+      inputBytes?: Uint8Array; inputRange?: InputRange
     }
+
+export interface InputRange {
+  path: string
+  offset: number
+  length: number
+  prefix?: string
+  suffix?: string
+}
 
 export type CacheOutcome = 'hit' | 'miss' | 'rejected' | 'corrupt' | 'none'
 

@@ -2,8 +2,9 @@
 // order, replies in that order. The parent may send the next job before this one ends (batch
 // pipelines two per runner), so a runner never waits for a round trip between chunks. It may die
 // (a memory bomb, a kill on timeout); the supervisor in runner.ts turns that into a clean error.
+import {openSync, readSync} from 'node:fs'
 import {executeJob} from './execute.js'
-import type {Job, JobResult} from './protocol.js'
+import type {InputRange, Job, JobResult} from './protocol.js'
 
 let busy = false
 const queue: Job[] = []
@@ -17,26 +18,55 @@ async function drain(): Promise<void> {
   busy = true
   for (let job = queue.shift(); job; job = queue.shift()) {
     let result: JobResult
+    let ready: Job | undefined
     try {
-      result = await executeJob(fromWire(job))
+      ready = fromWire(job)
     } catch (error) {
-      result = {ok: false, error: {kind: 'internal', message: (error as Error)?.stack ?? String(error)}}
+      result = {ok: false, error: {kind: 'badData', message: `cannot read the input: ${(error as Error).message}`}}
     }
-    process.send!(toWire(job, result))
+    if (ready) {
+      try {
+        result = await executeJob(ready)
+      } catch (error) {
+        result = {ok: false, error: {kind: 'internal', message: (error as Error)?.stack ?? String(error)}}
+      }
+    }
+    process.send!(toWire(job, result!))
   }
   busy = false
 }
 
-/** A rows job's bytes become the string engines expect (protocol.ts, "On the wire"). */
+/** A rows job's bytes or file range become the string engines expect (protocol.ts, "On the wire"). */
 function fromWire(job: Job): Job {
-  if (job.op !== 'run' || !job.inputBytes) return job
+  if (job.op !== 'run') return job
+  if (job.inputRange) return {...job, input: readRange(job.inputRange), inputRange: undefined}
+  if (!job.inputBytes) return job
   const b = job.inputBytes
   return {...job, input: Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('utf8'), inputBytes: undefined}
 }
 
+// Ranges are read into one buffer reused for every chunk: no new memory per chunk.
+const files = new Map<string, number>()
+let scratch = Buffer.alloc(0)
+
+function readRange(r: InputRange): string {
+  let fd = files.get(r.path)
+  if (fd === undefined) {
+    fd = openSync(r.path, 'r')
+    files.set(r.path, fd)
+  }
+  if (scratch.length < r.length) scratch = Buffer.allocUnsafe(Math.max(r.length, Math.min(2 * scratch.length, 1 << 26)))
+  for (let got = 0; got < r.length; ) {
+    const n = readSync(fd, scratch, got, r.length - got, r.offset + got)
+    if (n === 0) throw new Error(`${r.path} ended early: it changed while burn was reading it`)
+    got += n
+  }
+  return (r.prefix ?? '') + scratch.toString('utf8', 0, r.length) + (r.suffix ?? '')
+}
+
 /** ... and a rows job's output goes back as bytes, which burn's main process writes as they are. */
 function toWire(job: Job, result: JobResult): JobResult {
-  if (job.op !== 'run' || !job.inputBytes || !result.ok || typeof result.output !== 'string') return result
+  if (job.op !== 'run' || !(job.inputBytes || job.inputRange) || !result.ok || typeof result.output !== 'string') return result
   return {...result, output: undefined, outputBytes: Buffer.from(result.output, 'utf8')}
 }
 
