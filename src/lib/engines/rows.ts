@@ -1,6 +1,6 @@
 import {splitArrayText} from '../batch/json-array.js'
 import {SerializeError, serializeElements} from '../result.js'
-import type {Job, JobError} from './protocol.js'
+import type {Job, JobError, JobResult} from './protocol.js'
 
 /*
  * Rows mode for any engine (protocol.ts, "Rows mode"): the chunk's text -> an array of rows, and
@@ -73,6 +73,30 @@ function locateBadElement(text: string, firstLine: number): JobError | undefined
 export function serializeRows(result: unknown, separator = '\n'): {output: string; rows: number} {
   if (!Array.isArray(result)) throw new SerializeError(`script must return an array; got ${typeName(result)}`, '$')
   return {output: serializeElements(result, separator), rows: result.length}
+}
+
+/**
+ * Rows mode for an engine that implements only plain runs: the rows are parsed here and passed
+ * as one JSON array input; the result must be an array, and is serialized here. Slower than an
+ * engine doing it itself (one more stringify and parse of the chunk), always correct.
+ */
+export async function runRowsAsPlainRun(job: RunJob, run: (job: Job) => Promise<JobResult>): Promise<JobResult> {
+  const rows = parseRows(job)
+  if (!Array.isArray(rows)) return {ok: false, error: rows}
+  const plain: RunJob = {...job, input: JSON.stringify(rows), rows: undefined, rowsIn: undefined, rowCount: undefined, firstLine: undefined, rowSeparator: undefined}
+  const r = await run(plain)
+  if (!r.ok) return r
+  let value: unknown
+  try {
+    value = JSON.parse(r.output ?? 'null')
+  } catch {
+    return {ok: false, error: {kind: 'internal', message: `the ${job.engine} engine returned invalid JSON`}}
+  }
+  try {
+    return {...r, ...serializeRows(value, job.rowSeparator)}
+  } catch (error) {
+    return {ok: false, error: {kind: 'badData', message: (error as Error).message}}
+  }
 }
 
 export function typeName(v: unknown): string {

@@ -5,6 +5,11 @@
 import {openSync, readSync} from 'node:fs'
 import {executeJob} from './execute.js'
 import type {InputRange, Job, JobResult} from './protocol.js'
+import {runRowsAsPlainRun} from './rows.js'
+
+// Engines that implement rows mode themselves (protocol.ts); any other engine gets batch chunks
+// through a plain run (engines/rows.ts), so a new engine works with `burn batch` at once.
+const ROWS_NATIVE = new Set(['v8'])
 
 let busy = false
 const queue: Job[] = []
@@ -26,7 +31,7 @@ async function drain(): Promise<void> {
     }
     if (ready) {
       try {
-        result = await executeJob(ready)
+        result = ready.op === 'run' && ready.rows && !ROWS_NATIVE.has(ready.engine) ? await runRowsAsPlainRun(ready, executeJob) : await executeJob(ready)
       } catch (error) {
         result = {ok: false, error: {kind: 'internal', message: (error as Error)?.stack ?? String(error)}}
       }
