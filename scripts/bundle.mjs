@@ -7,4 +7,9 @@ const common = {bundle: true, platform: 'node', format: 'esm', target: 'node20',
 await build({...common, entryPoints: ['dist/cli/fast-run.js'], outfile: 'dist/fast/fast-run.js'})
 await build({...common, entryPoints: ['dist/lib/engines/runner-main.js'], outdir: 'dist/fast', splitting: true, external: ['quickjs-emscripten', '@jitl/*']})
 // CommonJS starts faster than ESM; the run child is the one process on the hot path of every run.
-await build({...common, format: 'cjs', entryPoints: ['dist/cli/run-child.js'], outfile: 'dist/fast/run-child.cjs', external: ['quickjs-emscripten', '@jitl/*']})
+// import.meta.url (the quickjs engine resolves its wasm file from it) is this file's URL there.
+await build({
+  ...common, format: 'cjs', entryPoints: ['dist/cli/run-child.js'], outfile: 'dist/fast/run-child.cjs', external: ['quickjs-emscripten', '@jitl/*'],
+  define: {'import.meta.url': 'importMetaUrl'},
+  banner: {js: 'const importMetaUrl = require("node:url").pathToFileURL(__filename).href;'},
+})

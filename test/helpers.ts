@@ -46,7 +46,9 @@ export function burnAsync(args: string[], opts: BurnOpts): Promise<Result> {
     child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d))
     child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d))
     child.stdin.end(opts.input ?? '')
-    child.on('exit', (code, signal) => child.stdout.on('close', () => res({code, signal, stdout, stderr})))
+    // 'close' comes after both the exit and the end of all output ('exit' then stdout 'close'
+    // missed a stdout that had closed first, and the promise never settled).
+    child.on('close', (code, signal) => res({code, signal, stdout, stderr}))
   })
 }
 

@@ -4,8 +4,9 @@
 // instruction leaves the store consistent.
 import {writeSync} from 'node:fs'
 import {defaultCacheDir} from '../lib/cache-dir.js'
-import {executeJob} from '../lib/engines/execute.js'
+import {executeJob, warmEngine} from '../lib/engines/execute.js'
 import {checkEngine} from '../lib/engines/tag.js'
+import type {JobResult} from '../lib/engines/protocol.js'
 import {EXIT} from '../lib/exit-codes.js'
 import {parseLimits} from '../lib/limits.js'
 import {runScript} from '../lib/run.js'
@@ -30,6 +31,12 @@ function writeAllSync(fd: number, text: string): void {
   }
 }
 
+// A promise that can never settle (nothing left on the event loop) would otherwise end the
+// process silently with exit 0: it is reported as the timeout it would have become.
+const stalled = new Promise<JobResult>((resolve) => {
+  process.once('beforeExit', () => resolve({ok: false, error: {kind: 'limit', limit: 'timeout', message: "timeout: the script's promise can never settle (it waits on nothing)"}}))
+})
+
 async function main(): Promise<number> {
   const parsed = parseRunArgv(process.argv.slice(2))
   // The parent saw the same argv and lets oclif explain what is wrong with it.
@@ -37,12 +44,21 @@ async function main(): Promise<number> {
   const {ref, flags} = parsed
   try {
     const engine = checkEngine(flags.engine ?? 'v8')
-    const limits = parseLimits(flags)
-    const [store, input] = await Promise.all([openStore(flags['cache-dir'] ?? defaultCacheDir(), {create: false}), readInput(flags)])
-    const out = await runScript(store, (job) => {
+    const limits = parseLimits(flags, engine)
+    const [store, input] = await Promise.all([
+      openStore(flags['cache-dir'] ?? defaultCacheDir(), {create: false}),
+      readInput(flags),
+      // Loading an engine (the QuickJS wasm) is burn's cost, not the script's: done before 's'.
+      warmEngine(engine, limits),
+    ])
+    const out = await runScript(store, async (job) => {
       // Tell the supervisor the script starts now: its deadline and memory baseline start here.
       writeSync(START_FD, 's')
-      return executeJob(job)
+      const result = await Promise.race([executeJob(job), stalled])
+      // ...and that it ended: printing and bookkeeping after it are burn's, not the script's, so
+      // a watchdog kill can no longer follow an error this process already reported.
+      writeSync(START_FD, 'e')
+      return result
     }, {ref, input, engine, limits})
     const text = flags.json
       ? JSON.stringify({hash: out.hash, cache: out.cache, result: JSON.parse(out.output)})

@@ -27,13 +27,19 @@ export function spawnRunChild(argv: string[]): ChildProcess {
 export async function superviseRun(child: ChildProcess, flags: RunFlags): Promise<number> {
   let limits
   try {
-    limits = parseLimits(flags)
+    limits = parseLimits(flags, flags.engine ?? 'v8')
   } catch (error) {
     child.kill('SIGKILL')
     return renderError(error, Boolean(flags.json))
   }
   const dog = new Watchdog(child, limits)
-  child.stdio[3]!.once('data', () => dog.arm())
+  // 's': the script starts; 'e': it ended (both may come in one chunk).
+  child.stdio[3]!.on('data', (d: Buffer) => {
+    for (const c of d.toString('latin1')) {
+      if (c === 's') dog.arm()
+      else if (c === 'e') dog.disarm()
+    }
+  })
   const [code, signal] = await new Promise<[number | null, NodeJS.Signals | null]>((resolve) => {
     if (child.exitCode !== null || child.signalCode !== null) resolve([child.exitCode, child.signalCode])
     else child.on('exit', (c, s) => resolve([c, s]))

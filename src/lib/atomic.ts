@@ -1,5 +1,5 @@
 import {randomBytes} from 'node:crypto'
-import {mkdir, open, rename, rm} from 'node:fs/promises'
+import {lstat, mkdir, open, rename, rm} from 'node:fs/promises'
 import {dirname, join} from 'node:path'
 import {faultPoint, injectedWriteError} from './faults.js'
 
@@ -28,12 +28,23 @@ export async function writeAtomic(tmpDir: string, dest: string, data: Uint8Array
     }
     faultPoint(`${fault}:tmp-synced`)
     await mkdir(dirname(dest), {recursive: true, mode: 0o700})
+    await refuseLink(dirname(dest))
     await rename(tmp, dest)
     moved = true
     faultPoint(`${fault}:renamed`)
     if (durable) await syncDir(dirname(dest))
   } finally {
     if (!moved) await rm(tmp, {force: true}).catch(() => {})
+  }
+}
+
+/** A directory of the store replaced by a symlink must not carry writes out of the store. */
+export async function refuseLink(dir: string): Promise<void> {
+  const st = await lstat(dir)
+  if (st.isSymbolicLink() || !st.isDirectory()) {
+    const err = new Error(`${dir} is ${st.isSymbolicLink() ? 'a symbolic link' : 'not a directory'}; burn does not follow links out of its store (run \`burn verify --fix\`)`) as NodeJS.ErrnoException
+    err.code = 'ELOOP'
+    throw err
   }
 }
 

@@ -9,10 +9,17 @@ export class SerializeError extends Error {
   }
 }
 
+export interface Unserializable {
+  what: string
+  path: string
+}
+
+export const notJsonError = (p: Unserializable) => new SerializeError(`result is not JSON: ${p.what} at ${p.path}`, p.path)
+
 export function serializeResult(value: unknown): string {
   if (suspicious(value, 0)) {
-    const problem = findUnserializable(value, '$')
-    if (problem) throw new SerializeError(`result is not JSON: ${problem.what} at ${problem.path}`, problem.path)
+    const problem = findUnserializable(value)
+    if (problem) throw notJsonError(problem)
   }
   return JSON.stringify(value) ?? 'null'
 }
@@ -27,8 +34,8 @@ export function serializeElements(values: unknown[], separator = '\n'): string {
   for (let i = 0; i < values.length; i++) {
     const v = values[i]
     if (suspicious(v, 1)) {
-      const problem = findUnserializable(v, `$[${i}]`)
-      if (problem) throw new SerializeError(`result is not JSON: ${problem.what} at ${problem.path}`, problem.path)
+      const problem = findUnserializable(v, undefined, `$[${i}]`)
+      if (problem) throw notJsonError(problem)
     }
     // as in a JSON array: undefined (and anything JSON.stringify omits) is null
     const text = JSON.stringify(v) ?? 'null'
@@ -63,7 +70,12 @@ function suspicious(v: unknown, depth: number): boolean {
   return false
 }
 
-function findUnserializable(root: unknown, rootPath: string): {what: string; path: string} | undefined {
+/**
+ * The first value JSON cannot hold, with its path (from `rootPath`). Self-contained on purpose
+ * (it refers to no module binding, only to standard globals): the quickjs engine runs this very
+ * function's source inside its sandbox. `tooDeep` recognises the engine's stack-overflow error.
+ */
+export function findUnserializable(root: unknown, tooDeep = (e: unknown) => e instanceof RangeError, rootPath = '$'): Unserializable | undefined {
   const ancestors: object[] = []
   const visit = (value: unknown, key: string, path: string): {what: string; path: string} | undefined => {
     if (value !== null && typeof value === 'object' && typeof (value as {toJSON?: unknown}).toJSON === 'function') {
@@ -106,7 +118,7 @@ function findUnserializable(root: unknown, rootPath: string): {what: string; pat
   try {
     return visit(root, '', rootPath)
   } catch (error) {
-    if (error instanceof RangeError) return {what: 'nesting too deep to serialize', path: rootPath}
+    if (tooDeep(error)) return {what: 'nesting too deep to serialize', path: rootPath}
     throw error
   }
 }

@@ -1,6 +1,6 @@
 import {setAside} from './damaged.js'
 import {republishCompiled} from './compiled.js'
-import {BurnError} from './errors.js'
+import {BurnError, notFoundError} from './errors.js'
 import type {Job, JobError, JobResult, Limits} from './engines/protocol.js'
 import {engineTag, type EngineName} from './engines/tag.js'
 import {resolveScript} from './resolve.js'
@@ -22,11 +22,18 @@ export async function runScript(
   const hash = await resolveScript(store, opts.ref)
   const {layout} = store!
   const tag = engineTag(opts.engine)
-  const result = await exec({
-    op: 'run', engine: opts.engine, tag, hash,
-    sourcePath: layout.object(hash), compiledPath: layout.compiled(tag, hash),
-    input: opts.input, limits: opts.limits,
-  })
+  let result: JobResult
+  try {
+    result = await exec({
+      op: 'run', engine: opts.engine, tag, hash,
+      sourcePath: layout.object(hash), compiledPath: layout.compiled(tag, hash),
+      input: opts.input, limits: opts.limits,
+    })
+  } catch (error) {
+    // forget or gc removed the script between lookup and read: a clean miss, never a wrong result
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') throw notFoundError(`script ${hash} was removed while it was being run; register it again`, {hash})
+    throw error
+  }
   await afterRun(store!, {hash, tag, result})
   if (!result.ok) throw jobError(result.error, hash)
   return {hash, output: result.output ?? 'null', cache: result.cache}
@@ -46,7 +53,8 @@ export async function settleResult(store: Store, r: {hash: string; tag: string; 
   const {result, hash, tag} = r
   if (result.cache === 'corrupt') await setAside(layout, layout.compiled(tag, hash), 'compiled')
   if (!result.ok && result.error.kind === 'sourceDamaged') await setAside(layout, layout.object(hash), 'object')
-  if (result.cachedData && result.cachedData.length > 0) {
+  // An empty payload is publishable too: it is quickjs's "validated" marker (no bytecode cache).
+  if (result.cachedData) {
     await republishCompiled(layout, tag, hash, layout.object(hash), result.cachedData).catch(() => false)
   }
 }

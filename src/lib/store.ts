@@ -1,4 +1,4 @@
-import {chmod, mkdir, readFile, stat, writeFile} from 'node:fs/promises'
+import {chmod, lstat, mkdir, readFile, stat, writeFile} from 'node:fs/promises'
 import {resolve} from 'node:path'
 import {writeAtomic} from './atomic.js'
 import {BurnError, storeError} from './errors.js'
@@ -35,11 +35,24 @@ export async function openStore(root: string, opts: {create: boolean}): Promise<
       // A directory without store.json: empty (fine, read as empty) or not ours (refuse).
     } else {
       await initStore(layout, !st)
+      await checkDirs(layout)
       return {layout, root: abs}
     }
   }
   await checkFormat(layout)
+  await checkDirs(layout)
   return {layout, root: abs}
+}
+
+/** The store's own directories must be real directories: a symlink would lead reads and writes out. */
+async function checkDirs(layout: Layout): Promise<void> {
+  for (const d of [layout.objectsDir, layout.compiledDir, layout.namesDir, layout.pendingDir, layout.statsDir, layout.tmpDir, layout.damagedDir]) {
+    const st = await lstat(d).catch(() => undefined)
+    if (!st) continue
+    if (st.isSymbolicLink() || !st.isDirectory()) {
+      throw storeError(`${d} is ${st.isSymbolicLink() ? 'a symbolic link' : 'not a directory'}; burn does not follow links out of its store: run \`burn verify --fix\` or remove it`)
+    }
+  }
 }
 
 async function initStore(layout: Layout, fresh: boolean): Promise<void> {

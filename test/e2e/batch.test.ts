@@ -196,7 +196,7 @@ describe('--on-error with one chunk that throws and one that exceeds --memory', 
     const killed = run(args('fail'), input('bomb', 'throw'))
     assert.equal(killed.code, 6)
     assert.equal(killed.stdout, '1\n2\n')
-    assert.match(killed.stderr, /^Error: chunk 2 \(rows 3-4\): memory limit exceeded: the script used more than --memory 67108864 bytes\n/)
+    assert.match(killed.stderr, /^Error: chunk 2 \(rows 3-4\): memory limit exceeded: the script used more than --memory 64MiB\n/)
   })
 
   test('skip drops the failed chunks and goes on; a dead runner is replaced (concurrency 1)', () => {
@@ -213,7 +213,7 @@ describe('--on-error with one chunk that throws and one that exceeds --memory', 
     const [thrown, killed, summary] = lines
     assert.match(thrown.message, /^Error: boom at 3\n/)
     assert.deepEqual({...thrown, message: undefined}, {chunk: 2, firstRow: 3, lastRow: 4, code: 5, kind: 'scriptError', message: undefined})
-    assert.deepEqual(killed, {chunk: 3, firstRow: 5, lastRow: 6, code: 6, kind: 'limit', limit: 'memory', message: 'memory limit exceeded: the script used more than --memory 67108864 bytes'})
+    assert.deepEqual(killed, {chunk: 3, firstRow: 5, lastRow: 6, code: 6, kind: 'limit', limit: 'memory', message: 'memory limit exceeded: the script used more than --memory 64MiB'})
     assert.deepEqual([summary.rowsIn, summary.rowsOut, summary.chunks, summary.chunksFailed, summary.error], [8, 4, 4, 2, undefined])
   })
 })

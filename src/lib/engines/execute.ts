@@ -1,14 +1,29 @@
-import type {Job, JobResult} from './protocol.js'
-import {engineTag} from './tag.js'
+import type {Job, JobResult, Limits} from './protocol.js'
+import {engineTag, type EngineName} from './tag.js'
 
 /** Runs one job in this process: a runner process, or `burn run`'s supervised child. */
 export async function executeJob(job: Job): Promise<JobResult> {
-  if (job.engine === 'quickjs') {
-    return {ok: false, error: {kind: 'internal', message: 'quickjs engine: coming in the limits issue'}}
+  if (engineTag(job.engine) !== job.tag) {
+    return {ok: false, error: {kind: 'internal', message: `runner engine tag ${engineTag(job.engine)} differs from ${job.tag}`}}
   }
-  if (engineTag('v8') !== job.tag) {
-    return {ok: false, error: {kind: 'internal', message: `runner engine tag ${engineTag('v8')} differs from ${job.tag}`}}
+  // Each engine is imported only when used: a v8 run never loads the QuickJS wasm.
+  if (job.engine === 'quickjs') {
+    const q = await import('./quickjs.js')
+    return job.op === 'compile' ? q.compileQuickjs(job) : q.runQuickjs(job)
   }
   const v8 = await import('./v8.js')
   return job.op === 'compile' ? v8.compileV8(job) : v8.runV8(job)
+}
+
+/**
+ * Loads what an engine needs before a script's deadline and memory baseline start; with the
+ * run's limits, quickjs also makes the run's sandbox ahead.
+ */
+export async function warmEngine(engine: EngineName, limits?: Limits): Promise<void> {
+  const xxh = import('../hash.js').then((h) => h.loadXxh64())
+  if (engine === 'quickjs') {
+    const q = await import('./quickjs.js')
+    await (limits ? q.prepareQuickjs(limits) : q.warmQuickjs())
+  }
+  await xxh
 }

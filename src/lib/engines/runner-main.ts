@@ -88,6 +88,8 @@ process.on('uncaughtException', (error) => {
 process.on('unhandledRejection', () => {})
 
 // Warm up while the parent is still resolving the script: the runner was forked early.
-if (process.env.BURN_RUNNER_ENGINE !== 'quickjs') {
+if (process.env.BURN_RUNNER_ENGINE === 'quickjs') {
+  void import('./execute.js').then((e) => e.warmEngine('quickjs'))
+} else {
   void import('./v8.js').then(() => import('../hash.js')).then((h) => h.loadXxh64())
 }

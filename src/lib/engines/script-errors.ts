@@ -7,6 +7,24 @@ export class LimitExceeded extends Error {
   }
 }
 
+/** --max-output. `atLeast`: `bytes` is a lower bound (a sandbox string's length, not copied out). */
+export function maxOutputExceeded(bytes: number, max: number, atLeast = false): LimitExceeded {
+  return new LimitExceeded('max-output', `result is ${atLeast ? 'at least ' : ''}${bytes} bytes, over --max-output ${max} bytes`)
+}
+
+/** `Name: message` of a thrown Error (or error-like object), else the thrown value as JSON. */
+export function errorMessage(error: unknown): string {
+  if (error instanceof Error || (error && typeof error === 'object' && 'message' in error)) {
+    const e = error as {name?: unknown; message?: unknown}
+    return `${String(e.name ?? 'Error')}: ${String(e.message)}`
+  }
+  try {
+    return `thrown value: ${JSON.stringify(error) ?? String(error)}`
+  } catch {
+    return `thrown value: ${String(error)}`
+  }
+}
+
 export const scriptFilename = (hash: string) => `script-${hash.slice(0, 12)}.js`
 
 /** The script's own stack frames only: runner internals are noise to the user. */

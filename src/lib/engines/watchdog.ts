@@ -1,5 +1,6 @@
 import type {ChildProcess} from 'node:child_process'
 import {readFileSync} from 'node:fs'
+import {formatSize} from '../units.js'
 import type {LimitName, Limits} from './protocol.js'
 
 const PAGE = 4096
@@ -26,12 +27,13 @@ export class Watchdog {
   arm(): void {
     this.disarm()
     const {timeoutMs, memoryBytes} = this.limits
-    this.timer = setTimeout(() => this.trip('timeout', `timeout: the script ran longer than --timeout ${fmtMs(timeoutMs)}`), timeoutMs)
+    // setTimeout fires at once for delays past 2^31-1 ms (24.8 days): clamp, never overflow
+    this.timer = setTimeout(() => this.trip('timeout', `timeout: the script ran longer than --timeout ${fmtMs(timeoutMs)}`), Math.min(timeoutMs, 2 ** 31 - 1))
     const baseline = residentBytes(this.child.pid) ?? 0
     this.poll = setInterval(() => {
       const rss = residentBytes(this.child.pid)
       if (rss !== undefined && rss - baseline > memoryBytes) {
-        this.trip('memory', `memory limit exceeded: the script used more than --memory ${memoryBytes} bytes`)
+        this.trip('memory', memoryExceededMessage(memoryBytes))
       }
     }, WATCH_MS)
   }
@@ -58,6 +60,8 @@ export class Watchdog {
     return undefined
   }
 }
+
+export const memoryExceededMessage = (bytes: number) => `memory limit exceeded: the script used more than --memory ${formatSize(bytes)}`
 
 function fmtMs(ms: number): string {
   return ms % 1000 === 0 ? `${ms / 1000}s` : `${ms}ms`

@@ -1,0 +1,91 @@
+import {findUnserializable} from '../result.js'
+
+/** The name the prelude runs under; its frames are dropped from the script's stacks. */
+export const PRELUDE_FILENAME = 'burn-prelude.js'
+
+/*
+ * Guest code that runs in every quickjs sandbox before the script: it sets up the script
+ * contract (module, exports, console) and returns, to the host only, the functions that call
+ * the export and serialize its result. Only strings cross the boundary in either direction
+ * (input JSON in; result JSON, log lines and error descriptions out), so the host never holds
+ * a guest object and the guest never holds a host one.
+ *
+ * Everything the prelude relies on is captured before the script runs, so a script that
+ * replaces JSON.stringify or Promise.prototype.then can spoil only its own result, never make
+ * burn print something that is not JSON. The result check is result.ts's own
+ * findUnserializable (its source, evaluated here): one rule for both engines.
+ *
+ * Math.random is a fixed-seed PRNG (mulberry32), so a call is a pure function of its input
+ * and --fuel; Date reads the real clock (documented in docs/sandbox.md).
+ */
+export const PRELUDE_SOURCE = `(function (hostLog) {
+  'use strict'
+  const global = globalThis
+  const stringify = JSON.stringify, parse = JSON.parse, apply = Reflect.apply
+  const PromiseCtor = Promise, promiseResolve = Promise.resolve, then = Promise.prototype.then
+  const StringCtor = String, InternalErrorCtor = InternalError
+  const findUnserializable = (${findUnserializable.toString()})
+  const tooDeep = (e) => e instanceof InternalErrorCtor && e.message === 'stack overflow'
+
+  let seed = 0x2545f491
+  Object.defineProperty(Math, 'random', {writable: true, configurable: true, enumerable: false, value: function random() {
+    seed = (seed + 0x6d2b79f5) | 0
+    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed)
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
+  }})
+
+  const module = {exports: {}}
+  global.module = module
+  global.exports = module.exports
+
+  const format = (v) => {
+    try {
+      if (typeof v === 'string') return v
+      if (v instanceof Error) return v.stack ? StringCtor(v) + '\\n' + v.stack : StringCtor(v)
+      const json = stringify(v)
+      return json === undefined ? StringCtor(v) : json
+    } catch {
+      try { return StringCtor(v) } catch { return '[unprintable]' }
+    }
+  }
+  const write = function (...args) {
+    let line = ''
+    for (let i = 0; i < args.length; i++) line += (i ? ' ' : '') + format(args[i])
+    hostLog(line + '\\n')
+  }
+  global.console = {log: write, info: write, warn: write, error: write, debug: write, trace: write}
+
+  return {
+    // Calls the export with the parsed input, awaits it, serializes the result. The state has
+    // no prototype, so no setter a script puts on Object.prototype can intercept it.
+    start(text) {
+      const state = {__proto__: null, done: false, threw: false, error: undefined, output: undefined, what: undefined, path: undefined}
+      const fail = (e) => { state.threw = true; state.error = e; state.done = true }
+      const finish = (value) => {
+        try {
+          const problem = findUnserializable(value, tooDeep)
+          if (problem) {
+            state.what = StringCtor(problem.what)
+            state.path = StringCtor(problem.path)
+          } else {
+            const json = stringify(value)
+            state.output = json === undefined ? 'null' : json
+          }
+          state.done = true
+        } catch (e) {
+          fail(e)
+        }
+      }
+      try {
+        const input = parse(text)
+        const exported = module.exports
+        const value = typeof exported === 'function' ? exported(input) : exported
+        apply(then, apply(promiseResolve, PromiseCtor, [value]), [finish, fail])
+      } catch (e) {
+        fail(e)
+      }
+      return state
+    },
+  }
+})`

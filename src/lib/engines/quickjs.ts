@@ -1,0 +1,108 @@
+import type {QuickJSHandle} from 'quickjs-emscripten'
+import {notJsonError} from '../result.js'
+import type {Job, JobError, JobResult} from './protocol.js'
+import {dump, failure, newSandbox, prepareSandbox, stringLength, takeSandbox, warmQuickjs, type Sandbox} from './quickjs-sandbox.js'
+import {maxOutputExceeded, scriptFilename} from './script-errors.js'
+import {loadSource, parseJobInput} from './source.js'
+
+/*
+ * The quickjs engine: untrusted code in QuickJS compiled to WebAssembly, one fresh sandbox per
+ * call (quickjs-sandbox.ts), the same JobResult contract as v8.ts. Timeouts, and builtins that
+ * never tick, are the parent's watchdog: it kills this process.
+ */
+export {prepareSandbox as prepareQuickjs, warmQuickjs}
+
+/** Line and column of a QuickJS SyntaxError: its stack is `    at <filename>:<line>:<column>`. */
+function syntaxPosition(error: unknown, filename: string): {line?: number; column?: number} {
+  const stack = String((error as {stack?: unknown})?.stack ?? '')
+  const m = new RegExp(`${filename.replace(/[.]/g, '\\.')}:(\\d+):(\\d+)`).exec(stack)
+  return m ? {line: Number(m[1]), column: Number(m[2])} : {}
+}
+
+/**
+ * QuickJS has no bytecode cache worth storing (research/engines.md), so compiling is a syntax
+ * check; the empty payload register publishes marks the source as validated for this engine.
+ */
+export async function compileQuickjs(job: Extract<Job, {op: 'compile'}>): Promise<JobResult> {
+  const t0 = performance.now()
+  const filename = scriptFilename(job.hash)
+  const box = await newSandbox(job.limits)
+  // Anything but a limit is the source's fault: a SyntaxError, or nesting too deep to parse.
+  const asCompile = (e: JobError, error?: unknown): JobError => (e.kind === 'script' ? {kind: 'compile', message: e.message, ...syntaxPosition(error, filename)} : e)
+  try {
+    const r = box.ctx.evalCode(Buffer.from(job.source).toString('utf8'), filename, {type: 'global', compileOnly: true})
+    if (r.error) {
+      const error = dump(box, r.error)
+      return {ok: false, error: asCompile(failure(box, filename, {guest: error}), error)}
+    }
+  } catch (error) {
+    return {ok: false, error: asCompile(failure(box, filename, {host: error}))}
+  }
+  return {ok: true, cachedData: new Uint8Array(0), cache: 'miss', compileMs: performance.now() - t0, runMs: 0}
+}
+
+export async function runQuickjs(job: Extract<Job, {op: 'run'}>): Promise<JobResult> {
+  const filename = scriptFilename(job.hash)
+  const loaded = await loadSource(job)
+  if (!loaded.ok) return loaded.result
+  // A valid compiled form is the "validated" marker: its payload is empty by design.
+  const cache = loaded.payload ? 'hit' : loaded.cache
+  const {cacheReason} = loaded
+  const input = parseJobInput(job.input)
+  if (!input.ok) return {ok: false, error: input.error, cache, cacheReason}
+  const t0 = performance.now()
+  const box = await takeSandbox(job.limits)
+  let out: {ok: true; output: string} | {ok: false; error: JobError}
+  try {
+    out = execute(box, job, loaded.source.toString('utf8'), filename)
+  } catch (error) {
+    out = {ok: false, error: failure(box, filename, {host: error})}
+  }
+  if (!out.ok) return {ok: false, error: out.error, cache, cacheReason, compileMs: 0}
+  // On a miss the script has now compiled and run: publish the marker so the next run is a hit.
+  const cachedData = cache === 'hit' ? undefined : new Uint8Array(0)
+  return {ok: true, output: out.output, cache, cacheReason, cachedData, compileMs: 0, runMs: performance.now() - t0}
+}
+
+const NEVER_SETTLES: JobError = {
+  kind: 'limit', limit: 'timeout',
+  message: `timeout: the script's promise can never settle (nothing is left to run; quickjs has no timers)`,
+}
+
+/**
+ * The module body, the call, its promise jobs and the serialization, all inside the sandbox;
+ * only strings come out. The guest state is read defensively: the script may have tampered
+ * with anything in its realm.
+ */
+function execute(box: Sandbox, job: Extract<Job, {op: 'run'}>, source: string, filename: string): {ok: true; output: string} | {ok: false; error: JobError} {
+  const {ctx, rt, limits} = box
+  const fail = (guest?: QuickJSHandle, host?: unknown) => ({ok: false as const, error: failure(box, filename, {guest: guest && dump(box, guest), host})})
+  const body = ctx.evalCode(source, filename, {type: 'global'})
+  if (body.error) return fail(body.error)
+  const started = ctx.getProp(box.api, 'start').consume((start) => ctx.callFunction(start, box.api, ctx.newString(job.input)))
+  if (started.error) return fail(started.error)
+  const state = started.value
+  const prop = (name: string) => ctx.getProp(state, name)
+  const isTrue = (name: string) => prop(name).consume((h) => ctx.typeof(h) === 'boolean' && ctx.dump(h) === true)
+  while (!isTrue('done')) {
+    const jobs = rt.executePendingJobs(-1)
+    if (jobs.error) return fail(jobs.error)
+    // No timers in this sandbox: with no job left, nothing can ever settle the promise.
+    if (!isTrue('done') && !rt.hasPendingJob()) return {ok: false, error: NEVER_SETTLES}
+  }
+  if (box.console.exceeded) return fail()
+  if (isTrue('threw')) return fail(prop('error'))
+  const what = prop('what')
+  if (ctx.typeof(what) === 'string') {
+    return {ok: false, error: {kind: 'badData', message: notJsonError({what: ctx.getString(what), path: ctx.getString(prop('path'))}).message}}
+  }
+  const output = prop('output')
+  if (ctx.typeof(output) !== 'string') return {ok: false, error: {kind: 'internal', message: 'the quickjs sandbox returned no result'}}
+  // The length is a lower bound of the bytes: a result far too big is never copied out.
+  const length = stringLength(ctx, output)
+  if (length > limits.maxOutputBytes) return fail(undefined, maxOutputExceeded(length, limits.maxOutputBytes, true))
+  const text = ctx.getString(output)
+  const bytes = Buffer.byteLength(text)
+  if (bytes > limits.maxOutputBytes) return fail(undefined, maxOutputExceeded(bytes, limits.maxOutputBytes))
+  return {ok: true, output: text}
+}

@@ -1,0 +1,53 @@
+import {readFile} from 'node:fs/promises'
+import {decodeArtifact} from '../artifact.js'
+import {loadXxh64, sha256} from '../hash.js'
+import type {CacheOutcome, Job, JobError, JobResult} from './protocol.js'
+
+export type LoadedSource =
+  | {ok: true; source: Buffer; payload?: Buffer; cache: CacheOutcome; cacheReason?: string}
+  | {ok: false; result: JobResult}
+
+/**
+ * Reads a run job's source and compiled form, shared by the engines. A valid compiled form
+ * comes back as `payload` (cache stays 'miss' here: only the engine knows whether it accepts
+ * it); a damaged one is 'corrupt'. Without a valid compiled form the source is re-hashed, so a
+ * damaged source object is never run.
+ */
+export async function loadSource(job: Extract<Job, {op: 'run'}>): Promise<LoadedSource> {
+  const [source, artifactBuf] = await Promise.all([
+    readFile(job.sourcePath),
+    readFile(job.compiledPath).catch((e: NodeJS.ErrnoException) => (e.code === 'ENOENT' ? undefined : Promise.reject(e))),
+  ])
+  const xxh = await loadXxh64()
+  let cache: CacheOutcome = 'miss'
+  let cacheReason: string | undefined
+  let payload: Buffer | undefined
+  const damaged = {kind: 'sourceDamaged', message: `the stored source of ${job.hash} does not match its hash`} as const
+  if (artifactBuf) {
+    const decoded = decodeArtifact(artifactBuf, {tag: job.tag, sourceHash: job.hash}, xxh)
+    if (decoded.ok) {
+      // The header's xxh64 of the source proves cheaply that the source on disk is the one this
+      // compiled form was made from; a mismatch means the source object itself is damaged.
+      if (decoded.meta.sourceLength !== source.length || decoded.meta.sourceXxh !== xxh(source)) {
+        return {ok: false, result: {ok: false, error: damaged}}
+      }
+      payload = decoded.payload
+    } else {
+      cache = 'corrupt'
+      cacheReason = decoded.reason
+    }
+  }
+  if (!payload && sha256(source) !== job.hash) {
+    return {ok: false, result: {ok: false, error: damaged, cache, cacheReason}}
+  }
+  return {ok: true, source, payload, cache, cacheReason}
+}
+
+/** The call's input; both engines parse it with the host's JSON.parse, so errors read the same. */
+export function parseJobInput(text: string): {ok: true; value: unknown} | {ok: false; error: JobError} {
+  try {
+    return {ok: true, value: JSON.parse(text)}
+  } catch (error) {
+    return {ok: false, error: {kind: 'badData', message: `invalid JSON input: ${(error as Error).message}`}}
+  }
+}

@@ -1,0 +1,258 @@
+import assert from 'node:assert/strict'
+import {describe, it} from 'node:test'
+import {burn, burnAsync, json, register, stats, tmp, writeScript, type Result} from '../helpers.js'
+
+// The quickjs engine end to end: the built binary, a temporary cache, exact exit codes.
+const dir = tmp('burn-quickjs-')
+const cacheDir = `${dir}/cache`
+const Q = ['--engine', 'quickjs']
+
+// Every script of this file, registered by one `burn register` (one process start, not 30).
+const SOURCES: Record<string, string> = {
+  normal: 'module.exports = (x) => ({sum: x.a + x.b})',
+  async: `
+    const later = (v) => ({then: (ok) => Promise.resolve().then(() => ok(v))})
+    module.exports = async (x) => { const a = await later(x.n); const b = await Promise.all([a, Promise.resolve(2)]); return {a, b, undef: undefined} }`,
+  value: 'module.exports = undefined',
+  throw: 'function inner() { throw new TypeError("bad thing") }\nmodule.exports = () => inner()',
+  throwValue: 'module.exports = async () => { throw {code: 7} }',
+  bigint: 'module.exports = () => ({rows: [{id: 1}, {id: 2n}]})',
+  cycle: 'module.exports = () => { const o = {a: {}}; o.a.back = o; return o }',
+  spoil: 'JSON.stringify = () => "not json"; module.exports = () => ({ok: true})',
+  // Sums with Math.random, so the seeded PRNG is part of what must repeat exactly.
+  fuel: 'module.exports = (n) => { let s = 0; for (let i = 0; i < n; i++) s += i % 7; return {s, r: Math.random()} }',
+  bombPush: 'module.exports = () => { const a = []; for (;;) a.push(1) }',
+  bombBuffers: 'module.exports = () => { const a = []; for (;;) a.push(new ArrayBuffer(1e6)) }',
+  bombFill: 'module.exports = () => new Array(5e8).fill(0)',
+  bombFlatDoubling: 'module.exports = () => { let s = "x"; for (;;) { s += s; s.indexOf("y") } }',
+  bombRepeat: 'module.exports = () => "x".repeat(2e8).length',
+  // Millions of small objects: QuickJS may run out while making the "out of memory" error.
+  bombObjects: 'module.exports = () => new Map(Array.from({length: 5e6}, (_, i) => [i, {i}])).size',
+  bombDoubling: 'module.exports = () => { let s = "x"; for (;;) s += s }',
+  spin: 'module.exports = () => { while (true) {} }',
+  promiseLoop: 'module.exports = () => new Promise(() => { const f = () => Promise.resolve().then(f); f() })',
+  never: 'module.exports = () => new Promise(() => {})',
+  recurse: 'function f(n) { return f(n + 1) + 1 }\nmodule.exports = () => f(0)',
+  big: 'module.exports = (n) => "y".repeat(n)',
+  bigUtf8: 'module.exports = () => "é".repeat(600)',
+  flood: 'module.exports = () => { for (;;) console.log("flood", {n: 1}) }',
+  floodCaught: 'module.exports = () => { for (;;) { try { console.log("z".repeat(1e6)) } catch { return "caught" } } }',
+}
+const hashes = (() => {
+  const files = Object.entries(SOURCES).map(([name, source]) => writeScript(dir, `${name}.js`, source))
+  const r = burn(['register', ...files, ...Q, '--json'], {cacheDir})
+  assert.equal(r.code, 0, r.stderr)
+  return Object.fromEntries((json(r).results as Array<{file: string; hash: string}>).map((o) => [o.file.replace(/^.*\/|\.js$/g, ''), o.hash]))
+})()
+const script = (name: keyof typeof SOURCES) => hashes[name]
+
+const run = (hash: string, args: string[] = [], input?: string) => burnAsync(['run', hash, ...Q, ...args], {cacheDir, input})
+
+/** burn itself ended normally: an exit code, no signal. */
+function exitedCleanly(r: Result): void {
+  assert.equal(r.signal, null, `burn was killed by ${r.signal}`)
+  assert.notEqual(r.code, null)
+}
+
+const normal = script('normal')
+async function normalRunStillWorks(): Promise<void> {
+  const r = await run(normal, ['--input', '{"a":1,"b":2}'])
+  assert.equal(r.code, 0, r.stderr)
+  assert.equal(r.stdout, '{"sum":3}\n')
+}
+
+describe('quickjs: the script contract', {concurrency: 2}, () => {
+  it('registers and runs, and a run after register is a cache hit', async () => {
+    const file = writeScript(dir, 'basic.js', 'module.exports = (x) => x.map((n) => n * 2)')
+    const reg = burn(['register', file, ...Q, '--json'], {cacheDir})
+    assert.equal(reg.code, 0, reg.stderr)
+    assert.equal(json(reg).results[0].status, 'compiled')
+    const before = stats(cacheDir)
+    const r = burn(['run', json(reg).results[0].hash, ...Q, '--input', '[1,2,3]', '--json'], {cacheDir})
+    assert.equal(r.code, 0, r.stderr)
+    assert.deepEqual(json(r).result, [2, 4, 6])
+    assert.equal(json(r).cache, 'hit')
+    assert.equal(stats(cacheDir).hits, (before.hits ?? 0) + 1)
+    // registering again is a hit too
+    assert.equal(json(burn(['register', file, ...Q, '--json'], {cacheDir})).results[0].status, 'hit')
+  })
+
+  it('a script registered for v8 only is a miss on quickjs once, then a hit', async () => {
+    const hash = register(cacheDir, writeScript(dir, 'v8only.js', 'module.exports = 41 + 1'))
+    const first = json(burn(['run', hash, ...Q, '--json'], {cacheDir}))
+    assert.deepEqual([first.cache, first.result], ['miss', 42])
+    assert.equal(json(burn(['run', hash, ...Q, '--json'], {cacheDir})).cache, 'hit')
+  })
+
+  it('awaits async functions, thenables and promise chains', async () => {
+    const hash = script('async')
+    const r = await run(hash, ['--input', '{"n":5}'])
+    assert.equal(r.code, 0, r.stderr)
+    assert.equal(r.stdout, '{"a":5,"b":[5,2]}\n')
+    const v = await run(script('value'))
+    assert.equal(v.stdout, 'null\n')
+  })
+
+  it('a syntax error fails register with exit 4, file, line and column, and stores nothing', () => {
+    const file = writeScript(dir, 'syntax.js', 'const a = 1\nconst b = (\n\n  ]')
+    const r = burn(['register', file, ...Q], {cacheDir})
+    assert.equal(r.code, 4)
+    assert.match(r.stderr, /syntax\.js:4:3: SyntaxError: /)
+    assert.equal(burn(['list', '--json'], {cacheDir}).stdout.includes('syntax.js'), false)
+  })
+
+  it('a throw exits 5 with the message and the script stack', async () => {
+    const hash = script('throw')
+    const r = await run(hash)
+    assert.equal(r.code, 5)
+    assert.match(r.stderr, /^Error: TypeError: bad thing\n {4}at inner \(script-[0-9a-f]{12}\.js:1:\d+\)/)
+    assert.doesNotMatch(r.stderr, /burn-prelude/)
+    const thrown = await run(script('throwValue'))
+    assert.equal(thrown.code, 5)
+    assert.match(thrown.stderr, /thrown value: \{"code":7\}/)
+  })
+
+  it('a result JSON cannot hold exits 7 naming its path', async () => {
+    const r = await run(script('bigint'))
+    assert.equal(r.code, 7)
+    assert.equal(r.stderr, 'Error: result is not JSON: a BigInt at $.rows[1].id\n')
+    const cyc = await run(script('cycle'))
+    assert.equal(cyc.code, 7)
+    assert.equal(cyc.stderr, 'Error: result is not JSON: a cycle at $.a.back\n')
+    const bad = await run(normal, ['--input', '{"a":'])
+    assert.equal(bad.code, 7)
+    assert.match(bad.stderr, /^Error: invalid JSON input: /)
+  })
+
+  it('a script cannot make burn print something that is not JSON', async () => {
+    const r = await run(script('spoil'))
+    assert.equal(r.code, 0, r.stderr)
+    assert.equal(r.stdout, '{"ok":true}\n')
+  })
+})
+
+describe('quickjs: deterministic fuel', () => {
+  const hash = script('fuel')
+  const input = '60000'
+  const withFuel = (fuel: number) => run(hash, ['--fuel', String(fuel)], input)
+
+  it('finds the exact fuel a call needs: N succeeds, N-1 fails with exit 6 naming the value', async () => {
+    let hi = 1
+    while ((await withFuel(hi)).code !== 0) hi *= 2
+    let lo = hi / 2 // fails (or is 0.5)
+    while (hi - lo > 1) {
+      const mid = Math.floor((lo + hi) / 2)
+      if ((await withFuel(mid)).code === 0) hi = mid
+      else lo = mid
+    }
+    const n = hi
+    assert.ok(n > 1, `fuel need ${n}`)
+    const ok = await withFuel(n)
+    assert.equal(ok.code, 0, ok.stderr)
+    const short = await withFuel(n - 1)
+    assert.equal(short.code, 6)
+    assert.equal(short.stderr, `Error: fuel exhausted: the script used more than --fuel ${n - 1}\n`)
+
+    // The same call ten times, in concurrent processes: the identical outcome every time.
+    const runs = await Promise.all(Array.from({length: 10}, (_, i) => withFuel(i % 2 ? n : n - 1)))
+    for (const [i, r] of runs.entries()) {
+      const ref = i % 2 ? ok : short
+      assert.deepEqual([r.code, r.stdout, r.stderr], [ref.code, ref.stdout, ref.stderr], `run ${i}`)
+    }
+    await normalRunStillWorks()
+  })
+})
+
+describe('quickjs: memory bombs under --memory 64MiB', {concurrency: 2}, () => {
+  const bombs: Array<[string, keyof typeof SOURCES]> = [
+    ['array push loop', 'bombPush'],
+    ['many 1 MB ArrayBuffers', 'bombBuffers'],
+    ['new Array(5e8).fill(0)', 'bombFill'],
+    ['string doubling, flattened', 'bombFlatDoubling'],
+    ['one huge string', 'bombRepeat'],
+    ['millions of small objects', 'bombObjects'],
+  ]
+  for (const [name, key] of bombs) {
+    it(`${name}: exit 6 memory, and burn exits normally`, async () => {
+      const r = await run(script(key), ['--memory', '64MiB', '--timeout', '20s'])
+      exitedCleanly(r)
+      assert.equal(r.code, 6, r.stderr)
+      assert.equal(r.stderr, 'Error: memory limit exceeded: the script used more than --memory 64MiB\n')
+      await normalRunStillWorks()
+    })
+  }
+
+  it('plain string doubling hits QuickJS\'s string length cap first: a clean exit 5', async () => {
+    // Strings are ropes, so doubling costs no memory until QuickJS's 2^30 length limit.
+    const r = await run(script('bombDoubling'), ['--memory', '64MiB'])
+    exitedCleanly(r)
+    assert.equal(r.code, 5)
+    assert.match(r.stderr, /^Error: InternalError: string too long\n/)
+    await normalRunStillWorks()
+  })
+})
+
+describe('quickjs: time, stack, output and log limits', () => {
+  for (const [name, key] of [['while (true) {}', 'spin'], ['a promise-callback loop', 'promiseLoop']] as const) {
+    it(`${name} ends with exit 6 timeout within a margin`, async () => {
+      const hash = script(key)
+      const t0 = Date.now()
+      const r = await run(hash, ['--timeout', '1s'])
+      const ms = Date.now() - t0
+      exitedCleanly(r)
+      assert.equal(r.code, 6)
+      assert.equal(r.stderr, 'Error: timeout: the script ran longer than --timeout 1s\n')
+      assert.ok(ms >= 1000 && ms < 3500, `took ${ms} ms`)
+      await normalRunStillWorks()
+    })
+  }
+
+  it('a promise nothing can settle ends at once as a timeout', async () => {
+    const t0 = Date.now()
+    const r = await run(script('never'), ['--timeout', '10s'])
+    assert.equal(r.code, 6)
+    assert.match(r.stderr, /^Error: timeout: the script's promise can never settle/)
+    assert.ok(Date.now() - t0 < 5000)
+  })
+
+  it('deep recursion is a clean stack overflow, from the script or from input nesting', async () => {
+    const r = await run(script('recurse'))
+    exitedCleanly(r)
+    assert.equal(r.code, 5)
+    assert.match(r.stderr, /^Error: InternalError: stack overflow\n {4}at f \(script-/)
+    // JSON.parse inside the sandbox overflows Node's native stack before QuickJS's own check.
+    const deep = await run(normal, [], '['.repeat(100_000) + ']'.repeat(100_000))
+    exitedCleanly(deep)
+    assert.equal(deep.code, 5)
+    assert.equal(deep.stderr, 'Error: InternalError: stack overflow\n')
+    const src = burn(['register', writeScript(dir, 'deep-source.js', 'module.exports = ' + '['.repeat(100_000)), ...Q], {cacheDir})
+    assert.equal(src.code, 4)
+    await normalRunStillWorks()
+  })
+
+  it('a result over --max-output exits 6', async () => {
+    const hash = script('big')
+    const over = await run(hash, ['--max-output', '1KiB'], '2000')
+    assert.equal(over.code, 6)
+    assert.equal(over.stderr, 'Error: result is at least 2002 bytes, over --max-output 1024 bytes\n')
+    const multibyte = await run(script('bigUtf8'), ['--max-output', '1KiB'])
+    assert.equal(multibyte.code, 6)
+    assert.equal(multibyte.stderr, 'Error: result is 1202 bytes, over --max-output 1024 bytes\n')
+    const fits = await run(hash, ['--max-output', '1KiB'], '1000')
+    assert.equal(fits.code, 0)
+    await normalRunStillWorks()
+  })
+
+  it('a console flood exits 6 max-log, even if the script catches the error', async () => {
+    const flood = await run(script('flood'), ['--max-log', '64KiB'])
+    assert.equal(flood.code, 6)
+    assert.match(flood.stderr, /^flood \{"n":1\}\n/)
+    assert.match(flood.stderr, /Error: console output exceeded --max-log 65536 bytes\n$/)
+    assert.ok(flood.stderr.length < 70_000)
+    const caught = await run(script('floodCaught'), ['--max-log', '64KiB'])
+    assert.equal(caught.code, 6)
+    assert.equal(caught.stdout, '')
+    assert.equal(caught.stderr, 'Error: console output exceeded --max-log 65536 bytes\n')
+    await normalRunStillWorks()
+  })
+})
