@@ -1,11 +1,11 @@
-import {BurnError} from '../errors.js'
+import {BurnError, notFoundError} from '../errors.js'
 import type {RunnerPool} from '../engines/pool.js'
 import type {Job, JobResult, Limits} from '../engines/protocol.js'
 import {engineTag, type EngineName} from '../engines/tag.js'
 import {resolveScript} from '../resolve.js'
 import {resultCounters, settleResult} from '../run.js'
 import {recordStats, type Counters} from '../stats.js'
-import type {Store} from '../store.js'
+import {exists, type Store} from '../store.js'
 import {chunkError, type ChunkPlace} from './chunk-error.js'
 import {openRows} from './input.js'
 import {RowSink} from './sink.js'
@@ -74,6 +74,8 @@ export interface BatchOutcome {
 interface Done {
   place: ChunkPlace
   result: JobResult
+  /** The script's source vanished (forget or gc ran during the batch). */
+  removed?: boolean
 }
 
 /**
@@ -156,6 +158,12 @@ export async function runBatch(store: Store, opts: BatchOptions): Promise<BatchO
         if (!d) break
         done.delete(written)
         const {place, result} = d
+        if (d.removed) {
+          // a clean miss (exit 3), whatever --on-error says: no later chunk could run either
+          out.flush()
+          stop(notFoundError(`script ${hash} was removed while the batch was running (burn forget or gc); register it again`, {hash, chunk: place.index + 1}))
+          return
+        }
         counters = addCounters(counters, resultCounters(result, 'batch.chunks'))
         if (result.cache === 'corrupt' || result.cachedData || (!result.ok && result.error.kind === 'sourceDamaged')) {
           settling.push(settleResult(store, {hash: hash!, tag, result}).catch(() => {}))
@@ -245,8 +253,10 @@ export async function runBatch(store: Store, opts: BatchOptions): Promise<BatchO
         }
         const place = {index: chunk.index, firstRow: chunk.firstRow, rows: chunk.rows}
         const result = normalize(await opts.pool.exec(job), rowSeparator)
-        if (!result.ok && opts.onError === 'fail') failedAt = Math.min(failedAt, chunk.index)
-        done.set(chunk.index, {place, result})
+        // a runner that could not read the script: was it removed meanwhile?
+        const removed = !result.ok && result.error.kind === 'internal' && !(await exists(sourcePath))
+        if (!result.ok && (opts.onError === 'fail' || removed)) failedAt = Math.min(failedAt, chunk.index)
+        done.set(chunk.index, {place, result, removed})
         drain()
       }
     }

@@ -86,6 +86,8 @@ process.on('uncaughtException', (error) => {
 })
 // A rejection the script left unhandled (not the one it returned) is ignored, as a browser would.
 process.on('unhandledRejection', () => {})
+// burn itself is gone (killed, or it closed the channel): nothing is left to answer to.
+process.on('disconnect', () => process.exit(0))
 
 // Warm up while the parent is still resolving the script: the runner was forked early.
 if (process.env.BURN_RUNNER_ENGINE === 'quickjs') {
