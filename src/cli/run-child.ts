@@ -44,7 +44,7 @@ async function main(): Promise<number> {
   const {ref, flags} = parsed
   try {
     const engine = checkEngine(flags.engine ?? 'v8')
-    const limits = parseLimits(flags)
+    const limits = parseLimits(flags, engine)
     const [store, input] = await Promise.all([
       openStore(flags['cache-dir'] ?? defaultCacheDir(), {create: false}),
       readInput(flags),

@@ -27,7 +27,7 @@ export function spawnRunChild(argv: string[]): ChildProcess {
 export async function superviseRun(child: ChildProcess, flags: RunFlags): Promise<number> {
   let limits
   try {
-    limits = parseLimits(flags)
+    limits = parseLimits(flags, flags.engine ?? 'v8')
   } catch (error) {
     child.kill('SIGKILL')
     return renderError(error, Boolean(flags.json))

@@ -17,7 +17,10 @@ export async function checkCompiled(layout: Layout, tag: string, hash: string): 
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code
     if (code === 'ENOENT') return {state: 'missing'}
-    if (code === 'EISDIR') return {state: 'bad', reason: 'is a directory'}
+    if (code === 'EISDIR') {
+      await setAside(layout, path, 'compiled')
+      return {state: 'bad', reason: 'is a directory'}
+    }
     throw error
   }
   const decoded = decodeArtifact(buf, {tag, sourceHash: hash}, await loadXxh64())

@@ -1,4 +1,5 @@
 import type {Limits} from './engines/protocol.js'
+import {usageError} from './errors.js'
 import {parseCount, parseDuration, parseSize} from './units.js'
 
 // Documented defaults (README "Limits", and each flag's help).
@@ -17,7 +18,12 @@ export interface LimitFlags {
   'max-log'?: string
 }
 
-export function parseLimits(flags: LimitFlags): Limits {
+export function parseLimits(flags: LimitFlags, engine?: string): Limits {
+  // Fuel is an instruction count only QuickJS can keep; silently ignoring it on v8 would
+  // let a user believe a budget holds that does not.
+  if (flags.fuel !== undefined && engine !== undefined && engine !== 'quickjs') {
+    throw usageError('--fuel applies to the quickjs engine only; add --engine quickjs, or use --timeout on v8')
+  }
   return {
     timeoutMs: parseDuration(flags.timeout ?? DEFAULT_LIMITS.timeout, '--timeout'),
     memoryBytes: parseSize(flags.memory ?? DEFAULT_LIMITS.memory, '--memory'),

@@ -41,11 +41,30 @@ export async function runScript(
 
 /** Bookkeeping shared by run and batch: set aside damage, republish on a miss, count. */
 export async function afterRun(store: Store, r: {hash: string; tag: string; result: JobResult; rows?: number}): Promise<void> {
+  await settleResult(store, r)
+  const c = resultCounters(r.result)
+  if (r.rows !== undefined) c['batch.rows'] = r.rows
+  await recordStats(store.layout, {counters: c, used: {[r.hash]: Date.now()}}).catch(() => {})
+}
+
+/** What one call's result does to the store: damage is set aside, a code cache made on a miss is republished. */
+export async function settleResult(store: Store, r: {hash: string; tag: string; result: JobResult}): Promise<void> {
   const {layout} = store
   const {result, hash, tag} = r
-  const c: Counters = {}
   if (result.cache === 'corrupt') await setAside(layout, layout.compiled(tag, hash), 'compiled')
   if (!result.ok && result.error.kind === 'sourceDamaged') await setAside(layout, layout.object(hash), 'object')
+  // An empty payload is publishable too: it is quickjs's "validated" marker (no bytecode cache).
+  if (result.cachedData) {
+    await republishCompiled(layout, tag, hash, layout.object(hash), result.cachedData).catch(() => false)
+  }
+}
+
+/**
+ * The counters of one call's result: the store hit or miss (none when the runner reused a
+ * script it had loaded), a compile, and `<outcomes>.ok` or `<outcomes>.<error kind>`.
+ */
+export function resultCounters(result: JobResult, outcomes = 'runs'): Counters {
+  const c: Counters = {}
   if (result.cache === 'hit') c.hits = 1
   else if (result.cache && result.cache !== 'none') {
     c.misses = 1
@@ -55,13 +74,8 @@ export async function afterRun(store: Store, r: {hash: string; tag: string; resu
       c.compileMs = Math.round(result.compileMs ?? 0)
     }
   }
-  // An empty payload is publishable too: it is quickjs's "validated" marker (no bytecode cache).
-  if (result.cachedData) {
-    await republishCompiled(layout, tag, hash, layout.object(hash), result.cachedData).catch(() => false)
-  }
-  c[`runs.${result.ok ? 'ok' : outcomeName(result.error)}`] = 1
-  if (r.rows !== undefined) c['batch.rows'] = r.rows
-  await recordStats(layout, {counters: c, used: {[hash]: Date.now()}}).catch(() => {})
+  c[`${outcomes}.${result.ok ? 'ok' : outcomeName(result.error)}`] = 1
+  return c
 }
 
 function outcomeName(e: JobError): string {

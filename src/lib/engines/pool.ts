@@ -1,61 +1,109 @@
 import type {Job, JobResult} from './protocol.js'
-import {Runner} from './runner.js'
+import {NOT_STARTED, Runner} from './runner.js'
+import {residentBytes} from './watchdog.js'
+
+const CLOSED: JobResult = {ok: false, error: {kind: 'internal', message: 'the runner pool is closed'}}
 
 /**
  * Up to `size` runner processes shared by the jobs of one burn command. A runner that died
  * (limit breach, crash) is dropped and replaced on the next job, so its job is reported and
- * never retried silently.
+ * never retried silently. With `depth` 2 (batch) each runner gets its next job before the
+ * current one ends, so it never waits for a round trip; a job queued behind one that killed
+ * its runner never started, and goes to another runner.
+ *
+ * `recycleGrowthBytes` (batch): a runner whose resident memory grew by more than this since its
+ * first job gets no more jobs and ends when its queue is empty; a fresh one starts then. V8 lets a busy process's heap grow for a long while (the young generation alone goes
+ * from 1 to 32 MB), so without this a runner's memory depends on how long the batch is; with
+ * it, memory is flat, for about one process start per recycle (as pm.max_requests in php-fpm
+ * or max_requests in gunicorn).
  */
 export class RunnerPool {
-  private idle: Runner[] = []
-  private all = new Set<Runner>()
-  private waiters: Array<(r: Runner) => void> = []
+  private runners: Runner[] = []
+  private retiring = new Set<Runner>()
+  private baselines = new WeakMap<Runner, number>()
+  private waiters: Array<() => void> = []
+  private closed = false
+  readonly depth: number
+  /** Runners retired for their memory growth so far. */
+  recycled = 0
 
-  constructor(readonly size: number, private readonly engine: 'v8' | 'quickjs' = 'v8', prestart = 0) {
-    for (let i = 0; i < Math.min(prestart, size); i++) this.idle.push(this.spawn())
+  constructor(
+    readonly size: number,
+    private readonly engine: 'v8' | 'quickjs' = 'v8',
+    prestart = 0,
+    private readonly opts: {depth?: number; recycleGrowthBytes?: number} = {},
+  ) {
+    this.depth = opts.depth ?? 1
+    for (let i = 0; i < Math.min(prestart, size); i++) this.runners.push(new Runner(this.engine))
   }
 
-  private spawn(): Runner {
-    const r = new Runner(this.engine)
-    this.all.add(r)
-    return r
-  }
-
-  private async take(): Promise<Runner> {
+  private async take(): Promise<Runner | undefined> {
     for (;;) {
-      const r = this.idle.pop()
-      if (!r) break
-      if (r.alive) return r
-      this.all.delete(r)
+      if (this.closed) return undefined
+      this.runners = this.runners.filter((r) => r.alive)
+      let best: Runner | undefined
+      for (const r of this.runners) if (r.pending < this.depth && (!best || r.pending < best.pending)) best = r
+      if (best && best.pending === 0) return best
+      if (this.runners.length + this.retiring.size < this.size) {
+        const r = new Runner(this.engine)
+        this.runners.push(r)
+        return r
+      }
+      if (best) return best
+      await new Promise<void>((resolve) => this.waiters.push(resolve))
     }
-    if (this.all.size < this.size) return this.spawn()
-    return new Promise((resolve) => this.waiters.push(resolve))
   }
 
-  private give(r: Runner): void {
-    if (!r.alive) {
-      this.all.delete(r)
-      const w = this.waiters.shift()
-      if (w) w(this.spawn())
-      return
-    }
-    const w = this.waiters.shift()
-    if (w) w(r)
-    else this.idle.push(r)
+  private wakeOne(): void {
+    this.waiters.shift()?.()
   }
 
   async exec(job: Job): Promise<JobResult> {
-    const r = await this.take()
-    try {
-      return await r.exec(job)
-    } finally {
-      this.give(r)
+    for (let attempt = 0; ; attempt++) {
+      const r = await this.take()
+      if (!r) return CLOSED
+      let result: JobResult
+      try {
+        result = await r.exec(job)
+      } finally {
+        this.afterJob(r)
+        this.wakeOne()
+      }
+      if (result !== NOT_STARTED || attempt >= 3) return result
     }
   }
 
+  private afterJob(r: Runner): void {
+    const limit = this.opts.recycleGrowthBytes
+    if (this.retiring.has(r)) {
+      if (r.pending === 0) this.retire(r)
+      return
+    }
+    if (limit === undefined || !r.alive || this.closed) return
+    const rss = residentBytes(r.child.pid)
+    if (rss === undefined) return
+    const base = this.baselines.get(r)
+    if (base === undefined) this.baselines.set(r, rss)
+    else if (rss - base > limit) {
+      this.runners = this.runners.filter((x) => x !== r)
+      this.recycled++
+      this.retiring.add(r)
+      if (r.pending === 0) this.retire(r)
+    }
+  }
+
+  /** The old runner ends before its replacement starts: the two never hold memory at once. */
+  private retire(r: Runner): void {
+    this.retiring.delete(r)
+    r.close()
+    if (!this.closed) this.runners.push(new Runner(this.engine))
+  }
+
   close(): void {
-    for (const r of this.all) r.close()
-    this.all.clear()
-    this.idle = []
+    this.closed = true
+    for (const r of [...this.runners, ...this.retiring]) r.close()
+    this.runners = []
+    this.retiring.clear()
+    for (const w of this.waiters.splice(0)) w()
   }
 }

@@ -11,10 +11,40 @@ export interface Limits {
 
 export type LimitName = 'timeout' | 'memory' | 'fuel' | 'max-output' | 'max-log'
 
-/** What the parent asks a runner process to do. */
+/**
+ * What the parent asks a runner process to do.
+ *
+ * Rows mode (`rows: true`, one chunk of `burn batch`; Afterburner's execute_batch): `input` holds
+ * the chunk's rows, as one JSON array text (`rowsIn` 'json', the default) or as NDJSON lines
+ * ('ndjson': one value per line, blank lines skipped, the first line being input line
+ * `firstLine`). `rowCount`, when given, is how many rows the parent counted in it. The script is
+ * called once with the rows as an array and must return an array. The result's `output` is then
+ * the returned elements, each serialized as JSON, joined by `rowSeparator` ('\n' by default; no
+ * separator after the last one, '' for no element), and `rows` their count. A runner may keep
+ * the script loaded between rows jobs of the same (hash, tag): its module body runs once per
+ * runner, not once per chunk. engines/rows.ts parses and serializes rows for any engine.
+ *
+ * On the wire to and from a runner, a rows job's text may travel as UTF-8 bytes (`inputBytes`,
+ * `outputBytes`), or as a byte range of a regular file that the runner reads itself
+ * (`inputRange`: `prefix` + the bytes + `suffix`), so that burn's main process never turns rows
+ * into strings; runner-main.ts converts, and engines always see `input` and set `output` as
+ * strings.
+ */
 export type Job =
   | {op: 'compile'; engine: EngineName; tag: string; hash: string; source: Uint8Array; filename: string; limits: Limits}
-  | {op: 'run'; engine: EngineName; tag: string; hash: string; sourcePath: string; compiledPath: string; input: string; limits: Limits; rows?: boolean}
+  | {
+      op: 'run'; engine: EngineName; tag: string; hash: string; sourcePath: string; compiledPath: string; input: string; limits: Limits
+      rows?: boolean; rowsIn?: 'json' | 'ndjson'; rowCount?: number; firstLine?: number; rowSeparator?: string
+      inputBytes?: Uint8Array; inputRange?: InputRange
+    }
+
+export interface InputRange {
+  path: string
+  offset: number
+  length: number
+  prefix?: string
+  suffix?: string
+}
 
 export type CacheOutcome = 'hit' | 'miss' | 'rejected' | 'corrupt' | 'none'
 
@@ -22,10 +52,11 @@ export type JobError =
   | {kind: 'compile'; message: string; line?: number; column?: number}
   | {kind: 'script'; message: string; stack?: string}
   | {kind: 'limit'; limit: LimitName; message: string}
-  | {kind: 'badData'; message: string}
+  // rows mode: `row` is the 0-based row of the chunk that is not valid JSON, `line` its input line
+  | {kind: 'badData'; message: string; row?: number; line?: number}
   | {kind: 'sourceDamaged'; message: string}
   | {kind: 'internal'; message: string}
 
 export type JobResult =
-  | {ok: true; output?: string; cachedData?: Uint8Array; cache: CacheOutcome; cacheReason?: string; compileMs: number; runMs: number}
+  | {ok: true; output?: string; outputBytes?: Uint8Array; rows?: number; cachedData?: Uint8Array; cache: CacheOutcome; cacheReason?: string; compileMs: number; runMs: number}
   | {ok: false; error: JobError; cache?: CacheOutcome; cacheReason?: string; cachedData?: Uint8Array; compileMs?: number}

@@ -1,21 +1,78 @@
-// Entry point of a runner process: receives jobs over IPC, runs each, replies. It may die (a
-// memory bomb, a kill on timeout); the supervisor in runner.ts turns that into a clean error.
+// Entry point of a runner process: receives jobs over IPC, runs them one at a time in arrival
+// order, replies in that order. The parent may send the next job before this one ends (batch
+// pipelines two per runner), so a runner never waits for a round trip between chunks. It may die
+// (a memory bomb, a kill on timeout); the supervisor in runner.ts turns that into a clean error.
+import {openSync, readSync} from 'node:fs'
 import {executeJob} from './execute.js'
-import type {Job, JobResult} from './protocol.js'
+import type {InputRange, Job, JobResult} from './protocol.js'
+import {runRowsAsPlainRun} from './rows.js'
+
+// Engines that implement rows mode themselves (protocol.ts); any other engine gets batch chunks
+// through a plain run (engines/rows.ts), so a new engine works with `burn batch` at once.
+const ROWS_NATIVE = new Set(['v8'])
 
 let busy = false
+const queue: Job[] = []
 
 process.on('message', (job: Job) => {
-  busy = true
-  executeJob(job).then(
-    (result) => reply(result),
-    (error: Error) => reply({ok: false, error: {kind: 'internal', message: error?.stack ?? String(error)}}),
-  )
+  queue.push(job)
+  if (!busy) void drain()
 })
 
-function reply(result: JobResult) {
+async function drain(): Promise<void> {
+  busy = true
+  for (let job = queue.shift(); job; job = queue.shift()) {
+    let result: JobResult
+    let ready: Job | undefined
+    try {
+      ready = fromWire(job)
+    } catch (error) {
+      result = {ok: false, error: {kind: 'badData', message: `cannot read the input: ${(error as Error).message}`}}
+    }
+    if (ready) {
+      try {
+        result = ready.op === 'run' && ready.rows && !ROWS_NATIVE.has(ready.engine) ? await runRowsAsPlainRun(ready, executeJob) : await executeJob(ready)
+      } catch (error) {
+        result = {ok: false, error: {kind: 'internal', message: (error as Error)?.stack ?? String(error)}}
+      }
+    }
+    process.send!(toWire(job, result!))
+  }
   busy = false
-  process.send!(result)
+}
+
+/** A rows job's bytes or file range become the string engines expect (protocol.ts, "On the wire"). */
+function fromWire(job: Job): Job {
+  if (job.op !== 'run') return job
+  if (job.inputRange) return {...job, input: readRange(job.inputRange), inputRange: undefined}
+  if (!job.inputBytes) return job
+  const b = job.inputBytes
+  return {...job, input: Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('utf8'), inputBytes: undefined}
+}
+
+// Ranges are read into one buffer reused for every chunk: no new memory per chunk.
+const files = new Map<string, number>()
+let scratch = Buffer.alloc(0)
+
+function readRange(r: InputRange): string {
+  let fd = files.get(r.path)
+  if (fd === undefined) {
+    fd = openSync(r.path, 'r')
+    files.set(r.path, fd)
+  }
+  if (scratch.length < r.length) scratch = Buffer.allocUnsafe(Math.max(r.length, Math.min(2 * scratch.length, 1 << 26)))
+  for (let got = 0; got < r.length; ) {
+    const n = readSync(fd, scratch, got, r.length - got, r.offset + got)
+    if (n === 0) throw new Error(`${r.path} ended early: it changed while burn was reading it`)
+    got += n
+  }
+  return (r.prefix ?? '') + scratch.toString('utf8', 0, r.length) + (r.suffix ?? '')
+}
+
+/** ... and a rows job's output goes back as bytes, which burn's main process writes as they are. */
+function toWire(job: Job, result: JobResult): JobResult {
+  if (job.op !== 'run' || !(job.inputBytes || job.inputRange) || !result.ok || typeof result.output !== 'string') return result
+  return {...result, output: undefined, outputBytes: Buffer.from(result.output, 'utf8')}
 }
 
 // A script's timer callback that throws fails the job in flight; the runner is then replaced.
@@ -29,6 +86,8 @@ process.on('uncaughtException', (error) => {
 })
 // A rejection the script left unhandled (not the one it returned) is ignored, as a browser would.
 process.on('unhandledRejection', () => {})
+// burn itself is gone (killed, or it closed the channel): nothing is left to answer to.
+process.on('disconnect', () => process.exit(0))
 
 // Warm up while the parent is still resolving the script: the runner was forked early.
 if (process.env.BURN_RUNNER_ENGINE === 'quickjs') {

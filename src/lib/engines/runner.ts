@@ -6,14 +6,25 @@ import {Watchdog} from './watchdog.js'
 const RUNNER_MAIN = fileURLToPath(new URL('./runner-main.js', import.meta.url))
 
 /**
+ * The answer for a job that was queued behind one that killed its runner: it never started,
+ * so the pool may give it to another runner (it is neither lost nor run twice).
+ */
+export const NOT_STARTED: JobResult = Object.freeze({ok: false, error: {kind: 'internal', message: 'the runner process ended before this job started'}}) as JobResult
+
+/**
  * A supervised runner process taking jobs over IPC (register's compiles, batch's chunks).
  * A runner that dies, by the watchdog's kill or V8's own out-of-memory abort, yields a limit
  * error for its job; burn's own process is never at risk.
+ * Jobs may be queued: the runner runs them in order, one at a time, and the watchdog follows the
+ * job at the head (its deadline and memory baseline start when the previous job's answer
+ * arrives, so a queued job is not charged for the wait).
  */
 export class Runner {
   readonly child: ChildProcess
   private dead = false
-  private pending?: (r: JobResult) => void
+  private exit?: {code: number | null; signal: NodeJS.Signals | null}
+  private disconnected = false
+  private queue: Array<{job: Job; resolve: (r: JobResult) => void}> = []
   private watchdog?: Watchdog
 
   constructor(engine: 'v8' | 'quickjs' = 'v8') {
@@ -24,13 +35,18 @@ export class Runner {
       execArgv: process.execArgv,
       env: {...process.env, BURN_RUNNER_ENGINE: engine},
     })
-    this.child.on('message', (r: JobResult) => this.settle(r))
+    this.child.on('message', (r: JobResult) => this.settleHead(r))
+    // Every answer the runner sent arrives before 'disconnect' (the channel is read to its end),
+    // so waiting for both events never blames the death on a job whose answer is in flight.
     this.child.on('exit', (code, signal) => {
       this.dead = true
-      const b = this.watchdog?.deathBreach(code, signal)
-      this.settle(b
-        ? {ok: false, error: {kind: 'limit', ...b}}
-        : {ok: false, error: {kind: 'internal', message: `the runner process exited unexpectedly (code ${code}, signal ${signal})`}})
+      this.exit = {code, signal}
+      this.watchdog?.disarm()
+      this.afterDeath()
+    })
+    this.child.on('disconnect', () => {
+      this.disconnected = true
+      this.afterDeath()
     })
     this.child.on('error', () => {})
   }
@@ -39,19 +55,41 @@ export class Runner {
     return !this.dead
   }
 
-  private settle(r: JobResult): void {
+  /** Jobs sent and not answered yet. */
+  get pending(): number {
+    return this.queue.length
+  }
+
+  private armHead(): void {
+    const head = this.queue[0]
+    if (!head || this.dead) return
+    this.watchdog = new Watchdog(this.child, head.job.limits)
+    this.watchdog.arm()
+  }
+
+  private settleHead(r: JobResult): void {
     this.watchdog?.disarm()
-    const p = this.pending
-    this.pending = undefined
-    p?.(r)
+    this.queue.shift()?.resolve(r)
+    this.armHead()
+  }
+
+  private afterDeath(): void {
+    if (!this.exit || !this.disconnected) return
+    const {code, signal} = this.exit
+    const b = this.watchdog?.deathBreach(code, signal)
+    const [head, ...rest] = this.queue
+    this.queue = []
+    head?.resolve(b
+      ? {ok: false, error: {kind: 'limit', ...b}}
+      : {ok: false, error: {kind: 'internal', message: `the runner process exited unexpectedly (code ${code}, signal ${signal})`}})
+    for (const q of rest) q.resolve(NOT_STARTED)
   }
 
   exec(job: Job): Promise<JobResult> {
-    if (this.dead) return Promise.resolve({ok: false, error: {kind: 'internal', message: 'the runner process is gone'}})
+    if (this.dead) return Promise.resolve(NOT_STARTED)
     return new Promise<JobResult>((resolve) => {
-      this.pending = resolve
-      this.watchdog = new Watchdog(this.child, job.limits)
-      this.watchdog.arm()
+      this.queue.push({job, resolve})
+      if (this.queue.length === 1) this.armHead()
       this.child.send(job)
     })
   }

@@ -16,14 +16,19 @@ export type LoadedSource =
 export async function loadSource(job: Extract<Job, {op: 'run'}>): Promise<LoadedSource> {
   const [source, artifactBuf] = await Promise.all([
     readFile(job.sourcePath),
-    readFile(job.compiledPath).catch((e: NodeJS.ErrnoException) => (e.code === 'ENOENT' ? undefined : Promise.reject(e))),
+    // Missing is a plain miss; unreadable in any other way (a directory in its place, no
+    // permission) is a damaged compiled form: set aside and rebuilt, never fatal.
+    readFile(job.compiledPath).catch((e: NodeJS.ErrnoException) => (e.code === 'ENOENT' ? undefined : (e.code ?? 'EIO'))),
   ])
   const xxh = await loadXxh64()
   let cache: CacheOutcome = 'miss'
   let cacheReason: string | undefined
   let payload: Buffer | undefined
   const damaged = {kind: 'sourceDamaged', message: `the stored source of ${job.hash} does not match its hash`} as const
-  if (artifactBuf) {
+  if (typeof artifactBuf === 'string') {
+    cache = 'corrupt'
+    cacheReason = `unreadable (${artifactBuf})`
+  } else if (artifactBuf) {
     const decoded = decodeArtifact(artifactBuf, {tag: job.tag, sourceHash: job.hash}, xxh)
     if (decoded.ok) {
       // The header's xxh64 of the source proves cheaply that the source on disk is the one this

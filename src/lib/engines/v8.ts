@@ -4,6 +4,7 @@ import {serializeResult, SerializeError} from '../result.js'
 import {ConsoleBudget} from './console-budget.js'
 import type {Job, JobError, JobResult, Limits} from './protocol.js'
 import {errorMessage, LimitExceeded, maxOutputExceeded, scriptFilename, scriptStack, syntaxPosition} from './script-errors.js'
+import {parseRows, serializeRows} from './rows.js'
 import {loadSource, parseJobInput} from './source.js'
 
 /*
@@ -16,14 +17,17 @@ import {loadSource, parseJobInput} from './source.js'
  */
 type Console = Record<'log' | 'info' | 'warn' | 'error' | 'debug' | 'trace', (...a: unknown[]) => void>
 
-function makeConsole(budget: ConsoleBudget): Console {
-  const write = (...args: unknown[]) => budget.write(format(...args) + '\n')
+/** The console writes against the current call's budget: a script reused for the next chunk gets a fresh one. */
+interface Log {budget: ConsoleBudget}
+
+function makeConsole(log: Log): Console {
+  const write = (...args: unknown[]) => log.budget.write(format(...args) + '\n')
   return {log: write, info: write, warn: write, error: write, debug: write, trace: write}
 }
 
 function makeContext(limits: Limits) {
   const module = {exports: {} as unknown}
-  const log = new ConsoleBudget(limits.maxLogBytes)
+  const log: Log = {budget: new ConsoleBudget(limits.maxLogBytes)}
   // Timers and a few web APIs are given; `require` and `process` are not (DESIGN.md contract).
   const sandbox = {
     module,
@@ -63,7 +67,7 @@ export async function compileV8(job: Extract<Job, {op: 'compile'}>): Promise<Job
   const {context, log} = makeContext(job.limits)
   try {
     script.runInContext(context)
-    if (log.exceeded) throw log.exceeded
+    if (log.budget.exceeded) throw log.budget.exceeded
   } catch (error) {
     const e = scriptError(error, filename)
     if (e.kind === 'script') e.message = `module initialisation threw: ${e.message}`
@@ -73,8 +77,18 @@ export async function compileV8(job: Extract<Job, {op: 'compile'}>): Promise<Job
   return {ok: true, cachedData, cache: 'miss', compileMs: performance.now() - t0, runMs: 0}
 }
 
+/**
+ * Scripts loaded by rows jobs (batch chunks), by engine tag and hash: the first chunk a runner
+ * gets pays the read, verify, compile and module body; later chunks of the same script only
+ * call it. Module-level state therefore lives as long as the runner.
+ */
+interface Loaded {module: {exports: unknown}; log: Log}
+const warmScripts = new Map<string, Loaded>()
+
 export async function runV8(job: Extract<Job, {op: 'run'}>): Promise<JobResult> {
   const filename = scriptFilename(job.hash)
+  const warm = job.rows ? warmScripts.get(`${job.tag}/${job.hash}`) : undefined
+  if (warm) return callRows(job, warm, filename)
   const loaded = await loadSource(job)
   if (!loaded.ok) return loaded.result
   const {source: sourceBuf, payload} = loaded
@@ -91,24 +105,58 @@ export async function runV8(job: Extract<Job, {op: 'run'}>): Promise<JobResult> 
     }
   }
   const compileMs = performance.now() - t0
-  const input = parseJobInput(job.input)
+  const input = job.rows ? rowsInput(job) : parseJobInput(job.input)
   if (!input.ok) return {ok: false, error: input.error, cache, cacheReason}
   const {module, context, log} = makeContext(job.limits)
   const t1 = performance.now()
   let output: string
+  let rows: number | undefined
   try {
     script.runInContext(context)
+    if (job.rows) warmScripts.set(`${job.tag}/${job.hash}`, {module, log})
     const result = await callExport(module.exports, input.value)
-    if (log.exceeded) throw log.exceeded
-    output = serializeResult(result)
-    const bytes = Buffer.byteLength(output)
-    if (bytes > job.limits.maxOutputBytes) throw maxOutputExceeded(bytes, job.limits.maxOutputBytes)
+    if (log.budget.exceeded) throw log.budget.exceeded
+    ;({output, rows} = job.rows ? serializeRows(result, job.rowSeparator) : {output: serializeResult(result), rows: undefined})
+    checkOutputSize(output, job.limits)
   } catch (error) {
-    if (log.exceeded) error = log.exceeded
+    if (log.budget.exceeded) error = log.budget.exceeded
     return {ok: false, error: scriptError(error, filename), cache, cacheReason, compileMs}
   }
   const runMs = performance.now() - t1
   // Republish on any miss: the cache made now also covers what the first call compiled.
   const cachedData = cache === 'hit' ? undefined : script.createCachedData()
-  return {ok: true, output, cache, cacheReason, cachedData, compileMs, runMs}
+  return {ok: true, output, rows, cache, cacheReason, cachedData, compileMs, runMs}
+}
+
+function rowsInput(job: Extract<Job, {op: 'run'}>): {ok: true; value: unknown[]} | {ok: false; error: JobError} {
+  const rows = parseRows(job)
+  return Array.isArray(rows) ? {ok: true, value: rows} : {ok: false, error: rows}
+}
+
+function checkOutputSize(output: string, limits: Limits): void {
+  // the UTF-8 size is at most 3 bytes per UTF-16 unit: count only when it may matter
+  if (output.length * 3 > limits.maxOutputBytes) {
+    const bytes = Buffer.byteLength(output)
+    if (bytes > limits.maxOutputBytes) throw maxOutputExceeded(bytes, limits.maxOutputBytes)
+  }
+}
+
+/** A later chunk for a script this runner already loaded: no store read, no compile, no module body. */
+async function callRows(job: Extract<Job, {op: 'run'}>, warm: Loaded, filename: string): Promise<JobResult> {
+  const input = rowsInput(job)
+  if (!input.ok) return {ok: false, error: input.error, cache: 'none'}
+  const log = new ConsoleBudget(job.limits.maxLogBytes)
+  warm.log.budget = log
+  const t1 = performance.now()
+  try {
+    const result = await callExport(warm.module.exports, input.value)
+    if (log.exceeded) throw log.exceeded
+    const {output, rows} = serializeRows(result, job.rowSeparator)
+    checkOutputSize(output, job.limits)
+    // 'none': this call did not look in the store; the runner's first chunk counted the hit or miss
+    return {ok: true, output, rows, cache: 'none', cacheReason: 'loaded earlier by this runner', compileMs: 0, runMs: performance.now() - t1}
+  } catch (error) {
+    if (log.exceeded) error = log.exceeded
+    return {ok: false, error: scriptError(error, filename), cache: 'none'}
+  }
 }
