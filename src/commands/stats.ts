@@ -1,40 +1,78 @@
 import {Flags} from '@oclif/core'
 import {BurnCommand} from '../base-command.js'
+import {refuseArgs} from '../cli/args.js'
 import {humanBytes, renderTable} from '../cli/table.js'
-import {compactStats, readStats} from '../lib/stats.js'
+import {statsReport, type StatsReport} from '../lib/stats-report.js'
 import {openStore} from '../lib/store.js'
-import {storeUsage} from '../lib/usage.js'
+
+const LABELS: Record<string, string> = {
+  'register.hits': 'register hits',
+  'register.misses': 'register misses (compiled)',
+  compiles: 'compiles',
+  compileFailures: 'compile failures',
+  compileMs: 'time compiling (ms)',
+  codeCacheRejections: 'code caches V8 rejected',
+  hits: 'hits (register + run)',
+  misses: 'misses (register + run)',
+  'runs.ok': 'runs ok',
+  'runs.script': 'runs: script threw',
+  'runs.badData': 'runs: bad data',
+  'runs.notFound': 'runs: script gone meanwhile',
+  'batch.rows': 'batch rows',
+}
+
+const label = (k: string) => LABELS[k] ?? (k.startsWith('runs.limit.') ? `runs: limit ${k.slice('runs.limit.'.length)}` : k)
 
 export default class Stats extends BurnCommand {
   static summary = 'Show cache counters and store size.'
-  static description = 'Counters are shared by every process and exact under concurrency; they survive restarts until --zero resets them (the store itself is untouched).'
-  static examples = ['<%= config.bin %> stats', '<%= config.bin %> stats --json', '<%= config.bin %> stats --zero']
-  static flags = {zero: Flags.boolean({char: 'z', description: 'Reset the counters (not the store).'})}
+  static description = `Counters are shared by every process and exact under concurrency; they survive restarts until --zero resets them (the store itself is untouched). Store sizes come from a walk of the cache directory at the time of the call: bytes are file sizes, "on disk" is what \`du -s -B1\` reports.`
+  static examples = [
+    {description: 'Counters and store size as tables', command: '<%= config.bin %> stats'},
+    {description: 'The same for scripts', command: `<%= config.bin %> stats --json | jq '.counters["runs.ok"], .store.diskBytes'`},
+    {description: 'Reset the counters (not the store)', command: '<%= config.bin %> stats --zero'},
+  ]
+  static strict = false
+  static flags = {zero: Flags.boolean({char: 'z', description: 'Reset the counters (not the store) and restart their "since" time.'})}
 
   async run(): Promise<unknown> {
-    const {flags} = await this.parse(Stats)
+    const {argv, flags} = await this.parse(Stats)
+    refuseArgs(argv)
     const store = await openStore(this.cacheDir(flags), {create: flags.zero})
     if (!store) {
-      const empty = {since: null, counters: {}, store: null}
       if (!this.jsonEnabled()) this.log('no store yet; `burn register <file>` creates it')
-      return empty
+      return {since: null, counters: {}, derived: null, store: null}
     }
-    if (flags.zero) await compactStats(store.layout, {zero: true})
-    else await compactStats(store.layout).catch(() => false)
-    const [totals, usage] = await Promise.all([readStats(store.layout), storeUsage(store)])
-    const counters: Record<string, number> = {hits: 0, misses: 0, compiles: 0, ...totals.counters}
-    const avgCompile = counters.compiles > 0 ? (counters.compileMs ?? 0) / counters.compiles : 0
-    const derived = {estimatedCompileMsSaved: Math.round(avgCompile * counters.hits)}
-    if (!this.jsonEnabled()) {
-      this.log(`counters since ${new Date(totals.since).toISOString()}`)
-      this.log(await renderTable(['counter', 'value'], [...Object.entries(counters).sort(), ['compile ms saved (estimate)', derived.estimatedCompileMsSaved]]))
-      this.log(await renderTable(['store', 'value'], [
-        ['scripts', usage.scripts], ['names', usage.names], ['sources', humanBytes(usage.sourceBytes)],
-        ...Object.entries(usage.compiled).map(([t, c]) => [`compiled ${t}`, `${c.files} files, ${humanBytes(c.bytes)}`]),
-        ['tmp files', `${usage.debris.tmpFiles} (${humanBytes(usage.debris.tmpBytes)})`], ['stale locks', usage.debris.staleLocks],
-        ['set-aside files', `${usage.debris.damagedFiles} (${humanBytes(usage.debris.damagedBytes)})`], ['total', humanBytes(usage.totalBytes)],
-      ]))
-    }
-    return {since: new Date(totals.since).toISOString(), counters, derived, store: usage}
+    const report = await statsReport(store, {zero: flags.zero})
+    if (!this.jsonEnabled()) this.log(await render(report, flags.zero))
+    return report
   }
+}
+
+async function render(r: StatsReport, zeroed: boolean): Promise<string> {
+  const {counters, derived, store: u} = r
+  const rows: Array<[string, string | number]> = Object.keys(counters)
+    .sort((a, b) => order(a) - order(b) || a.localeCompare(b))
+    .map((k) => [label(k), counters[k]])
+  rows.push(['runs (all outcomes)', derived.runs], ['code-cache hits in runs', derived.runHits], ['compile time saved (estimate, ms)', derived.estimatedCompileMsSaved])
+  const storeRows: Array<[string, string | number]> = [
+    ['scripts', `${u.scripts} (${humanBytes(u.sourceBytes)} of source)`],
+    ['names', u.names],
+    ...Object.entries(u.compiled).map(([t, c]): [string, string] => [`compiled ${t}${c.foreign ? ' (foreign)' : ''}`, `${c.files} files, ${humanBytes(c.bytes)}`]),
+    ['stats files', `${u.areas.stats.files} (${humanBytes(u.areas.stats.bytes)})`],
+    ['tmp files', `${u.debris.tmpFiles} (${humanBytes(u.debris.tmpBytes)})`],
+    ['locks', `${u.debris.locks} (${u.debris.staleLocks} stale)`],
+    ['set-aside files', `${u.debris.damagedFiles} (${humanBytes(u.debris.damagedBytes)})`],
+    ['total', `${u.totalFiles} files, ${humanBytes(u.totalBytes)}; ${humanBytes(u.diskBytes)} on disk`],
+  ]
+  return [
+    `${zeroed ? 'counters reset; ' : ''}counters since ${r.since}`,
+    await renderTable(['counter', 'value'], rows),
+    await renderTable(['store', 'size'], storeRows),
+  ].join('\n')
+}
+
+function order(k: string): number {
+  const i = Object.keys(LABELS).indexOf(k)
+  if (i >= 0) return i
+  return k.startsWith('runs.') ? Object.keys(LABELS).indexOf('runs.notFound') + 0.5 : 100
 }

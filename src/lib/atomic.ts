@@ -27,9 +27,14 @@ export async function writeAtomic(tmpDir: string, dest: string, data: Uint8Array
       await fh.close()
     }
     faultPoint(`${fault}:tmp-synced`)
-    await mkdir(dirname(dest), {recursive: true, mode: 0o700})
-    await refuseLink(dirname(dest))
-    await rename(tmp, dest)
+    const place = async () => {
+      await mkdir(dirname(dest), {recursive: true, mode: 0o700})
+      await refuseLink(dirname(dest))
+      await rename(tmp, dest)
+    }
+    // `gc` removes empty directories of foreign engine tags: if this one went between the mkdir
+    // and the rename, make it again once.
+    await place().catch((error: NodeJS.ErrnoException) => (error.code === 'ENOENT' ? place() : Promise.reject(error)))
     moved = true
     faultPoint(`${fault}:renamed`)
     if (durable) await syncDir(dirname(dest))

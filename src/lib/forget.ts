@@ -1,7 +1,9 @@
-import {rm} from 'node:fs/promises'
+import {lstat, rm, unlink} from 'node:fs/promises'
 import {join} from 'node:path'
+import {removeAlias} from './alias.js'
 import {listTags, readNames} from './catalog.js'
 import {lockKey} from './compiled.js'
+import {setAside} from './damaged.js'
 import {BurnError} from './errors.js'
 import {acquireLock, Lock} from './lock.js'
 import {engineTag, ENGINES} from './engines/tag.js'
@@ -32,19 +34,81 @@ export async function forgetScript(store: Store | undefined, ref: string): Promi
 }
 
 export async function forgetHash(store: Store, hash: string, ref = hash): Promise<ForgetOutcome> {
+  const r = await removeScript(store, hash)
+  return {ref, hash, removed: true, names: r.names}
+}
+
+export interface RemoveOptions {
+  /** Wait this long for each registry lock (default: the registry's own wait). */
+  waitMs?: number
+  /** Give up (and remove nothing) when a lock cannot be taken: gc and verify never act unlocked. */
+  strict?: boolean
+  /** Engine tags to lock and clean (default: every tag on disk and every current one). */
+  tags?: string[]
+  /** Names that pointed to the hash when the caller looked (default: read every name now). */
+  names?: string[]
+  /** Set the source aside to damaged/ instead of deleting it (verify --fix). */
+  setAsideSource?: boolean
+  /** Asked again once the locks are held: false leaves everything in place. */
+  stillWanted?: () => Promise<boolean>
+}
+
+export interface Removal {
+  removed: boolean
+  /** A lock was held by a live process (strict mode): nothing was touched. */
+  busy: boolean
+  names: string[]
+  files: number
+  bytes: number
+  diskBytes: number
+}
+
+/**
+ * The one way a script leaves the store (forget, gc eviction, verify --fix of a damaged
+ * source): lock every (hash, tag) key in a fixed order, then remove names, compiled forms and
+ * last the source, so a crash midway leaves at worst a source without names, never a name or
+ * compiled form without its source that a register could mistake for a published one.
+ */
+export async function removeScript(store: Store, hash: string, opts: RemoveOptions = {}): Promise<Removal> {
   const {layout} = store
-  const tags = [...new Set([...(await listTags(store)), ...ENGINES.map((e) => engineTag(e))])]
+  const tags = [...new Set([...(opts.tags ?? (await listTags(store))), ...ENGINES.map((e) => engineTag(e))])].sort()
+  const out: Removal = {removed: false, busy: false, names: [], files: 0, bytes: 0, diskBytes: 0}
   const locks: Lock[] = []
+  const gone = async (path: string, how: 'rm' | 'aside' = 'rm') => {
+    const st = await lstat(path).catch(() => undefined)
+    if (!st) return
+    if (how === 'aside') {
+      if (!(await setAside(layout, path, 'object'))) return
+    } else if (st.isDirectory()) await rm(path, {force: true, recursive: true})
+    else await unlink(path).catch((e: NodeJS.ErrnoException) => (e.code === 'ENOENT' ? undefined : Promise.reject(e)))
+    out.files++
+    out.bytes += st.size
+    out.diskBytes += st.blocks * 512
+  }
   try {
     for (const tag of tags) {
-      const l = await acquireLock(layout.lock(lockKey(hash, tag)))
+      const l = await acquireLock(layout.lock(lockKey(hash, tag)), opts.waitMs === undefined ? {} : {waitMs: opts.waitMs})
       if (l instanceof Lock) locks.push(l)
+      else if (opts.strict) {
+        out.busy = true
+        return out
+      }
     }
-    const names = [...(await readNames(store))].filter(([, h]) => h === hash).map(([n]) => n)
-    for (const n of names) await rm(layout.name(n), {force: true})
-    for (const tag of tags) await rm(join(layout.compiledTagDir(tag), hash.slice(0, 2), hash), {force: true, recursive: true})
-    await rm(layout.object(hash), {force: true, recursive: true})
-    return {ref, hash, removed: true, names}
+    if (opts.stillWanted && !(await opts.stillWanted())) return out
+    const candidates = opts.names ?? [...(await readNames(store))].filter(([, h]) => h === hash).map(([n]) => n)
+    for (const n of candidates) {
+      const r = await removeAlias(layout, n, hash)
+      if (r) {
+        out.names.push(n)
+        out.files++
+        out.bytes += r.size
+        out.diskBytes += r.diskBytes
+      }
+    }
+    for (const tag of tags) await gone(join(layout.compiledTagDir(tag), hash.slice(0, 2), hash))
+    await gone(layout.object(hash), opts.setAsideSource ? 'aside' : 'rm')
+    out.removed = true
+    return out
   } finally {
     for (const l of locks) await l.release()
   }

@@ -130,6 +130,16 @@ export async function staleReason(path: string, staleMs: number): Promise<string
   return undefined
 }
 
+/**
+ * For `gc` and `verify --fix`: breaks the lock at `path` if it is stale, by the same safe
+ * procedure as a waiting acquirer, and says why; undefined when it is live (or already gone).
+ */
+export async function breakStaleLock(path: string, staleMs: number): Promise<string | undefined> {
+  const reason = await staleReason(path, staleMs)
+  if (!reason) return undefined
+  return (await breakIfStale(path, staleMs)) ? reason : undefined
+}
+
 async function breakIfStale(path: string, staleMs: number): Promise<boolean> {
   if (!(await staleReason(path, staleMs))) return false
   const judged = await readInfo(path)

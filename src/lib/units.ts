@@ -2,26 +2,43 @@ import bytes from 'bytes'
 import ms from 'ms'
 import {usageError} from './errors.js'
 
-// Human sizes and durations go through well-kept parsers: `bytes` (sizes are binary, as in that
-// library: 1MB = 1MiB = 1,048,576 bytes; an "i" spelling is accepted too) and `ms` (500ms, 5s,
-// 12h, 30d; a bare number is milliseconds). Nonsense, zero and negative values are usage errors.
+// Human sizes and durations. The arithmetic is done by well-kept libraries, `bytes` (sizes are
+// binary, as in that library: 1MB = 1MiB = 1,048,576 bytes; an "i" spelling is accepted too)
+// and `ms` (500ms, 5s, 12h, 30d, 2w). Both are lenient on their own (`bytes.parse('5MB/s')` is 5,
+// `bytes.parse('10 apples')` is 10), so the whole value must first match a strict grammar here:
+// a number, optional spaces, an optional known unit, and nothing else. Nonsense, zero, negative
+// and unsafe values are usage errors (exit 2).
+const SIZE = /^(\d+(?:\.\d+)?)\s*(b|kb|mb|gb|tb|pb|kib|mib|gib|tib|pib)?$/i
+const DURATION = /^(\d+(?:\.\d+)?)\s*([a-z]+)?$/i
+
 export function parseSize(value: string, flag: string): number {
-  const normalized = value.trim().replace(/^(\d+(?:\.\d+)?)\s*([kmgtp])ib$/i, '$1$2b')
-  // bytes.parse is lenient ('1.5.5MB' -> 1.5MB): only its own grammar gets through to it
-  const n = /^\d+$/.test(normalized) ? Number(normalized) : /^\d+(\.\d+)?\s*[kmgtp]?b$/i.test(normalized) ? bytes.parse(normalized) : null
-  if (n === null || !Number.isFinite(n) || n <= 0) {
-    throw usageError(`invalid ${flag} ${JSON.stringify(value)}: expected a positive size such as 64MiB, 500MB or 1048576`)
-  }
-  if (n > Number.MAX_SAFE_INTEGER) throw usageError(`invalid ${flag} ${JSON.stringify(value)}: too large`)
-  return Math.floor(n)
+  const m = SIZE.exec(value.trim())
+  const bad = (why: string) => usageError(`invalid ${flag} ${JSON.stringify(value)}: ${why}`)
+  if (!m) throw bad('expected a positive size such as 64MiB, 500MB, 2GiB or 1048576')
+  const unit = (m[2] ?? 'b').toLowerCase().replace(/ib$/, 'b')
+  const n = unit === 'b' ? Number(m[1]) : bytes.parse(`${m[1]}${unit}`)
+  if (n === null || !Number.isFinite(n)) throw bad('expected a positive size such as 64MiB, 500MB, 2GiB or 1048576')
+  if (n > Number.MAX_SAFE_INTEGER) throw bad('too large')
+  const whole = Math.floor(n)
+  if (whole <= 0) throw bad('must be at least 1 byte')
+  return whole
 }
 
-export function parseDuration(value: string, flag: string): number {
-  const trimmed = value.trim()
-  const n = /^\d+(\.\d+)?$/.test(trimmed) ? Number(trimmed) : /^\d/.test(trimmed) ? ms(trimmed as ms.StringValue) : undefined
-  if (n === undefined || !Number.isFinite(n) || n <= 0) {
-    throw usageError(`invalid ${flag} ${JSON.stringify(value)}: expected a positive duration such as 500ms, 5s, 12h or 30d`)
-  }
+/**
+ * A duration in milliseconds. A bare number means milliseconds, as for --timeout; pass
+ * `{unit: true}` where a bare number would be a trap (an age: `--older-than 30` is surely not
+ * 30 ms), and it is refused with a hint instead.
+ */
+export function parseDuration(value: string, flag: string, opts: {unit?: boolean} = {}): number {
+  const m = DURATION.exec(value.trim())
+  const bad = (why: string) => usageError(`invalid ${flag} ${JSON.stringify(value)}: ${why}`)
+  const example = 'expected a positive duration such as 500ms, 5s, 12h or 30d'
+  if (!m) throw bad(example)
+  if (m[2] === undefined && opts.unit) throw bad(`give a unit, such as ${m[1]}d or ${m[1]}h`)
+  const n = m[2] === undefined ? Number(m[1]) : ms(`${m[1]}${m[2]}` as ms.StringValue)
+  if (n === undefined || !Number.isFinite(n)) throw bad(example)
+  if (n > Number.MAX_SAFE_INTEGER) throw bad('too large')
+  if (n <= 0) throw bad('must be longer than zero')
   return n
 }
 

@@ -84,7 +84,7 @@ const cases: Case[] = [
   {name: 'a nonsense memory size', args: ['run', 'ok', '--memory', 'lots'], code: 2, err: /^Error: invalid --memory "lots": expected a positive size/},
   {name: 'a zero memory size', args: ['run', 'ok', '--memory', '0'], code: 2, err: /^Error: invalid --memory "0"/},
   {name: 'a negative memory size', args: ['run', 'ok', '--memory', '-1MB'], code: 2, err: /^Error: invalid --memory "-1MB"/},
-  {name: 'a fractional fuel', args: ['run', 'ok', '--fuel', '1.5'], code: 2, err: /^Error: invalid --fuel "1.5": expected a positive whole number/},
+  {name: 'a fractional fuel', args: ['run', 'ok', '--engine', 'quickjs', '--fuel', '1.5'], code: 2, err: /^Error: invalid --fuel "1.5": expected a positive whole number/},
   {name: 'fuel on the v8 engine', args: ['run', 'ok', '--fuel', '1000'], code: 2, err: /^Error: --fuel applies to the quickjs engine only; add --engine quickjs/},
   {name: 'a zero max-output', args: ['run', 'ok', '--max-output', '0'], code: 2, err: /^Error: invalid --max-output "0"/},
   {name: 'conflicting input flags', args: ['run', 'ok', '--input', '1', '--input-file', 'x.json'], code: 2, err: /cannot also be provided when using/},

@@ -28,6 +28,29 @@ describe('units', () => {
   }
 })
 
+describe('units: the strict grammar in front of bytes and ms', () => {
+  const usage = (f: () => unknown) => assert.throws(f, (e: unknown) => e instanceof BurnError && e.exitCode === 2)
+  it('sizes: human units, binary as in the bytes library', () => {
+    assert.equal(parseSize('500MB', '--max-size'), 500 * 1024 ** 2)
+    assert.equal(parseSize('500MiB', '--max-size'), 500 * 1024 ** 2)
+    assert.equal(parseSize('2gb', '--max-size'), 2 * 1024 ** 3)
+    assert.equal(parseSize('1.5KB', '--max-size'), 1536)
+    assert.equal(parseSize('10 mb', '--max-size'), 10 * 1024 ** 2)
+    assert.equal(parseSize('100B', '--max-size'), 100)
+  })
+  it('sizes: what bytes.parse would read leniently is refused', () => {
+    for (const v of ['5MB/s', '10 apples', '0MB', '0.1', '5 XB', 'Infinity', '99999999999PB']) usage(() => parseSize(v, '--max-size'))
+  })
+  it('durations: human units; an age needs a unit', () => {
+    assert.equal(parseDuration('12h', '--older-than', {unit: true}), 12 * 3_600_000)
+    assert.equal(parseDuration('1.5h', '--older-than', {unit: true}), 5_400_000)
+    assert.equal(parseDuration('2 weeks', '--older-than', {unit: true}), 14 * 86_400_000)
+    assert.equal(parseDuration('500', '--timeout'), 500)
+    usage(() => parseDuration('30', '--older-than', {unit: true}))
+    for (const v of ['30 apples', '-1d', '0d', '1e3', 'd', '30d ago', '9999999999999999y']) usage(() => parseDuration(v, '--older-than'))
+  })
+})
+
 describe('result serialization', () => {
   it('is JSON, with undefined -> null and toJSON honoured', () => {
     assert.equal(serializeResult(undefined), 'null')

@@ -4,7 +4,7 @@ import {loadXxh64, sha256} from '../hash.js'
 import type {CacheOutcome, Job, JobError, JobResult} from './protocol.js'
 
 export type LoadedSource =
-  | {ok: true; source: Buffer; payload?: Buffer; cache: CacheOutcome; cacheReason?: string}
+  | {ok: true; source: Buffer; payload?: Buffer; warm?: boolean; cache: CacheOutcome; cacheReason?: string}
   | {ok: false; result: JobResult}
 
 /**
@@ -16,14 +16,20 @@ export type LoadedSource =
 export async function loadSource(job: Extract<Job, {op: 'run'}>): Promise<LoadedSource> {
   const [source, artifactBuf] = await Promise.all([
     readFile(job.sourcePath),
-    readFile(job.compiledPath).catch((e: NodeJS.ErrnoException) => (e.code === 'ENOENT' ? undefined : Promise.reject(e))),
+    // Missing is a plain miss; unreadable in any other way (a directory in its place, no
+    // permission) is a damaged compiled form: set aside and rebuilt, never fatal.
+    readFile(job.compiledPath).catch((e: NodeJS.ErrnoException) => (e.code === 'ENOENT' ? undefined : (e.code ?? 'EIO'))),
   ])
   const xxh = await loadXxh64()
   let cache: CacheOutcome = 'miss'
   let cacheReason: string | undefined
   let payload: Buffer | undefined
+  let warm = false
   const damaged = {kind: 'sourceDamaged', message: `the stored source of ${job.hash} does not match its hash`} as const
-  if (artifactBuf) {
+  if (typeof artifactBuf === 'string') {
+    cache = 'corrupt'
+    cacheReason = `unreadable (${artifactBuf})`
+  } else if (artifactBuf) {
     const decoded = decodeArtifact(artifactBuf, {tag: job.tag, sourceHash: job.hash}, xxh)
     if (decoded.ok) {
       // The header's xxh64 of the source proves cheaply that the source on disk is the one this
@@ -32,6 +38,7 @@ export async function loadSource(job: Extract<Job, {op: 'run'}>): Promise<Loaded
         return {ok: false, result: {ok: false, error: damaged}}
       }
       payload = decoded.payload
+      warm = decoded.meta.warm === true
     } else {
       cache = 'corrupt'
       cacheReason = decoded.reason
@@ -40,7 +47,7 @@ export async function loadSource(job: Extract<Job, {op: 'run'}>): Promise<Loaded
   if (!payload && sha256(source) !== job.hash) {
     return {ok: false, result: {ok: false, error: damaged, cache, cacheReason}}
   }
-  return {ok: true, source, payload, cache, cacheReason}
+  return {ok: true, source, payload, warm, cache, cacheReason}
 }
 
 /** The call's input; both engines parse it with the host's JSON.parse, so errors read the same. */

@@ -1,0 +1,107 @@
+import {removeScript} from './forget.js'
+import {ITEM_WAIT_MS} from './repair.js'
+import type {StoreScan} from './scan.js'
+import type {Store} from './store.js'
+
+/*
+ * Eviction by last use. A script's last use is the newest `used` time in the stats (every
+ * register and every run records one in the delta it writes anyway, so marking a use costs no
+ * extra write), or its registration time when the stats never saw it. Least recently used
+ * first; ties by hash, so a plan is deterministic.
+ */
+export interface Candidate {
+  hash: string
+  lastUsed: number
+  /** What removing it frees on disk: source, compiled forms and names (du's measure). */
+  diskBytes: number
+  names: string[]
+}
+
+export interface Eviction {
+  hash: string
+  reason: 'age' | 'size'
+  lastUsed: number
+  names: string[]
+  files: number
+  bytes: number
+  diskBytes: number
+  /** false: in use (a registry lock was held) and skipped, or a dry run. */
+  done: boolean
+  skipped?: string
+}
+
+export function candidates(scan: StoreScan, used: Record<string, number>, namesOf: Map<string, string[]>, tags: string[]): Candidate[] {
+  const out: Candidate[] = []
+  const nameDisk = new Map(scan.names.map((e) => [e.rel.slice('names/'.length), e.disk]))
+  for (const [hash, e] of scan.objects) {
+    let disk = e.disk
+    for (const tag of tags) disk += scan.compiled.get(tag)?.get(hash)?.disk ?? 0
+    const names = namesOf.get(hash) ?? []
+    for (const n of names) disk += nameDisk.get(n) ?? 0
+    out.push({hash, lastUsed: used[hash] ?? e.mtimeMs, diskBytes: disk, names})
+  }
+  return out.sort((a, b) => a.lastUsed - b.lastUsed || (a.hash < b.hash ? -1 : 1))
+}
+
+export interface EvictOptions {
+  maxSize?: number
+  olderThanMs?: number
+  now: number
+  /** Disk use of the store now (after debris removal). */
+  currentDisk: number
+  dryRun: boolean
+  tags: string[]
+  concurrency?: number
+  onProgress?: (evicted: number) => void
+}
+
+/**
+ * Evicts scripts unused for longer than olderThanMs, then least recently used ones until the
+ * store's disk use is at most maxSize. Each removal takes the script's registry locks (a
+ * script being registered or republished right now is skipped, and the next one goes instead).
+ */
+export async function evict(store: Store, cands: Candidate[], opts: EvictOptions): Promise<{evictions: Eviction[]; diskAfter: number}> {
+  const evictions: Eviction[] = []
+  let current = opts.currentDisk
+  let inFlight = 0
+  const old = opts.olderThanMs === undefined ? [] : cands.filter((c) => c.lastUsed < opts.now - opts.olderThanMs!)
+  const aged = new Set(old)
+  const rest = cands.filter((c) => !aged.has(c))
+  const one = async (c: Candidate, reason: Eviction['reason']) => {
+    const ev: Eviction = {hash: c.hash, reason, lastUsed: c.lastUsed, names: c.names, files: 0, bytes: 0, diskBytes: c.diskBytes, done: false}
+    evictions.push(ev)
+    if (opts.dryRun) {
+      current -= c.diskBytes
+      return
+    }
+    const r = await removeScript(store, c.hash, {strict: true, waitMs: ITEM_WAIT_MS, names: c.names, tags: opts.tags})
+    if (r.busy) {
+      ev.skipped = 'in use: a registry lock is held by a live process'
+      return
+    }
+    Object.assign(ev, {done: true, names: r.names, files: r.files, bytes: r.bytes, diskBytes: r.diskBytes})
+    current -= r.diskBytes
+    opts.onProgress?.(evictions.filter((e) => e.done).length)
+  }
+  const pool = async (list: Candidate[], reason: Eviction['reason'], more: () => boolean) => {
+    let i = 0
+    const worker = async () => {
+      while (i < list.length && more()) {
+        const c = list[i++]
+        inFlight += c.diskBytes
+        try {
+          await one(c, reason)
+        } finally {
+          inFlight -= c.diskBytes
+        }
+      }
+    }
+    await Promise.all(Array.from({length: opts.dryRun ? 1 : opts.concurrency ?? 4}, worker))
+  }
+  await pool(old, 'age', () => true)
+  if (opts.maxSize !== undefined) {
+    const max = opts.maxSize
+    await pool(rest, 'size', () => current - inFlight > max)
+  }
+  return {evictions, diskAfter: current}
+}
