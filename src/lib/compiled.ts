@@ -34,9 +34,9 @@ export async function checkCompiled(layout: Layout, tag: string, hash: string): 
   return {state: 'bad', reason: decoded.reason}
 }
 
-export async function publishCompiled(layout: Layout, tag: string, hash: string, source: Uint8Array, payload: Uint8Array): Promise<void> {
+export async function publishCompiled(layout: Layout, tag: string, hash: string, source: Uint8Array, payload: Uint8Array, warm = false): Promise<void> {
   const xxh = await loadXxh64()
-  const artifact = encodeArtifact({tag, sourceHash: hash, sourceXxh: xxh(source), sourceLength: source.length}, payload, xxh)
+  const artifact = encodeArtifact({tag, sourceHash: hash, sourceXxh: xxh(source), sourceLength: source.length, warm}, payload, xxh)
   await writeAtomic(layout.tmpDir, layout.compiled(tag, hash), artifact, 'compiled')
 }
 
@@ -51,7 +51,8 @@ export async function republishCompiled(layout: Layout, tag: string, hash: strin
   try {
     const source = await readFile(sourcePath).catch(() => undefined)
     if (!source) return false
-    await publishCompiled(layout, tag, hash, source, payload)
+    // a run's cache is made after the call: warm
+    await publishCompiled(layout, tag, hash, source, payload, true)
     return true
   } finally {
     await lock.release()

@@ -65,8 +65,10 @@ export async function settleResult(store: Store, r: {hash: string; tag: string; 
  */
 export function resultCounters(result: JobResult, outcomes = 'runs'): Counters {
   const c: Counters = {}
-  if (result.cache === 'hit') c.hits = 1
-  else if (result.cache && result.cache !== 'none') {
+  if (result.cache === 'hit') {
+    c.hits = 1
+    if (result.cachedData) c.codeCacheUpgrades = 1
+  } else if (result.cache && result.cache !== 'none') {
     c.misses = 1
     if (result.cache === 'rejected') c.codeCacheRejections = 1
     if (result.cachedData) {

@@ -16,7 +16,9 @@ describe('compiled artifact header', async () => {
     const d = decodeArtifact(good, {tag: meta.tag, sourceHash: hash}, xxh)
     assert.ok(d.ok)
     assert.deepEqual(d.payload, payload)
-    assert.deepEqual(d.meta, meta)
+    assert.deepEqual(d.meta, {...meta, warm: false})
+    const w = decodeArtifact(encodeArtifact({...meta, warm: true}, payload, xxh), {tag: meta.tag, sourceHash: hash}, xxh)
+    assert.ok(w.ok && w.meta.warm === true)
   })
 
   it('every single flipped byte anywhere is caught', () => {

@@ -9,6 +9,7 @@ import type {OutputFormat} from './types.js'
 const NEWLINE = Buffer.from('\n')
 const COMMA = Buffer.from(',')
 const OPEN = Buffer.from('[')
+const SMALL_WRITE = 16 * 1024
 
 /**
  * Where the rows go, in order: NDJSON lines, or one JSON array (the exact bytes of
@@ -82,10 +83,14 @@ export class RowSink {
     const pieces = this.pending
     this.pending = []
     if (this.closed || this.failure) return
-    // piece by piece, not concatenated: a copy of every row would be one more buffer per chunk
-    // for burn's main process to allocate and collect
+    // Piece by piece, not concatenated: a copy of every row would be one more buffer per chunk
+    // for burn's main process to allocate and collect. Tiny pieces (small chunks) are joined
+    // first, so they are not one write each.
+    let bytes = 0
+    for (const p of pieces) bytes += p.length
     let ok = true
-    for (const p of pieces) ok = this.stream.write(p)
+    if (bytes <= SMALL_WRITE) ok = this.stream.write(pieces.length === 1 ? pieces[0] : Buffer.concat(pieces, bytes))
+    else for (const p of pieces) ok = this.stream.write(p)
     if (!ok && !this.waiting) {
       this.waiting = new Promise<void>((res) => {
         const done = () => {

@@ -20,7 +20,9 @@ const CLOSED: JobResult = {ok: false, error: {kind: 'internal', message: 'the ru
 export class RunnerPool {
   private runners: Runner[] = []
   private retiring = new Set<Runner>()
+  private ending = new Set<Runner>()
   private baselines = new WeakMap<Runner, number>()
+  private checked = new WeakMap<Runner, number>()
   private waiters: Array<() => void> = []
   private closed = false
   readonly depth: number
@@ -76,10 +78,15 @@ export class RunnerPool {
   private afterJob(r: Runner): void {
     const limit = this.opts.recycleGrowthBytes
     if (this.retiring.has(r)) {
+      // its queue is done (or it died meanwhile): it ends and frees its slot
       if (r.pending === 0) this.retire(r)
       return
     }
     if (limit === undefined || !r.alive || this.closed) return
+    // one /proc read per runner every 50 ms at most: tiny chunks finish far more often
+    const now = performance.now()
+    if (now - (this.checked.get(r) ?? -Infinity) < 50) return
+    this.checked.set(r, now)
     const rss = residentBytes(r.child.pid)
     if (rss === undefined) return
     const base = this.baselines.get(r)
@@ -92,11 +99,22 @@ export class RunnerPool {
     }
   }
 
-  /** The old runner ends before its replacement starts: the two never hold memory at once. */
+  /**
+   * The replacement starts once the old runner has exited, not when it is sent SIGKILL (the kill
+   * takes a few ms): the two never hold memory at once. Until then the old one still counts
+   * against `size`.
+   */
   private retire(r: Runner): void {
-    this.retiring.delete(r)
+    if (this.ending.has(r)) return
+    this.ending.add(r)
     r.close()
-    if (!this.closed) this.runners.push(new Runner(this.engine))
+    void r.exited.then(() => {
+      this.ending.delete(r)
+      this.retiring.delete(r)
+      if (this.closed) return
+      this.runners.push(new Runner(this.engine))
+      for (let i = 0; i < this.depth; i++) this.wakeOne()
+    })
   }
 
   close(): void {

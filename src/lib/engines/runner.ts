@@ -26,8 +26,12 @@ export class Runner {
   private disconnected = false
   private queue: Array<{job: Job; resolve: (r: JobResult) => void}> = []
   private watchdog?: Watchdog
+  /** Resolves when the process has exited (its memory is released). */
+  readonly exited: Promise<void>
 
   constructor(engine: 'v8' | 'quickjs' = 'v8') {
+    let exited!: () => void
+    this.exited = new Promise<void>((res) => (exited = res))
     this.child = fork(RUNNER_MAIN, [], {
       serialization: 'advanced',
       // the runner's stdout and stderr both go to burn's stderr: burn's stdout carries results only
@@ -39,6 +43,7 @@ export class Runner {
     // Every answer the runner sent arrives before 'disconnect' (the channel is read to its end),
     // so waiting for both events never blames the death on a job whose answer is in flight.
     this.child.on('exit', (code, signal) => {
+      exited()
       this.dead = true
       this.exit = {code, signal}
       this.watchdog?.disarm()

@@ -4,7 +4,7 @@ import {loadXxh64, sha256} from '../hash.js'
 import type {CacheOutcome, Job, JobError, JobResult} from './protocol.js'
 
 export type LoadedSource =
-  | {ok: true; source: Buffer; payload?: Buffer; cache: CacheOutcome; cacheReason?: string}
+  | {ok: true; source: Buffer; payload?: Buffer; warm?: boolean; cache: CacheOutcome; cacheReason?: string}
   | {ok: false; result: JobResult}
 
 /**
@@ -24,6 +24,7 @@ export async function loadSource(job: Extract<Job, {op: 'run'}>): Promise<Loaded
   let cache: CacheOutcome = 'miss'
   let cacheReason: string | undefined
   let payload: Buffer | undefined
+  let warm = false
   const damaged = {kind: 'sourceDamaged', message: `the stored source of ${job.hash} does not match its hash`} as const
   if (typeof artifactBuf === 'string') {
     cache = 'corrupt'
@@ -37,6 +38,7 @@ export async function loadSource(job: Extract<Job, {op: 'run'}>): Promise<Loaded
         return {ok: false, result: {ok: false, error: damaged}}
       }
       payload = decoded.payload
+      warm = decoded.meta.warm === true
     } else {
       cache = 'corrupt'
       cacheReason = decoded.reason
@@ -45,7 +47,7 @@ export async function loadSource(job: Extract<Job, {op: 'run'}>): Promise<Loaded
   if (!payload && sha256(source) !== job.hash) {
     return {ok: false, result: {ok: false, error: damaged, cache, cacheReason}}
   }
-  return {ok: true, source, payload, cache, cacheReason}
+  return {ok: true, source, payload, warm, cache, cacheReason}
 }
 
 /** The call's input; both engines parse it with the host's JSON.parse, so errors read the same. */
