@@ -4,7 +4,7 @@ import {badDataError} from '../errors.js'
  * Finds the elements of a top-level JSON array in a byte stream without parsing them: only
  * strings (with escapes) and bracket depth are tracked, so the cost is one pass over the bytes
  * and the element texts go to the runners verbatim (they JSON.parse them, and report an invalid
- * element as a row error). stream-json (already a dependency) builds every value as tokens and
+ * element as a row error). stream-json builds every value as tokens and
  * took 8.7 s for a 1M-row, 77 MB array on the project machine, more than five times the whole
  * plain-Node job; this scanner takes about 0.1-0.2 s. Only the array's own structure (the
  * brackets, the commas between elements, what follows the closing bracket) is checked here:
