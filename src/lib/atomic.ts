@@ -53,7 +53,8 @@ export async function refuseLink(dir: string): Promise<void> {
   }
 }
 
-async function syncDir(dir: string): Promise<void> {
+/** fsync a directory so a rename in it survives power loss. */
+export async function syncDir(dir: string): Promise<void> {
   const fh = await open(dir, 'r').catch(() => undefined)
   if (!fh) return
   try {

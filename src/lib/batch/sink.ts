@@ -1,8 +1,9 @@
 import {randomBytes} from 'node:crypto'
 import {createWriteStream, unlinkSync} from 'node:fs'
-import {open, rename, rm} from 'node:fs/promises'
+import {rename, rm} from 'node:fs/promises'
 import {basename, dirname, join, resolve} from 'node:path'
 import type {Writable} from 'node:stream'
+import {syncDir} from '../atomic.js'
 import {badDataError} from '../errors.js'
 import type {OutputFormat} from './types.js'
 
@@ -149,17 +150,5 @@ export class RowSink {
     try {
       unlinkSync(this.tmp)
     } catch {}
-  }
-}
-
-async function syncDir(dir: string): Promise<void> {
-  const fh = await open(dir, 'r').catch(() => undefined)
-  if (!fh) return
-  try {
-    await fh.sync()
-  } catch {
-    // some filesystems refuse fsync on a directory; the rename itself is done
-  } finally {
-    await fh.close()
   }
 }
