@@ -1,4 +1,4 @@
-import {findUnserializable} from '../result.js'
+import {findUnserializable, MAX_FAST_DEPTH, suspicious} from '../result.js'
 
 /** The name the prelude runs under; its frames are dropped from the script's stacks. */
 export const PRELUDE_FILENAME = 'burn-prelude.js'
@@ -25,6 +25,8 @@ export const PRELUDE_SOURCE = `(function (hostLog) {
   const PromiseCtor = Promise, promiseResolve = Promise.resolve, then = Promise.prototype.then
   const StringCtor = String, InternalErrorCtor = InternalError
   const findUnserializable = (${findUnserializable.toString()})
+  const MAX_FAST_DEPTH = ${MAX_FAST_DEPTH}
+  const suspicious = (${suspicious.toString()})
   const tooDeep = (e) => e instanceof InternalErrorCtor && e.message === 'stack overflow'
 
   let seed = 0x2545f491
@@ -64,7 +66,8 @@ export const PRELUDE_SOURCE = `(function (hostLog) {
       const fail = (e) => { state.threw = true; state.error = e; state.done = true }
       const finish = (value) => {
         try {
-          const problem = findUnserializable(value, tooDeep)
+          // the cheap pass first: the exact walk (a path per value) only when it may find something
+          const problem = suspicious(value, 0) ? findUnserializable(value, tooDeep) : undefined
           if (problem) {
             state.what = StringCtor(problem.what)
             state.path = StringCtor(problem.path)
