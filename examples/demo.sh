@@ -14,6 +14,13 @@ burn register examples/transform.js
 echo "== run by name"
 burn run transform --input '{"id":1,"name":"ada","x":20,"tags":["a","b"]}'
 echo '[1,2,3,4]' | burn run sum
-echo "== list and stats"
+echo "== batch: rows in, rows out, in order"
+burn register examples/map-rows.js --name map-rows
+burn batch map-rows --input-file examples/rows.ndjson
+echo "== untrusted code runs in the quickjs sandbox"
+burn register examples/transform.js --engine quickjs
+burn run transform --engine quickjs --input '{"id":2,"name":"grace","x":7}' --timeout 1s --memory 64MiB
+echo "== list, stats, verify"
 burn list
 burn stats
+burn verify
