@@ -1,6 +1,15 @@
 import {parseArgs} from 'node:util'
 import {cacheDirSpec, runSpec, type Spec} from './spec.js'
-import type {RunFlags} from './run-action.js'
+import type {LimitFlags} from '../lib/limits.js'
+
+export interface RunFlags extends LimitFlags {
+  input?: string
+  'input-file'?: string
+  pretty?: boolean
+  engine?: string
+  json?: boolean
+  'cache-dir'?: string
+}
 
 const spec: Spec = {...runSpec, ...cacheDirSpec}
 

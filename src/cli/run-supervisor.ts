@@ -7,7 +7,7 @@ import {parseLimits} from '../lib/limits.js'
 import {recordStats} from '../lib/stats.js'
 import {openStore} from '../lib/store.js'
 import {renderError} from './render.js'
-import type {RunFlags} from './run-action.js'
+import type {RunFlags} from './run-argv.js'
 
 // run-child.cjs is the CommonJS bundle of run-child.ts (scripts/bundle.mjs): it starts about
 // 7 ms faster than ESM. bin/run.js spawns the same file before it loads anything else.

@@ -1,3 +1,5 @@
+import {scaleBytes} from '../lib/units.js'
+
 /** A cli-table3 table for human summaries (loaded only when a table is printed). */
 export async function renderTable(head: string[], rows: Array<Array<string | number>>): Promise<string> {
   const {default: Table} = await import('cli-table3')
@@ -6,14 +8,8 @@ export async function renderTable(head: string[], rows: Array<Array<string | num
   return t.toString()
 }
 
+/** A size for tables: one decimal and a space, e.g. 1.5 MiB, 25 B. */
 export function humanBytes(n: number): string {
-  if (n < 1024) return `${n} B`
-  const units = ['KiB', 'MiB', 'GiB', 'TiB']
-  let v = n / 1024
-  let i = 0
-  while (v >= 1024 && i < units.length - 1) {
-    v /= 1024
-    i++
-  }
-  return `${v.toFixed(1)} ${units[i]}`
+  const s = scaleBytes(n)
+  return s ? `${s.value.toFixed(1)} ${s.unit}` : `${n} B`
 }

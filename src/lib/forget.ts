@@ -30,11 +30,7 @@ export async function forgetScript(store: Store | undefined, ref: string): Promi
     if (error instanceof BurnError && error.kind === 'notFound' && !error.data.candidates) return {ref, hash: null, removed: false, names: []}
     throw error
   }
-  return forgetHash(store!, hash, ref)
-}
-
-export async function forgetHash(store: Store, hash: string, ref = hash): Promise<ForgetOutcome> {
-  const r = await removeScript(store, hash)
+  const r = await removeScript(store!, hash)
   return {ref, hash, removed: true, names: r.names}
 }
 

@@ -39,12 +39,10 @@ export async function runScript(
   return {hash, output: result.output ?? 'null', cache: result.cache}
 }
 
-/** Bookkeeping shared by run and batch: set aside damage, republish on a miss, count. */
-export async function afterRun(store: Store, r: {hash: string; tag: string; result: JobResult; rows?: number}): Promise<void> {
+/** A run's bookkeeping: settle the result (set aside damage, republish), count it, mark the use. */
+async function afterRun(store: Store, r: {hash: string; tag: string; result: JobResult}): Promise<void> {
   await settleResult(store, r)
-  const c = resultCounters(r.result)
-  if (r.rows !== undefined) c['batch.rows'] = r.rows
-  await recordStats(store.layout, {counters: c, used: {[r.hash]: Date.now()}}).catch(() => {})
+  await recordStats(store.layout, {counters: resultCounters(r.result), used: {[r.hash]: Date.now()}}).catch(() => {})
 }
 
 /** What one call's result does to the store: damage is set aside, a code cache made on a miss is republished. */

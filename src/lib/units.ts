@@ -49,14 +49,21 @@ export function parseCount(value: string, flag: string): number {
   return Number(value)
 }
 
-/** A size as a user would write it back: 64MiB, 1.5GiB, 1000 bytes. */
-export function formatSize(n: number): string {
+/** n bytes as a value in the largest binary unit it reaches (KiB..TiB), or undefined under 1 KiB. */
+export function scaleBytes(n: number): {value: number; unit: string} | undefined {
   const units = ['KiB', 'MiB', 'GiB', 'TiB']
-  let v = n
-  let u = -1
-  while (v >= 1024 && u < units.length - 1) {
-    v /= 1024
+  if (n < 1024) return undefined
+  let value = n / 1024
+  let u = 0
+  while (value >= 1024 && u < units.length - 1) {
+    value /= 1024
     u++
   }
-  return u < 0 ? `${n} bytes` : `${Number.isInteger(v) ? v : v.toFixed(1)}${units[u]}`
+  return {value, unit: units[u]}
+}
+
+/** A size as a user would write it back: 64MiB, 1.5GiB, 1000 bytes. */
+export function formatSize(n: number): string {
+  const s = scaleBytes(n)
+  return s ? `${Number.isInteger(s.value) ? s.value : s.value.toFixed(1)}${s.unit}` : `${n} bytes`
 }
