@@ -50,3 +50,4 @@ console.log(table([
   ['100k-row map: burn quickjs', map['burn quickjs'].toFixed(1), `${(map['burn quickjs'] / map['plain node']).toFixed(2)} (<= 3.0)`],
 ]))
 console.log('\nreproduce: npm run build && node bench/limits.mjs')
+burn('daemon', 'stop')

@@ -1,5 +1,7 @@
 // burn run on a hit vs plain node, for a tiny script and for a 9 MB one (typescript.js),
-// and register throughput. Reproduce: npm run build && node bench/run.mjs [--n 15]
+// and register throughput. `burn run` goes through the run daemon once the first run has
+// started it (the default); the "direct" rows set BURN_DAEMON=off, the path of a first run.
+// Reproduce: npm run build && node bench/run.mjs [--n 15]
 import {readFileSync, writeFileSync} from 'node:fs'
 import {createRequire} from 'node:module'
 import {join} from 'node:path'
@@ -9,6 +11,8 @@ const n = Number(process.argv[process.argv.indexOf('--n') + 1]) || 15
 const dir = tempDir('burn-bench-run-')
 const env = {...process.env, BURN_CACHE_DIR: join(dir, 'cache')}
 const burn = (...args) => run(process.execPath, [BIN, ...args], {env})
+const directEnv = {...env, BURN_DAEMON: 'off'}
+const direct = (...args) => run(process.execPath, [BIN, ...args], {env: directEnv})
 
 // 1. a tiny script
 writeFileSync(join(dir, 'tiny.js'), 'module.exports = (x) => ({y: x.x * 2})\n')
@@ -16,6 +20,7 @@ burn('register', join(dir, 'tiny.js'), '--name', 'tiny')
 const tiny = compare({
   'node -e 0': () => run(process.execPath, ['-e', '0']),
   'burn run tiny (hit)': () => burn('run', 'tiny', '--input', '{"x":1}'),
+  'direct': () => direct('run', 'tiny', '--input', '{"x":1}'),
 }, n)
 
 // 2. typescript.js (9 MB), wrapped so its export transpiles a snippet
@@ -36,6 +41,7 @@ if (a !== b) throw new Error(`outputs differ:\n${a}\n${b}`)
 const ts = compare({
   'node ts-driver.cjs (no cache)': () => run(process.execPath, [join(dir, 'ts-driver.cjs'), input]),
   'burn run ts (hit)': () => burn('run', 'ts', '--input', input),
+  'direct': () => direct('run', 'ts', '--input', input),
 }, n)
 
 // 3. register 1,000 small scripts in one call
@@ -49,8 +55,11 @@ console.log(`burn run benchmarks (median of ${n}, interleaved), node ${process.v
 console.log(table([
   ['case', 'baseline ms', 'burn ms', 'ratio (goal)'],
   ['tiny script, hit vs node -e 0', tiny['node -e 0'].toFixed(1), tiny['burn run tiny (hit)'].toFixed(1), `${(tiny['burn run tiny (hit)'] / tiny['node -e 0']).toFixed(2)} (<= 2.0)`],
+  ['  same, direct (BURN_DAEMON=off)', '', tiny.direct.toFixed(1), (tiny.direct / tiny['node -e 0']).toFixed(2)],
   ['typescript.js 9 MB, hit vs node no cache', ts['node ts-driver.cjs (no cache)'].toFixed(1), ts['burn run ts (hit)'].toFixed(1), `${(ts['burn run ts (hit)'] / ts['node ts-driver.cjs (no cache)']).toFixed(2)} (<= 0.6)`],
+  ['  same, direct (BURN_DAEMON=off)', '', ts.direct.toFixed(1), (ts.direct / ts['node ts-driver.cjs (no cache)']).toFixed(2)],
 ]))
 console.log(`\nregister typescript.js (cold, compile + code cache): ${reg.ms.toFixed(0)} ms`)
 console.log(`register 1,000 small scripts in one call: ${r1000.ms.toFixed(0)} ms = ${perSec.toFixed(0)} scripts/s`)
 console.log('\nreproduce: npm run build && node bench/run.mjs')
+burn('daemon', 'stop')

@@ -5,6 +5,7 @@ import {build} from 'esbuild'
 
 const common = {bundle: true, platform: 'node', format: 'esm', target: 'node20', logLevel: 'warning'}
 await build({...common, entryPoints: ['dist/cli/fast-run.js'], outfile: 'dist/fast/fast-run.js'})
+await build({...common, entryPoints: ['dist/cli/daemon/server.js'], outfile: 'dist/fast/daemon.js', external: ['quickjs-emscripten', '@jitl/*']})
 await build({...common, entryPoints: ['dist/lib/engines/runner-main.js'], outdir: 'dist/fast', splitting: true, external: ['quickjs-emscripten', '@jitl/*']})
 // CommonJS starts faster than ESM; the run child is the one process on the hot path of every run.
 // import.meta.url (the quickjs engine resolves its wasm file from it) is this file's URL there.

@@ -25,7 +25,8 @@ export interface BurnOpts {
 }
 
 function env(opts: BurnOpts): NodeJS.ProcessEnv {
-  const e: NodeJS.ProcessEnv = {...process.env, BURN_CACHE_DIR: opts.cacheDir, FORCE_COLOR: '0', NO_COLOR: '1', ...opts.env}
+  // Run daemons of finished tests' cache dirs leave early (a test that needs another idle time sets its own).
+  const e: NodeJS.ProcessEnv = {...process.env, BURN_CACHE_DIR: opts.cacheDir, FORCE_COLOR: '0', NO_COLOR: '1', BURN_DAEMON_IDLE: '15s', ...opts.env}
   for (const [k, v] of Object.entries(opts.env ?? {})) if (v === undefined) delete e[k]
   return e
 }

@@ -1,6 +1,6 @@
+import {runViaDaemon} from './daemon/client.js'
 import {parseRunArgv} from './run-argv.js'
-import type {ChildProcess} from 'node:child_process'
-import {superviseRun} from './run-supervisor.js'
+import {spawnRunChild, superviseRun} from './run-supervisor.js'
 
 /*
  * `burn run` without oclif: loading @oclif/core costs about 90 ms, more than the whole run of
@@ -8,11 +8,11 @@ import {superviseRun} from './run-supervisor.js'
  * unusual (help, a parse error, a missing argument) returns undefined and oclif answers, so
  * usage messages stay oclif's.
  */
-export async function fastRun(argv: string[], child: ChildProcess): Promise<number | undefined> {
+export async function fastRun(argv: string[]): Promise<number | undefined> {
   const parsed = parseRunArgv(argv)
-  if (!parsed) {
-    child.kill('SIGKILL')
-    return undefined
-  }
-  return superviseRun(child, parsed.flags)
+  if (!parsed) return undefined
+  const viaDaemon = await runViaDaemon(argv, parsed.flags)
+  if ('code' in viaDaemon) return viaDaemon.code
+  const {child, closed} = spawnRunChild(argv, viaDaemon.stdin)
+  return superviseRun(child, parsed.flags, {closed})
 }

@@ -1,15 +1,25 @@
 import {describeError} from '../lib/errors.js'
 
+export interface RenderedError {
+  exit: number
+  stdout?: string
+  stderr?: string
+}
+
 /**
  * Error output for every command and the fast path: with --json a JSON object on stdout,
  * otherwise `Error: message` on stderr; the exit code always follows DESIGN.md's table.
  */
-export function renderError(err: unknown, json: boolean): number {
+export function formatError(err: unknown, json: boolean): RenderedError {
   const d = describeError(err)
-  if (json) {
-    process.stdout.write(JSON.stringify({error: {code: d.exit, kind: d.kind, message: d.message, ...d.data}}) + '\n')
-  } else {
-    process.stderr.write(`Error: ${d.message}\n`)
-  }
-  return d.exit
+  return json
+    ? {exit: d.exit, stdout: JSON.stringify({error: {code: d.exit, kind: d.kind, message: d.message, ...d.data}}) + '\n'}
+    : {exit: d.exit, stderr: `Error: ${d.message}\n`}
+}
+
+export function renderError(err: unknown, json: boolean): number {
+  const r = formatError(err, json)
+  if (r.stdout) process.stdout.write(r.stdout)
+  if (r.stderr) process.stderr.write(r.stderr)
+  return r.exit
 }

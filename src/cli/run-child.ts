@@ -1,35 +1,26 @@
 // The process that does one `burn run`: resolve, read input, execute the script in this very
-// process, print. It may die (a memory bomb, a kill on timeout); run-supervisor.ts, its parent,
-// turns that into a clean exit 6. Everything it writes to the store is atomic, so dying at any
-// instruction leaves the store consistent.
+// process, print. It may die (a memory bomb, a kill on timeout); its parent (run-supervisor.ts,
+// or the run daemon) turns that into a clean exit 6. Everything it writes to the store is
+// atomic, so dying at any instruction leaves the store consistent.
 import {writeSync} from 'node:fs'
 import {defaultCacheDir} from '../lib/cache-dir.js'
-import {executeJob, warmEngine} from '../lib/engines/execute.js'
-import {checkEngine} from '../lib/engines/tag.js'
+import {executeJob, preloadJob, warmEngine} from '../lib/engines/execute.js'
+import {checkEngine, engineTag} from '../lib/engines/tag.js'
 import type {JobResult} from '../lib/engines/protocol.js'
 import {EXIT} from '../lib/exit-codes.js'
+import {Layout} from '../lib/layout.js'
 import {parseLimits} from '../lib/limits.js'
 import {runScript} from '../lib/run.js'
 import {openStore} from '../lib/store.js'
-import {readInput} from './input.js'
+import {processStdin, readInput, readStdin, type StdinSource} from './input.js'
 import {renderError} from './render.js'
 import {parseRunArgv} from './run-argv.js'
+import {writeAllSync} from './write-sync.js'
+import type {PooledHint, PooledRequest} from './daemon/protocol.js'
 
-const START_FD = 3
-
-function writeAllSync(fd: number, text: string): void {
-  const buf = Buffer.from(text)
-  let off = 0
-  while (off < buf.length) {
-    try {
-      off += writeSync(fd, buf, off)
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code === 'EAGAIN') continue
-      if ((error as NodeJS.ErrnoException).code === 'EPIPE') return
-      throw error
-    }
-  }
-}
+// Lines to the parent: `h <engine> <hash>` (what the argument resolved to), `s` (the script
+// starts: its deadline and memory baseline start here), `e` (it ended).
+const EVENTS_FD = 3
 
 // A promise that can never settle (nothing left on the event loop) would otherwise end the
 // process silently with exit 0: it is reported as the timeout it would have become.
@@ -37,8 +28,8 @@ const stalled = new Promise<JobResult>((resolve) => {
   process.once('beforeExit', () => resolve({ok: false, error: {kind: 'limit', limit: 'timeout', message: "timeout: the script's promise can never settle (it waits on nothing)"}}))
 })
 
-async function main(): Promise<number> {
-  const parsed = parseRunArgv(process.argv.slice(2))
+async function main(argv: string[], stdin: StdinSource): Promise<number> {
+  const parsed = parseRunArgv(argv)
   // The parent saw the same argv and lets oclif explain what is wrong with it.
   if (!parsed) return EXIT.usage
   const {ref, flags} = parsed
@@ -47,23 +38,21 @@ async function main(): Promise<number> {
     const limits = parseLimits(flags, engine)
     const [store, input] = await Promise.all([
       openStore(flags['cache-dir'] ?? defaultCacheDir(), {create: false}),
-      readInput(flags),
+      readInput(flags, stdin),
       // Loading an engine (the QuickJS wasm) is burn's cost, not the script's: done before 's'.
       warmEngine(engine, limits),
     ])
     const out = await runScript(store, async (job) => {
-      // Tell the supervisor the script starts now: its deadline and memory baseline start here.
-      writeSync(START_FD, 's')
+      writeSync(EVENTS_FD, `h ${job.engine} ${job.hash}\ns\n`)
       const result = await Promise.race([executeJob(job), stalled])
-      // ...and that it ended: printing and bookkeeping after it are burn's, not the script's, so
-      // a watchdog kill can no longer follow an error this process already reported.
-      writeSync(START_FD, 'e')
+      // Printing and bookkeeping after the script are burn's, not the script's: a watchdog kill
+      // can no longer follow an error this process already reported.
+      writeSync(EVENTS_FD, 'e\n')
       return result
     }, {ref, input, engine, limits})
     const text = flags.json
       ? JSON.stringify({hash: out.hash, cache: out.cache, result: JSON.parse(out.output)})
       : flags.pretty ? JSON.stringify(JSON.parse(out.output), null, 2) : out.output
-    // fd 1 directly: creating process.stdout costs a stream setup this short process does not need
     writeAllSync(1, text + '\n')
     return 0
   } catch (error) {
@@ -71,7 +60,32 @@ async function main(): Promise<number> {
   }
 }
 
-main().then(
+/**
+ * A runner the run daemon started ahead of its call: it loads the script the hint names (the
+ * one its predecessor ran) while it waits, then does exactly one call, as sent on stdin.
+ */
+async function pooled(hintArg: string | undefined): Promise<number> {
+  if (hintArg) {
+    try {
+      const hint = JSON.parse(hintArg) as PooledHint
+      const layout = new Layout(hint.cacheDir)
+      const engine = checkEngine(hint.engine)
+      const tag = engineTag(engine)
+      preloadJob({engine, tag, hash: hint.hash, sourcePath: layout.object(hint.hash), compiledPath: layout.compiled(tag, hint.hash)})
+    } catch {
+      // a bad hint only costs the preload
+    }
+  }
+  const text = await readStdin()
+  // stdin closed without a request: the daemon is shutting down
+  if (text === '') return 0
+  const req = JSON.parse(text) as PooledRequest
+  process.chdir(req.cwd)
+  return main(req.argv, {isTTY: req.stdin === null, read: async () => req.stdin ?? ''})
+}
+
+const done = process.argv[2] === '--pooled' ? pooled(process.argv[3]) : main(process.argv.slice(2), processStdin)
+done.then(
   (code) => process.exit(code),
   (error) => process.exit(renderError(error, process.argv.includes('--json'))),
 )

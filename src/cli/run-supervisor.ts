@@ -1,20 +1,45 @@
 import {spawn, type ChildProcess} from 'node:child_process'
-import {fileURLToPath} from 'node:url'
 import {defaultCacheDir} from '../lib/cache-dir.js'
 import {Watchdog} from '../lib/engines/watchdog.js'
 import {BurnError} from '../lib/errors.js'
 import {parseLimits} from '../lib/limits.js'
 import {recordStats} from '../lib/stats.js'
 import {openStore} from '../lib/store.js'
+import {RUN_CHILD} from './bundles.js'
 import {renderError} from './render.js'
 import type {RunFlags} from './run-argv.js'
 
-// run-child.cjs is the CommonJS bundle of run-child.ts (scripts/bundle.mjs): it starts about
-// 7 ms faster than ESM. bin/run.js spawns the same file before it loads anything else.
-export const RUN_CHILD = fileURLToPath(new URL('../fast/run-child.cjs', import.meta.url))
+export type Closed = Promise<[number | null, NodeJS.Signals | null]>
 
-export function spawnRunChild(argv: string[]): ChildProcess {
-  return spawn(process.execPath, [...process.execArgv, RUN_CHILD, ...argv], {stdio: ['inherit', 'inherit', 'inherit', 'pipe']})
+/** The child's exit, once its pipes are drained too; call it right after spawning. */
+export function childClosed(child: ChildProcess): Closed {
+  return new Promise((resolve) => child.once('close', (code, signal) => resolve([code, signal])))
+}
+
+/**
+ * Starts run-child.cjs, the CommonJS bundle of run-child.ts (scripts/bundle.mjs: it starts
+ * about 7 ms faster than ESM). `stdin`: text to feed it instead of this process's own stdin
+ * (a call the run daemon dropped after the client had read its stdin).
+ */
+export function spawnRunChild(argv: string[], stdin?: string): {child: ChildProcess; closed: Closed} {
+  const child = spawn(process.execPath, [...process.execArgv, RUN_CHILD, ...argv], {stdio: [stdin === undefined ? 'inherit' : 'pipe', 'inherit', 'inherit', 'pipe']})
+  const closed = childClosed(child)
+  if (stdin !== undefined) {
+    child.stdin!.on('error', () => {})
+    child.stdin!.end(stdin)
+  }
+  return {child, closed}
+}
+
+export interface SuperviseOptions {
+  /** childClosed(child), taken when it was spawned. */
+  closed: Closed
+  /** Where supervisor-side errors go (the run daemon sends them to its client). */
+  render?: (error: unknown, json: boolean) => number
+  /** The script the child resolved the argument to (the run daemon preloads it next time). */
+  onScript?: (engine: string, hash: string) => void
+  /** The caller went away and killed the child itself: no breach to report or count. */
+  cancelled?: () => boolean
 }
 
 /**
@@ -22,35 +47,41 @@ export function spawnRunChild(argv: string[]): ChildProcess {
  * runs the script in itself. The child is a plain node process with the parent's exact flags,
  * so V8 accepts the code cache made at register time. Limits it cannot enforce on itself
  * (deadline, resident memory, V8's heap abort) end here as exit 6; every other outcome is the
- * child's own exit code and output. Costs one process start (measured in bench/run-startup).
+ * child's own exit code and output.
  */
-export async function superviseRun(child: ChildProcess, flags: RunFlags): Promise<number> {
+export async function superviseRun(child: ChildProcess, flags: RunFlags, opts: SuperviseOptions): Promise<number> {
+  const render = opts.render ?? renderError
   let limits
   try {
     limits = parseLimits(flags, flags.engine ?? 'v8')
   } catch (error) {
     child.kill('SIGKILL')
-    return renderError(error, Boolean(flags.json))
+    return render(error, Boolean(flags.json))
   }
   const dog = new Watchdog(child, limits)
-  // 's': the script starts; 'e': it ended (both may come in one chunk).
+  // Lines on fd 3 (run-child.ts): `h <engine> <hash>` the script resolved, `s` it starts, `e` it ended.
+  let pending = ''
   child.stdio[3]!.on('data', (d: Buffer) => {
-    for (const c of d.toString('latin1')) {
-      if (c === 's') dog.arm()
-      else if (c === 'e') dog.disarm()
+    const lines = (pending + d.toString('latin1')).split('\n')
+    pending = lines.pop()!
+    for (const line of lines) {
+      if (line === 's') dog.arm()
+      else if (line === 'e') dog.disarm()
+      else if (line.startsWith('h ')) {
+        const [, engine, hash] = line.split(' ')
+        opts.onScript?.(engine, hash)
+      }
     }
   })
-  const [code, signal] = await new Promise<[number | null, NodeJS.Signals | null]>((resolve) => {
-    if (child.exitCode !== null || child.signalCode !== null) resolve([child.exitCode, child.signalCode])
-    else child.on('exit', (c, s) => resolve([c, s]))
-  })
+  const [code, signal] = await opts.closed
   dog.disarm()
+  if (opts.cancelled?.()) return 130
   const breach = dog.deathBreach(code, signal)
   if (breach) {
     await recordBreach(flags, breach.limit)
-    return renderError(new BurnError('limit', breach.message, {limit: breach.limit}), Boolean(flags.json))
+    return render(new BurnError('limit', breach.message, {limit: breach.limit}), Boolean(flags.json))
   }
-  if (code === null) return renderError(new BurnError('internal', `the run process was killed by ${signal}`), Boolean(flags.json))
+  if (code === null) return render(new BurnError('internal', `the run process was killed by ${signal}`), Boolean(flags.json))
   return code
 }
 

@@ -20,6 +20,7 @@ export default class Run extends BurnCommand {
     const {args, flags} = await this.parse(Run)
     const all = {...flags, json: this.jsonEnabled()}
     // The same supervised child as the fast path (bin/run.js); it prints its own output.
-    process.exitCode = await superviseRun(spawnRunChild(toRunArgv(args.script, all)), all)
+    const {child, closed} = spawnRunChild(toRunArgv(args.script, all))
+    process.exitCode = await superviseRun(child, all, {closed})
   }
 }

@@ -69,7 +69,7 @@ interface Found extends Problem {
   repair?: () => Promise<Outcome | boolean>
 }
 
-const KNOWN_TOP = new Set(['store.json', 'CACHEDIR.TAG', 'objects', 'compiled', 'names', 'pending', 'stats', 'tmp', 'damaged'])
+const KNOWN_TOP = new Set(['store.json', 'CACHEDIR.TAG', 'objects', 'compiled', 'names', 'pending', 'stats', 'tmp', 'damaged', 'daemon'])
 
 export async function verifyStore(root: string, opts: VerifyOptions = {}): Promise<VerifyReport> {
   const t0 = Date.now()

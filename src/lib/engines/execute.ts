@@ -1,4 +1,4 @@
-import type {Job, JobResult, Limits} from './protocol.js'
+import type {Job, JobResult, Limits, ScriptFiles} from './protocol.js'
 import {engineTag, type EngineName} from './tag.js'
 
 /** Runs one job in this process: a runner process, or `burn run`'s supervised child. */
@@ -26,4 +26,17 @@ export async function warmEngine(engine: EngineName, limits?: Limits): Promise<v
     await (limits ? q.prepareQuickjs(limits) : q.warmQuickjs())
   }
   await xxh
+}
+
+/**
+ * Starts loading a script a run is expected to ask for next (the run daemon's pooled runners):
+ * v8 reads, checks and deserializes it; quickjs loads its wasm. Only reads: a call for
+ * another script, or files that changed meanwhile, simply load as usual.
+ */
+export function preloadJob(files: ScriptFiles): void {
+  if (files.engine === 'quickjs') {
+    void warmEngine('quickjs').catch(() => {})
+    return
+  }
+  void import('./v8.js').then((v8) => v8.preloadV8(files)).catch(() => {})
 }

@@ -38,6 +38,9 @@ export type Job =
       inputBytes?: Uint8Array; inputRange?: InputRange
     }
 
+/** Where a run job's script lives: what a runner may load before its call arrives. */
+export type ScriptFiles = Pick<Extract<Job, {op: 'run'}>, 'engine' | 'tag' | 'hash' | 'sourcePath' | 'compiledPath'>
+
 export interface InputRange {
   path: string
   offset: number

@@ -1,7 +1,7 @@
 import {readFile} from 'node:fs/promises'
 import {decodeArtifact} from '../artifact.js'
 import {loadXxh64, sha256} from '../hash.js'
-import type {CacheOutcome, Job, JobError, JobResult} from './protocol.js'
+import type {CacheOutcome, JobError, JobResult, ScriptFiles} from './protocol.js'
 
 export type LoadedSource =
   | {ok: true; source: Buffer; payload?: Buffer; warm?: boolean; cache: CacheOutcome; cacheReason?: string}
@@ -13,7 +13,7 @@ export type LoadedSource =
  * it); a damaged one is 'corrupt'. Without a valid compiled form the source is re-hashed, so a
  * damaged source object is never run.
  */
-export async function loadSource(job: Extract<Job, {op: 'run'}>): Promise<LoadedSource> {
+export async function loadSource(job: ScriptFiles): Promise<LoadedSource> {
   const [source, artifactBuf] = await Promise.all([
     readFile(job.sourcePath),
     // Missing is a plain miss; unreadable in any other way (a directory in its place, no

@@ -1,0 +1,46 @@
+/*
+ * The run daemon's wire format. A `burn run` client sends one request frame; the daemon answers
+ * with the call's stdout and stderr bytes as they come, then its exit code. A frame is a type
+ * byte, a 32-bit big-endian length and that many bytes: output is relayed as raw bytes, never
+ * re-encoded.
+ */
+export type FrameType = 'R' | 'o' | 'e' | 'x'
+
+/** What a client asks: the run's argv (with --cache-dir made explicit), its cwd, its stdin text (null: a terminal). */
+export interface PooledRequest {
+  argv: string[]
+  cwd: string
+  stdin: string | null
+}
+
+/** The script a pooled runner loads while it waits for its call. */
+export interface PooledHint {
+  cacheDir: string
+  engine: string
+  hash: string
+}
+
+export function frame(type: FrameType, payload: Buffer | string): Buffer {
+  const body = typeof payload === 'string' ? Buffer.from(payload) : payload
+  const head = Buffer.allocUnsafe(5)
+  head.write(type, 0, 'latin1')
+  head.writeUInt32BE(body.length, 1)
+  return Buffer.concat([head, body])
+}
+
+/** Splits a byte stream back into frames. */
+export class FrameReader {
+  private buf: Buffer = Buffer.alloc(0)
+
+  push(chunk: Buffer): Array<{type: FrameType; payload: Buffer}> {
+    this.buf = this.buf.length === 0 ? chunk : Buffer.concat([this.buf, chunk])
+    const out: Array<{type: FrameType; payload: Buffer}> = []
+    while (this.buf.length >= 5) {
+      const len = this.buf.readUInt32BE(1)
+      if (this.buf.length < 5 + len) break
+      out.push({type: this.buf.toString('latin1', 0, 1) as FrameType, payload: this.buf.subarray(5, 5 + len)})
+      this.buf = this.buf.subarray(5 + len)
+    }
+    return out
+  }
+}

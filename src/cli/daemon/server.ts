@@ -1,0 +1,213 @@
+// The run daemon: one per cache dir and environment (where.ts), started in the background by
+// the first `burn run` that finds none, gone after BURN_DAEMON_IDLE (default 2m) without a
+// call, or as soon as its store or socket disappears. It never runs a script itself: each call
+// gets a runner process of its own (run-child.ts in pooled mode), started ahead of time and
+// used once, and is supervised exactly as a direct `burn run` is (run-supervisor.ts), so a
+// breach kills that runner and the call still ends with exit 6. What the daemon saves is the
+// runner's start and, when the same script comes again, the load of its code cache.
+import {spawn, type ChildProcess} from 'node:child_process'
+import {chmodSync, existsSync, rmSync, statSync} from 'node:fs'
+import {createServer, type Socket} from 'node:net'
+import {join} from 'node:path'
+import {acquireLock, Lock} from '../../lib/lock.js'
+import {parseDuration} from '../../lib/units.js'
+import {formatError} from '../render.js'
+import {parseRunArgv} from '../run-argv.js'
+import {childClosed, superviseRun} from '../run-supervisor.js'
+import {frame, FrameReader, type PooledHint, type PooledRequest} from './protocol.js'
+import {RUN_CHILD} from '../bundles.js'
+
+const [cacheDir, socketPath, lockPath] = process.argv.slice(2)
+const IDLE_MS = idleMs(process.env.BURN_DAEMON_IDLE)
+const WATCH_MS = 1000
+// Scripts remembered by argument, for the preload hint (bounded: oldest forgotten first).
+const MAX_HINTS = 1000
+
+function idleMs(v: string | undefined): number {
+  try {
+    return v ? parseDuration(v, 'BURN_DAEMON_IDLE') : 120_000
+  } catch {
+    return 120_000
+  }
+}
+
+interface Runner {
+  child: ChildProcess
+  closed: Promise<[number | null, NodeJS.Signals | null]>
+}
+
+class RunnerPool {
+  private idle?: Runner
+  private readonly hints = new Map<string, PooledHint>()
+
+  /** The started runner, or a new one: each runner does one call. */
+  take(argKey: string): Runner {
+    const ready = this.idle && this.idle.child.exitCode === null && this.idle.child.signalCode === null ? this.idle : undefined
+    this.idle = undefined
+    return ready ?? this.start(this.hints.get(argKey))
+  }
+
+  /**
+   * Starts the runner for the next call, loading the script these arguments ran last. Called
+   * when a call has ended: starting it sooner would compete with that call for the CPU.
+   */
+  fill(argKey?: string): void {
+    this.idle ??= this.start(argKey === undefined ? undefined : this.hints.get(argKey))
+  }
+
+  remember(argKey: string, hint: PooledHint): void {
+    this.hints.delete(argKey)
+    this.hints.set(argKey, hint)
+    if (this.hints.size > MAX_HINTS) this.hints.delete(this.hints.keys().next().value!)
+  }
+
+  close(): void {
+    // a runner whose stdin ends without a request exits on its own
+    this.idle?.child.stdin?.end()
+    this.idle = undefined
+  }
+
+  private start(hint?: PooledHint): Runner {
+    const args = [...process.execArgv, RUN_CHILD, '--pooled', ...(hint ? [JSON.stringify(hint)] : [])]
+    const child = spawn(process.execPath, args, {stdio: ['pipe', 'pipe', 'pipe', 'pipe']})
+    child.on('error', () => {})
+    child.stdin!.on('error', () => {})
+    return {child, closed: childClosed(child)}
+  }
+}
+
+const pool = new RunnerPool()
+let active = 0
+let idleTimer: NodeJS.Timeout | undefined
+let stopping = false
+
+function touch(): void {
+  clearTimeout(idleTimer)
+  idleTimer = setTimeout(() => {
+    if (active === 0) void stop()
+  }, IDLE_MS)
+}
+
+async function serveCall(conn: Socket, req: PooledRequest): Promise<void> {
+  active++
+  const send = (type: 'o' | 'e' | 'x', data: Buffer | string) => {
+    if (!conn.destroyed) conn.write(frame(type, data))
+  }
+  const parsed = parseRunArgv(req.argv)
+  // The client parsed the same argv before sending it.
+  if (!parsed) {
+    send('x', '2')
+    conn.end()
+    active--
+    return
+  }
+  const argKey = JSON.stringify([parsed.ref, parsed.flags.engine ?? 'v8'])
+  const {child, closed} = pool.take(argKey)
+  let cancelled = false
+  conn.on('close', () => {
+    if (child.exitCode === null && child.signalCode === null) {
+      cancelled = true
+      child.kill('SIGKILL')
+    }
+  })
+  child.stdout!.on('data', (d: Buffer) => send('o', d))
+  child.stderr!.on('data', (d: Buffer) => send('e', d))
+  child.stdin!.end(JSON.stringify(req))
+  const code = await superviseRun(child, parsed.flags, {
+    closed,
+    cancelled: () => cancelled,
+    render: (error, json) => {
+      const r = formatError(error, json)
+      if (r.stdout) send('o', r.stdout)
+      if (r.stderr) send('e', r.stderr)
+      return r.exit
+    },
+    onScript: (engine, hash) => pool.remember(argKey, {cacheDir, engine, hash}),
+  })
+  send('x', String(code))
+  conn.end()
+  active--
+  if (!stopping) pool.fill(argKey)
+  touch()
+}
+
+function serve(conn: Socket): void {
+  touch()
+  const reader = new FrameReader()
+  conn.on('error', () => {})
+  conn.on('data', (chunk: Buffer) => {
+    for (const f of reader.push(chunk)) {
+      if (f.type !== 'R') continue
+      let req: PooledRequest
+      try {
+        req = JSON.parse(f.payload.toString()) as PooledRequest
+      } catch {
+        conn.destroy()
+        return
+      }
+      serveCall(conn, req).catch(() => conn.destroy())
+    }
+  })
+}
+
+let lock: Lock | undefined
+const server = createServer(serve)
+let socketIno: number | undefined
+
+async function stop(): Promise<void> {
+  if (stopping) return
+  stopping = true
+  server.close()
+  pool.close()
+  // A newer daemon may own the path by now; only our own socket is removed.
+  try {
+    if (statSync(socketPath).ino === socketIno) rmSync(socketPath, {force: true})
+  } catch {
+    // already gone
+  }
+  const wait = setInterval(async () => {
+    if (active > 0) return
+    clearInterval(wait)
+    await lock?.release().catch(() => {})
+    process.exit(0)
+  }, 50)
+}
+
+/** Leave when the store or our socket is gone, or the lock is no longer ours. */
+function watch(): void {
+  setInterval(async () => {
+    let ok = existsSync(join(cacheDir, 'store.json'))
+    try {
+      ok &&= statSync(socketPath).ino === socketIno
+    } catch {
+      ok = false
+    }
+    if (ok && lock) ok = await lock.stillOwned().catch(() => false)
+    if (!ok) void stop()
+  }, WATCH_MS)
+}
+
+async function main(): Promise<void> {
+  const got = await acquireLock(lockPath, {waitMs: 0})
+  if (!(got instanceof Lock)) return
+  lock = got
+  // We hold the lock, so a socket file left here belongs to a daemon that died.
+  rmSync(socketPath, {force: true})
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject)
+    server.listen(socketPath, resolve)
+  })
+  chmodSync(socketPath, 0o600)
+  socketIno = statSync(socketPath).ino
+  pool.fill()
+  touch()
+  watch()
+}
+
+process.on('SIGTERM', () => void stop())
+process.on('SIGINT', () => void stop())
+
+main().catch(async () => {
+  await lock?.release().catch(() => {})
+  process.exit(1)
+})

@@ -1,0 +1,55 @@
+import {createHash} from 'node:crypto'
+import {statSync} from 'node:fs'
+import {join, resolve} from 'node:path'
+import {RUN_CHILD} from '../bundles.js'
+
+// A Unix socket path holds at most 107 bytes on Linux (103 on macOS).
+const MAX_SOCKET_PATH = 100
+
+/**
+ * Whether a `burn run` in this environment may go through the run daemon. BURN_DAEMON=off
+ * opts out; the debugging and test knobs (BURN_FAULT, BURN_LOCK_*, ...) change how a call
+ * behaves, so calls that set them always run directly.
+ */
+export function daemonAllowed(env: NodeJS.ProcessEnv): boolean {
+  if (/^(off|0|false|no)$/i.test(env.BURN_DAEMON ?? '')) return false
+  return !Object.keys(env).some((k) => k.startsWith('BURN_') && k !== 'BURN_CACHE_DIR' && k !== 'BURN_DAEMON' && k !== 'BURN_DAEMON_IDLE')
+}
+
+/**
+ * Everything outside the call's own arguments that can change a run's outcome: the node
+ * binary and its flags, burn's own build, and the environment a script can observe (time
+ * zone, locale) or that configures node. A daemon serves only clients with the same key: its
+ * socket's name is this key's digest.
+ */
+function daemonKey(env: NodeJS.ProcessEnv): string {
+  const build = (() => {
+    try {
+      const s = statSync(RUN_CHILD)
+      return `${RUN_CHILD}:${s.size}:${s.mtimeMs}`
+    } catch {
+      return RUN_CHILD
+    }
+  })()
+  const vars = Object.keys(env)
+    .filter((k) => k === 'TZ' || k === 'LANG' || k === 'LANGUAGE' || k.startsWith('LC_') || k.startsWith('NODE_'))
+    .sort()
+    .map((k) => `${k}=${env[k]}`)
+  const key = JSON.stringify([process.execPath, process.version, process.execArgv, build, vars])
+  return createHash('sha256').update(key).digest('hex').slice(0, 20)
+}
+
+export interface DaemonPaths {
+  cacheDir: string
+  socket: string
+  lock: string
+}
+
+/** Where the daemon for this cache dir and environment listens; undefined when its socket path would be too long. */
+export function daemonPaths(cacheDir: string, env: NodeJS.ProcessEnv): DaemonPaths | undefined {
+  const root = resolve(cacheDir)
+  const key = daemonKey(env)
+  const socket = join(root, 'daemon', `${key}.sock`)
+  if (Buffer.byteLength(socket) > MAX_SOCKET_PATH) return undefined
+  return {cacheDir: root, socket, lock: join(root, 'daemon', `${key}.lock`)}
+}

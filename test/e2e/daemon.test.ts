@@ -1,0 +1,286 @@
+import assert from 'node:assert/strict'
+import {existsSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync} from 'node:fs'
+import {join} from 'node:path'
+import {describe, it} from 'node:test'
+import {burn, burnAsync, json, register, stats, tmp, writeScript, type Result} from '../helpers.js'
+
+// The run daemon (src/cli/daemon): after a first `burn run`, later runs of the same cache dir
+// go through a background process that keeps a runner started and the last script loaded.
+// Every outcome must be byte for byte what a direct run (BURN_DAEMON=off) gives.
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
+const direct = {BURN_DAEMON: 'off'}
+
+function daemonFiles(cache: string): string[] {
+  const d = join(cache, 'daemon')
+  return existsSync(d) ? readdirSync(d).sort() : []
+}
+
+/** Waits for the daemon of `cache` to listen, and returns its PID. */
+async function daemonUp(cache: string): Promise<number> {
+  for (let i = 0; i < 200; i++) {
+    const sock = daemonFiles(cache).find((f) => f.endsWith('.sock'))
+    if (sock) {
+      const lock = join(cache, 'daemon', sock.replace(/\.sock$/, '.lock'))
+      return JSON.parse(readFileSync(lock, 'utf8')).pid as number
+    }
+    await sleep(25)
+  }
+  throw new Error(`no daemon came up for ${cache}: ${daemonFiles(cache)}`)
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0)
+    return true
+  } catch {
+    return false
+  }
+}
+
+async function gone(pid: number, ms = 5000): Promise<boolean> {
+  for (let t = 0; t < ms; t += 25) {
+    if (!alive(pid)) return true
+    await sleep(25)
+  }
+  return false
+}
+
+/** Processes whose parent is `ppid`, with their command lines. */
+function childrenOf(ppid: number): Array<{pid: number; cmd: string}> {
+  const out = []
+  for (const p of readdirSync('/proc').filter((n) => /^\d+$/.test(n))) {
+    try {
+      const stat = readFileSync(`/proc/${p}/stat`, 'utf8')
+      if (Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]) !== ppid) continue
+      out.push({pid: Number(p), cmd: readFileSync(`/proc/${p}/cmdline`, 'utf8').replace(/\0/g, ' ')})
+    } catch {
+      // exited meanwhile
+    }
+  }
+  return out
+}
+
+const strip = (r: Result) => ({code: r.code, signal: r.signal, stdout: r.stdout, stderr: r.stderr})
+
+describe('the run daemon', () => {
+  const cache = tmp()
+  const dir = tmp()
+  const double = register(cache, writeScript(dir, 'double.js', 'module.exports = (x) => ({y: x.x * 2})\n'), ['--name', 'double'])
+  register(cache, writeScript(dir, 'log.js', 'module.exports = (x) => { console.log("seen", x); console.error("to stderr"); return [x, x] }\n'), ['--name', 'log'])
+  register(cache, writeScript(dir, 'throws.js', 'module.exports = () => { throw new TypeError("bad row") }\n'), ['--name', 'throws'])
+  register(cache, writeScript(dir, 'spin.js', 'module.exports = () => { for (;;) {} }\n'), ['--name', 'spin'])
+  register(cache, writeScript(dir, 'bomb.js', 'module.exports = () => { const k = []; for (;;) k.push(new Uint8Array(1 << 20).fill(1)) }\n'), ['--name', 'bomb'])
+  register(cache, writeScript(dir, 'big.js', 'module.exports = () => "z".repeat(5000)\n'), ['--name', 'big'])
+  register(cache, writeScript(dir, 'bigint.js', 'module.exports = () => ({a: [1, 10n]})\n'), ['--name', 'bigint'])
+  register(cache, writeScript(dir, 'q.js', 'module.exports = (x) => { let n = 0; for (let i = 0; i < x; i++) n += i; return n }\n'), ['--name', 'q', '--engine', 'quickjs'])
+  writeFileSync(join(dir, 'in.json'), '{"x": 21}')
+
+  it('starts after the first run, listens on a private socket, and leaves the store verifiable', async () => {
+    assert.deepEqual(daemonFiles(cache), [])
+    assert.equal(burn(['run', 'double', '--input', '{"x":1}'], {cacheDir: cache}).stdout, '{"y":2}\n')
+    await daemonUp(cache)
+    const files = daemonFiles(cache)
+    assert.equal(files.length, 2)
+    assert.match(files[0], /^[0-9a-f]{20}\.lock$/)
+    assert.equal(statSync(join(cache, 'daemon')).mode & 0o777, 0o700)
+    assert.equal(statSync(join(cache, 'daemon', files[1])).mode & 0o777, 0o600)
+    assert.equal(burn(['verify'], {cacheDir: cache}).code, 0)
+  })
+
+  // [args, stdin, cwd]: each case runs directly and through the daemon.
+  const cases: Array<[string, string[], string?, string?]> = [
+    ['a hit', ['run', 'double', '--input', '{"x":4}']],
+    ['--pretty', ['run', 'double', '--input', '{"x":4}', '--pretty']],
+    ['--json', ['run', 'double', '--input', '{"x":4}', '--json']],
+    ['a hash prefix', ['run', double.slice(0, 8), '--input', '{"x":5}']],
+    ['stdin input', ['run', 'double'], '{"x":6}'],
+    ['empty stdin is null', ['run', 'log'], ''],
+    ['--input-file - ', ['run', 'double', '--input-file', '-'], '{"x":7}'],
+    ['a relative --input-file, from the caller\'s cwd', ['run', 'double', '--input-file', 'in.json'], undefined, 'dir'],
+    ['a missing --input-file', ['run', 'double', '--input-file', 'nope.json'], undefined, 'dir'],
+    ['invalid JSON input', ['run', 'double', '--input', '{x']],
+    ['console output', ['run', 'log', '--input', '"hi"']],
+    ['a script that throws', ['run', 'throws']],
+    ['a script that throws, --json', ['run', 'throws', '--json']],
+    ['an unknown name', ['run', 'nosuch']],
+    ['a timeout', ['run', 'spin', '--timeout', '300ms']],
+    ['a timeout, --json', ['run', 'spin', '--timeout', '300ms', '--json']],
+    ['a memory bomb', ['run', 'bomb', '--memory', '64MiB']],
+    ['--max-output', ['run', 'big', '--max-output', '1000']],
+    ['a BigInt result', ['run', 'bigint']],
+    ['quickjs', ['run', 'q', '--engine', 'quickjs', '--input', '1000']],
+    ['quickjs out of fuel', ['run', 'q', '--engine', 'quickjs', '--input', '100000', '--fuel', '1000']],
+    ['a bad limit', ['run', 'double', '--timeout', 'soon']],
+  ]
+  for (const [name, args, stdin, cwd] of cases) {
+    it(`gives exactly a direct run's output and exit code: ${name}`, async () => {
+      await daemonUp(cache)
+      const opts = {cacheDir: cache, input: stdin, cwd: cwd === 'dir' ? dir : undefined}
+      const a = burn(args, {...opts, env: direct})
+      const b = burn(args, opts)
+      assert.deepEqual(strip(b), strip(a))
+      assert.equal(b.signal, null)
+    })
+  }
+
+  it('runs the script in a runner process of the daemon', async () => {
+    const pid = await daemonUp(cache)
+    register(cache, writeScript(dir, 'slow.js', 'module.exports = () => new Promise((r) => setTimeout(() => r("done"), 600))\n'), ['--name', 'slow'])
+    const run = burnAsync(['run', 'slow'], {cacheDir: cache})
+    let runner: {pid: number; cmd: string} | undefined
+    for (let i = 0; i < 40 && !runner; i++) {
+      await sleep(25)
+      runner = childrenOf(pid).find((c) => c.cmd.includes('run-child.cjs --pooled') && alive(c.pid))
+    }
+    assert.ok(runner, 'a pooled runner of the daemon')
+    assert.equal((await run).stdout, '"done"\n')
+  })
+
+  it('counts hits exactly under 8 concurrent runs', async () => {
+    await daemonUp(cache)
+    const before = stats(cache)
+    const rs = await Promise.all(Array.from({length: 8}, (_, i) => burnAsync(['run', 'double', '--input', `{"x":${i}}`], {cacheDir: cache})))
+    assert.deepEqual(rs.map((r) => [r.code, r.stdout]), rs.map((_, i) => [0, `{"y":${i * 2}}\n`]))
+    const after = stats(cache)
+    assert.equal(after.hits - before.hits, 8)
+    assert.equal(after.misses - before.misses, 0)
+  })
+
+  it('never runs a compiled form changed after its runner loaded it: a flipped byte is a miss, set aside', async () => {
+    await daemonUp(cache)
+    const tag = readdirSync(join(cache, 'compiled')).find((t) => !t.startsWith('quickjs'))!
+    const artifact = join(cache, 'compiled', tag, double.slice(0, 2), double)
+    // two runs: the daemon's next runner has `double` loaded before the damage
+    burn(['run', 'double', '--input', '{"x":1}'], {cacheDir: cache})
+    burn(['run', 'double', '--input', '{"x":1}'], {cacheDir: cache})
+    await sleep(300)
+    const bytes = readFileSync(artifact)
+    bytes[bytes.length - 3] ^= 0xff
+    writeFileSync(artifact, bytes)
+    const before = stats(cache)
+    assert.equal(burn(['run', 'double', '--input', '{"x":9}'], {cacheDir: cache}).stdout, '{"y":18}\n')
+    const after = stats(cache)
+    assert.equal(after.misses - before.misses, 1)
+    assert.equal(after.hits - before.hits, 0)
+    assert.ok(readdirSync(join(cache, 'damaged')).length > 0)
+    assert.equal(burn(['run', 'double', '--input', '{"x":9}'], {cacheDir: cache}).stdout, '{"y":18}\n')
+    assert.equal(burn(['verify'], {cacheDir: cache}).code, 0)
+  })
+
+  it('answers a forgotten script with exit 3 even when its runner had loaded it', async () => {
+    await daemonUp(cache)
+    const h = register(cache, writeScript(dir, 'gone.js', 'module.exports = 1\n'), ['--name', 'gone'])
+    burn(['run', 'gone'], {cacheDir: cache})
+    burn(['run', 'gone'], {cacheDir: cache})
+    await sleep(300)
+    assert.equal(burn(['forget', 'gone'], {cacheDir: cache}).code, 0)
+    const r = burn(['run', h], {cacheDir: cache})
+    assert.equal(r.code, 3)
+    assert.equal(r.stderr, `Error: no script matches "${h}"; \`burn list\` shows what is registered, \`burn register <file>\` adds one\n`)
+  })
+
+  it('kills the runner when its client goes away', async () => {
+    const pid = await daemonUp(cache)
+    register(cache, writeScript(dir, 'long.js', 'module.exports = () => new Promise((r) => setTimeout(r, 20000))\n'), ['--name', 'long'])
+    const idle = new Set(childrenOf(pid).map((c) => c.pid))
+    const client = burnAsync(['run', 'long', '--timeout', '30s'], {cacheDir: cache})
+    // the runner doing the call: the pooled one the daemon had started
+    let runner: number | undefined
+    for (let i = 0; i < 80 && runner === undefined; i++) {
+      await sleep(25)
+      if (childrenOf(process.pid).some((c) => c.cmd.includes('run long'))) runner = [...idle].find((r) => alive(r))
+    }
+    assert.ok(runner)
+    await sleep(300)
+    const [clientProc] = childrenOf(process.pid).filter((c) => c.cmd.includes('run long'))
+    process.kill(clientProc.pid, 'SIGKILL')
+    assert.equal((await client).signal, 'SIGKILL')
+    assert.ok(await gone(runner, 3000), 'the runner of the abandoned call was killed')
+    assert.equal(alive(pid), true)
+    assert.equal(burn(['run', 'double', '--input', '{"x":3}'], {cacheDir: cache}).stdout, '{"y":6}\n')
+  })
+
+  it('survives its own SIGKILL: the next run is correct, and a new daemon takes over', async () => {
+    const pid = await daemonUp(cache)
+    process.kill(pid, 'SIGKILL')
+    assert.ok(await gone(pid))
+    assert.equal(burn(['run', 'double', '--input', '{"x":3}'], {cacheDir: cache}).stdout, '{"y":6}\n')
+    // the dead daemon's lock goes stale by its PID: a new one starts on a following run
+    let next = pid
+    for (let i = 0; i < 20 && next === pid; i++) {
+      burn(['run', 'double', '--input', '{"x":3}'], {cacheDir: cache})
+      await sleep(100)
+      next = await daemonUp(cache)
+    }
+    assert.notEqual(next, pid)
+    assert.equal(burn(['run', 'double', '--input', '{"x":3}'], {cacheDir: cache}).stdout, '{"y":6}\n')
+  })
+})
+
+describe('run daemon lifetime and scope', () => {
+  it('is never started with BURN_DAEMON=off', async () => {
+    const cache = tmp()
+    register(cache, writeScript(tmp(), 'a.js', 'module.exports = 1\n'), ['--name', 'a'])
+    for (let i = 0; i < 3; i++) assert.equal(burn(['run', 'a'], {cacheDir: cache, env: direct}).stdout, '1\n')
+    await sleep(300)
+    assert.deepEqual(daemonFiles(cache), [])
+  })
+
+  it('exits when its cache dir is removed, and after BURN_DAEMON_IDLE without calls', async () => {
+    const c1 = tmp()
+    register(c1, writeScript(tmp(), 'a.js', 'module.exports = 1\n'), ['--name', 'a'])
+    burn(['run', 'a'], {cacheDir: c1})
+    const p1 = await daemonUp(c1)
+    rmSync(c1, {recursive: true, force: true})
+    assert.ok(await gone(p1), 'daemon left with its store')
+
+    const c2 = tmp()
+    register(c2, writeScript(tmp(), 'a.js', 'module.exports = 1\n'), ['--name', 'a'])
+    burn(['run', 'a'], {cacheDir: c2, env: {BURN_DAEMON_IDLE: '500ms'}})
+    const p2 = await daemonUp(c2)
+    assert.ok(await gone(p2), 'daemon left when idle')
+    assert.deepEqual(daemonFiles(c2).filter((f) => f.endsWith('.sock')), [])
+  })
+
+  it('serves only its own environment: a different TZ gets its own daemon and its own answer', async () => {
+    const cache = tmp()
+    register(cache, writeScript(tmp(), 'tz.js', 'module.exports = () => new Date(0).getHours()\n'), ['--name', 'tz'])
+    const at = (TZ: string) => burn(['run', 'tz'], {cacheDir: cache, env: {TZ}}).stdout
+    assert.equal(at('UTC'), '0\n')
+    await daemonUp(cache)
+    assert.equal(at('UTC'), '0\n')
+    assert.equal(at('Asia/Tokyo'), '9\n')
+    for (let i = 0; i < 100 && daemonFiles(cache).filter((f) => f.endsWith('.sock')).length < 2; i++) await sleep(25)
+    assert.equal(at('Asia/Tokyo'), '9\n')
+    assert.equal(at('UTC'), '0\n')
+    assert.equal(daemonFiles(cache).filter((f) => f.endsWith('.sock')).length, 2)
+    assert.equal(burn(['verify'], {cacheDir: cache}).code, 0)
+  })
+})
+
+describe('burn daemon status and stop', () => {
+  it('lists the running daemon, stops it cleanly, and removes its files', async () => {
+    const cache = tmp()
+    register(cache, writeScript(tmp(), 'a.js', 'module.exports = 1\n'), ['--name', 'a'])
+    assert.deepEqual(json(burn(['daemon', 'status', '--json'], {cacheDir: cache})), {daemons: []})
+    assert.equal(burn(['daemon', 'status'], {cacheDir: cache}).stdout, 'no run daemon\n')
+    burn(['run', 'a'], {cacheDir: cache})
+    const pid = await daemonUp(cache)
+    const [d] = json(burn(['daemon', 'status', '--json'], {cacheDir: cache})).daemons
+    assert.equal(d.pid, pid)
+    assert.equal(d.running, true)
+    assert.equal(d.listening, true)
+    assert.match(d.key, /^[0-9a-f]{20}$/)
+    const stop = burn(['daemon', 'stop'], {cacheDir: cache})
+    assert.equal(stop.stdout, 'stopped 1 run daemon\n')
+    assert.equal(stop.code, 0)
+    assert.equal(alive(pid), false)
+    assert.deepEqual(daemonFiles(cache), [])
+    assert.equal(json(burn(['daemon', 'stop', '--json'], {cacheDir: cache})).stopped, 0)
+    // a stopped daemon costs nothing: the next run is direct and starts another
+    assert.equal(burn(['run', 'a'], {cacheDir: cache}).stdout, '1\n')
+    assert.notEqual(await daemonUp(cache), pid)
+    assert.equal(burn(['daemon', 'stop'], {cacheDir: cache}).code, 0)
+  })
+})
