@@ -66,6 +66,7 @@ export function resultCounters(result: JobResult, outcomes = 'runs'): Counters {
   if (result.cache === 'hit') {
     c.hits = 1
     if (result.cachedData) c.codeCacheUpgrades = 1
+    if (result.ok && result.preloaded) c.preloadedHits = 1
   } else if (result.cache && result.cache !== 'none') {
     c.misses = 1
     if (result.cache === 'rejected') c.codeCacheRejections = 1

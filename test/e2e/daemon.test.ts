@@ -147,6 +147,20 @@ describe('the run daemon', () => {
     assert.equal(after.misses - before.misses, 0)
   })
 
+  it('has the next runner load the script its predecessor ran, before its call comes', async () => {
+    await daemonUp(cache)
+    burn(['run', 'double', '--input', '{"x":1}'], {cacheDir: cache})
+    await sleep(300)
+    const before = stats(cache)
+    assert.equal(burn(['run', 'double', '--input', '{"x":2}'], {cacheDir: cache}).stdout, '{"y":4}\n')
+    const after = stats(cache)
+    assert.equal(after.hits - before.hits, 1)
+    assert.equal((after.preloadedHits ?? 0) - (before.preloadedHits ?? 0), 1)
+    // another script: the preload is not used, the call loads as usual
+    assert.equal(burn(['run', 'log', '--input', '1'], {cacheDir: cache}).stdout, '[1,1]\n')
+    assert.equal(stats(cache).preloadedHits, after.preloadedHits)
+  })
+
   it('never runs a compiled form changed after its runner loaded it: a flipped byte is a miss, set aside', async () => {
     await daemonUp(cache)
     const tag = readdirSync(join(cache, 'compiled')).find((t) => !t.startsWith('quickjs'))!
@@ -163,6 +177,7 @@ describe('the run daemon', () => {
     const after = stats(cache)
     assert.equal(after.misses - before.misses, 1)
     assert.equal(after.hits - before.hits, 0)
+    assert.equal(after.preloadedHits, before.preloadedHits)
     assert.ok(readdirSync(join(cache, 'damaged')).length > 0)
     assert.equal(burn(['run', 'double', '--input', '{"x":9}'], {cacheDir: cache}).stdout, '{"y":18}\n')
     assert.equal(burn(['verify'], {cacheDir: cache}).code, 0)

@@ -61,5 +61,6 @@ export type JobError =
   | {kind: 'internal'; message: string}
 
 export type JobResult =
-  | {ok: true; output?: string; outputBytes?: Uint8Array; rows?: number; cachedData?: Uint8Array; cache: CacheOutcome; cacheReason?: string; compileMs: number; runMs: number}
+  // preloaded: the runner had loaded the script before the call came (the run daemon's preload)
+  | {ok: true; output?: string; outputBytes?: Uint8Array; rows?: number; cachedData?: Uint8Array; cache: CacheOutcome; cacheReason?: string; compileMs: number; runMs: number; preloaded?: boolean}
   | {ok: false; error: JobError; cache?: CacheOutcome; cacheReason?: string; cachedData?: Uint8Array; compileMs?: number}

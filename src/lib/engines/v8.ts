@@ -173,7 +173,7 @@ export async function runV8(job: Extract<Job, {op: 'run'}>): Promise<JobResult> 
   // Republish on any miss, and once on a hit of register's body-only cache: the cache made now
   // also covers what the first call compiled (typescript.js: about 25 ms less on every later run).
   const cachedData = cache === 'hit' && loaded.warm ? undefined : script.createCachedData()
-  return {ok: true, output, rows, cache, cacheReason, cachedData, compileMs, runMs}
+  return {ok: true, output, rows, cache, cacheReason, cachedData, compileMs, runMs, preloaded: pre ? true : undefined}
 }
 
 function rowsInput(job: Extract<Job, {op: 'run'}>): {ok: true; value: unknown[]} | {ok: false; error: JobError} {
