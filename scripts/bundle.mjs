@@ -4,7 +4,9 @@
 import {build} from 'esbuild'
 
 const common = {bundle: true, platform: 'node', format: 'esm', target: 'node20', logLevel: 'warning'}
-await build({...common, entryPoints: ['dist/cli/fast-run.js'], outfile: 'dist/fast/fast-run.js'})
+// The run client is split: what a call through the run daemon needs is fast-run.js itself; the
+// direct path's supervisor is a chunk loaded only when a call runs directly.
+await build({...common, entryPoints: ['dist/cli/fast-run.js'], outdir: 'dist/fast', splitting: true})
 await build({...common, entryPoints: ['dist/cli/daemon/server.js'], outfile: 'dist/fast/daemon.js', external: ['quickjs-emscripten', '@jitl/*']})
 await build({...common, entryPoints: ['dist/lib/engines/runner-main.js'], outdir: 'dist/fast', splitting: true, external: ['quickjs-emscripten', '@jitl/*']})
 // CommonJS starts faster than ESM; the run child is the one process on the hot path of every run.

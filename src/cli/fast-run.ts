@@ -1,6 +1,6 @@
 import {runViaDaemon} from './daemon/client.js'
 import {parseRunArgv} from './run-argv.js'
-import {spawnRunChild, superviseRun} from './run-supervisor.js'
+import {spawnRunChild} from './run-spawn.js'
 
 /*
  * `burn run` without oclif: loading @oclif/core costs about 90 ms, more than the whole run of
@@ -14,5 +14,7 @@ export async function fastRun(argv: string[]): Promise<number | undefined> {
   const viaDaemon = await runViaDaemon(argv, parsed.flags)
   if ('code' in viaDaemon) return viaDaemon.code
   const {child, closed} = spawnRunChild(argv, viaDaemon.stdin)
+  // loaded only now (a separate chunk of the bundle), while the child starts
+  const {superviseRun} = await import('./run-supervisor.js')
   return superviseRun(child, parsed.flags, {closed})
 }

@@ -1,6 +1,6 @@
 import {parseArgs} from 'node:util'
 import {cacheDirSpec, runSpec, type Spec} from './spec.js'
-import type {LimitFlags} from '../lib/limits.js'
+import type {LimitFlags} from '../lib/limit-defaults.js'
 
 export interface RunFlags extends LimitFlags {
   input?: string

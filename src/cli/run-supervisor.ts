@@ -1,35 +1,13 @@
-import {spawn, type ChildProcess} from 'node:child_process'
+import type {ChildProcess} from 'node:child_process'
 import {defaultCacheDir} from '../lib/cache-dir.js'
 import {Watchdog} from '../lib/engines/watchdog.js'
 import {BurnError} from '../lib/errors.js'
 import {parseLimits} from '../lib/limits.js'
 import {recordStats} from '../lib/stats.js'
 import {openStore} from '../lib/store.js'
-import {RUN_CHILD} from './bundles.js'
 import {renderError} from './render.js'
 import type {RunFlags} from './run-argv.js'
-
-export type Closed = Promise<[number | null, NodeJS.Signals | null]>
-
-/** The child's exit, once its pipes are drained too; call it right after spawning. */
-export function childClosed(child: ChildProcess): Closed {
-  return new Promise((resolve) => child.once('close', (code, signal) => resolve([code, signal])))
-}
-
-/**
- * Starts run-child.cjs, the CommonJS bundle of run-child.ts (scripts/bundle.mjs: it starts
- * about 7 ms faster than ESM). `stdin`: text to feed it instead of this process's own stdin
- * (a call the run daemon dropped after the client had read its stdin).
- */
-export function spawnRunChild(argv: string[], stdin?: string): {child: ChildProcess; closed: Closed} {
-  const child = spawn(process.execPath, [...process.execArgv, RUN_CHILD, ...argv], {stdio: [stdin === undefined ? 'inherit' : 'pipe', 'inherit', 'inherit', 'pipe']})
-  const closed = childClosed(child)
-  if (stdin !== undefined) {
-    child.stdin!.on('error', () => {})
-    child.stdin!.end(stdin)
-  }
-  return {child, closed}
-}
+import type {Closed} from './run-spawn.js'
 
 export interface SuperviseOptions {
   /** childClosed(child), taken when it was spawned. */

@@ -1,7 +1,7 @@
 // Flag specs as plain data: the oclif commands turn them into oclif flags (cli/flags.ts), and
 // `burn run`'s fast path (cli/fast-run.ts) parses the same specs with node:util parseArgs
 // without loading oclif at all. One definition, two parsers, no drift.
-import {DEFAULT_LIMITS} from '../lib/limits.js'
+import {DEFAULT_LIMITS} from '../lib/limit-defaults.js'
 
 export interface FlagSpec {
   type: 'string' | 'boolean'

@@ -2,7 +2,8 @@ import {Args} from '@oclif/core'
 import {BurnCommand} from '../base-command.js'
 import {oclifFlags} from '../cli/flags.js'
 import {toRunArgv} from '../cli/run-argv.js'
-import {spawnRunChild, superviseRun} from '../cli/run-supervisor.js'
+import {spawnRunChild} from '../cli/run-spawn.js'
+import {superviseRun} from '../cli/run-supervisor.js'
 import {runSpec} from '../cli/spec.js'
 
 export default class Run extends BurnCommand {

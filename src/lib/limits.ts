@@ -2,21 +2,9 @@ import type {Limits} from './engines/protocol.js'
 import {usageError} from './errors.js'
 import {parseCount, parseDuration, parseSize} from './units.js'
 
-// Documented defaults (README "Limits", and each flag's help).
-export const DEFAULT_LIMITS = {
-  timeout: '5s',
-  memory: '512MiB',
-  maxOutput: '64MiB',
-  maxLog: '1MiB',
-} as const
+import {DEFAULT_LIMITS, type LimitFlags} from './limit-defaults.js'
 
-export interface LimitFlags {
-  timeout?: string
-  memory?: string
-  fuel?: string
-  'max-output'?: string
-  'max-log'?: string
-}
+export {DEFAULT_LIMITS, type LimitFlags}
 
 export function parseLimits(flags: LimitFlags, engine?: string): Limits {
   // Fuel is an instruction count only QuickJS can keep; silently ignoring it on v8 would

@@ -13,11 +13,10 @@ export interface PooledRequest {
   stdin: string | null
 }
 
-/** The script a pooled runner loads while it waits for its call. */
+/** What a pooled runner prepares while it waits for its call: the store, and the script its predecessor ran. */
 export interface PooledHint {
   cacheDir: string
-  engine: string
-  hash: string
+  script?: {engine: string; hash: string}
 }
 
 export function frame(type: FrameType, payload: Buffer | string): Buffer {

@@ -13,7 +13,8 @@ import {acquireLock, Lock} from '../../lib/lock.js'
 import {parseDuration} from '../../lib/units.js'
 import {formatError} from '../render.js'
 import {parseRunArgv} from '../run-argv.js'
-import {childClosed, superviseRun} from '../run-supervisor.js'
+import {childClosed} from '../run-spawn.js'
+import {superviseRun} from '../run-supervisor.js'
 import {frame, FrameReader, type PooledHint, type PooledRequest} from './protocol.js'
 import {RUN_CHILD} from '../bundles.js'
 
@@ -38,7 +39,7 @@ interface Runner {
 
 class RunnerPool {
   private idle?: Runner
-  private readonly hints = new Map<string, PooledHint>()
+  private readonly hints = new Map<string, PooledHint['script']>()
 
   /** The started runner, or a new one: each runner does one call. */
   take(argKey: string): Runner {
@@ -55,9 +56,9 @@ class RunnerPool {
     this.idle ??= this.start(argKey === undefined ? undefined : this.hints.get(argKey))
   }
 
-  remember(argKey: string, hint: PooledHint): void {
+  remember(argKey: string, script: PooledHint['script']): void {
     this.hints.delete(argKey)
-    this.hints.set(argKey, hint)
+    this.hints.set(argKey, script)
     if (this.hints.size > MAX_HINTS) this.hints.delete(this.hints.keys().next().value!)
   }
 
@@ -67,8 +68,9 @@ class RunnerPool {
     this.idle = undefined
   }
 
-  private start(hint?: PooledHint): Runner {
-    const args = [...process.execArgv, RUN_CHILD, '--pooled', ...(hint ? [JSON.stringify(hint)] : [])]
+  private start(script?: PooledHint['script']): Runner {
+    const hint: PooledHint = {cacheDir, script}
+    const args = [...process.execArgv, RUN_CHILD, '--pooled', JSON.stringify(hint)]
     const child = spawn(process.execPath, args, {stdio: ['pipe', 'pipe', 'pipe', 'pipe']})
     child.on('error', () => {})
     child.stdin!.on('error', () => {})
@@ -122,7 +124,7 @@ async function serveCall(conn: Socket, req: PooledRequest): Promise<void> {
       if (r.stderr) send('e', r.stderr)
       return r.exit
     },
-    onScript: (engine, hash) => pool.remember(argKey, {cacheDir, engine, hash}),
+    onScript: (engine, hash) => pool.remember(argKey, {engine, hash}),
   })
   send('x', String(code))
   conn.end()

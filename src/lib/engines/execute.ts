@@ -40,3 +40,9 @@ export function preloadJob(files: ScriptFiles): void {
   }
   void import('./v8.js').then((v8) => v8.preloadV8(files)).catch(() => {})
 }
+
+/** A pooled runner's warm-up: burn's own code for a v8 call, run once on a trivial script. */
+export async function warmRunner(limits: Limits): Promise<void> {
+  const [v8] = await Promise.all([import('./v8.js'), warmEngine('v8')])
+  await v8.warmV8(limits)
+}

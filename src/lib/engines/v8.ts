@@ -176,6 +176,14 @@ export async function runV8(job: Extract<Job, {op: 'run'}>): Promise<JobResult> 
   return {ok: true, output, rows, cache, cacheReason, cachedData, compileMs, runMs, preloaded: pre ? true : undefined}
 }
 
+/** Runs this engine's call path once on a trivial script, so that a later call finds its code compiled. */
+export async function warmV8(limits: Limits): Promise<void> {
+  const {module, context} = makeContext(limits)
+  new vm.Script('module.exports = (x) => x', {filename: 'burn-warm-up'}).runInContext(context)
+  const input = parseJobInput('{"a":[1,"b",null]}')
+  if (input.ok) serializeResult(await callExport(module.exports, input.value))
+}
+
 function rowsInput(job: Extract<Job, {op: 'run'}>): {ok: true; value: unknown[]} | {ok: false; error: JobError} {
   const rows = parseRows(job)
   return Array.isArray(rows) ? {ok: true, value: rows} : {ok: false, error: rows}
