@@ -24,3 +24,5 @@ echo "== list, stats, verify"
 burn list
 burn stats
 burn verify
+echo "== the run daemon that later runs went through (it exits when this cache is removed)"
+burn daemon status
