@@ -19,6 +19,8 @@ const SOURCES: Record<string, string> = {
   bigint: 'module.exports = () => ({rows: [{id: 1}, {id: 2n}]})',
   cycle: 'module.exports = () => { const o = {a: {}}; o.a.back = o; return o }',
   spoil: 'JSON.stringify = () => "not json"; module.exports = () => ({ok: true})',
+  echo: 'module.exports = (x) => x',
+  loud: 'console.log("the body ran"); module.exports = () => 1',
   // Sums with Math.random, so the seeded PRNG is part of what must repeat exactly.
   fuel: 'module.exports = (n) => { let s = 0; for (let i = 0; i < n; i++) s += i % 7; return {s, r: Math.random()} }',
   bombPush: 'module.exports = () => { const a = []; for (;;) a.push(1) }',
@@ -122,6 +124,21 @@ describe('quickjs: the script contract', {concurrency: 2}, () => {
     const bad = await run(normal, ['--input', '{"a":'])
     assert.equal(bad.code, 7)
     assert.match(bad.stderr, /^Error: invalid JSON input: /)
+  })
+
+  it('the input is parsed before the script runs; invalid input reads as on v8', async () => {
+    const loud = script('loud')
+    for (const input of ['{"a":', '{"a":1}\u0000', '\u0000']) {
+      const [q, v8] = await Promise.all([run(loud, [], input), burnAsync(['run', loud], {cacheDir, input})])
+      assert.equal(q.code, 7, q.stderr)
+      assert.match(q.stderr, /^Error: invalid JSON input: /)
+      assert.deepEqual([q.stdout, q.stderr], [v8.stdout, v8.stderr], JSON.stringify(input))
+    }
+    // escaped NUL and non-ASCII text cross the boundary intact, both ways
+    const text = JSON.stringify({s: 'a\u0000b', u: '\u00e9\u2713\u{1F600}', n: [1.5, -0, 1e300]})
+    const echo = await run(script('echo'), ['--input', text])
+    assert.equal(echo.code, 0, echo.stderr)
+    assert.equal(echo.stdout, `${JSON.stringify(JSON.parse(text))}\n`)
   })
 
   it('a script cannot make burn print something that is not JSON', async () => {

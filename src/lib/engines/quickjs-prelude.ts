@@ -58,10 +58,15 @@ export const PRELUDE_SOURCE = `(function (hostLog) {
   }
   global.console = {log: write, info: write, warn: write, error: write, debug: write, trace: write}
 
+  let input
   return {
-    // Calls the export with the parsed input, awaits it, serializes the result. The state has
-    // no prototype, so no setter a script puts on Object.prototype can intercept it.
-    start(text) {
+    // Called before the script runs, so invalid input fails the same whatever the script does.
+    input(text) {
+      input = parse(text)
+    },
+    // Calls the export with the input, awaits it, serializes the result. The state has no
+    // prototype, so no setter a script puts on Object.prototype can intercept it.
+    start() {
       const state = {__proto__: null, done: false, threw: false, error: undefined, output: undefined, what: undefined, path: undefined}
       const fail = (e) => { state.threw = true; state.error = e; state.done = true }
       const finish = (value) => {
@@ -81,7 +86,6 @@ export const PRELUDE_SOURCE = `(function (hostLog) {
         }
       }
       try {
-        const input = parse(text)
         const exported = module.exports
         const value = typeof exported === 'function' ? exported(input) : exported
         apply(then, apply(promiseResolve, PromiseCtor, [value]), [finish, fail])

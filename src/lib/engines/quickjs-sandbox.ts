@@ -28,7 +28,7 @@ import {memoryExceededMessage} from './watchdog.js'
  * - max-log: the console's ConsoleBudget, as in v8.ts.
  */
 
-type Lib = typeof import('quickjs-emscripten')
+type Lib = Pick<typeof import('quickjs-emscripten'), 'newQuickJSWASMModuleFromVariant' | 'newVariant' | 'RELEASE_SYNC'>
 
 const PAGE = 65536
 /** The emscripten build's initial heap (INITIAL_MEMORY, 16 MiB) and its largest (2 GiB). */
@@ -44,11 +44,14 @@ let loading: Promise<{lib: Lib; wasmModule: WebAssembly.Module}> | undefined
 /** Loads the library and compiles its wasm once per process; every sandbox instantiates it. */
 export function warmQuickjs(): Promise<{lib: Lib; wasmModule: WebAssembly.Module}> {
   loading ??= (async () => {
-    const lib = await import('quickjs-emscripten')
-    // Resolved from quickjs-emscripten's own location: the variant package is its dependency.
+    // Resolved from quickjs-emscripten's own location: the core and the variant are its dependencies.
     const req = createRequire(createRequire(import.meta.url).resolve('quickjs-emscripten'))
-    const wasmModule = await WebAssembly.compile(await readFile(req.resolve('@jitl/quickjs-wasmfile-release-sync/wasm')))
-    return {lib, wasmModule}
+    const wasmModule = readFile(req.resolve('@jitl/quickjs-wasmfile-release-sync/wasm')).then((bytes) => WebAssembly.compile(bytes))
+    // The core and the one variant used, as CommonJS: quickjs-emscripten's own (ESM) entry loads
+    // all four of its variants, ~15 ms more on every quickjs run.
+    const {newQuickJSWASMModuleFromVariant, newVariant} = req('quickjs-emscripten-core') as Lib
+    const {default: RELEASE_SYNC} = req('@jitl/quickjs-wasmfile-release-sync') as {default: Lib['RELEASE_SYNC']}
+    return {lib: {newQuickJSWASMModuleFromVariant, newVariant, RELEASE_SYNC}, wasmModule: await wasmModule}
   })()
   return loading
 }
@@ -56,7 +59,7 @@ export function warmQuickjs(): Promise<{lib: Lib; wasmModule: WebAssembly.Module
 export interface Sandbox {
   rt: QuickJSRuntime
   ctx: QuickJSContext
-  /** The prelude's API (quickjs-prelude.ts): `start(inputJson)`. */
+  /** The prelude's API (quickjs-prelude.ts): `input(json)`, then `start()`. */
   api: QuickJSHandle
   console: ConsoleBudget
   limits: Limits
@@ -117,6 +120,52 @@ export function takeSandbox(limits: Limits): Promise<Sandbox> {
   const p = prepared
   prepared = undefined
   return p && p.key === sandboxKey(limits) ? p.box : newSandbox(limits)
+}
+
+/*
+ * quickjs-emscripten's newString and getString move a string through the wasm heap one
+ * character at a time in JS (about 150 ms for a 7 MB input on a cold process); these two move
+ * its UTF-8 bytes with one copy. They reach the context's protected members, which is why
+ * quickjs-emscripten is pinned to an exact version in package.json.
+ */
+interface ContextInternals {
+  module: {_malloc(bytes: number): number; _free(ptr: number): void; HEAPU8: Uint8Array}
+  ffi: {QTS_NewString(ctx: number, ptr: number): number; QTS_GetString(ctx: number, value: number): number; QTS_FreeCString(ctx: number, ptr: number): void}
+  ctx: {value: number}
+  memory: {heapValueHandle(ptr: number): QuickJSHandle}
+}
+const internals = (ctx: QuickJSContext) => ctx as unknown as ContextInternals
+
+/** A guest string of `text`, which must hold no NUL: QuickJS reads it as a C string. */
+export function newGuestString(box: Sandbox, text: string): QuickJSHandle {
+  const {module, ffi, ctx: pointer, memory} = internals(box.ctx)
+  const bytes = Buffer.from(text)
+  const ptr = module._malloc(bytes.length + 1)
+  if (!ptr) throw new LimitExceeded('memory', memoryExceededMessage(box.limits.memoryBytes))
+  // HEAPU8 is read after the malloc: growing the wasm memory replaces it.
+  module.HEAPU8.set(bytes, ptr)
+  module.HEAPU8[ptr + bytes.length] = 0
+  try {
+    return memory.heapValueHandle(ffi.QTS_NewString(pointer.value, ptr))
+  } finally {
+    module._free(ptr)
+  }
+}
+
+/**
+ * A guest string's UTF-8 bytes, read in place by `read` (they are valid only during the call).
+ * The string must hold no NUL: JSON text never does.
+ */
+export function readGuestString<T>(ctx: QuickJSContext, h: QuickJSHandle, read: (utf8: Buffer) => T): T {
+  const {module, ffi, ctx: pointer} = internals(ctx)
+  const ptr = ffi.QTS_GetString(pointer.value, h.value as unknown as number)
+  if (!ptr) throw new Error('out of memory copying the result out of the sandbox')
+  try {
+    const heap = module.HEAPU8
+    return read(Buffer.from(heap.buffer, ptr, heap.indexOf(0, ptr) - ptr))
+  } finally {
+    ffi.QTS_FreeCString(pointer.value, ptr)
+  }
 }
 
 /** A guest string's length, read without copying it out (ctx.getLength is for arrays only). */

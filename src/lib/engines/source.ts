@@ -50,7 +50,7 @@ export async function loadSource(job: ScriptFiles): Promise<LoadedSource> {
   return {ok: true, source, payload, warm, cache, cacheReason}
 }
 
-/** The call's input; both engines parse it with the host's JSON.parse, so errors read the same. */
+/** The call's input by the host's JSON.parse; quickjs parses in its guest, and words a failure with this, so errors read the same. */
 export function parseJobInput(text: string): {ok: true; value: unknown} | {ok: false; error: JobError} {
   try {
     return {ok: true, value: JSON.parse(text)}
