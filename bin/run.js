@@ -1,8 +1,11 @@
 #!/usr/bin/env node
-// `burn run` takes a fast path that does not load oclif (src/cli/fast-run.ts). Its child
-// process is spawned first of all, so that the child's startup overlaps this one's.
+// `burn run` and `burn batch` take fast paths that do not load oclif (src/cli/fast-run.ts,
+// src/cli/batch-main.ts). run's child process is spawned first of all, so that the child's
+// startup overlaps this one's; batch forks its runners as soon as its arguments are parsed.
 const argv = process.argv.slice(2)
-if (argv[0] === 'run' && !argv.includes('--help') && !argv.includes('-h')) {
+const help = argv.includes('--help') || argv.includes('-h')
+let done = false
+if (argv[0] === 'run' && !help) {
   const {spawn} = await import('node:child_process')
   const child = spawn(process.execPath, [...process.execArgv, new URL('../dist/fast/run-child.cjs', import.meta.url).pathname, ...argv.slice(1)], {
     stdio: ['inherit', 'inherit', 'inherit', 'pipe'],
@@ -10,6 +13,11 @@ if (argv[0] === 'run' && !argv.includes('--help') && !argv.includes('-h')) {
   const {fastRun} = await import('../dist/fast/fast-run.js')
   const code = await fastRun(argv.slice(1), child)
   if (code !== undefined) process.exit(code)
+} else if (argv[0] === 'batch' && !help) {
+  const {batchFastPath} = await import('../dist/fast/batch.js')
+  done = await batchFastPath(argv.slice(1))
 }
-const {execute} = await import('@oclif/core')
-await execute({dir: import.meta.url})
+if (!done) {
+  const {execute} = await import('@oclif/core')
+  await execute({dir: import.meta.url})
+}
