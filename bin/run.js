@@ -1,10 +1,20 @@
 #!/usr/bin/env node
-// `burn run` takes a fast path that does not load oclif (src/cli/fast-run.ts).
+// `burn run` and `burn batch` take fast paths that do not load oclif (src/cli/fast-run.ts,
+// src/cli/batch-main.ts). run goes through the run daemon of its cache dir when there is one,
+// and otherwise spawns its child before loading the supervisor; batch forks its runners as
+// soon as its arguments are parsed.
 const argv = process.argv.slice(2)
-if (argv[0] === 'run' && !argv.includes('--help') && !argv.includes('-h')) {
+const help = argv.includes('--help') || argv.includes('-h')
+let done = false
+if (argv[0] === 'run' && !help) {
   const {fastRun} = await import('../dist/fast/fast-run.js')
   const code = await fastRun(argv.slice(1))
   if (code !== undefined) process.exit(code)
+} else if (argv[0] === 'batch' && !help) {
+  const {batchFastPath} = await import('../dist/fast/batch.js')
+  done = await batchFastPath(argv.slice(1))
 }
-const {execute} = await import('@oclif/core')
-await execute({dir: import.meta.url})
+if (!done) {
+  const {execute} = await import('@oclif/core')
+  await execute({dir: import.meta.url})
+}

@@ -1,6 +1,6 @@
-// Bundles the two startup-critical entry points (the `burn run` fast path and the runner
-// process) into single files: loading ~25 small ESM modules costs more than the work of a
-// cached run. Everything else stays as tsc emits it.
+// Bundles the startup-critical entry points (the `burn run` and `burn batch` fast paths and the
+// runner process) into single files: loading ~25 small ESM modules costs more than the work of
+// a cached run. Everything else stays as tsc emits it.
 import {build} from 'esbuild'
 
 const common = {bundle: true, platform: 'node', format: 'esm', target: 'node20', logLevel: 'warning'}
@@ -8,6 +8,8 @@ const common = {bundle: true, platform: 'node', format: 'esm', target: 'node20',
 // direct path's supervisor is a chunk loaded only when a call runs directly.
 await build({...common, entryPoints: ['dist/cli/fast-run.js'], outdir: 'dist/fast', splitting: true})
 await build({...common, entryPoints: ['dist/cli/daemon/server.js'], outfile: 'dist/fast/daemon.js', external: ['quickjs-emscripten', '@jitl/*']})
+// batch forks its runners from here: they are the bundled runner-main.js beside it
+await build({...common, entryPoints: ['dist/cli/batch-main.js'], outfile: 'dist/fast/batch.js', external: ['ora']})
 await build({...common, entryPoints: ['dist/lib/engines/runner-main.js'], outdir: 'dist/fast', splitting: true, external: ['quickjs-emscripten', '@jitl/*']})
 // CommonJS starts faster than ESM; the run child is the one process on the hot path of every run.
 // import.meta.url (the quickjs engine resolves its wasm file from it) is this file's URL there.

@@ -1,7 +1,7 @@
 import {Flags, type Interfaces} from '@oclif/core'
 import type {Spec} from './spec.js'
 
-/** oclif flags from a plain spec (see spec.ts). Values parse as string or boolean. */
+/** oclif flags from a plain spec (see spec.ts). */
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 export function oclifFlags(spec: Spec): Interfaces.FlagInput<any> {
   const out: Record<string, unknown> = {}
@@ -9,7 +9,9 @@ export function oclifFlags(spec: Spec): Interfaces.FlagInput<any> {
     const common = {char: s.char as never, description: s.description, exclusive: s.exclusive, env: s.env}
     out[name] = s.type === 'boolean'
       ? Flags.boolean(common)
-      : Flags.string({...common, options: s.options, default: s.default, helpValue: s.helpValue})
+      : s.type === 'integer'
+        ? Flags.integer({...common, min: s.min, helpValue: s.helpValue})
+        : Flags.string({...common, options: s.options, default: s.default, helpValue: s.helpValue})
   }
   return out as Interfaces.FlagInput<never>
 }

@@ -1,4 +1,4 @@
-import {parseArgs} from 'node:util'
+import {parseSpecArgv} from './argv.js'
 import {cacheDirSpec, runSpec, type Spec} from './spec.js'
 import type {LimitFlags} from '../lib/limit-defaults.js'
 
@@ -13,34 +13,9 @@ export interface RunFlags extends LimitFlags {
 
 const spec: Spec = {...runSpec, ...cacheDirSpec}
 
-/**
- * Parses `burn run` arguments with node:util (no oclif): returns undefined for anything
- * unusual (help, unknown flag, bad option, missing or extra argument) so oclif can answer.
- */
+/** `burn run`'s arguments without oclif (see parseSpecArgv). */
 export function parseRunArgv(argv: string[]): {ref: string; flags: RunFlags} | undefined {
-  let parsed
-  try {
-    parsed = parseArgs({
-      args: argv,
-      allowPositionals: true,
-      strict: true,
-      options: {
-        ...Object.fromEntries(Object.entries(spec).map(([k, s]) => [k, s.char ? {type: s.type, short: s.char} : {type: s.type}])),
-        json: {type: 'boolean'},
-      },
-    })
-  } catch {
-    return undefined
-  }
-  const flags = parsed.values as RunFlags & Record<string, unknown>
-  if (parsed.positionals.length !== 1) return undefined
-  for (const [k, s] of Object.entries(spec)) {
-    const v = flags[k]
-    if (s.options && typeof v === 'string' && !s.options.includes(v)) return undefined
-    if (v === undefined && s.env && process.env[s.env]) flags[k] = process.env[s.env]
-  }
-  if (flags.input !== undefined && flags['input-file'] !== undefined) return undefined
-  return {ref: parsed.positionals[0], flags}
+  return parseSpecArgv(argv, spec) as {ref: string; flags: RunFlags} | undefined
 }
 
 /** The argv that parseRunArgv reads back as these flags (from oclif's parse). */

@@ -1,10 +1,13 @@
 // Flag specs as plain data: the oclif commands turn them into oclif flags (cli/flags.ts), and
-// `burn run`'s fast path (cli/fast-run.ts) parses the same specs with node:util parseArgs
-// without loading oclif at all. One definition, two parsers, no drift.
+// the fast paths of `burn run` and `burn batch` (cli/argv.ts) parse the same specs with
+// node:util parseArgs without loading oclif at all. One definition, two parsers, no drift.
+import {DEFAULT_CHUNK_BYTES, DEFAULT_CHUNK_ROWS} from '../lib/batch/defaults.js'
 import {DEFAULT_LIMITS} from '../lib/limit-defaults.js'
 
 export interface FlagSpec {
-  type: 'string' | 'boolean'
+  type: 'string' | 'boolean' | 'integer'
+  /** integer flags: the smallest value accepted */
+  min?: number
   char?: string
   description: string
   options?: string[]
@@ -36,6 +39,22 @@ export const runSpec: Spec = {
   input: {type: 'string', char: 'i', helpValue: '<json>', description: 'Input as a JSON text.', exclusive: ['input-file']},
   'input-file': {type: 'string', char: 'f', helpValue: '<file|->', description: 'Read the input JSON from a file, or - for stdin.', exclusive: ['input']},
   pretty: {type: 'boolean', char: 'p', description: 'Indent the result JSON.'},
+  ...engineSpec,
+  ...limitSpec,
+}
+
+export const batchSpec: Spec = {
+  'input-file': {type: 'string', char: 'f', helpValue: '<file|->', description: 'Read rows from a file, or - for stdin (the default).'},
+  'input-format': {type: 'string', options: ['auto', 'json', 'ndjson'], default: 'auto', description: 'auto: a JSON array if the first non-blank byte is [, else NDJSON.'},
+  output: {type: 'string', char: 'o', helpValue: '<file>', description: 'Write rows to a file (atomically: it appears only if the batch succeeds) instead of stdout.'},
+  'output-format': {type: 'string', options: ['ndjson', 'json'], default: 'ndjson', description: 'One row per line, or one JSON array.'},
+  'chunk-size': {
+    type: 'integer', char: 'n', min: 0, helpValue: '<rows>',
+    description: `Rows per call; 0 = the whole input in one call (default ${DEFAULT_CHUNK_ROWS} rows, and at most ${DEFAULT_CHUNK_BYTES / 1024 / 1024} MiB of input per chunk).`,
+  },
+  concurrency: {type: 'integer', char: 'c', min: 1, helpValue: '<n>', description: 'Chunks running at once, one runner process each (default: number of CPUs).'},
+  'on-error': {type: 'string', options: ['fail', 'skip', 'emit'], default: 'fail', description: 'A failed chunk: stop (fail), drop it (skip), or drop it and report it on stderr as JSON (emit).'},
+  progress: {type: 'boolean', description: 'Show progress and the summary on stderr even when stderr is not a terminal.'},
   ...engineSpec,
   ...limitSpec,
 }

@@ -7,19 +7,11 @@ import {resultCounters, settleResult} from '../run.js'
 import {recordStats, type Counters} from '../stats.js'
 import {exists, type Store} from '../store.js'
 import {chunkError, type ChunkPlace} from './chunk-error.js'
+import {DEFAULT_CHUNK_BYTES, DEFAULT_CHUNK_ROWS} from './defaults.js'
 import {openRows} from './input.js'
 import {RowSink} from './sink.js'
 import type {Chunk, InputFormat, OnError, OutputFormat} from './types.js'
 
-/**
- * Rows per chunk when --chunk-size is not given, measured with bench/batch.mjs --chunk-sizes
- * (1M NDJSON rows, 2 cores; see the report in bench/batch.mjs): throughput rises steeply up to
- * about 1000 rows (IPC and scheduling per chunk amortized) and is flat within noise from 1000 to
- * 10000, while a bigger chunk holds more memory and a failed chunk drops more rows. Rows can be
- * large, so a default chunk also ends at DEFAULT_CHUNK_BYTES.
- */
-export const DEFAULT_CHUNK_ROWS = 2000
-export const DEFAULT_CHUNK_BYTES = 1 << 20
 /**
  * A runner that grew by more than this since its first chunk is replaced between chunks
  * (RunnerPool, recycleGrowthBytes). Measured on 1M and 4M rows: at 48 MiB a runner still grows

@@ -27,8 +27,9 @@ export type LimitName = 'timeout' | 'memory' | 'fuel' | 'max-output' | 'max-log'
  * On the wire to and from a runner, a rows job's text may travel as UTF-8 bytes (`inputBytes`,
  * `outputBytes`), or as a byte range of a regular file that the runner reads itself
  * (`inputRange`: `prefix` + the bytes + `suffix`), so that burn's main process never turns rows
- * into strings; runner-main.ts converts, and engines always see `input` and set `output` as
- * strings.
+ * into strings; runner-main.ts converts, and engines see `input` and set `output` as strings,
+ * except that NDJSON rows reach the engine as `inputBytes`, which parseRows (rows.ts) decodes
+ * piece by piece.
  */
 export type Job =
   | {op: 'compile'; engine: EngineName; tag: string; hash: string; source: Uint8Array; filename: string; limits: Limits}

@@ -10,30 +10,59 @@ import type {Job, JobError, JobResult} from './protocol.js'
 type RunJob = Extract<Job, {op: 'run'}>
 
 const BLANK_LINE = /^[ \t\r]*$/
+const NEWLINE = 0x0a
 
 export function parseRows(job: RunJob): unknown[] | JobError {
-  return job.rowsIn === 'ndjson' ? parseLines(job.input, job.firstLine ?? 1, job.rowCount) : parseArray(job.input, job.firstLine ?? 1, job.rowCount)
+  const firstLine = job.firstLine ?? 1
+  return job.rowsIn === 'ndjson' ? parseLines(job.inputBytes ?? job.input, firstLine, job.rowCount) : parseArray(job.input, firstLine, job.rowCount)
 }
+
+/**
+ * NDJSON bytes are decoded this much at a time, cut after a newline. A chunk decoded whole is
+ * usually one string above V8's largest regular object (128 KiB), which goes to the large-object
+ * space, outlives the young generation and is only freed by a full GC: every chunk's input then
+ * piles up in the old generation, and the runner's memory grows with the batch's length.
+ */
+const PIECE_BYTES = 64 * 1024
 
 /** One JSON.parse per line: joining lines into one array text would be about 10% faster, but
  * would also accept a value split over two lines (`[1,` / `2]`), which is not NDJSON. */
-function parseLines(text: string, firstLine: number, expected?: number): unknown[] | JobError {
+function parseLines(input: string | Uint8Array, firstLine: number, expected?: number): unknown[] | JobError {
   const rows: unknown[] = []
   let line = firstLine
-  let pos = 0
-  while (pos <= text.length) {
-    let end = text.indexOf('\n', pos)
-    if (end === -1) end = text.length
-    if (end > pos) {
-      const s = text.slice(pos, end)
-      try {
-        rows.push(JSON.parse(s))
-      } catch (error) {
-        if (!BLANK_LINE.test(s)) return {kind: 'badData', message: `invalid JSON: ${(error as Error).message}`, row: rows.length, line}
+  const parse = (text: string): JobError | undefined => {
+    for (let pos = 0; pos < text.length; ) {
+      let end = text.indexOf('\n', pos)
+      if (end === -1) end = text.length
+      if (end > pos) {
+        const s = text.slice(pos, end)
+        try {
+          rows.push(JSON.parse(s))
+        } catch (error) {
+          if (!BLANK_LINE.test(s)) return {kind: 'badData', message: `invalid JSON: ${(error as Error).message}`, row: rows.length, line}
+        }
       }
+      line++
+      pos = end + 1
     }
-    line++
-    pos = end + 1
+    return undefined
+  }
+  if (typeof input === 'string') {
+    const e = parse(input)
+    if (e) return e
+  } else {
+    const bytes = Buffer.from(input.buffer, input.byteOffset, input.byteLength)
+    for (let start = 0; start < bytes.length; ) {
+      let end = bytes.length
+      if (end - start > PIECE_BYTES) {
+        // after a newline, so at a character boundary; a line longer than a piece is one piece
+        end = bytes.lastIndexOf(NEWLINE, start + PIECE_BYTES - 1) + 1
+        if (end <= start) end = bytes.indexOf(NEWLINE, start + PIECE_BYTES) + 1 || bytes.length
+      }
+      const e = parse(bytes.toString('utf8', start, end))
+      if (e) return e
+      start = end
+    }
   }
   if (expected !== undefined && rows.length !== expected) {
     return {kind: 'internal', message: `the chunk has ${rows.length} rows, the reader counted ${expected}`}
@@ -83,7 +112,7 @@ export function serializeRows(result: unknown, separator = '\n'): {output: strin
 export async function runRowsAsPlainRun(job: RunJob, run: (job: Job) => Promise<JobResult>): Promise<JobResult> {
   const rows = parseRows(job)
   if (!Array.isArray(rows)) return {ok: false, error: rows}
-  const plain: RunJob = {...job, input: JSON.stringify(rows), rows: undefined, rowsIn: undefined, rowCount: undefined, firstLine: undefined, rowSeparator: undefined}
+  const plain: RunJob = {...job, input: JSON.stringify(rows), inputBytes: undefined, rows: undefined, rowsIn: undefined, rowCount: undefined, firstLine: undefined, rowSeparator: undefined}
   const r = await run(plain)
   if (!r.ok) return r
   let value: unknown

@@ -41,20 +41,25 @@ async function drain(): Promise<void> {
   busy = false
 }
 
-/** A rows job's bytes or file range become the string engines expect (protocol.ts, "On the wire"). */
+/**
+ * A rows job's file range becomes bytes, and bytes become the string engines expect (protocol.ts,
+ * "On the wire"), except NDJSON rows: parseRows decodes those piece by piece (rows.ts).
+ */
 function fromWire(job: Job): Job {
-  if (job.op !== 'run') return job
-  if (job.inputRange) return {...job, input: readRange(job.inputRange), inputRange: undefined}
-  if (!job.inputBytes) return job
-  const b = job.inputBytes
-  return {...job, input: Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('utf8'), inputBytes: undefined}
+  if (job.op !== 'run' || !(job.inputRange || job.inputBytes)) return job
+  const bytes = job.inputRange ? readRange(job.inputRange) : job.inputBytes!
+  if (job.rowsIn === 'ndjson') return {...job, inputBytes: bytes, inputRange: undefined}
+  const text = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('utf8')
+  const r = job.inputRange
+  return {...job, input: r ? (r.prefix ?? '') + text + (r.suffix ?? '') : text, inputBytes: undefined, inputRange: undefined}
 }
 
-// Ranges are read into one buffer reused for every chunk: no new memory per chunk.
+// Ranges are read into one buffer reused for every chunk: no new memory per chunk. A job's view of
+// it is valid until the next job's range is read, after this job has ended.
 const files = new Map<string, number>()
 let scratch = Buffer.alloc(0)
 
-function readRange(r: InputRange): string {
+function readRange(r: InputRange): Buffer {
   let fd = files.get(r.path)
   if (fd === undefined) {
     fd = openSync(r.path, 'r')
@@ -66,7 +71,7 @@ function readRange(r: InputRange): string {
     if (n === 0) throw new Error(`${r.path} ended early: it changed while burn was reading it`)
     got += n
   }
-  return (r.prefix ?? '') + scratch.toString('utf8', 0, r.length) + (r.suffix ?? '')
+  return scratch.subarray(0, r.length)
 }
 
 /** ... and a rows job's output goes back as bytes, which burn's main process writes as they are. */

@@ -1,0 +1,105 @@
+import {availableParallelism} from 'node:os'
+import {chunkErrorRecord} from '../lib/batch/chunk-error.js'
+import {RECYCLE_GROWTH_BYTES, runBatch, type BatchSummary} from '../lib/batch/run-batch.js'
+import type {InputFormat, OnError, OutputFormat} from '../lib/batch/types.js'
+import {defaultCacheDir} from '../lib/cache-dir.js'
+import {RunnerPool} from '../lib/engines/pool.js'
+import {checkEngine} from '../lib/engines/tag.js'
+import {describeError, notFoundError, usageError} from '../lib/errors.js'
+import {parseLimits, type LimitFlags} from '../lib/limits.js'
+import {openStore} from '../lib/store.js'
+import {parseSpecArgv} from './argv.js'
+import {startBatchProgress, summaryLine} from './batch-progress.js'
+import {renderError} from './render.js'
+import {batchSpec, cacheDirSpec} from './spec.js'
+
+export interface BatchFlags extends LimitFlags {
+  'input-file'?: string
+  'input-format'?: string
+  output?: string
+  'output-format'?: string
+  'chunk-size'?: number
+  concurrency?: number
+  'on-error'?: string
+  progress?: boolean
+  engine?: string
+  json?: boolean
+  'cache-dir'?: string
+}
+
+/**
+ * `burn batch` once its arguments are parsed, by oclif (commands/batch.ts) or by bin/run.js's
+ * fast path (batchFastPath): the exit code goes to process.exitCode; an error before the batch
+ * starts is thrown, for renderBatchError.
+ */
+export async function batchCommand(ref: string, flags: BatchFlags): Promise<void> {
+  const json = Boolean(flags.json)
+  const engine = checkEngine(flags.engine ?? 'v8')
+  const limits = parseLimits(flags)
+  const concurrency = flags.concurrency ?? availableParallelism()
+  if (flags['input-file'] === undefined && process.stdin.isTTY) {
+    throw usageError('no input: pipe rows into stdin or pass --input-file <file>')
+  }
+  // Runners start now, while the store is opened and the script resolved.
+  const pool = new RunnerPool(concurrency, engine, concurrency, {depth: 2, recycleGrowthBytes: RECYCLE_GROWTH_BYTES})
+  let store
+  try {
+    store = await openStore(flags['cache-dir'] ?? defaultCacheDir(), {create: false})
+    if (!store) throw notFoundError(`no script matches ${JSON.stringify(ref)}; the store is empty: \`burn register <file>\` adds one`, {ref})
+  } catch (error) {
+    pool.close()
+    throw error
+  }
+  const progress = await startBatchProgress({force: Boolean(flags.progress), quiet: json && !flags.progress})
+  const {summary, error} = await runBatch(store, {
+    ref, engine, limits, pool, concurrency,
+    input: {file: flags['input-file'], format: (flags['input-format'] ?? 'auto') as 'auto' | InputFormat},
+    chunkSize: flags['chunk-size'],
+    output: {file: flags.output, format: (flags['output-format'] ?? 'ndjson') as OutputFormat},
+    onError: (flags['on-error'] ?? 'fail') as OnError,
+    onChunkError: (e) => process.stderr.write(JSON.stringify(chunkErrorRecord(e)) + '\n'),
+    onProgress: (p) => progress.update(p),
+  })
+  progress.stop()
+  const d = error ? describeError(error) : undefined
+  if (json) {
+    process.stderr.write(JSON.stringify({...summaryJson(summary), ...(d ? {error: {code: d.exit, kind: d.kind, message: d.message, ...d.data}} : {})}) + '\n')
+  } else {
+    if (flags.progress || process.stderr.isTTY) process.stderr.write(summaryLine(summary) + '\n')
+    if (d) process.stderr.write(`Error: ${d.message}\n`)
+  }
+  if (d) process.exitCode = d.exit
+}
+
+/** An error of `burn batch`: with --json one JSON object on stderr (stdout carries only rows), else as for every command. Returns the exit code. */
+export function renderBatchError(err: unknown, json: boolean): number {
+  if (!json) return renderError(err, false)
+  const d = describeError(err)
+  process.stderr.write(JSON.stringify({error: {code: d.exit, kind: d.kind, message: d.message, ...d.data}}) + '\n')
+  return d.exit
+}
+
+const spec = {...batchSpec, ...cacheDirSpec}
+
+/**
+ * `burn batch` without oclif (bin/run.js): loading @oclif/core takes about 200 ms before the
+ * runners can be forked, all of it on the batch's critical path, and about 13 MB of resident
+ * memory in burn's process for the whole batch. Returns false for anything unusual (help, a
+ * parse error), which oclif then answers with its own usage message.
+ */
+export async function batchFastPath(argv: string[]): Promise<boolean> {
+  const parsed = parseSpecArgv(argv, spec)
+  if (!parsed) return false
+  const flags = parsed.flags as BatchFlags
+  try {
+    await batchCommand(parsed.ref, flags)
+  } catch (error) {
+    process.exitCode = renderBatchError(error, Boolean(flags.json))
+  }
+  return true
+}
+
+function summaryJson(s: BatchSummary): Record<string, unknown> {
+  const {elapsedMs, ...rest} = s
+  return {...rest, seconds: Math.round(elapsedMs) / 1000}
+}
