@@ -38,9 +38,6 @@ export function leanRunner(execArgv: string[], env: NodeJS.ProcessEnv): {execArg
 /** In a runner, first thing: back to the flag hash of burn's own process. */
 export function restoreFlagHash(): void {
   if (process.env[RESTORE_ENV]) setFlagsFromString('--max-semi-space-size=0')
-  // vm.measureMemory (collectGarbage) is marked experimental: its one warning would only land in
-  // the user's stderr, in the middle of the rows
-  if (process.env[LEAN_ENV]) process.removeAllListeners('warning')
 }
 
 /** A full GC once the heap grew by this much since the last one. */
@@ -49,16 +46,30 @@ let heapAfterCollect = 0
 
 /**
  * In a lean runner, between jobs: a full GC when the heap grew by COLLECT_GROWTH_BYTES since the
- * last one (about one per 100k small rows; about 8 ms each). vm.measureMemory with eager
- * execution is the one way to ask V8 for it without --expose-gc, which would change the flag
- * hash too.
+ * last one (about one per 100k small rows, about 8 ms each).
  */
 export async function collectGarbage(): Promise<void> {
   if (!process.env[LEAN_ENV] || getHeapStatistics().used_heap_size < heapAfterCollect + COLLECT_GROWTH_BYTES) return
   try {
-    await measureMemory({mode: 'summary', execution: 'eager'})
+    await fullGc()
   } catch {
     // only an optimization: the pool still replaces a runner that grew too much
   }
   heapAfterCollect = getHeapStatistics().used_heap_size
+}
+
+/**
+ * vm.measureMemory with eager execution is the one way to ask V8 for a full GC without
+ * --expose-gc, which would change the flag hash too. It is marked experimental, and its one
+ * warning would only land in the user's stderr, amid the rows: node looks up
+ * process.emitWarning when it warns, synchronously, so that warning alone is dropped here.
+ */
+function fullGc(): Promise<unknown> {
+  const emitWarning = process.emitWarning
+  process.emitWarning = () => {}
+  try {
+    return measureMemory({mode: 'summary', execution: 'eager'})
+  } finally {
+    process.emitWarning = emitWarning
+  }
 }
