@@ -41,7 +41,7 @@ export async function batchCommand(ref: string, flags: BatchFlags): Promise<void
     throw usageError('no input: pipe rows into stdin or pass --input-file <file>')
   }
   // Runners start now, while the store is opened and the script resolved.
-  const pool = new RunnerPool(concurrency, engine, concurrency, {depth: 2, recycleGrowthBytes: RECYCLE_GROWTH_BYTES})
+  const pool = new RunnerPool(concurrency, engine, concurrency, {depth: 2, recycleGrowthBytes: RECYCLE_GROWTH_BYTES, lean: true})
   let store
   try {
     store = await openStore(flags['cache-dir'] ?? defaultCacheDir(), {create: false})

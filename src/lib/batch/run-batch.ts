@@ -14,10 +14,10 @@ import type {Chunk, InputFormat, OnError, OutputFormat} from './types.js'
 
 /**
  * A runner that grew by more than this since its first chunk is replaced between chunks
- * (RunnerPool, recycleGrowthBytes). Measured on 1M and 4M rows: at 48 MiB a runner still grows
- * for most of a 1M-row batch (peak depends on input length); at 16-24 MiB restarts cost 20-40%
- * more CPU; 32 MiB keeps the tree flat (about 260-280 MB for both) for a few restarts per
- * million rows.
+ * (RunnerPool, recycleGrowthBytes). Lean runners stay about 15-20 MB above their size after the
+ * first chunk (1M rows of bench/batch.mjs: flat at 67-70 MB, no restart), so this only acts on
+ * a script whose own state keeps growing. Before lean runners, every runner grew past it a few
+ * times per million rows, for 0.15-0.3 s of restarts.
  */
 export const RECYCLE_GROWTH_BYTES = 32 * 1024 * 1024
 

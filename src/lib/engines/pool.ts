@@ -11,11 +11,14 @@ const CLOSED: JobResult = {ok: false, error: {kind: 'internal', message: 'the ru
  * current one ends, so it never waits for a round trip; a job queued behind one that killed
  * its runner never started, and goes to another runner.
  *
+ * `lean` (batch): runners tuned for many small jobs in a row, whose memory stays flat however
+ * long the batch (lean-runner.ts).
+ *
  * `recycleGrowthBytes` (batch): a runner whose resident memory grew by more than this since its
- * first job gets no more jobs and ends when its queue is empty; a fresh one starts then. V8 lets a busy process's heap grow for a long while (the young generation alone goes
- * from 1 to 32 MB), so without this a runner's memory depends on how long the batch is; with
- * it, memory is flat, for about one process start per recycle (as pm.max_requests in php-fpm
- * or max_requests in gunicorn).
+ * first job gets no more jobs and ends when its queue is empty; a fresh one starts then (as
+ * pm.max_requests in php-fpm or max_requests in gunicorn). It is the backstop for what no GC
+ * frees, such as a script's module state that keeps growing: memory stays flat, for one process
+ * start per recycle.
  */
 export class RunnerPool {
   private runners: Runner[] = []
@@ -33,10 +36,14 @@ export class RunnerPool {
     readonly size: number,
     private readonly engine: 'v8' | 'quickjs' = 'v8',
     prestart = 0,
-    private readonly opts: {depth?: number; recycleGrowthBytes?: number} = {},
+    private readonly opts: {depth?: number; recycleGrowthBytes?: number; lean?: boolean} = {},
   ) {
     this.depth = opts.depth ?? 1
-    for (let i = 0; i < Math.min(prestart, size); i++) this.runners.push(new Runner(this.engine))
+    for (let i = 0; i < Math.min(prestart, size); i++) this.runners.push(this.spawn())
+  }
+
+  private spawn(): Runner {
+    return new Runner(this.engine, {lean: this.opts.lean})
   }
 
   private async take(): Promise<Runner | undefined> {
@@ -47,7 +54,7 @@ export class RunnerPool {
       for (const r of this.runners) if (r.pending < this.depth && (!best || r.pending < best.pending)) best = r
       if (best && best.pending === 0) return best
       if (this.runners.length + this.retiring.size < this.size) {
-        const r = new Runner(this.engine)
+        const r = this.spawn()
         this.runners.push(r)
         return r
       }
@@ -112,7 +119,7 @@ export class RunnerPool {
       this.ending.delete(r)
       this.retiring.delete(r)
       if (this.closed) return
-      this.runners.push(new Runner(this.engine))
+      this.runners.push(this.spawn())
       for (let i = 0; i < this.depth; i++) this.wakeOne()
     })
   }

@@ -5,7 +5,10 @@
 import {openSync, readSync} from 'node:fs'
 import {executeJob} from './execute.js'
 import type {InputRange, Job, JobResult} from './protocol.js'
+import {collectGarbage, restoreFlagHash} from './lean-runner.js'
 import {runRowsAsPlainRun} from './rows.js'
+
+restoreFlagHash()
 
 // Engines that implement rows mode themselves (protocol.ts); any other engine gets batch chunks
 // through a plain run (engines/rows.ts), so a new engine works with `burn batch` at once.
@@ -37,6 +40,7 @@ async function drain(): Promise<void> {
       }
     }
     process.send!(toWire(job, result!))
+    await collectGarbage()
   }
   busy = false
 }

@@ -1,5 +1,6 @@
 import {fork, type ChildProcess} from 'node:child_process'
 import {fileURLToPath} from 'node:url'
+import {leanRunner} from './lean-runner.js'
 import type {Job, JobResult, Limits} from './protocol.js'
 import {Watchdog} from './watchdog.js'
 
@@ -29,15 +30,16 @@ export class Runner {
   /** Resolves when the process has exited (its memory is released). */
   readonly exited: Promise<void>
 
-  constructor(engine: 'v8' | 'quickjs' = 'v8') {
+  /** `lean`: for many small jobs in a row (batch chunks), see lean-runner.ts. */
+  constructor(engine: 'v8' | 'quickjs' = 'v8', opts: {lean?: boolean} = {}) {
     let exited!: () => void
     this.exited = new Promise<void>((res) => (exited = res))
+    const base = {execArgv: process.execArgv, env: {...process.env, BURN_RUNNER_ENGINE: engine}}
     this.child = fork(RUNNER_MAIN, [], {
       serialization: 'advanced',
       // the runner's stdout and stderr both go to burn's stderr: burn's stdout carries results only
       stdio: ['ignore', 2, 2, 'ipc'],
-      execArgv: process.execArgv,
-      env: {...process.env, BURN_RUNNER_ENGINE: engine},
+      ...(opts.lean ? leanRunner(base.execArgv, base.env) : base),
     })
     this.child.on('message', (r: JobResult) => this.settleHead(r))
     // Every answer the runner sent arrives before 'disconnect' (the channel is read to its end),

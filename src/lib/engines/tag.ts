@@ -9,7 +9,8 @@ export const QUICKJS_VERSION = '0.32.0'
  * `cachedDataVersionTag()` folds in the V8 version, the V8 flags and the CPU features, so a
  * runner started with another --max-old-space-size (or NODE_OPTIONS) gets another tag instead
  * of a silently rejected cache. Runners are forked with the parent's exact execArgv and
- * environment, so the tag computed here is the runner's tag too (the runner re-checks).
+ * environment, so the tag computed here is the runner's tag too (the runner re-checks); the
+ * flags that batch's lean runners add leave their tag as it is (lean-runner.ts).
  */
 export function engineTag(engine: EngineName): string {
   if (engine === 'quickjs') return `quickjs-${QUICKJS_VERSION}`
