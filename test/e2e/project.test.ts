@@ -9,7 +9,9 @@ import {burn, ROOT, tmp} from '../helpers.js'
 describe('project', () => {
   it('oclif.manifest.json lists exactly the commands in src/commands (never stale)', () => {
     const manifest = JSON.parse(readFileSync(join(ROOT, 'oclif.manifest.json'), 'utf8'))
-    const files = readdirSync(join(ROOT, 'src', 'commands')).filter((f) => f.endsWith('.ts')).map((f) => f.replace(/\.ts$/, '')).sort()
+    // topics are directories: src/commands/daemon/stop.ts is `daemon:stop`
+    const files = readdirSync(join(ROOT, 'src', 'commands'), {recursive: true, encoding: 'utf8'})
+      .filter((f) => f.endsWith('.ts')).map((f) => f.replace(/\.ts$/, '').split('/').join(':')).sort()
     assert.deepEqual(Object.keys(manifest.commands).sort(), files)
   })
 
