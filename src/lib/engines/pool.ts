@@ -94,7 +94,7 @@ export class RunnerPool {
     const now = performance.now()
     if (now - (this.checked.get(r) ?? -Infinity) < 50) return
     this.checked.set(r, now)
-    const rss = residentBytes(r.child.pid)
+    const rss = residentBytes(r.child)
     if (rss === undefined) return
     const base = this.baselines.get(r)
     if (base === undefined) this.baselines.set(r, rss)
