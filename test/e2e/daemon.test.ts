@@ -1,8 +1,9 @@
 import assert from 'node:assert/strict'
+import {spawn} from 'node:child_process'
 import {existsSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync} from 'node:fs'
 import {join} from 'node:path'
 import {describe, it} from 'node:test'
-import {burn, burnAsync, json, register, stats, tmp, writeScript, type Result} from '../helpers.js'
+import {BIN, burn, burnAsync, json, register, stats, tmp, writeScript, type Result} from '../helpers.js'
 
 // The run daemon (src/cli/daemon): after a first `burn run`, later runs of the same cache dir
 // go through a background process that keeps a runner started and the last script loaded.
@@ -197,20 +198,16 @@ describe('the run daemon', () => {
 
   it('kills the runner when its client goes away', async () => {
     const pid = await daemonUp(cache)
-    register(cache, writeScript(dir, 'long.js', 'module.exports = () => new Promise((r) => setTimeout(r, 20000))\n'), ['--name', 'long'])
+    register(cache, writeScript(dir, 'long.js', 'module.exports = () => { console.error("started"); return new Promise((r) => setTimeout(r, 20000)) }\n'), ['--name', 'long'])
     const idle = new Set(childrenOf(pid).map((c) => c.pid))
-    const client = burnAsync(['run', 'long', '--timeout', '30s'], {cacheDir: cache})
-    // the runner doing the call: the pooled one the daemon had started
-    let runner: number | undefined
-    for (let i = 0; i < 80 && runner === undefined; i++) {
-      await sleep(25)
-      if (childrenOf(process.pid).some((c) => c.cmd.includes('run long'))) runner = [...idle].find((r) => alive(r))
-    }
-    assert.ok(runner)
-    await sleep(300)
-    const [clientProc] = childrenOf(process.pid).filter((c) => c.cmd.includes('run long'))
-    process.kill(clientProc.pid, 'SIGKILL')
-    assert.equal((await client).signal, 'SIGKILL')
+    const client = spawn(process.execPath, [BIN, 'run', 'long', '--timeout', '30s'], {env: {...process.env, BURN_CACHE_DIR: cache}, stdio: ['ignore', 'pipe', 'pipe']})
+    const exited = new Promise<NodeJS.Signals | null>((r) => client.on('close', (_code, signal) => r(signal)))
+    // the script runs once its console line comes back through the daemon
+    await new Promise<void>((r) => client.stderr.on('data', (d: Buffer) => d.toString().includes('started') && r()))
+    const runner = [...idle].find((r) => alive(r))
+    assert.ok(runner, 'the pooled runner the daemon had started')
+    client.kill('SIGKILL')
+    assert.equal(await exited, 'SIGKILL')
     assert.ok(await gone(runner, 3000), 'the runner of the abandoned call was killed')
     assert.equal(alive(pid), true)
     assert.equal(burn(['run', 'double', '--input', '{"x":3}'], {cacheDir: cache}).stdout, '{"y":6}\n')
