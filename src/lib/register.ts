@@ -56,7 +56,9 @@ export async function registerSource(
     const lock = await acquireLock(layout.lock(lockKey(hash, tag)))
     const waited = lock instanceof Lock ? lock.waited : true
     try {
-      if (waited && (await checkCompiled(layout, tag, hash)).state === 'valid') {
+      // Checked again even when the lock came at once: another process may have published and
+      // released it between the first check and this lock (a duplicate compile, seen under load).
+      if ((await checkCompiled(layout, tag, hash)).state === 'valid') {
         outcome = {...base, status: 'hit', waited, compileMs: 0}
       } else {
         counters.misses++
