@@ -12,10 +12,11 @@
 // /proc every 10 ms. --chunk-sizes measures burn alone at those chunk sizes (how the default
 // chunk size was chosen).
 import {spawn, spawnSync} from 'node:child_process'
-import {closeSync, createWriteStream, mkdtempSync, openSync, readFileSync, readdirSync, rmSync, writeFileSync} from 'node:fs'
+import {closeSync, createWriteStream, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync} from 'node:fs'
 import {availableParallelism, tmpdir} from 'node:os'
 import {join, resolve} from 'node:path'
 import {fileURLToPath} from 'node:url'
+import {treeRss} from './proc.mjs'
 import {parseArgs} from 'node:util'
 
 const ROOT = resolve(fileURLToPath(new URL('..', import.meta.url)))
@@ -63,25 +64,6 @@ for await (const line of createInterface({input: createReadStream(process.argv[2
 }
 process.stdout.write(out)
 `
-
-/** Peak resident memory of a process and all its descendants, polled from /proc (Linux). */
-function treeRss(pid) {
-  let total = 0
-  const seen = new Set()
-  const visit = (p) => {
-    if (seen.has(p)) return
-    seen.add(p)
-    try {
-      const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${p}/status`, 'latin1'))
-      if (m) total += Number(m[1]) * 1024
-      for (const t of readdirSync(`/proc/${p}/task`)) {
-        for (const c of readFileSync(`/proc/${p}/task/${t}/children`, 'latin1').trim().split(/\s+/)) if (c) visit(Number(c))
-      }
-    } catch {}
-  }
-  visit(pid)
-  return total
-}
 
 /**
  * Runs argv with stdout straight into a file (the tool's own writes; no relay through this

@@ -10,7 +10,7 @@ import {parseLimits, type LimitFlags} from '../lib/limits.js'
 import {openStore} from '../lib/store.js'
 import {parseSpecArgv} from './argv.js'
 import {startBatchProgress, summaryLine} from './batch-progress.js'
-import {renderError} from './render.js'
+import {errorJson, renderError} from './render.js'
 import {batchSpec, cacheDirSpec} from './spec.js'
 
 export interface BatchFlags extends LimitFlags {
@@ -63,7 +63,7 @@ export async function batchCommand(ref: string, flags: BatchFlags): Promise<void
   progress.stop()
   const d = error ? describeError(error) : undefined
   if (json) {
-    process.stderr.write(JSON.stringify({...summaryJson(summary), ...(d ? {error: {code: d.exit, kind: d.kind, message: d.message, ...d.data}} : {})}) + '\n')
+    process.stderr.write(JSON.stringify({...summaryJson(summary), ...(d ? errorJson(d) : {})}) + '\n')
   } else {
     if (flags.progress || process.stderr.isTTY) process.stderr.write(summaryLine(summary) + '\n')
     if (d) process.stderr.write(`Error: ${d.message}\n`)
@@ -75,7 +75,7 @@ export async function batchCommand(ref: string, flags: BatchFlags): Promise<void
 export function renderBatchError(err: unknown, json: boolean): number {
   if (!json) return renderError(err, false)
   const d = describeError(err)
-  process.stderr.write(JSON.stringify({error: {code: d.exit, kind: d.kind, message: d.message, ...d.data}}) + '\n')
+  process.stderr.write(JSON.stringify(errorJson(d)) + '\n')
   return d.exit
 }
 

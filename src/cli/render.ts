@@ -12,9 +12,12 @@ export interface RenderedError {
  */
 export function formatError(err: unknown, json: boolean): RenderedError {
   const d = describeError(err)
-  return json
-    ? {exit: d.exit, stdout: JSON.stringify({error: {code: d.exit, kind: d.kind, message: d.message, ...d.data}}) + '\n'}
-    : {exit: d.exit, stderr: `Error: ${d.message}\n`}
+  return json ? {exit: d.exit, stdout: JSON.stringify(errorJson(d)) + '\n'} : {exit: d.exit, stderr: `Error: ${d.message}\n`}
+}
+
+/** The --json form of an error, for every command. */
+export function errorJson(d: ReturnType<typeof describeError>): {error: Record<string, unknown>} {
+  return {error: {code: d.exit, kind: d.kind, message: d.message, ...d.data}}
 }
 
 export function renderError(err: unknown, json: boolean): number {

@@ -29,7 +29,7 @@ export interface LockOptions {
   staleMs?: number
 }
 
-interface LockInfo {pid: number; host: string; token: string; created: number}
+export interface LockInfo {pid: number; host: string; token: string; created: number}
 
 export class Lock {
   private timer: NodeJS.Timeout
@@ -99,13 +99,18 @@ async function tryCreate(path: string, token: string): Promise<boolean> {
   return true
 }
 
-async function readInfo(path: string): Promise<LockInfo | undefined> {
+export async function readInfo(path: string): Promise<LockInfo | undefined> {
   try {
     const info = JSON.parse(await readFile(path, 'utf8')) as LockInfo
     return typeof info.token === 'string' ? info : undefined
   } catch {
     return undefined
   }
+}
+
+/** Whether a lock's owner is a live process of this host. */
+export function ownerAlive(info: LockInfo): boolean {
+  return info.host === HOST && pidAlive(info.pid)
 }
 
 export function pidAlive(pid: number): boolean {

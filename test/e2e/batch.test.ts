@@ -3,7 +3,11 @@ import {spawn, spawnSync} from 'node:child_process'
 import {createWriteStream, readFileSync, readdirSync, writeFileSync} from 'node:fs'
 import {join} from 'node:path'
 import {before, describe, test} from 'node:test'
-import {BIN, burn, register, stats, tmp, writeScript} from '../helpers.js'
+import {pathToFileURL} from 'node:url'
+import {BIN, burn, register, ROOT, stats, tmp, writeScript} from '../helpers.js'
+
+// the benchmarks' /proc helper (plain JS in bench/, outside the compiled test tree)
+const {treeRss} = (await import(pathToFileURL(join(ROOT, 'bench', 'proc.mjs')).href)) as {treeRss: (pid: number) => number}
 
 // `burn batch` end to end: the built binary, a private cache, real files and pipes.
 const dir = tmp('burn-batch-')
@@ -273,22 +277,6 @@ describe('output', () => {
     )
   })
 })
-
-/** Peak resident memory of a process and all its descendants, polled from /proc. */
-function treeRss(pid: number): number {
-  let total = 0
-  const visit = (p: number) => {
-    try {
-      const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${p}/status`, 'latin1'))
-      if (m) total += Number(m[1]) * 1024
-      for (const t of readdirSync(`/proc/${p}/task`)) {
-        for (const c of readFileSync(`/proc/${p}/task/${t}/children`, 'latin1').trim().split(/\s+/)) if (c) visit(Number(c))
-      }
-    } catch {}
-  }
-  visit(pid)
-  return total
-}
 
 async function writeBig(file: string, n: number): Promise<void> {
   const out = createWriteStream(file)

@@ -12,7 +12,7 @@ export default class DaemonStatus extends BurnCommand {
   async run(): Promise<unknown> {
     const {argv, flags} = await this.parse(DaemonStatus)
     refuseArgs(argv)
-    const daemons = listDaemons(this.cacheDir(flags))
+    const daemons = await listDaemons(this.cacheDir(flags))
     if (!this.jsonEnabled()) {
       if (daemons.length === 0) this.log('no run daemon')
       else this.log(await renderTable(['key', 'pid', 'state', 'started'], daemons.map((d) => [d.key, d.pid ?? '-', d.running ? (d.listening ? 'running' : 'starting') : 'dead (left files)', d.startedAt ?? '-'])))
