@@ -37,7 +37,10 @@ export async function superviseRun(child: ChildProcess, flags: RunFlags, opts: S
     return render(error, Boolean(flags.json))
   }
   const dog = new Watchdog(child, limits)
-  // Lines on fd 3 (run-child.ts): `h <engine> <hash>` the script resolved, `s` it starts, `e` it ended.
+  // Lines on fd 3 (run-child.ts): `h <engine> <hash>` the script resolved, `s` it starts, `e` it
+  // ended, `x <code>` the call is over with that exit code (the child then only tears down).
+  let reported: (code: number) => void = () => {}
+  const done = new Promise<number>((resolve) => (reported = resolve))
   let pending = ''
   child.stdio[3]!.on('data', (d: Buffer) => {
     const lines = (pending + d.toString('latin1')).split('\n')
@@ -45,14 +48,20 @@ export async function superviseRun(child: ChildProcess, flags: RunFlags, opts: S
     for (const line of lines) {
       if (line === 's') dog.arm()
       else if (line === 'e') dog.disarm()
+      else if (line.startsWith('x ')) reported(Number(line.slice(2)))
       else if (line.startsWith('h ')) {
         const [, engine, hash] = line.split(' ')
         opts.onScript?.(engine, hash)
       }
     }
   })
-  const [code, signal] = await opts.closed
+  // Output the child writes to pipes (the run daemon's runners) counts only once it is all read.
+  const outputRead = Promise.all([child.stdout, child.stderr].map((s) => s && !s.readableEnded && new Promise((resolve) => s.once('end', resolve).once('close', resolve))))
+  const early = done.then(async (code) => [await outputRead.then(() => code), null] as const)
+  const [code, signal] = await Promise.race([opts.closed, early])
   dog.disarm()
+  // Reported done: its teardown is of no use to anyone (and costs a core for ~70 ms after quickjs).
+  if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL')
   if (opts.cancelled?.()) return 130
   const breach = dog.deathBreach(code, signal)
   if (breach) {

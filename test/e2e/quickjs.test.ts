@@ -40,6 +40,43 @@ const SOURCES: Record<string, string> = {
   flood: 'module.exports = () => { for (;;) console.log("flood", {n: 1}) }',
   floodCaught: 'module.exports = () => { for (;;) { try { console.log("z".repeat(1e6)) } catch { return "caught" } } }',
 }
+// Results JSON.stringify alone would print wrongly or not at all, and what burn does with each
+// (the `odd` script below builds them): the same on both engines.
+const ODD_RESULTS: Record<string, {code: number; out: string}> = {
+  fnToJSON: {code: 0, out: '{"f":"fn"}\n'},
+  bigToJSON: {code: 7, out: 'Error: result is not JSON: a BigInt at $.b[1]\n'},
+  symbolInArray: {code: 7, out: 'Error: result is not JSON: a symbol at $[1]\n'},
+  symbolTop: {code: 7, out: 'Error: result is not JSON: a symbol at $\n'},
+  fnInToJSON: {code: 7, out: 'Error: result is not JSON: a function at $.a\n'},
+  flipToFunction: {code: 7, out: 'Error: result is not JSON: a value that changed while it was serialized at $\n'},
+  flipFromFunction: {code: 0, out: '{"g":2}\n'},
+  symbolKey: {code: 0, out: '{"a":1}\n'},
+  undefinedAndHoles: {code: 0, out: '{"b":[null,null,3]}\n'},
+  boxedAndSpecial: {code: 0, out: '[1,"s",true,null,null,0,"1970-01-01T00:00:00.000Z",{},{}]\n'},
+  deep1000: {code: 0, out: `${'['.repeat(1000)}1${']'.repeat(1000)}\n`},
+  deep100000: {code: 7, out: 'Error: result is not JSON: nesting too deep to serialize at $\n'},
+  cycleViaToJSON: {code: 7, out: 'Error: result is not JSON: a cycle at $.a.self\n'},
+}
+SOURCES.odd = `module.exports = (name) => {
+  const nest = (n) => { let v = 1; for (let i = 0; i < n; i++) v = [v]; return v }
+  let reads = 0
+  const make = {
+    fnToJSON: () => { const f = () => 1; f.toJSON = () => 'fn'; return {f} },
+    bigToJSON: () => { BigInt.prototype.toJSON = function () { return String(this) }; return {b: [1, 2n]} },
+    symbolInArray: () => [1, Symbol('s')],
+    symbolTop: () => Symbol('t'),
+    fnInToJSON: () => ({a: {toJSON: () => () => 1}}),
+    flipToFunction: () => ({get g() { return reads++ === 0 ? () => 1 : 2 }}),
+    flipFromFunction: () => ({get g() { return reads++ === 0 ? 2 : () => 1 }}),
+    symbolKey: () => ({a: 1, [Symbol('k')]: 2}),
+    undefinedAndHoles: () => ({a: undefined, b: [undefined, , 3]}),
+    boxedAndSpecial: () => [new Number(1), new String('s'), new Boolean(true), NaN, Infinity, -0, new Date(0), new Map([[1, 2]]), new Set([1])],
+    deep1000: () => nest(1000),
+    deep100000: () => nest(100000),
+    cycleViaToJSON: () => { const o = {}; o.self = o; return {a: {toJSON: () => o}} },
+  }
+  return make[name]()
+}`
 const hashes = (() => {
   const files = Object.entries(SOURCES).map(([name, source]) => writeScript(dir, `${name}.js`, source))
   const r = burn(['register', ...files, ...Q, '--json'], {cacheDir})
@@ -139,6 +176,21 @@ describe('quickjs: the script contract', {concurrency: 2}, () => {
     const echo = await run(script('echo'), ['--input', text])
     assert.equal(echo.code, 0, echo.stderr)
     assert.equal(echo.stdout, `${JSON.stringify(JSON.parse(text))}\n`)
+  })
+
+  it('results follow one rule on both engines: same stdout, stderr and exit code', async () => {
+    // Each case is the script's input; the script builds the result it names. Registered for
+    // quickjs above, so v8 compiles it on its first run here (hit or miss prints the same).
+    const cases = Object.keys(ODD_RESULTS)
+    const odd = script('odd')
+    const [q, v8] = await Promise.all([
+      Promise.all(cases.map((c) => run(odd, ['--input', JSON.stringify(c)]))),
+      Promise.all(cases.map((c) => burnAsync(['run', odd, '--input', JSON.stringify(c)], {cacheDir}))),
+    ])
+    for (const [i, c] of cases.entries()) {
+      assert.deepEqual({code: q[i].code, stdout: q[i].stdout, stderr: q[i].stderr}, {code: v8[i].code, stdout: v8[i].stdout, stderr: v8[i].stderr}, c)
+      assert.deepEqual({code: q[i].code, out: q[i].code === 0 ? q[i].stdout : q[i].stderr}, ODD_RESULTS[c], c)
+    }
   })
 
   it('a script cannot make burn print something that is not JSON', async () => {

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict'
 import {describe, it} from 'node:test'
 import {BurnError} from '../../src/lib/errors.js'
 import {formatSize, parseDuration, parseSize} from '../../src/lib/units.js'
-import {serializeResult} from '../../src/lib/result.js'
+import {serializeElements, serializeResult} from '../../src/lib/result.js'
 
 describe('units', () => {
   it('parses human sizes (binary) and durations', () => {
@@ -62,6 +62,33 @@ describe('result serialization', () => {
     const c: Record<string, unknown> = {}
     c.me = c
     assert.throws(() => serializeResult(c), /a cycle at \$\.me/)
+  })
+  it('honours toJSON where JSON.stringify does, except on a BigInt', () => {
+    assert.equal(serializeResult({f: Object.assign(() => 1, {toJSON: () => 'fn'})}), '{"f":"fn"}')
+    const proto = BigInt.prototype as {toJSON?: () => string}
+    proto.toJSON = function () {
+      return String(this)
+    }
+    try {
+      assert.throws(() => serializeResult({n: [1, 2n]}), /^Error: result is not JSON: a BigInt at \$\.n\[1\]$/)
+      assert.equal(serializeResult({n: 1}), '{"n":1}')
+    } finally {
+      delete proto.toJSON
+    }
+  })
+  it('refuses what stringify saw, even when a getter hides it from the walk', () => {
+    let reads = 0
+    const flip = {
+      get g() {
+        return reads++ === 0 ? () => 1 : 2
+      },
+    }
+    assert.throws(() => serializeResult(flip), /^Error: result is not JSON: a value that changed while it was serialized at \$$/)
+  })
+  it('names a bad element by its index in a batch chunk', () => {
+    assert.equal(serializeElements([{a: 1}, undefined, [2]]), '{"a":1}\nnull\n[2]')
+    assert.throws(() => serializeElements([{a: 1}, {b: Symbol('x')}], ','), /^Error: result is not JSON: a symbol at \$\[1\]\.b$/)
+    assert.throws(() => serializeElements([1, () => 2]), /^Error: result is not JSON: a function at \$\[1\]$/)
   })
   it('shared (non-cyclic) references are fine', () => {
     const s = {v: 1}

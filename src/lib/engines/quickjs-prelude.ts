@@ -1,4 +1,4 @@
-import {findUnserializable, MAX_FAST_DEPTH, suspicious} from '../result.js'
+import {checkedStringify, findUnserializable} from '../result.js'
 
 /** The name the prelude runs under; its frames are dropped from the script's stacks. */
 export const PRELUDE_FILENAME = 'burn-prelude.js'
@@ -12,8 +12,8 @@ export const PRELUDE_FILENAME = 'burn-prelude.js'
  *
  * Everything the prelude relies on is captured before the script runs, so a script that
  * replaces JSON.stringify or Promise.prototype.then can spoil only its own result, never make
- * burn print something that is not JSON. The result check is result.ts's own
- * findUnserializable (its source, evaluated here): one rule for both engines.
+ * burn print something that is not JSON. The result check is result.ts's own checkedStringify
+ * and findUnserializable (their source, evaluated here): one rule for both engines.
  *
  * Math.random is a fixed-seed PRNG (mulberry32), so a call is a pure function of its input
  * and --fuel; Date reads the real clock (documented in docs/sandbox.md).
@@ -24,10 +24,11 @@ export const PRELUDE_SOURCE = `(function (hostLog) {
   const stringify = JSON.stringify, parse = JSON.parse, apply = Reflect.apply
   const PromiseCtor = Promise, promiseResolve = Promise.resolve, then = Promise.prototype.then
   const StringCtor = String, InternalErrorCtor = InternalError
+  const BigIntProto = BigInt.prototype
   const findUnserializable = (${findUnserializable.toString()})
-  const MAX_FAST_DEPTH = ${MAX_FAST_DEPTH}
-  const suspicious = (${suspicious.toString()})
+  const checkedStringify = (${checkedStringify.toString()})
   const tooDeep = (e) => e instanceof InternalErrorCtor && e.message === 'stack overflow'
+  const find = (v) => findUnserializable(v, tooDeep)
 
   let seed = 0x2545f491
   Object.defineProperty(Math, 'random', {writable: true, configurable: true, enumerable: false, value: function random() {
@@ -58,41 +59,42 @@ export const PRELUDE_SOURCE = `(function (hostLog) {
   }
   global.console = {log: write, info: write, warn: write, error: write, debug: write, trace: write}
 
-  let input
+  let input, result
   return {
     // Called before the script runs, so invalid input fails the same whatever the script does.
     input(text) {
       input = parse(text)
     },
-    // Calls the export with the input, awaits it, serializes the result. The state has no
-    // prototype, so no setter a script puts on Object.prototype can intercept it.
+    // Calls the export with the input and awaits it. The state has no prototype, so no setter a
+    // script puts on Object.prototype can intercept it.
     start() {
       const state = {__proto__: null, done: false, threw: false, error: undefined, output: undefined, what: undefined, path: undefined}
       const fail = (e) => { state.threw = true; state.error = e; state.done = true }
-      const finish = (value) => {
-        try {
-          // the cheap pass first: the exact walk (a path per value) only when it may find something
-          const problem = suspicious(value, 0) ? findUnserializable(value, tooDeep) : undefined
-          if (problem) {
-            state.what = StringCtor(problem.what)
-            state.path = StringCtor(problem.path)
-          } else {
-            const json = stringify(value)
-            state.output = json === undefined ? 'null' : json
-          }
-          state.done = true
-        } catch (e) {
-          fail(e)
-        }
-      }
+      const settle = (value) => { result = value; state.done = true }
       try {
         const exported = module.exports
         const value = typeof exported === 'function' ? exported(input) : exported
-        apply(then, apply(promiseResolve, PromiseCtor, [value]), [finish, fail])
+        apply(then, apply(promiseResolve, PromiseCtor, [value]), [settle, fail])
       } catch (e) {
         fail(e)
       }
       return state
+    },
+    // A call of its own, once the result settled: the host then knows that a native stack
+    // overflow here (nesting the wasm code cannot recurse through) is the result's nesting.
+    serialize(state) {
+      try {
+        const r = checkedStringify(result, stringify, find, typeof BigIntProto.toJSON === 'function')
+        if (typeof r === 'string') {
+          state.output = r
+        } else {
+          state.what = StringCtor(r.what)
+          state.path = StringCtor(r.path)
+        }
+      } catch (e) {
+        state.threw = true
+        state.error = e
+      }
     },
   }
 })`

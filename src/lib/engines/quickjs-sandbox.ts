@@ -182,7 +182,7 @@ export function dump(box: Sandbox, h: QuickJSHandle): unknown {
   }
 }
 
-const isHostStackOverflow = (e: unknown) => e instanceof RangeError && /call stack/i.test(e.message)
+export const isHostStackOverflow = (e: unknown) => e instanceof RangeError && /call stack/i.test(e.message)
 
 /** The wasm memory grew (nearly) to its cap: a failure now is most likely out of memory. */
 const heapFull = (box: Sandbox) => box.memory.buffer.byteLength >= 0.9 * box.maxBytes

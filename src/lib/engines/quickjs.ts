@@ -1,7 +1,7 @@
 import type {QuickJSHandle} from 'quickjs-emscripten'
 import {notJsonError} from '../result.js'
 import type {Job, JobError, JobResult} from './protocol.js'
-import {dump, failure, newGuestString, newSandbox, prepareSandbox, readGuestString, stringLength, takeSandbox, warmQuickjs, type Sandbox} from './quickjs-sandbox.js'
+import {dump, failure, isHostStackOverflow, newGuestString, newSandbox, prepareSandbox, readGuestString, stringLength, takeSandbox, warmQuickjs, type Sandbox} from './quickjs-sandbox.js'
 import {maxOutputExceeded, scriptFilename} from './script-errors.js'
 import {loadSource, parseJobInput} from './source.js'
 
@@ -98,6 +98,17 @@ function execute(box: Sandbox, job: Extract<Job, {op: 'run'}>, source: string, f
     if (jobs.error) return fail(jobs.error)
     // No timers in this sandbox: with no job left, nothing can ever settle the promise.
     if (!isTrue('done') && !rt.hasPendingJob()) return {ok: false, error: NEVER_SETTLES}
+  }
+  if (box.console.exceeded) return fail()
+  if (isTrue('threw')) return fail(prop('error'))
+  try {
+    const serialized = api('serialize', state)
+    if (serialized.error) return fail(serialized.error)
+    serialized.value.dispose()
+  } catch (error) {
+    // Nesting the guest's own stack check did not catch: the wasm code overflowed the host's.
+    if (!isHostStackOverflow(error)) throw error
+    return {ok: false, error: {kind: 'badData', message: notJsonError({what: 'nesting too deep to serialize', path: '$'}).message}}
   }
   if (box.console.exceeded) return fail()
   if (isTrue('threw')) return fail(prop('error'))
