@@ -64,15 +64,18 @@ async function main(argv: string[], stdin: StdinSource): Promise<number> {
 /**
  * A runner the run daemon started ahead of its call. While it waits, everything a call runs
  * through is loaded and compiled (the store's metadata, the flag parsers, the xxh64 wasm, the
- * v8 engine on a trivial script: together about half of a tiny call in a fresh process), and
- * the script its predecessor ran is loaded. Then it does exactly one call, as sent on stdin.
+ * v8 engine on a trivial script: together about half of a tiny call in a fresh process, or the
+ * quickjs sandbox of a call expected on quickjs), and the script the daemon expects is loaded. Then it does exactly one call, as sent on stdin.
  */
 async function pooled(hintArg: string | undefined): Promise<number> {
   let warm: Promise<unknown> = Promise.resolve()
   try {
     const hint = JSON.parse(hintArg ?? '') as PooledHint
     const limits = parseLimits(parseRunArgv(['x', '--timeout', '1s', '--memory', '1MiB'])!.flags, 'v8')
-    warm = Promise.all([openStore(hint.cacheDir, {create: false}), warmRunner(limits)])
+    // A call expected on quickjs gets its sandbox made (with the limits that call had last
+    // time) instead of the v8 engine's warm-up, which it would not use.
+    const engine = hint.quickjs ? warmEngine('quickjs', hint.quickjs) : warmRunner(limits)
+    warm = Promise.all([openStore(hint.cacheDir, {create: false}), engine])
     if (hint.script) {
       const layout = new Layout(hint.cacheDir)
       const engine = checkEngine(hint.script.engine)

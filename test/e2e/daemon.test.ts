@@ -162,6 +162,48 @@ describe('the run daemon', () => {
     assert.equal(stats(cache).preloadedHits, after.preloadedHits)
   })
 
+  it('has the next runner ready for the call that followed last time: alternating scripts both preload', async () => {
+    await daemonUp(cache)
+    const call = (name: string, want: string) => {
+      assert.equal(burn(['run', name, '--input', '{"x":3}'], {cacheDir: cache}).stdout, want)
+    }
+    for (let i = 0; i < 2; i++) {
+      call('double', '{"y":6}\n')
+      await sleep(300)
+      call('log', '[{"x":3},{"x":3}]\n')
+      await sleep(300)
+    }
+    const before = stats(cache)
+    call('double', '{"y":6}\n')
+    await sleep(300)
+    call('log', '[{"x":3},{"x":3}]\n')
+    assert.equal((stats(cache).preloadedHits ?? 0) - (before.preloadedHits ?? 0), 2)
+  })
+
+  it('serves a v8 call with a runner made ready for quickjs: the same engine tag, a hit, no compile', async () => {
+    await daemonUp(cache)
+    for (let i = 0; i < 2; i++) assert.equal(burn(['run', 'q', '--engine', 'quickjs', '--input', '10'], {cacheDir: cache}).stdout, '45\n')
+    await sleep(300)
+    const before = stats(cache)
+    const r = burn(['run', 'double', '--input', '{"x":8}', '--json'], {cacheDir: cache})
+    assert.equal(r.code, 0, r.stderr)
+    assert.deepEqual(json(r), {hash: double, cache: 'hit', result: {y: 16}})
+    const after = stats(cache)
+    assert.equal(after.hits - before.hits, 1)
+    assert.equal(after.misses - before.misses, 0)
+    assert.equal(after.compiles - before.compiles, 0)
+    assert.equal(after.codeCacheRejections - before.codeCacheRejections, 0)
+  })
+
+  it('holds the call\'s own limits in a quickjs sandbox made ahead for the call before', async () => {
+    await daemonUp(cache)
+    const q = (...extra: string[]) => burn(['run', 'q', '--engine', 'quickjs', '--input', '10', ...extra], {cacheDir: cache})
+    for (let i = 0; i < 2; i++) assert.equal(q('--max-output', '1KiB').stdout, '45\n')
+    await sleep(300)
+    const over = q('--max-output', '1')
+    assert.deepEqual([over.code, over.stderr], [6, 'Error: result is at least 2 bytes, over --max-output 1 bytes\n'])
+  })
+
   it('never runs a compiled form changed after its runner loaded it: a flipped byte is a miss, set aside', async () => {
     await daemonUp(cache)
     const tag = readdirSync(join(cache, 'compiled')).find((t) => !t.startsWith('quickjs'))!

@@ -4,6 +4,8 @@
  * byte, a 32-bit big-endian length and that many bytes: output is relayed as raw bytes, never
  * re-encoded.
  */
+import type {Limits} from '../../lib/engines/protocol.js'
+
 export type FrameType = 'R' | 'o' | 'e' | 'x'
 
 /** What a client asks: the run's argv (with --cache-dir made explicit), its cwd, its stdin text (null: a terminal). */
@@ -17,6 +19,8 @@ export interface PooledRequest {
 export interface PooledHint {
   cacheDir: string
   script?: {engine: string; hash: string}
+  /** While this daemon's quickjs calls are recent, the limits of the last one: a sandbox made ahead with them. */
+  quickjs?: Limits
 }
 
 export function frame(type: FrameType, payload: Buffer | string): Buffer {

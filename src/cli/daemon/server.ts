@@ -9,6 +9,8 @@ import {spawn, type ChildProcess} from 'node:child_process'
 import {chmodSync, existsSync, rmSync, statSync} from 'node:fs'
 import {createServer, type Socket} from 'node:net'
 import {join} from 'node:path'
+import type {Limits} from '../../lib/engines/protocol.js'
+import {parseLimits} from '../../lib/limits.js'
 import {acquireLock, Lock} from '../../lib/lock.js'
 import {parseDuration} from '../../lib/units.js'
 import {formatError} from '../render.js'
@@ -21,7 +23,7 @@ import {RUN_CHILD} from '../bundles.js'
 const [cacheDir, socketPath, lockPath] = process.argv.slice(2)
 const IDLE_MS = idleMs(process.env.BURN_DAEMON_IDLE)
 const WATCH_MS = 1000
-// Scripts remembered by argument, for the preload hint (bounded: oldest forgotten first).
+// Calls remembered for the preload hint (bounded: oldest forgotten first).
 const MAX_HINTS = 1000
 
 function idleMs(v: string | undefined): number {
@@ -37,29 +39,44 @@ interface Runner {
   closed: Promise<[number | null, NodeJS.Signals | null]>
 }
 
+/** What a call resolved to: the pooled runner's hint for a call expected to be like it. */
+type Expect = Omit<PooledHint, 'cacheDir'>
+
+/** Bounded insertion-ordered map: the oldest entry goes first. */
+function setBounded<V>(m: Map<string, V>, key: string, value: V): void {
+  m.delete(key)
+  m.set(key, value)
+  if (m.size > MAX_HINTS) m.delete(m.keys().next().value!)
+}
+
 class RunnerPool {
   private idle?: Runner
-  private readonly hints = new Map<string, PooledHint['script']>()
+  private readonly expect = new Map<string, Expect>()
+  /** The call that came after each call last time, and the last call: a one-step predictor. */
+  private readonly next = new Map<string, string>()
+  private last?: string
 
   /** The started runner, or a new one: each runner does one call. */
-  take(argKey: string): Runner {
+  take(callKey: string): Runner {
+    if (this.last !== undefined) setBounded(this.next, this.last, callKey)
+    this.last = callKey
     const ready = this.idle && this.idle.child.exitCode === null && this.idle.child.signalCode === null ? this.idle : undefined
     this.idle = undefined
-    return ready ?? this.start(this.hints.get(argKey))
+    return ready ?? this.start(this.expect.get(callKey))
   }
 
   /**
-   * Starts the runner for the next call, loading the script these arguments ran last. Called
-   * when a call has ended: starting it sooner would compete with that call for the CPU.
+   * Starts the runner for the next call, prepared for the call that followed this one last
+   * time (the same one again, the first time): a script run over and over, and scripts or
+   * engines that alternate (A, B, A, B), both find their script loaded.
    */
-  fill(argKey?: string): void {
-    this.idle ??= this.start(argKey === undefined ? undefined : this.hints.get(argKey))
+  fill(callKey?: string): void {
+    this.idle ??= this.start(callKey === undefined ? undefined : this.expect.get(this.next.get(callKey) ?? callKey))
   }
 
-  remember(argKey: string, script: PooledHint['script']): void {
-    this.hints.delete(argKey)
-    this.hints.set(argKey, script)
-    if (this.hints.size > MAX_HINTS) this.hints.delete(this.hints.keys().next().value!)
+  /** What the call resolved to; `quickjs`: its limits, to make its sandbox ahead. */
+  remember(callKey: string, script: PooledHint['script'], quickjs?: Limits): void {
+    setBounded(this.expect, callKey, {script, quickjs})
   }
 
   close(): void {
@@ -68,8 +85,8 @@ class RunnerPool {
     this.idle = undefined
   }
 
-  private start(script?: PooledHint['script']): Runner {
-    const hint: PooledHint = {cacheDir, script}
+  private start(expect?: Expect): Runner {
+    const hint: PooledHint = {cacheDir, ...expect}
     const args = [...process.execArgv, RUN_CHILD, '--pooled', JSON.stringify(hint)]
     const child = spawn(process.execPath, args, {stdio: ['pipe', 'pipe', 'pipe', 'pipe']})
     child.on('error', () => {})
@@ -103,8 +120,16 @@ async function serveCall(conn: Socket, req: PooledRequest): Promise<void> {
     active--
     return
   }
-  const argKey = JSON.stringify([parsed.ref, parsed.flags.engine ?? 'v8'])
-  const {child, closed} = pool.take(argKey)
+  // A call is its argument and flags; not its input, which changes from call to call.
+  const {input: _input, 'input-file': _file, ...flags} = parsed.flags
+  const callKey = JSON.stringify([parsed.ref, flags])
+  let quickjs: Limits | undefined
+  try {
+    if (flags.engine === 'quickjs') quickjs = parseLimits(flags, 'quickjs')
+  } catch {
+    // bad limits: the call itself reports them
+  }
+  const {child, closed} = pool.take(callKey)
   let cancelled = false
   conn.on('close', () => {
     if (child.exitCode === null && child.signalCode === null) {
@@ -124,12 +149,18 @@ async function serveCall(conn: Socket, req: PooledRequest): Promise<void> {
       if (r.stderr) send('e', r.stderr)
       return r.exit
     },
-    onScript: (engine, hash) => pool.remember(argKey, {engine, hash}),
+    onScript: (engine, hash) => {
+      pool.remember(callKey, {engine, hash}, quickjs)
+      // The next runner starts now, while this call runs: calls that come back to back then
+      // find it warm (a runner takes ~100 ms to be ready; a cached call itself ~10 ms).
+      if (!stopping) pool.fill(callKey)
+    },
   })
   send('x', String(code))
   conn.end()
   active--
-  if (!stopping) pool.fill(argKey)
+  // (when the call ended before its script was known)
+  if (!stopping) pool.fill(callKey)
   touch()
 }
 

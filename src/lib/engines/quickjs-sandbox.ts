@@ -6,6 +6,7 @@ import type {JobError, Limits} from './protocol.js'
 import {PRELUDE_FILENAME, PRELUDE_SOURCE} from './quickjs-prelude.js'
 import {errorMessage, LimitExceeded, scriptStack} from './script-errors.js'
 import {memoryExceededMessage} from './watchdog.js'
+import {tuneWasmForQuickjs} from './wasm-flags.js'
 
 /*
  * One quickjs sandbox = a FRESH wasm instance with its own linear memory, used for one call and
@@ -46,6 +47,7 @@ export function warmQuickjs(): Promise<{lib: Lib; wasmModule: WebAssembly.Module
   loading ??= (async () => {
     // Resolved from quickjs-emscripten's own location: the core and the variant are its dependencies.
     const req = createRequire(createRequire(import.meta.url).resolve('quickjs-emscripten'))
+    tuneWasmForQuickjs()
     const wasmModule = readFile(req.resolve('@jitl/quickjs-wasmfile-release-sync/wasm')).then((bytes) => WebAssembly.compile(bytes))
     // The core and the one variant used, as CommonJS: quickjs-emscripten's own (ESM) entry loads
     // all four of its variants, ~15 ms more on every quickjs run.
@@ -111,15 +113,25 @@ const sandboxKey = (l: Limits) => `${l.memoryBytes}/${l.fuel}/${l.maxLogBytes}`
  * start: the instance (about 7 MiB of RSS) and the prelude are burn's cost, not the script's.
  */
 export async function prepareSandbox(limits: Limits): Promise<void> {
-  prepared = {key: sandboxKey(limits), box: newSandbox(limits)}
+  const key = sandboxKey(limits)
+  // A pooled runner may have made it already, from the daemon's hint.
+  if (prepared?.key !== key) prepared = {key, box: newSandbox(limits)}
   await prepared.box
 }
 
-/** The prepared sandbox if it fits these limits, else a new one; either way used only once. */
-export function takeSandbox(limits: Limits): Promise<Sandbox> {
+/**
+ * The prepared sandbox if it was built for these limits, else a new one; either way used only
+ * once. A sandbox is built from the memory, fuel and log limits (its key); the call's own
+ * limits (--max-output, --timeout) are the call's: a daemon runner prepares with the limits
+ * the expected call had last time.
+ */
+export async function takeSandbox(limits: Limits): Promise<Sandbox> {
   const p = prepared
   prepared = undefined
-  return p && p.key === sandboxKey(limits) ? p.box : newSandbox(limits)
+  if (!p || p.key !== sandboxKey(limits)) return newSandbox(limits)
+  const box = await p.box
+  box.limits = limits
+  return box
 }
 
 /*

@@ -1,4 +1,5 @@
 import {cachedDataVersionTag} from 'node:v8'
+import {restoreV8Flags} from './wasm-flags.js'
 
 export type EngineName = 'v8' | 'quickjs'
 export const ENGINES: EngineName[] = ['v8', 'quickjs']
@@ -10,10 +11,12 @@ export const QUICKJS_VERSION = '0.32.0'
  * runner started with another --max-old-space-size (or NODE_OPTIONS) gets another tag instead
  * of a silently rejected cache. Runners are forked with the parent's exact execArgv and
  * environment, so the tag computed here is the runner's tag too (the runner re-checks); the
- * flags that batch's lean runners add leave their tag as it is (lean-runner.ts).
+ * flags that batch's lean runners add leave their tag as it is (lean-runner.ts), and so do
+ * those the quickjs engine sets (wasm-flags.ts): they are put back first.
  */
 export function engineTag(engine: EngineName): string {
   if (engine === 'quickjs') return `quickjs-${QUICKJS_VERSION}`
+  restoreV8Flags()
   return `v8-node${process.versions.node}-${process.arch}-${cachedDataVersionTag().toString(16)}`
 }
 
