@@ -27,25 +27,55 @@ export function serializeResult(value: unknown): string {
  * The elements of an array, each serialized as above, joined by `separator` (batch rows: '\n'
  * for NDJSON, ',' for the inside of a JSON array; JSON text never holds a raw newline). A bad
  * value is named by its path in the whole array, e.g. `$[3].when`.
+ *
+ * Batch's v8 rows, one small value at a time: there V8's stringify with a replacer costs ~2.5x
+ * its plain one (1M rows: +25% wall for the whole batch), so each row gets the cheap pass below
+ * and the plain stringify. Same rule, one difference: a getter that returns a function only on
+ * its second read slips past the pass and is dropped as JSON.stringify drops it (user code that
+ * runs during serialization; v8 runs trusted code only). quickjs batches serialize in the guest
+ * with checkedStringify, as runs do.
  */
 export function serializeElements(values: unknown[], separator = '\n'): string {
-  const withToJSON = bigIntToJSON()
   let out = ''
   for (let i = 0; i < values.length; i++) {
-    const path = `$[${i}]`
+    const v = values[i]
+    if (suspicious(v, 1)) {
+      const problem = findUnserializable(v, undefined, `$[${i}]`)
+      if (problem) throw notJsonError(problem)
+    }
     // as in a JSON array: undefined (and anything JSON.stringify omits) is null
-    const text = checkedStringify(values[i], JSON.stringify, (v) => findUnserializable(v, undefined, path), withToJSON, path)
-    if (typeof text !== 'string') throw notJsonError(text)
+    const text = JSON.stringify(v) ?? 'null'
     out = i === 0 ? text : out + separator + text
   }
   return out
+}
+
+export const MAX_FAST_DEPTH = 256
+
+/**
+ * A cheap first pass (about 4x faster than the exact walk below, which builds a path for every
+ * value): true when the value may hold something JSON.stringify drops or rejects (a function, a
+ * symbol, a BigInt), a toJSON method, or nesting deep enough to be a cycle. Only then does the
+ * exact walk run, so a clean value costs one light traversal plus JSON.stringify.
+ */
+export function suspicious(v: unknown, depth: number): boolean {
+  if (typeof v !== 'object' || v === null) return typeof v === 'function' || typeof v === 'symbol' || typeof v === 'bigint'
+  if (depth > MAX_FAST_DEPTH || typeof (v as {toJSON?: unknown}).toJSON === 'function') return true
+  // Object.values over for-in + hasOwn: ~20% less on V8, for the same own enumerable values in
+  // the same order.
+  const values: unknown[] = Array.isArray(v) ? v : Object.values(v)
+  for (let i = 0; i < values.length; i++) {
+    const e = values[i]
+    if (typeof e === 'object' && e !== null ? suspicious(e, depth + 1) : typeof e === 'function' || typeof e === 'symbol' || typeof e === 'bigint') return true
+  }
+  return false
 }
 
 const bigIntToJSON = () => typeof (BigInt.prototype as {toJSON?: unknown}).toJSON === 'function'
 
 /**
  * JSON text of a value under the contract's rule (`undefined` -> 'null'), or the first value
- * JSON cannot hold as named by `find` (findUnserializable, bound to its root path).
+ * JSON cannot hold as named by `find` (findUnserializable).
  *
  * One native pass, no separate walk (on QuickJS a walk cost more than the stringify itself):
  * the replacer sees every value JSON.stringify is about to write, after any toJSON, and flags
@@ -61,7 +91,7 @@ const bigIntToJSON = () => typeof (BigInt.prototype as {toJSON?: unknown}).toJSO
  * quickjs engine runs this very function's source inside its sandbox, with builtins it
  * captured before the script ran.
  */
-export function checkedStringify(value: unknown, stringify: typeof JSON.stringify, find: (v: unknown) => Unserializable | undefined, bigIntHasToJSON: boolean, rootPath = '$'): string | Unserializable {
+export function checkedStringify(value: unknown, stringify: typeof JSON.stringify, find: (v: unknown) => Unserializable | undefined, bigIntHasToJSON: boolean): string | Unserializable {
   if (bigIntHasToJSON) {
     const problem = find(value)
     if (problem) return problem
@@ -78,7 +108,7 @@ export function checkedStringify(value: unknown, stringify: typeof JSON.stringif
     // finds none, the plain stringify decides (V8's nests less deep with a replacer than without).
     return find(value) ?? stringify(value) ?? 'null'
   }
-  if (flagged) return find(value) ?? {what: 'a value that changed while it was serialized', path: rootPath}
+  if (flagged) return find(value) ?? {what: 'a value that changed while it was serialized', path: '$'}
   return json ?? 'null'
 }
 
