@@ -64,8 +64,8 @@ async function main(argv: string[], stdin: StdinSource): Promise<number> {
 /**
  * A runner the run daemon started ahead of its call. While it waits, everything a call runs
  * through is loaded and compiled (the store's metadata, the flag parsers, the xxh64 wasm, the
- * v8 engine on a trivial script: together about half of a tiny call in a fresh process, or the
- * quickjs sandbox of a call expected on quickjs), and the script the daemon expects is loaded. Then it does exactly one call, as sent on stdin.
+ * v8 engine on a trivial script: together about half of a tiny call in a fresh process; or the
+ * sandbox of a call expected on quickjs), and the script the daemon expects is loaded. Then it does exactly one call, as sent on stdin.
  */
 async function pooled(hintArg: string | undefined): Promise<number> {
   let warm: Promise<unknown> = Promise.resolve()
@@ -98,8 +98,11 @@ async function pooled(hintArg: string | undefined): Promise<number> {
 /**
  * Tells the parent the call is over (`x <code>`) before tearing down: a process that ran
  * QuickJS's wasm spends ~70 ms in exit waiting for V8's background compiler to finish tiering
- * up functions nobody will call again. Output and errors were written synchronously; closing
- * stdout and stderr lets a parent that reads them see their end now, not at exit.
+ * up functions nobody will call again. The result went out with writeSync; what went through
+ * process.stdout/stderr (the script's console, error messages) is written synchronously too
+ * while those are files, pipes or terminals (Node on Linux), and what a stream still held was
+ * lost at process.exit before as well. Closing stdout and stderr lets a parent that reads them
+ * see their end now, not at exit.
  */
 function finish(code: number): never {
   for (const fd of [1, 2]) {

@@ -16,6 +16,8 @@ export interface SuperviseOptions {
   render?: (error: unknown, json: boolean) => number
   /** The script the child resolved the argument to (the run daemon preloads it next time). */
   onScript?: (engine: string, hash: string) => void
+  /** The script ended (its result is being printed): the run daemon starts the next runner. */
+  onEnded?: () => void
   /** The caller went away and killed the child itself: no breach to report or count. */
   cancelled?: () => boolean
 }
@@ -47,7 +49,10 @@ export async function superviseRun(child: ChildProcess, flags: RunFlags, opts: S
     pending = lines.pop()!
     for (const line of lines) {
       if (line === 's') dog.arm()
-      else if (line === 'e') dog.disarm()
+      else if (line === 'e') {
+        dog.disarm()
+        opts.onEnded?.()
+      }
       else if (line.startsWith('x ')) reported(Number(line.slice(2)))
       else if (line.startsWith('h ')) {
         const [, engine, hash] = line.split(' ')

@@ -18,7 +18,7 @@ export interface Unserializable {
 export const notJsonError = (p: Unserializable) => new SerializeError(`result is not JSON: ${p.what} at ${p.path}`, p.path)
 
 export function serializeResult(value: unknown): string {
-  const r = checkedStringify(value, JSON.stringify, (v) => findUnserializable(v), bigIntToJSON())
+  const r = checkedStringify(value, JSON.stringify, (v) => findUnserializable(v), bigIntToJSON(), (e) => e instanceof RangeError)
   if (typeof r !== 'string') throw notJsonError(r)
   return r
 }
@@ -80,36 +80,49 @@ const bigIntToJSON = () => typeof (BigInt.prototype as {toJSON?: unknown}).toJSO
  * One native pass, no separate walk (on QuickJS a walk cost more than the stringify itself):
  * the replacer sees every value JSON.stringify is about to write, after any toJSON, and flags
  * the two it would drop silently (a function, a symbol); a BigInt, a cycle or nesting too deep
- * makes it throw. Only then does the exact walk run, to name the value and its path. A getter
- * or toJSON that answers differently the second time may hide from the walk: what stringify
- * saw stands, and the result is refused all the same.
+ * makes it throw. Only then does the exact walk run, to name the value and its path. What is
+ * printed is always what a checked pass saw: a getter or toJSON that answers differently from
+ * one read to the next can hide from the walk, and then the result is refused all the same.
+ * `plainWhen`: errors of the checked pass on which a plain stringify decides (V8's stringify
+ * nests less deep with a replacer than without); the quickjs guest gives none.
  *
- * JSON.stringify would call a toJSON a script gives BigInts, but a BigInt is never JSON here:
- * with one in place (`bigIntHasToJSON`) the exact walk goes first as well.
+ * JSON.stringify would call a toJSON given to BigInts, but a BigInt is never JSON here: with
+ * one in place (`bigIntHasToJSON`) the exact walk goes first as well. (The quickjs prelude
+ * makes BigInt.prototype.toJSON impossible to define in the first place.)
  *
  * Self-contained on purpose (it refers to no module binding, only to its arguments): the
  * quickjs engine runs this very function's source inside its sandbox, with builtins it
  * captured before the script ran.
  */
-export function checkedStringify(value: unknown, stringify: typeof JSON.stringify, find: (v: unknown) => Unserializable | undefined, bigIntHasToJSON: boolean): string | Unserializable {
+export function checkedStringify(value: unknown, stringify: typeof JSON.stringify, find: (v: unknown) => Unserializable | undefined, bigIntHasToJSON: boolean, plainWhen?: (e: unknown) => boolean): string | Unserializable {
   if (bigIntHasToJSON) {
     const problem = find(value)
     if (problem) return problem
   }
-  let flagged = false
-  let json: string | undefined
-  try {
-    json = stringify(value, (_key, v: unknown) => {
+  const checked = (): {json: string | undefined; flagged: boolean} => {
+    let flagged = false
+    const json = stringify(value, (_key, v: unknown) => {
       if (typeof v === 'function' || typeof v === 'symbol') flagged = true
       return v
     })
-  } catch {
-    // A BigInt, a cycle, nesting too deep or a throwing toJSON: the walk names the value. If it
-    // finds none, the plain stringify decides (V8's nests less deep with a replacer than without).
-    return find(value) ?? stringify(value) ?? 'null'
+    return {json, flagged}
   }
-  if (flagged) return find(value) ?? {what: 'a value that changed while it was serialized', path: '$'}
-  return json ?? 'null'
+  let r: {json: string | undefined; flagged: boolean}
+  try {
+    r = checked()
+  } catch {
+    const problem = find(value)
+    if (problem) return problem
+    // Nothing to name (a getter or toJSON that threw only once): checked once more.
+    try {
+      r = checked()
+    } catch (again) {
+      if (!plainWhen?.(again)) throw again
+      return stringify(value) ?? 'null'
+    }
+  }
+  if (r.flagged) return find(value) ?? {what: 'a value that changed while it was serialized', path: '$'}
+  return r.json ?? 'null'
 }
 
 /**

@@ -74,6 +74,9 @@ describe('the run daemon', () => {
   register(cache, writeScript(dir, 'bomb.js', 'module.exports = () => { const k = []; for (;;) k.push(new Uint8Array(1 << 20).fill(1)) }\n'), ['--name', 'bomb'])
   register(cache, writeScript(dir, 'big.js', 'module.exports = () => "z".repeat(5000)\n'), ['--name', 'big'])
   register(cache, writeScript(dir, 'bigint.js', 'module.exports = () => ({a: [1, 10n]})\n'), ['--name', 'bigint'])
+  // a result and a log each larger than a pipe's buffer (64 KiB): nothing cut at the early exit
+  register(cache, writeScript(dir, 'huge.js', 'module.exports = () => { console.error("e".repeat(300000)); return "z".repeat(1 << 20) }\n'), ['--name', 'huge'])
+  register(cache, join(dir, 'huge.js'), ['--engine', 'quickjs'])
   register(cache, writeScript(dir, 'q.js', 'module.exports = (x) => { let n = 0; for (let i = 0; i < x; i++) n += i; return n }\n'), ['--name', 'q', '--engine', 'quickjs'])
   writeFileSync(join(dir, 'in.json'), '{"x": 21}')
 
@@ -110,6 +113,8 @@ describe('the run daemon', () => {
     ['a memory bomb', ['run', 'bomb', '--memory', '64MiB']],
     ['--max-output', ['run', 'big', '--max-output', '1000']],
     ['a BigInt result', ['run', 'bigint']],
+    ['a result and a log larger than a pipe buffer', ['run', 'huge']],
+    ['a result larger than a pipe buffer, quickjs', ['run', 'huge', '--engine', 'quickjs']],
     ['quickjs', ['run', 'q', '--engine', 'quickjs', '--input', '1000']],
     ['quickjs out of fuel', ['run', 'q', '--engine', 'quickjs', '--input', '100000', '--fuel', '1000']],
     ['a bad limit', ['run', 'double', '--timeout', 'soon']],
@@ -121,6 +126,7 @@ describe('the run daemon', () => {
       const a = burn(args, {...opts, env: direct})
       const b = burn(args, opts)
       assert.deepEqual(strip(b), strip(a))
+      if (args[1] === 'huge') assert.deepEqual([a.code, a.stdout.length, a.stderr.length], [0, (1 << 20) + 3, 300001])
       assert.equal(b.signal, null)
     })
   }

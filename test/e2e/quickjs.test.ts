@@ -38,6 +38,11 @@ const SOURCES: Record<string, string> = {
   big: 'module.exports = (n) => "y".repeat(n)',
   bigUtf8: 'module.exports = () => "é".repeat(600)',
   flood: 'module.exports = () => { for (;;) console.log("flood", {n: 1}) }',
+  // Script code that runs while the result is serialized, after the script returned.
+  spinInToJSON: 'module.exports = () => ({a: {toJSON() { for (;;) {} }}})',
+  floodInToJSON: 'module.exports = () => ({a: {toJSON() { for (;;) console.log("flood") }}})',
+  throwInToJSON: 'module.exports = () => ({a: {toJSON() { throw new RangeError("no json for you") }}})',
+  defineBigIntToJSON: 'module.exports = () => { Object.defineProperty(BigInt.prototype, "toJSON", {get: () => () => "1"}); return 1n }',
   floodCaught: 'module.exports = () => { for (;;) { try { console.log("z".repeat(1e6)) } catch { return "caught" } } }',
 }
 // Results JSON.stringify alone would print wrongly or not at all, and what burn does with each
@@ -56,6 +61,7 @@ const ODD_RESULTS: Record<string, {code: number; out: string}> = {
   deep1000: {code: 0, out: `${'['.repeat(1000)}1${']'.repeat(1000)}\n`},
   deep100000: {code: 7, out: 'Error: result is not JSON: nesting too deep to serialize at $\n'},
   cycleViaToJSON: {code: 7, out: 'Error: result is not JSON: a cycle at $.a.self\n'},
+  throwOnceThenFunction: {code: 7, out: 'Error: result is not JSON: a function at $.g\n'},
 }
 SOURCES.odd = `module.exports = (name) => {
   const nest = (n) => { let v = 1; for (let i = 0; i < n; i++) v = [v]; return v }
@@ -74,6 +80,7 @@ SOURCES.odd = `module.exports = (name) => {
     deep1000: () => nest(1000),
     deep100000: () => nest(100000),
     cycleViaToJSON: () => { const o = {}; o.self = o; return {a: {toJSON: () => o}} },
+    throwOnceThenFunction: () => ({get g() { reads++; if (reads === 1) throw new Error('once'); return reads === 2 ? 1 : () => 1 }}),
   }
   return make[name]()
 }`
@@ -309,6 +316,22 @@ describe('quickjs: time, stack, output and log limits', () => {
     assert.equal(multibyte.stderr, 'Error: result is 1202 bytes, over --max-output 1024 bytes\n')
     const fits = await run(hash, ['--max-output', '1KiB'], '1000')
     assert.equal(fits.code, 0)
+    await normalRunStillWorks()
+  })
+
+  it('limits hold while the result is serialized: fuel, max-log, and a throwing toJSON', async () => {
+    const spin = await run(script('spinInToJSON'), ['--fuel', '1000'])
+    assert.deepEqual([spin.code, spin.stdout, spin.stderr], [6, '', 'Error: fuel exhausted: the script used more than --fuel 1000\n'])
+    const flood = await run(script('floodInToJSON'), ['--max-log', '64KiB'])
+    assert.equal(flood.code, 6)
+    assert.match(flood.stderr, /Error: console output exceeded --max-log 65536 bytes\n$/)
+    const thrown = await run(script('throwInToJSON'))
+    assert.equal(thrown.code, 5)
+    assert.match(thrown.stderr, /^Error: RangeError: no json for you\n {4}at toJSON \(script-[0-9a-f]{12}\.js:1:\d+\)/)
+    // BigInt.prototype.toJSON cannot be defined at all in the sandbox (assigning it is ignored)
+    const big = await run(script('defineBigIntToJSON'))
+    assert.equal(big.code, 5)
+    assert.match(big.stderr, /^Error: TypeError: /)
     await normalRunStillWorks()
   })
 

@@ -15,11 +15,11 @@ export interface PooledRequest {
   stdin: string | null
 }
 
-/** What a pooled runner prepares while it waits for its call: the store, and the script its predecessor ran. */
+/** What a pooled runner prepares while it waits for its call: the store, and the script of the call expected next. */
 export interface PooledHint {
   cacheDir: string
   script?: {engine: string; hash: string}
-  /** While this daemon's quickjs calls are recent, the limits of the last one: a sandbox made ahead with them. */
+  /** The call expected next is a quickjs call with these limits: its sandbox is made ahead. */
   quickjs?: Limits
 }
 

@@ -149,17 +149,18 @@ async function serveCall(conn: Socket, req: PooledRequest): Promise<void> {
       if (r.stderr) send('e', r.stderr)
       return r.exit
     },
-    onScript: (engine, hash) => {
-      pool.remember(callKey, {engine, hash}, quickjs)
-      // The next runner starts now, while this call runs: calls that come back to back then
-      // find it warm (a runner takes ~100 ms to be ready; a cached call itself ~10 ms).
+    onScript: (engine, hash) => pool.remember(callKey, {engine, hash}, quickjs),
+    // The next runner starts as soon as the script is done, while its result is printed and
+    // relayed: calls that come back to back then find it warm (a runner takes ~100 ms to be
+    // ready), and it never takes CPU from a script running under its --timeout.
+    onEnded: () => {
       if (!stopping) pool.fill(callKey)
     },
   })
   send('x', String(code))
   conn.end()
   active--
-  // (when the call ended before its script was known)
+  // (when the call ended before its script did)
   if (!stopping) pool.fill(callKey)
   touch()
 }

@@ -30,6 +30,10 @@ export const PRELUDE_SOURCE = `(function (hostLog) {
   const tooDeep = (e) => e instanceof InternalErrorCtor && e.message === 'stack overflow'
   const find = (v) => findUnserializable(v, tooDeep)
 
+  // A BigInt is never JSON (result.ts): JSON.stringify would call a toJSON given to BigInts,
+  // so none can be given. Writes are ignored, as for a read-only property in sloppy code.
+  Object.defineProperty(BigIntProto, 'toJSON', {get: () => undefined, set: () => {}, enumerable: false, configurable: false})
+
   let seed = 0x2545f491
   Object.defineProperty(Math, 'random', {writable: true, configurable: true, enumerable: false, value: function random() {
     seed = (seed + 0x6d2b79f5) | 0
@@ -82,9 +86,10 @@ export const PRELUDE_SOURCE = `(function (hostLog) {
     },
     // A call of its own, once the result settled: the host then knows that a native stack
     // overflow here (nesting the wasm code cannot recurse through) is the result's nesting.
+    // (BigInts have no toJSON: see above.)
     serialize(state) {
       try {
-        const r = checkedStringify(result, stringify, find, typeof BigIntProto.toJSON === 'function')
+        const r = checkedStringify(result, stringify, find, false)
         if (typeof r === 'string') {
           state.output = r
         } else {

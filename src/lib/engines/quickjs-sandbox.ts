@@ -61,7 +61,7 @@ export function warmQuickjs(): Promise<{lib: Lib; wasmModule: WebAssembly.Module
 export interface Sandbox {
   rt: QuickJSRuntime
   ctx: QuickJSContext
-  /** The prelude's API (quickjs-prelude.ts): `input(json)`, then `start()`. */
+  /** The prelude's API (quickjs-prelude.ts): `input(json)`, `start()`, then `serialize(state)`. */
   api: QuickJSHandle
   console: ConsoleBudget
   limits: Limits

@@ -24,7 +24,8 @@ export function tuneWasmForQuickjs(): void {
   if (cachedDataVersionTag() === before) return
   restore = () => {
     setFlagsFromString('--no-wasm-inlining')
-    setFlagsFromString('--no-experimental-wasm-inlining')
+    // --wasm-inlining turned this one on too, unless the user had: undone only if it was ours.
+    if (cachedDataVersionTag() !== before) setFlagsFromString('--no-experimental-wasm-inlining')
   }
 }
 
