@@ -210,6 +210,25 @@ describe('the run daemon', () => {
     assert.deepEqual([over.code, over.stderr], [6, 'Error: result is at least 2 bytes, over --max-output 1 bytes\n'])
   })
 
+  it('holds a slow client\'s output back in its runner, not in its own memory', async () => {
+    const pid = await daemonUp(cache)
+    register(cache, writeScript(dir, 'forty.js', 'module.exports = () => "x".repeat(40 << 20)\n'), ['--name', 'forty'])
+    const runners = () => childrenOf(pid).filter((c) => c.cmd.includes('run-child.cjs --pooled')).length
+    // The client's stdout is a pipe nobody reads for 1.5 s. Relayed without backpressure, the
+    // 40 MiB would all wait in the daemon and the call's runner be long gone; with it, the
+    // runner is still in its write, beside the idle runner for the next call.
+    const env = {...process.env, BURN_CACHE_DIR: cache, BURN_DAEMON_IDLE: '15s'}
+    const client = spawn('bash', ['-c', `"${process.execPath}" "${BIN}" run forty | (sleep 1.5; wc -c)`], {env, stdio: ['ignore', 'pipe', 'inherit']})
+    let out = ''
+    client.stdout.on('data', (d: Buffer) => (out += d))
+    const closed = new Promise((resolve) => client.on('close', resolve))
+    await sleep(900)
+    const during = runners()
+    await closed
+    assert.equal(out.trim(), String((40 << 20) + 3))
+    assert.equal(during, 2)
+  })
+
   it('never runs a compiled form changed after its runner loaded it: a flipped byte is a miss, set aside', async () => {
     await daemonUp(cache)
     const tag = readdirSync(join(cache, 'compiled')).find((t) => !t.startsWith('quickjs'))!

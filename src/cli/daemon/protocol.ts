@@ -23,13 +23,16 @@ export interface PooledHint {
   quickjs?: Limits
 }
 
-export function frame(type: FrameType, payload: Buffer | string): Buffer {
+/** A frame as its header and its body: written one after the other, the body is never copied. */
+export function frameParts(type: FrameType, payload: Buffer | string): [Buffer, Buffer] {
   const body = typeof payload === 'string' ? Buffer.from(payload) : payload
   const head = Buffer.allocUnsafe(5)
   head.write(type, 0, 'latin1')
   head.writeUInt32BE(body.length, 1)
-  return Buffer.concat([head, body])
+  return [head, body]
 }
+
+export const frame = (type: FrameType, payload: Buffer | string): Buffer => Buffer.concat(frameParts(type, payload))
 
 /** Splits a byte stream back into frames. */
 export class FrameReader {

@@ -17,7 +17,7 @@ import {formatError} from '../render.js'
 import {parseRunArgv} from '../run-argv.js'
 import {childClosed} from '../run-spawn.js'
 import {superviseRun} from '../run-supervisor.js'
-import {frame, FrameReader, type PooledHint, type PooledRequest} from './protocol.js'
+import {FrameReader, frameParts, type PooledHint, type PooledRequest} from './protocol.js'
 import {RUN_CHILD} from '../bundles.js'
 
 const [cacheDir, socketPath, lockPath] = process.argv.slice(2)
@@ -109,8 +109,12 @@ function touch(): void {
 
 async function serveCall(conn: Socket, req: PooledRequest): Promise<void> {
   active++
-  const send = (type: 'o' | 'e' | 'x', data: Buffer | string) => {
-    if (!conn.destroyed) conn.write(frame(type, data))
+  /** false: the client is not keeping up (the socket's buffer is full). */
+  const send = (type: 'o' | 'e' | 'x', data: Buffer | string): boolean => {
+    if (conn.destroyed) return true
+    const [head, body] = frameParts(type, data)
+    conn.write(head)
+    return conn.write(body)
   }
   const parsed = parseRunArgv(req.argv)
   // The client parsed the same argv before sending it.
@@ -137,8 +141,15 @@ async function serveCall(conn: Socket, req: PooledRequest): Promise<void> {
       child.kill('SIGKILL')
     }
   })
-  child.stdout!.on('data', (d: Buffer) => send('o', d))
-  child.stderr!.on('data', (d: Buffer) => send('e', d))
+  // With backpressure: a client that reads slowly makes its runner wait in its writes, as a
+  // direct run's child would, instead of the daemon holding up to --max-output of it in memory.
+  for (const [stream, type] of [[child.stdout!, 'o'], [child.stderr!, 'e']] as const) {
+    stream.on('data', (d: Buffer) => {
+      if (send(type, d)) return
+      stream.pause()
+      conn.once('drain', () => stream.resume())
+    })
+  }
   child.stdin!.end(JSON.stringify(req))
   const code = await superviseRun(child, parsed.flags, {
     closed,
