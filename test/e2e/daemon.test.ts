@@ -229,6 +229,23 @@ describe('the run daemon', () => {
     assert.equal(during, 2)
   })
 
+  it('answers a client that was still reading its stdin when the daemon stopped', async () => {
+    const pid = await daemonUp(cache)
+    const env = {...process.env, BURN_CACHE_DIR: cache, BURN_DAEMON_IDLE: '15s'}
+    const client = spawn(process.execPath, [BIN, 'run', 'double'], {env, stdio: ['pipe', 'pipe', 'pipe']})
+    let out = ''
+    client.stdout.on('data', (d: Buffer) => (out += d))
+    const code = new Promise((resolve) => client.on('close', resolve))
+    await sleep(300)
+    assert.equal(burn(['daemon', 'stop'], {cacheDir: cache}).code, 0)
+    assert.ok(await gone(pid))
+    client.stdin.end('{"x":21}')
+    const ended = await Promise.race([code, sleep(15_000).then(() => 'still running after 15 s')])
+    if (ended !== 0) client.kill('SIGKILL')
+    assert.equal(ended, 0)
+    assert.equal(out, '{"y":42}\n')
+  })
+
   it('never runs a compiled form changed after its runner loaded it: a flipped byte is a miss, set aside', async () => {
     await daemonUp(cache)
     const tag = readdirSync(join(cache, 'compiled')).find((t) => !t.startsWith('quickjs'))!

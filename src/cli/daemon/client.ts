@@ -27,12 +27,18 @@ export async function runViaDaemon(argv: string[], flags: RunFlags): Promise<Dae
   if (!daemonAllowed(process.env)) return {direct: true}
   const paths = daemonPaths(flags['cache-dir'] ?? defaultCacheDir(), process.env)
   if (!paths) return {direct: true}
-  const sock = await connect(paths.socket)
-  if (!sock) {
+  if (!existsSync(paths.socket)) {
     startDaemon(paths)
     return {direct: true}
   }
+  // stdin first, then the connection: a client waiting on slow input holds no connection the
+  // daemon could close under it (idle timeout, `burn daemon stop`).
   const stdin = readsStdin(flags, Boolean(process.stdin.isTTY)) ? await readStdin() : null
+  const sock = await connect(paths.socket)
+  if (!sock) {
+    startDaemon(paths)
+    return {direct: true, stdin: stdin ?? undefined}
+  }
   const req: PooledRequest = {argv: [`--cache-dir=${paths.cacheDir}`, ...argv], cwd: process.cwd(), stdin}
   return relay(sock, req)
 }
