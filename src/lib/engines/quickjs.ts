@@ -99,16 +99,18 @@ function execute(box: Sandbox, job: Extract<Job, {op: 'run'}>, source: string, f
     // No timers in this sandbox: with no job left, nothing can ever settle the promise.
     if (!isTrue('done') && !rt.hasPendingJob()) return {ok: false, error: NEVER_SETTLES}
   }
-  if (box.console.exceeded) return fail()
-  if (isTrue('threw')) return fail(prop('error'))
-  try {
-    const serialized = api('serialize', state)
-    if (serialized.error) return fail(serialized.error)
-    serialized.value.dispose()
-  } catch (error) {
-    // Nesting the guest's own stack check did not catch: the wasm code overflowed the host's.
-    if (!isHostStackOverflow(error)) throw error
-    return {ok: false, error: {kind: 'badData', message: notJsonError({what: 'nesting too deep to serialize', path: '$'}).message}}
+  // Serialized only once the script settled well (its toJSONs and getters run here, under the
+  // same limits); the checks below then hold for both steps.
+  if (!box.console.exceeded && !isTrue('threw')) {
+    try {
+      const serialized = api('serialize', state)
+      if (serialized.error) return fail(serialized.error)
+      serialized.value.dispose()
+    } catch (error) {
+      // Nesting the guest's own stack check did not catch: the wasm code overflowed the host's.
+      if (!isHostStackOverflow(error)) throw error
+      return {ok: false, error: {kind: 'badData', message: notJsonError({what: 'nesting too deep to serialize', path: '$'}).message}}
+    }
   }
   if (box.console.exceeded) return fail()
   if (isTrue('threw')) return fail(prop('error'))
