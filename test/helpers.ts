@@ -53,10 +53,29 @@ export function burnAsync(args: string[], opts: BurnOpts): Promise<Result> {
   })
 }
 
-/** A fresh temporary directory, removed when the test file ends. */
+/**
+ * Removes a directory tree that a process may still be writing into: a `burn run` starts its
+ * cache dir's run daemon in the background, and that daemon can make `daemon/` inside the
+ * tree while rmSync walks it (ENOTEMPTY). The walk is repeated until the tree is gone; a
+ * daemon never makes a removed cache dir again (server.ts), so this ends.
+ */
+export function removeTree(dir: string): void {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      rmSync(dir, {recursive: true, force: true})
+      return
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code
+      if (attempt >= 50 || (code !== 'ENOTEMPTY' && code !== 'EBUSY')) throw error
+      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 100)
+    }
+  }
+}
+
+/** A fresh temporary directory, removed when the test that made it ends. */
 export function tmp(prefix = 'burn-test-'): string {
   const dir = mkdtempSync(join(tmpdir(), prefix))
-  after(() => rmSync(dir, {recursive: true, force: true}))
+  after(() => removeTree(dir))
   return dir
 }
 

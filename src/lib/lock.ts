@@ -27,6 +27,8 @@ export interface LockOptions {
   waitMs?: number
   /** A lock whose heartbeat is older than this is stale. */
   staleMs?: number
+  /** Create the lock's directory (and its parents) when missing; off, a missing one is an ENOENT. */
+  makeDir?: boolean
 }
 
 export interface LockInfo {pid: number; host: string; token: string; created: number}
@@ -66,7 +68,7 @@ export async function acquireLock(path: string, opts: LockOptions = {}): Promise
   const deadline = Date.now() + waitMs
   let waited = false
   let delay = 5
-  await mkdir(dirname(path), {recursive: true, mode: 0o700})
+  if (opts.makeDir ?? true) await mkdir(dirname(path), {recursive: true, mode: 0o700})
   for (;;) {
     const token = randomBytes(12).toString('hex')
     if (await tryCreate(path, token)) {

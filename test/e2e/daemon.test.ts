@@ -3,7 +3,7 @@ import {spawn} from 'node:child_process'
 import {existsSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync} from 'node:fs'
 import {join} from 'node:path'
 import {describe, it} from 'node:test'
-import {BIN, burn, burnAsync, json, register, stats, tmp, writeScript, type Result} from '../helpers.js'
+import {BIN, ROOT, burn, burnAsync, json, register, stats, tmp, writeScript, type Result} from '../helpers.js'
 
 // The run daemon (src/cli/daemon): after a first `burn run`, later runs of the same cache dir
 // go through a background process that keeps a runner started and the last script loaded.
@@ -337,6 +337,30 @@ describe('run daemon lifetime and scope', () => {
     const p2 = await daemonUp(c2)
     assert.ok(await gone(p2), 'daemon left when idle')
     assert.deepEqual(daemonFiles(c2).filter((f) => f.endsWith('.sock')), [])
+  })
+
+  it('starting for a cache dir removed meanwhile, it makes nothing and exits', async () => {
+    // What happens when `rm -rf` of a cache dir races the daemon a `burn run` just started in it.
+    const cache = tmp()
+    register(cache, writeScript(tmp(), 'a.js', 'module.exports = 1\n'), ['--name', 'a'])
+    rmSync(cache, {recursive: true, force: true})
+    const d = spawn(process.execPath, [join(ROOT, 'dist', 'fast', 'daemon.js'), cache, join(cache, 'daemon', 'k.sock'), join(cache, 'daemon', 'k.lock')], {stdio: 'ignore'})
+    const code = await new Promise((r) => d.on('exit', r))
+    assert.equal(code, 0)
+    assert.equal(existsSync(cache), false)
+    // The store there but no daemon dir yet: that one directory is made, private.
+    const c2 = tmp()
+    register(c2, writeScript(tmp(), 'a.js', 'module.exports = 1\n'), ['--name', 'a'])
+    rmSync(join(c2, 'daemon'), {recursive: true, force: true})
+    const d2 = spawn(process.execPath, [join(ROOT, 'dist', 'fast', 'daemon.js'), c2, join(c2, 'daemon', 'k.sock'), join(c2, 'daemon', 'k.lock')], {stdio: 'ignore'})
+    try {
+      const pid = await daemonUp(c2)
+      assert.equal(pid, d2.pid)
+      assert.equal(statSync(join(c2, 'daemon')).mode & 0o777, 0o700)
+    } finally {
+      d2.kill('SIGTERM')
+    }
+    assert.ok(await gone(d2.pid!), 'daemon left on SIGTERM')
   })
 
   it('serves only its own environment: a different TZ gets its own daemon and its own answer', async () => {

@@ -6,7 +6,7 @@ import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {after, describe, it} from 'node:test'
 import {engineTag} from '../../src/lib/engines/tag.js'
-import {burn, json, register, tmp, writeScript} from '../helpers.js'
+import {burn, json, register, removeTree, tmp, writeScript} from '../helpers.js'
 
 // Storage faults give a clear exit 8 (or 3 where it is a plain miss), never a wrong result and
 // never a write outside the store. Real mounts where the machine allows them (root in a sandbox).
@@ -22,7 +22,7 @@ function mountTmpfs(opts: string): string | undefined {
   }
   after(() => {
     spawnSync('umount', ['-l', dir])
-    rmSync(dir, {recursive: true, force: true})
+    removeTree(dir)
   })
   return dir
 }

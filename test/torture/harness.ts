@@ -1,9 +1,9 @@
 import {spawn} from 'node:child_process'
 import {createHash} from 'node:crypto'
-import {mkdirSync, mkdtempSync, rmSync, writeFileSync} from 'node:fs'
+import {mkdirSync, mkdtempSync, writeFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
-import {BIN} from '../helpers.js'
+import {BIN, removeTree} from '../helpers.js'
 
 /*
  * The crash-and-concurrency torture test (zccache's rule: a lookup returns the correct content
@@ -207,6 +207,6 @@ export async function torture(opts: TortureOptions): Promise<TortureReport> {
     if (p.code === 0 && p.stdout === expectRun(i, i) + '\n') rep.finalRunsCorrect++
     else rep.problems.push(`final run s${i}: exit ${p.code} ${p.stdout.slice(0, 100)} ${p.stderr.slice(0, 200)}`)
   }
-  rmSync(root, {recursive: true, force: true})
+  removeTree(root)
   return rep
 }

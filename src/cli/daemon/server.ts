@@ -6,9 +6,9 @@
 // breach kills that runner and the call still ends with exit 6. What the daemon saves is the
 // runner's start and, when the same script comes again, the load of its code cache.
 import {spawn, type ChildProcess} from 'node:child_process'
-import {chmodSync, existsSync, rmSync, statSync} from 'node:fs'
+import {chmodSync, existsSync, mkdirSync, rmSync, statSync} from 'node:fs'
 import {createServer, type Socket} from 'node:net'
-import {join} from 'node:path'
+import {dirname, join} from 'node:path'
 import type {Limits} from '../../lib/engines/protocol.js'
 import {parseLimits} from '../../lib/limits.js'
 import {acquireLock, Lock} from '../../lib/lock.js'
@@ -233,7 +233,16 @@ function watch(): void {
 }
 
 async function main(): Promise<void> {
-  const got = await acquireLock(lockPath, {waitMs: 0})
+  // The store may be removed while this daemon starts (a test's temporary cache, `rm -rf` of
+  // the cache dir): then only the daemon dir may be made, never the cache dir again, or this
+  // process would leave a stray directory (and a half-removed tree) behind.
+  if (!existsSync(join(cacheDir, 'store.json'))) return
+  try {
+    mkdirSync(dirname(lockPath), {mode: 0o700})
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'EEXIST') return
+  }
+  const got = await acquireLock(lockPath, {waitMs: 0, makeDir: false})
   if (!(got instanceof Lock)) return
   lock = got
   // We hold the lock, so a socket file left here belongs to a daemon that died.
