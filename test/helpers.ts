@@ -22,6 +22,10 @@ export interface BurnOpts {
   env?: Record<string, string | undefined>
   cwd?: string
   timeoutMs?: number
+  /** burn(): stdout and stderr on one pipe, as a shell's `2>&1` (the result is all in stdout). */
+  merge?: boolean
+  /** burnAsync(): these outputs' readers go away at once (`| head` that has read enough). */
+  closeOutput?: Array<'stdout' | 'stderr'>
 }
 
 function env(opts: BurnOpts): NodeJS.ProcessEnv {
@@ -32,7 +36,8 @@ function env(opts: BurnOpts): NodeJS.ProcessEnv {
 }
 
 export function burn(args: string[], opts: BurnOpts): Result {
-  const r = spawnSync(process.execPath, [BIN, ...args], {
+  const argv = opts.merge ? ['sh', ['-c', 'exec "$0" "$@" 2>&1', process.execPath, BIN, ...args]] as const : [process.execPath, [BIN, ...args]] as const
+  const r = spawnSync(argv[0], argv[1], {
     env: env(opts), cwd: opts.cwd ?? ROOT, input: opts.input ?? '', encoding: 'utf8', timeout: opts.timeoutMs ?? 60_000, maxBuffer: 256 * 1024 * 1024,
   })
   return {code: r.status, signal: r.signal, stdout: r.stdout, stderr: r.stderr}
@@ -47,6 +52,7 @@ export function burnAsync(args: string[], opts: BurnOpts): Promise<Result> {
     child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d))
     child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d))
     child.stdin.end(opts.input ?? '')
+    for (const s of opts.closeOutput ?? []) child[s].destroy()
     // 'close' comes after both the exit and the end of all output ('exit' then stdout 'close'
     // missed a stdout that had closed first, and the promise never settled).
     child.on('close', (code, signal) => res({code, signal, stdout, stderr}))

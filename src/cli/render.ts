@@ -1,4 +1,5 @@
 import {describeError} from '../lib/errors.js'
+import {writeAllSync} from '../lib/write-sync.js'
 
 export interface RenderedError {
   exit: number
@@ -22,7 +23,8 @@ export function errorJson(d: ReturnType<typeof describeError>): {error: Record<s
 
 export function renderError(err: unknown, json: boolean): number {
   const r = formatError(err, json)
-  if (r.stdout) process.stdout.write(r.stdout)
-  if (r.stderr) process.stderr.write(r.stderr)
+  // Synchronous and quiet on a reader that went away: the exit code is the error's, not EPIPE's.
+  if (r.stdout) writeAllSync(1, r.stdout)
+  if (r.stderr) writeAllSync(2, r.stderr)
   return r.exit
 }

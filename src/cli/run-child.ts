@@ -15,12 +15,12 @@ import {openStore} from '../lib/store.js'
 import {processStdin, readInput, readStdin, type StdinSource} from './input.js'
 import {renderError} from './render.js'
 import {parseRunArgv} from './run-argv.js'
-import {writeAllSync} from './write-sync.js'
+import {stderrBytes, writeAllSync} from '../lib/write-sync.js'
 import type {PooledHint, PooledRequest} from './daemon/protocol.js'
 
 // Lines to the parent: `h <engine> <hash>` (what the argument resolved to), `s` (the script
-// starts: its deadline and memory baseline start here), `e` (it ended), `x <code>` (done, see
-// finish()).
+// starts: its deadline and memory baseline start here), `e <n>` (it ended, after n bytes of
+// stderr), `x <code> <n>` (done, see finish()).
 const EVENTS_FD = 3
 
 // A promise that can never settle (nothing left on the event loop) would otherwise end the
@@ -48,7 +48,7 @@ async function main(argv: string[], stdin: StdinSource): Promise<number> {
       const result = await Promise.race([executeJob(job), stalled])
       // Printing and bookkeeping after the script are burn's, not the script's: a watchdog kill
       // can no longer follow an error this process already reported.
-      writeSync(EVENTS_FD, 'e\n')
+      writeSync(EVENTS_FD, `e ${stderrBytes()}\n`)
       return result
     }, {ref, input, engine, limits})
     const text = flags.json
@@ -113,7 +113,7 @@ function finish(code: number): never {
     }
   }
   try {
-    writeSync(EVENTS_FD, `x ${code}\n`)
+    writeSync(EVENTS_FD, `x ${code} ${stderrBytes()}\n`)
   } catch {
     // no parent listening (run by hand)
   }

@@ -18,6 +18,12 @@ export interface SuperviseOptions {
   onScript?: (engine: string, hash: string) => void
   /** The script ended (its result is being printed): the run daemon starts the next runner. */
   onEnded?: () => void
+  /**
+   * What the child writes to stdout from now on follows the first `bytes` it wrote to stderr
+   * (at the script's end, and at the call's): the run daemon, which reads the two from separate
+   * pipes, relays them in that order, so a client's `2>&1` reads as a direct run's.
+   */
+  stdoutAfter?: (stderrBytes: number) => void
   /** The caller went away and killed the child itself: no breach to report or count. */
   cancelled?: () => boolean
 }
@@ -39,8 +45,9 @@ export async function superviseRun(child: ChildProcess, flags: RunFlags, opts: S
     return render(error, Boolean(flags.json))
   }
   const dog = new Watchdog(child, limits)
-  // Lines on fd 3 (run-child.ts): `h <engine> <hash>` the script resolved, `s` it starts, `e` it
-  // ended, `x <code>` the call is over with that exit code (the child then only tears down).
+  // Lines on fd 3 (run-child.ts): `h <engine> <hash>` the script resolved, `s` it starts, `e <n>`
+  // it ended after n bytes of stderr, `x <code> <n>` the call is over with that exit code (the
+  // child then only tears down).
   let reported: (code: number) => void = () => {}
   const done = new Promise<number>((resolve) => (reported = resolve))
   let pending = ''
@@ -48,16 +55,16 @@ export async function superviseRun(child: ChildProcess, flags: RunFlags, opts: S
     const lines = (pending + d.toString('latin1')).split('\n')
     pending = lines.pop()!
     for (const line of lines) {
-      if (line === 's') dog.arm()
-      else if (line === 'e') {
+      const [event, a, b] = line.split(' ')
+      if (event === 's') dog.arm()
+      else if (event === 'e') {
         dog.disarm()
+        opts.stdoutAfter?.(Number(a) || 0)
         opts.onEnded?.()
-      }
-      else if (line.startsWith('x ')) reported(Number(line.slice(2)))
-      else if (line.startsWith('h ')) {
-        const [, engine, hash] = line.split(' ')
-        opts.onScript?.(engine, hash)
-      }
+      } else if (event === 'x') {
+        opts.stdoutAfter?.(Number(b) || 0)
+        reported(Number(a))
+      } else if (event === 'h') opts.onScript?.(a, b)
     }
   })
   // Output the child writes to pipes (the run daemon's runners) counts only once it is all read.

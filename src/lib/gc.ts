@@ -19,7 +19,7 @@ import {currentTags} from './usage.js'
  * moment it happens, under the lock that guards the file (repair.ts); a tmp file younger than
  * the threshold, or a lock whose owner is alive, is never touched.
  */
-export type GcKind = 'tmp' | 'stale-lock' | 'set-aside' | 'foreign' | 'orphan' | 'evict-age' | 'evict-size' | 'dangling-alias'
+export type GcKind = 'tmp' | 'stale-lock' | 'dead-daemon' | 'set-aside' | 'foreign' | 'orphan' | 'evict-age' | 'evict-size' | 'dangling-alias'
 
 export interface GcAction {
   kind: GcKind
@@ -99,6 +99,22 @@ export async function gcStore(store: Store, opts: GcOptions = {}): Promise<GcRep
       } else if (now - e.mtimeMs > staleMs) {
         await act({kind: 'stale-lock', path: e.rel, detail: 'leftover of a broken lock'}, e, () => removeIfUnchanged(e))
       }
+    }
+    // Files of run daemons that are gone (killed with -9, or of a burn build or environment no
+    // longer used): a lock whose owner is gone, then a socket no lock stands beside. A live
+    // daemon holds its lock (heartbeat) from before it listens until after its socket is gone.
+    const daemonLocks = scan.files.daemon.filter((e) => e.rel.endsWith('.lock'))
+    const deadKeys = new Set<string>()
+    for (const e of daemonLocks) {
+      const why = await staleReason(e.path, staleMs)
+      if (!why) continue
+      deadKeys.add(e.rel.slice(0, -'.lock'.length))
+      await act({kind: 'dead-daemon', path: e.rel, detail: why}, e, async () => Boolean(await breakStaleLock(e.path, staleMs)))
+    }
+    for (const e of scan.files.daemon) {
+      const key = e.rel.replace(/\.sock$/, '')
+      if (key === e.rel || (daemonLocks.some((l) => l.rel === `${key}.lock`) && !deadKeys.has(key))) continue
+      await act({kind: 'dead-daemon', path: e.rel, detail: 'socket of a daemon that is gone'}, e, async () => !existsSync(`${join(layout.root, key)}.lock`) && (await removeIfUnchanged(e)) === 'done')
     }
     for (const e of scan.files.damaged) await act({kind: 'set-aside', path: e.rel, detail: 'set aside after failing a check'}, e, () => removeIfUnchanged(e))
 

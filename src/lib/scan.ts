@@ -23,7 +23,7 @@ export interface Entry {
   type: 'file' | 'dir' | 'other'
 }
 
-export type Area = 'objects' | 'compiled' | 'names' | 'stats' | 'pending' | 'tmp' | 'damaged' | 'other'
+export type Area = 'objects' | 'compiled' | 'names' | 'stats' | 'pending' | 'tmp' | 'damaged' | 'daemon' | 'other'
 
 export interface StoreScan {
   root: string
@@ -41,7 +41,7 @@ export interface StoreScan {
   dirs: Entry[]
 }
 
-const AREAS: Record<string, Area> = {objects: 'objects', compiled: 'compiled', names: 'names', stats: 'stats', pending: 'pending', tmp: 'tmp', damaged: 'damaged'}
+const AREAS: Record<string, Area> = {objects: 'objects', compiled: 'compiled', names: 'names', stats: 'stats', pending: 'pending', tmp: 'tmp', damaged: 'damaged', daemon: 'daemon'}
 const SHARD = /^[0-9a-f]{2}$/
 
 function entry(root: string, rel: string, st: Stats): Entry {
@@ -71,7 +71,7 @@ export function scanStore(layout: Layout): StoreScan {
   const root = layout.root
   const s: StoreScan = {
     root, objects: new Map(), compiled: new Map(), names: [], misplaced: [], dirs: [],
-    files: {objects: [], compiled: [], names: [], stats: [], pending: [], tmp: [], damaged: [], other: []},
+    files: {objects: [], compiled: [], names: [], stats: [], pending: [], tmp: [], damaged: [], daemon: [], other: []},
   }
   const rootEntry = stat(root, '')
   if (!rootEntry) return s

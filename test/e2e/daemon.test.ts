@@ -79,6 +79,10 @@ describe('the run daemon', () => {
   register(cache, join(dir, 'huge.js'), ['--engine', 'quickjs'])
   register(cache, writeScript(dir, 'q.js', 'module.exports = (x) => { let n = 0; for (let i = 0; i < x; i++) n += i; return n }\n'), ['--name', 'q', '--engine', 'quickjs'])
   writeFileSync(join(dir, 'in.json'), '{"x": 21}')
+  // console lines, then a result or an error: n lines of 9 to 14 bytes
+  const logThen = 'module.exports = (n) => { for (let i = 0; i < n; i++) console.log("line " + i); if (n === 7) throw new Error("seven"); return {n} }\n'
+  register(cache, writeScript(dir, 'logthen.js', logThen), ['--name', 'logthen'])
+  register(cache, join(dir, 'logthen.js'), ['--engine', 'quickjs'])
 
   it('starts after the first run, listens on a private socket, and leaves the store verifiable', async () => {
     assert.deepEqual(daemonFiles(cache), [])
@@ -128,6 +132,48 @@ describe('the run daemon', () => {
       assert.deepEqual(strip(b), strip(a))
       if (args[1] === 'huge') assert.deepEqual([a.code, a.stdout.length, a.stderr.length], [0, (1 << 20) + 3, 300001])
       assert.equal(b.signal, null)
+    })
+  }
+
+  for (const engine of ['v8', 'quickjs']) {
+    it(`keeps console lines before the result in a merged 2>&1, as a direct run does: ${engine}`, async () => {
+      await daemonUp(cache)
+      const lines = (n: number) => Array.from({length: n}, (_, i) => `line ${i}\n`).join('')
+      // 20000 lines: 228890 bytes, beyond a pipe's buffer; 7 throws (with --json, the error on stdout)
+      const want: Array<[string[], string, number]> = [
+        [['--input', '3'], lines(3) + '{"n":3}\n', 0],
+        [['--input', '20000'], lines(20000) + '{"n":20000}\n', 0],
+        [['--input', '7', '--json'], lines(7) + '{"error":{"code":5,"kind":"scriptError","message":"Error: seven"', 5],
+      ]
+      for (const [args, out, code] of want) {
+        for (const env of [direct, {}]) {
+          // several times through the daemon: the order must not depend on a lucky read
+          for (let i = 0; i < (env === direct ? 1 : 3); i++) {
+            const r = burn(['run', 'logthen', '--engine', engine, ...args], {cacheDir: cache, env, merge: true})
+            assert.equal(r.code, code, r.stdout.slice(-300))
+            assert.equal(r.stdout.slice(0, out.length), out, `${engine} ${args} ${env === direct ? 'direct' : 'daemon'}`)
+          }
+        }
+      }
+    })
+
+    it(`ends a call with its own exit code when its output's reader goes away: ${engine}`, async () => {
+      await daemonUp(cache)
+      for (const env of [direct, {}]) {
+        const how = env === direct ? 'direct' : 'daemon'
+        // stderr gone: the console lines are dropped, the result still comes
+        const a = await burnAsync(['run', 'logthen', '--engine', engine, '--input', '20000'], {cacheDir: cache, env, closeOutput: ['stderr']})
+        assert.deepEqual([a.code, a.stdout], [0, '{"n":20000}\n'], how)
+        // still counted against --max-log: the same exit 6 as with a reader
+        const b = await burnAsync(['run', 'logthen', '--engine', engine, '--input', '20000', '--max-log', '64KiB'], {cacheDir: cache, env, closeOutput: ['stderr']})
+        assert.deepEqual([b.code, b.stdout], [6, ''], how)
+        // both gone (`2>&1 | head -1`)
+        for (const [input, code] of [['20000', 0], ['7', 5]] as const) {
+          const c = await burnAsync(['run', 'logthen', '--engine', engine, '--input', input], {cacheDir: cache, env, closeOutput: ['stdout', 'stderr']})
+          assert.deepEqual([c.code, c.signal], [code, null], `${how} ${input}`)
+        }
+      }
+      assert.equal(burn(['verify'], {cacheDir: cache}).code, 0)
     })
   }
 
@@ -361,6 +407,32 @@ describe('run daemon lifetime and scope', () => {
       d2.kill('SIGTERM')
     }
     assert.ok(await gone(d2.pid!), 'daemon left on SIGTERM')
+  })
+
+  it('leaves its files when killed -9; burn gc removes them, and nothing of a live daemon', async () => {
+    const cache = tmp()
+    register(cache, writeScript(tmp(), 'a.js', 'module.exports = 1\n'), ['--name', 'a'])
+    burn(['run', 'a'], {cacheDir: cache})
+    const dead = await daemonUp(cache)
+    const deadFiles = daemonFiles(cache)
+    process.kill(dead, 'SIGKILL')
+    assert.ok(await gone(dead))
+    // a daemon of another environment, alive
+    burn(['run', 'a'], {cacheDir: cache, env: {TZ: 'Asia/Tokyo'}})
+    for (let i = 0; i < 200 && daemonFiles(cache).filter((f) => f.endsWith('.sock')).length < 2; i++) await sleep(25)
+    const live = daemonFiles(cache).filter((f) => !deadFiles.includes(f))
+    assert.equal(live.length, 2)
+    const dry = json(burn(['gc', '--json', '--dry-run'], {cacheDir: cache}))
+    assert.deepEqual(dry.actions.filter((a: any) => a.kind === 'dead-daemon').map((a: any) => [a.path, a.done]), deadFiles.map((f) => [`daemon/${f}`, false]))
+    assert.equal(daemonFiles(cache).length, 4)
+    const r = json(burn(['gc', '--json'], {cacheDir: cache}))
+    const acts = r.actions.filter((a: any) => a.kind === 'dead-daemon')
+    assert.deepEqual(acts.map((a: any) => [a.path, a.done]), deadFiles.map((f) => [`daemon/${f}`, true]))
+    assert.match(acts[0].detail, new RegExp(`^owner process ${dead} is gone$`))
+    assert.deepEqual(daemonFiles(cache), live)
+    assert.equal(burn(['run', 'a'], {cacheDir: cache, env: {TZ: 'Asia/Tokyo'}}).stdout, '1\n')
+    assert.equal(burn(['verify'], {cacheDir: cache}).code, 0)
+    assert.match(burn(['gc'], {cacheDir: cache}).stdout, /^nothing to remove\n/)
   })
 
   it('serves only its own environment: a different TZ gets its own daemon and its own answer', async () => {

@@ -18,6 +18,7 @@ import {parseRunArgv} from '../run-argv.js'
 import {childClosed} from '../run-spawn.js'
 import {superviseRun} from '../run-supervisor.js'
 import {FrameReader, frameParts, type PooledHint, type PooledRequest} from './protocol.js'
+import {OutputRelay} from './relay.js'
 import {RUN_CHILD} from '../bundles.js'
 
 const [cacheDir, socketPath, lockPath] = process.argv.slice(2)
@@ -141,15 +142,7 @@ async function serveCall(conn: Socket, req: PooledRequest): Promise<void> {
       child.kill('SIGKILL')
     }
   })
-  // With backpressure: a client that reads slowly makes its runner wait in its writes, as a
-  // direct run's child would, instead of the daemon holding up to --max-output of it in memory.
-  for (const [stream, type] of [[child.stdout!, 'o'], [child.stderr!, 'e']] as const) {
-    stream.on('data', (d: Buffer) => {
-      if (send(type, d)) return
-      stream.pause()
-      conn.once('drain', () => stream.resume())
-    })
-  }
+  const relay = new OutputRelay(child, send, conn)
   child.stdin!.end(JSON.stringify(req))
   const code = await superviseRun(child, parsed.flags, {
     closed,
@@ -161,6 +154,7 @@ async function serveCall(conn: Socket, req: PooledRequest): Promise<void> {
       return r.exit
     },
     onScript: (engine, hash) => pool.remember(callKey, {engine, hash}, quickjs),
+    stdoutAfter: (stderrBytes) => relay.stdoutAfter(stderrBytes),
     // The next runner starts as soon as the script is done, while its result is printed and
     // relayed: calls that come back to back then find it warm (a runner takes ~100 ms to be
     // ready), and it never takes CPU from a script running under its --timeout.

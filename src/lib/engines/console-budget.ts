@@ -1,3 +1,4 @@
+import {writeAllSync} from '../write-sync.js'
 import {LimitExceeded} from './script-errors.js'
 
 /**
@@ -21,9 +22,13 @@ export class ConsoleBudget {
     }
   }
 
-  /** Writes one line; `charged` bytes of it were already counted (a lower bound checked early). */
+  /**
+   * Writes one line; `charged` bytes of it were already counted (a lower bound checked early).
+   * A line is counted whether or not anyone reads it: a stderr whose reader went away (`2>&1 |
+   * head`) drops the lines (EPIPE), and the call's outcome stays what it is with a reader.
+   */
   write(text: string, charged = 0): void {
     this.charge(Buffer.byteLength(text) - charged)
-    process.stderr.write(text)
+    writeAllSync(2, text)
   }
 }
