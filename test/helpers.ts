@@ -78,7 +78,7 @@ export function removeTree(dir: string): void {
   }
 }
 
-/** A fresh temporary directory, removed when the test that made it ends. */
+/** A fresh temporary directory, removed when the test (or suite, or file) that made it ends. */
 export function tmp(prefix = 'burn-test-'): string {
   const dir = mkdtempSync(join(tmpdir(), prefix))
   after(() => removeTree(dir))

@@ -15,13 +15,21 @@ import {openStore} from '../lib/store.js'
 import {processStdin, readInput, readStdin, type StdinSource} from './input.js'
 import {renderError} from './render.js'
 import {parseRunArgv} from './run-argv.js'
-import {stderrBytes, writeAllSync} from '../lib/write-sync.js'
+import {announceStdout, writeAllSync} from '../lib/write-sync.js'
 import type {PooledHint, PooledRequest} from './daemon/protocol.js'
 
 // Lines to the parent: `h <engine> <hash>` (what the argument resolved to), `s` (the script
-// starts: its deadline and memory baseline start here), `e <n>` (it ended, after n bytes of
-// stderr), `x <code> <n>` (done, see finish()).
+// starts: its deadline and memory baseline start here), `e` (it ended), `o <err> <out>` (stdout
+// is written next, at byte <out>, after <err> bytes of stderr), `x <code>` (done, see finish()).
 const EVENTS_FD = 3
+
+announceStdout((err, out) => {
+  try {
+    writeSync(EVENTS_FD, `o ${err} ${out}\n`)
+  } catch {
+    // no parent listening (run by hand)
+  }
+})
 
 // A promise that can never settle (nothing left on the event loop) would otherwise end the
 // process silently with exit 0: it is reported as the timeout it would have become.
@@ -48,7 +56,7 @@ async function main(argv: string[], stdin: StdinSource): Promise<number> {
       const result = await Promise.race([executeJob(job), stalled])
       // Printing and bookkeeping after the script are burn's, not the script's: a watchdog kill
       // can no longer follow an error this process already reported.
-      writeSync(EVENTS_FD, `e ${stderrBytes()}\n`)
+      writeSync(EVENTS_FD, 'e\n')
       return result
     }, {ref, input, engine, limits})
     const text = flags.json
@@ -98,10 +106,8 @@ async function pooled(hintArg: string | undefined): Promise<number> {
 /**
  * Tells the parent the call is over (`x <code>`) before tearing down: a process that ran
  * QuickJS's wasm spends ~70 ms in exit waiting for V8's background compiler to finish tiering
- * up functions nobody will call again. The result went out with writeSync; what went through
- * process.stdout/stderr (the script's console, error messages) is written synchronously too
- * while those are files, pipes or terminals (Node on Linux), and what a stream still held was
- * lost at process.exit before as well. Closing stdout and stderr lets a parent that reads them
+ * up functions nobody will call again. The result, the script's console and error messages went
+ * out with writeSync (writeAllSync): nothing is left in a stream's buffer. Closing stdout and stderr lets a parent that reads them
  * see their end now, not at exit.
  */
 function finish(code: number): never {
@@ -113,7 +119,7 @@ function finish(code: number): never {
     }
   }
   try {
-    writeSync(EVENTS_FD, `x ${code} ${stderrBytes()}\n`)
+    writeSync(EVENTS_FD, `x ${code}\n`)
   } catch {
     // no parent listening (run by hand)
   }

@@ -19,11 +19,11 @@ export interface SuperviseOptions {
   /** The script ended (its result is being printed): the run daemon starts the next runner. */
   onEnded?: () => void
   /**
-   * What the child writes to stdout from now on follows the first `bytes` it wrote to stderr
-   * (at the script's end, and at the call's): the run daemon, which reads the two from separate
-   * pipes, relays them in that order, so a client's `2>&1` reads as a direct run's.
+   * The child's stdout from byte `stdoutAt` on was written after its first `stderrBytes` bytes
+   * of stderr: the run daemon, which reads the two from separate pipes, relays them in that
+   * order, so a client's `2>&1` reads as a direct run's.
    */
-  stdoutAfter?: (stderrBytes: number) => void
+  stdoutOrder?: (stdoutAt: number, stderrBytes: number) => void
   /** The caller went away and killed the child itself: no breach to report or count. */
   cancelled?: () => boolean
 }
@@ -45,9 +45,9 @@ export async function superviseRun(child: ChildProcess, flags: RunFlags, opts: S
     return render(error, Boolean(flags.json))
   }
   const dog = new Watchdog(child, limits)
-  // Lines on fd 3 (run-child.ts): `h <engine> <hash>` the script resolved, `s` it starts, `e <n>`
-  // it ended after n bytes of stderr, `x <code> <n>` the call is over with that exit code (the
-  // child then only tears down).
+  // Lines on fd 3 (run-child.ts): `h <engine> <hash>` the script resolved, `s` it starts, `e` it
+  // ended, `o <err> <out>` stdout from byte <out> follows <err> bytes of stderr, `x <code>` the
+  // call is over with that exit code (the child then only tears down).
   let reported: (code: number) => void = () => {}
   const done = new Promise<number>((resolve) => (reported = resolve))
   let pending = ''
@@ -59,12 +59,10 @@ export async function superviseRun(child: ChildProcess, flags: RunFlags, opts: S
       if (event === 's') dog.arm()
       else if (event === 'e') {
         dog.disarm()
-        opts.stdoutAfter?.(Number(a) || 0)
         opts.onEnded?.()
-      } else if (event === 'x') {
-        opts.stdoutAfter?.(Number(b) || 0)
-        reported(Number(a))
-      } else if (event === 'h') opts.onScript?.(a, b)
+      } else if (event === 'o') opts.stdoutOrder?.(Number(b), Number(a))
+      else if (event === 'x') reported(Number(a))
+      else if (event === 'h') opts.onScript?.(a, b)
     }
   })
   // Output the child writes to pipes (the run daemon's runners) counts only once it is all read.

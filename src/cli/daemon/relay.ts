@@ -1,6 +1,5 @@
 import type {ChildProcess} from 'node:child_process'
 import type {Socket} from 'node:net'
-import type {Readable} from 'node:stream'
 
 /** Sends one frame to the client; false when the client is not keeping up. */
 export type Send = (type: 'o' | 'e', data: Buffer) => boolean
@@ -11,51 +10,79 @@ export type Send = (type: 'o' | 'e', data: Buffer) => boolean
  *    direct run's child would, instead of the daemon holding up to --max-output in memory.
  *  - In the order written: the runner writes to two pipes, and this process reads them in
  *    whatever order its event loop sees them, so a result could overtake the console lines
- *    printed before it (visible to a client's `2>&1`). stdout is held back until the stderr
- *    the runner says preceded it (stdoutAfter, from its events) has gone out; it is released
- *    when the runner's stderr ends in any case, so a runner that never reports cannot stall
- *    its call.
+ *    printed before it (visible to a client's `2>&1`). Before each write to stdout the runner
+ *    reports where it stands in both (order(): an event on fd 3, sent before the bytes it
+ *    describes, so the runner can never block on a stdout nobody reads yet); stdout bytes go
+ *    out only once the stderr before them has. stdout with no report (nothing of burn's writes
+ *    one) goes out when the runner's stderr ends, so nothing can stall a call.
  */
 export class OutputRelay {
   private errSent = 0
-  private outAfter = Infinity
+  private outSent = 0
+  /** From order(): stdout from byte `at` on follows `after` bytes of stderr. Ascending `at`. */
+  private readonly marks: Array<{at: number; after: number}> = []
   private readonly held: Buffer[] = []
+  private errEnded = false
+  private waitingDrain = false
 
   constructor(private readonly child: ChildProcess, private readonly send: Send, private readonly conn: Socket) {
     const out = child.stdout!
     const err = child.stderr!
     err.on('data', (d: Buffer) => {
       this.errSent += d.length
-      this.relay(err, 'e', d)
-      this.release()
+      if (!this.send('e', d)) {
+        err.pause()
+        this.conn.once('drain', () => err.resume())
+      }
+      this.pump()
     })
-    out.on('data', (d: Buffer) => {
-      if (this.errSent >= this.outAfter) return void this.relay(out, 'o', d)
-      this.held.push(d)
-      out.pause()
-    })
+    const ended = () => {
+      this.errEnded = true
+      this.pump()
+    }
     // (not at the runner's exit: its last stderr may still be in the pipe then)
-    err.once('end', () => this.stdoutAfter(0)).once('close', () => this.stdoutAfter(0))
+    err.once('end', ended).once('close', ended)
+    out.on('data', (d: Buffer) => {
+      this.held.push(d)
+      this.pump()
+    })
+    // A client gone: no drain will come, and the rest is discarded (send() to a closed socket).
+    conn.once('close', () => {
+      this.waitingDrain = false
+      err.resume()
+      this.pump()
+    })
   }
 
-  /** stdout from here on follows the first `stderrBytes` of stderr (the earliest count holds). */
-  stdoutAfter(stderrBytes: number): void {
-    this.outAfter = Math.min(this.outAfter, stderrBytes)
-    this.release()
+  order(stdoutAt: number, stderrBytes: number): void {
+    this.marks.push({at: stdoutAt, after: stderrBytes})
+    this.pump()
   }
 
-  private release(): void {
-    if (this.errSent < this.outAfter || this.held.length === 0) return
+  /** Sends what of the held stdout may go now; keeps the pipe paused while anything is held. */
+  private pump(): void {
     const out = this.child.stdout!
-    let flowing = true
-    for (const d of this.held.splice(0)) flowing = this.relay(out, 'o', d) && flowing
-    if (flowing) out.resume()
-  }
-
-  private relay(stream: Readable, type: 'o' | 'e', d: Buffer): boolean {
-    if (this.send(type, d)) return true
-    stream.pause()
-    this.conn.once('drain', () => stream.resume())
-    return false
+    while (this.held.length > 0 && !this.waitingDrain) {
+      // The mark in force is the last one at or before the next byte; the one after bounds it.
+      while (this.marks.length > 1 && this.marks[1].at <= this.outSent) this.marks.shift()
+      const mark = this.marks[0]
+      const inForce = mark !== undefined && mark.at <= this.outSent
+      if (!this.errEnded && (!inForce || this.errSent < mark.after)) break
+      const chunk = this.held[0]
+      const until = this.errEnded ? Infinity : (this.marks[1]?.at ?? Infinity) - this.outSent
+      const part = until < chunk.length ? chunk.subarray(0, until) : chunk
+      if (part === chunk) this.held.shift()
+      else this.held[0] = chunk.subarray(until)
+      this.outSent += part.length
+      if (!this.send('o', part)) {
+        this.waitingDrain = true
+        this.conn.once('drain', () => {
+          this.waitingDrain = false
+          this.pump()
+        })
+      }
+    }
+    if (this.held.length > 0 || this.waitingDrain) out.pause()
+    else out.resume()
   }
 }

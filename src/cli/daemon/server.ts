@@ -6,7 +6,7 @@
 // breach kills that runner and the call still ends with exit 6. What the daemon saves is the
 // runner's start and, when the same script comes again, the load of its code cache.
 import {spawn, type ChildProcess} from 'node:child_process'
-import {chmodSync, existsSync, mkdirSync, rmSync, statSync} from 'node:fs'
+import {chmodSync, existsSync, mkdirSync, rmdirSync, rmSync, statSync} from 'node:fs'
 import {createServer, type Socket} from 'node:net'
 import {dirname, join} from 'node:path'
 import type {Limits} from '../../lib/engines/protocol.js'
@@ -154,7 +154,7 @@ async function serveCall(conn: Socket, req: PooledRequest): Promise<void> {
       return r.exit
     },
     onScript: (engine, hash) => pool.remember(callKey, {engine, hash}, quickjs),
-    stdoutAfter: (stderrBytes) => relay.stdoutAfter(stderrBytes),
+    stdoutOrder: (stdoutAt, stderrBytes) => relay.order(stdoutAt, stderrBytes),
     // The next runner starts as soon as the script is done, while its result is printed and
     // relayed: calls that come back to back then find it warm (a runner takes ~100 ms to be
     // ready), and it never takes CPU from a script running under its --timeout.
@@ -239,6 +239,17 @@ async function main(): Promise<void> {
   const got = await acquireLock(lockPath, {waitMs: 0, makeDir: false})
   if (!(got instanceof Lock)) return
   lock = got
+  // Checked again under the lock: an `rm -rf` of the cache dir that had removed store.json but
+  // not yet the daemon dir; what this process made goes with it.
+  if (!existsSync(join(cacheDir, 'store.json'))) {
+    await lock.release().catch(() => {})
+    try {
+      rmdirSync(dirname(lockPath))
+    } catch {
+      // not empty (another daemon's files) or gone already
+    }
+    return
+  }
   // We hold the lock, so a socket file left here belongs to a daemon that died.
   rmSync(socketPath, {force: true})
   await new Promise<void>((resolve, reject) => {
