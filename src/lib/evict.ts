@@ -1,6 +1,6 @@
 import {removeScript} from './forget.js'
-import {ITEM_WAIT_MS} from './repair.js'
-import type {StoreScan} from './scan.js'
+import {ITEM_WAIT_MS, unchanged} from './repair.js'
+import type {Entry, StoreScan} from './scan.js'
 import type {Store} from './store.js'
 
 /*
@@ -15,6 +15,8 @@ export interface Candidate {
   /** What removing it frees on disk: source, compiled forms and names (du's measure). */
   diskBytes: number
   names: string[]
+  /** The source as planned: a register since then touched it, and it stays (register.ts). */
+  source: Entry
 }
 
 export interface Eviction {
@@ -38,7 +40,7 @@ export function candidates(scan: StoreScan, used: Record<string, number>, namesO
     for (const tag of tags) disk += scan.compiled.get(tag)?.get(hash)?.disk ?? 0
     const names = namesOf.get(hash) ?? []
     for (const n of names) disk += nameDisk.get(n) ?? 0
-    out.push({hash, lastUsed: used[hash] ?? e.mtimeMs, diskBytes: disk, names})
+    out.push({hash, lastUsed: used[hash] ?? e.mtimeMs, diskBytes: disk, names, source: e})
   }
   return out.sort((a, b) => a.lastUsed - b.lastUsed || (a.hash < b.hash ? -1 : 1))
 }
@@ -58,7 +60,9 @@ export interface EvictOptions {
 /**
  * Evicts scripts unused for longer than olderThanMs, then least recently used ones until the
  * store's disk use is at most maxSize. Each removal takes the script's registry locks (a
- * script being registered or republished right now is skipped, and the next one goes instead).
+ * script being registered or republished right now is skipped, and the next one goes instead)
+ * and, holding them, checks that its source is as planned: a register since then (which marks
+ * its use under the same lock) keeps it.
  */
 export async function evict(store: Store, cands: Candidate[], opts: EvictOptions): Promise<{evictions: Eviction[]; diskAfter: number}> {
   const evictions: Eviction[] = []
@@ -74,9 +78,13 @@ export async function evict(store: Store, cands: Candidate[], opts: EvictOptions
       current -= c.diskBytes
       return
     }
-    const r = await removeScript(store, c.hash, {strict: true, waitMs: ITEM_WAIT_MS, names: c.names, tags: opts.tags})
+    const r = await removeScript(store, c.hash, {strict: true, waitMs: ITEM_WAIT_MS, names: c.names, tags: opts.tags, stillWanted: () => unchanged(c.source)})
     if (r.busy) {
       ev.skipped = 'in use: a registry lock is held by a live process'
+      return
+    }
+    if (!r.removed) {
+      ev.skipped = 'registered again since gc planned'
       return
     }
     Object.assign(ev, {done: true, names: r.names, files: r.files, bytes: r.bytes, diskBytes: r.diskBytes})

@@ -10,6 +10,8 @@ export function faultPoint(name: string): void {
   if (armed === name) process.kill(process.pid, 'SIGKILL')
   // `<point>:throw` raises an unexpected error there instead: how tests reach exit 1 (a bug).
   if (armed === `${name}:throw`) throw new Error(`injected internal error at ${name}`)
+  // `<point>:stop` stops the process there (SIGSTOP) until a test has raced it and sends SIGCONT.
+  if (armed === `${name}:stop`) process.kill(process.pid, 'SIGSTOP')
 }
 
 /** Fault injection at write calls (issue: full disk): BURN_FAULT_ENOSPC=1 makes store writes fail. */

@@ -3,6 +3,7 @@ import {readdir, rmdir} from 'node:fs/promises'
 import {join} from 'node:path'
 import {removeAlias} from './alias.js'
 import {candidates, evict, type Eviction} from './evict.js'
+import {faultPoint} from './faults.js'
 import {checkTag, FULL_HASH} from './layout.js'
 import {acquireLock, breakStaleLock, Lock, staleReason} from './lock.js'
 import {DEFAULT_TMP_AGE_MS, lockStaleMs, maintenanceLock, removeIfUnchanged, underKeyLock, unchanged, type Outcome} from './repair.js'
@@ -174,7 +175,9 @@ export async function gcStore(store: Store, opts: GcOptions = {}): Promise<GcRep
       progress('choosing scripts to evict')
       if (!dryRun) await compactStats(layout, {force: true}).catch(() => false)
       const {used} = await readStats(layout)
-      const r = await evict(store, candidates(scan, used, namesOf, keptTags), {
+      const planned = candidates(scan, used, namesOf, keptTags)
+      faultPoint('gc:planned')
+      const r = await evict(store, planned, {
         maxSize: opts.maxSize, olderThanMs: opts.olderThanMs, now, currentDisk: before.diskBytes - freedDisk, dryRun, tags: validTags,
         onProgress: (n) => progress(`evicted ${n} script(s)`),
       })

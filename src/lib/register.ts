@@ -1,4 +1,4 @@
-import {readFile, stat} from 'node:fs/promises'
+import {readFile, stat, utimes} from 'node:fs/promises'
 import {writeAtomic} from './atomic.js'
 import {checkCompiled, lockKey, publishCompiled} from './compiled.js'
 import {BurnError, storeError} from './errors.js'
@@ -50,40 +50,41 @@ export async function registerSource(
   const base = {hash, file: opts.file, name: opts.name, engine: opts.engine, bytes: opts.source.length}
 
   let outcome: RegisterOutcome
-  if ((await checkCompiled(layout, tag, hash)).state === 'valid') {
-    outcome = {...base, status: 'hit', waited: false, compileMs: 0}
-  } else {
-    const lock = await acquireLock(layout.lock(lockKey(hash, tag)))
-    const waited = lock instanceof Lock ? lock.waited : true
-    try {
-      // Checked again even when the lock came at once: another process may have published and
-      // released it between the first check and this lock (a duplicate compile, seen under load).
-      if ((await checkCompiled(layout, tag, hash)).state === 'valid') {
-        outcome = {...base, status: 'hit', waited, compileMs: 0}
-      } else {
-        counters.misses++
-        const result = await pool.exec({op: 'compile', engine: opts.engine, tag, hash, source: opts.source, filename: opts.file, limits: opts.limits})
-        if (!result.ok) {
-          counters.compileFailures++
-          throw compileFailure(result.error, opts.file)
-        }
-        counters.compiles++
-        counters.compileMs += result.compileMs
-        faultPoint('register:compiled')
-        await writeObject(store, hash, opts.source)
-        faultPoint('register:object-written')
-        await publishCompiled(layout, tag, hash, opts.source, result.cachedData ?? new Uint8Array(0))
-        outcome = {...base, status: 'compiled', waited, compileMs: result.compileMs}
+  // Settled under the script's registry lock, name included, hit or not: `burn gc` evicts under
+  // the same locks and skips a script whose source was touched since it planned (evict.ts), so
+  // a register that succeeds always leaves its script stored and its name pointing at it.
+  const lock = await acquireLock(layout.lock(lockKey(hash, tag)))
+  const waited = lock instanceof Lock ? lock.waited : true
+  try {
+    if ((await checkCompiled(layout, tag, hash)).state === 'valid' && (await touch(layout.object(hash)))) {
+      outcome = {...base, status: 'hit', waited, compileMs: 0}
+    } else {
+      counters.misses++
+      const result = await pool.exec({op: 'compile', engine: opts.engine, tag, hash, source: opts.source, filename: opts.file, limits: opts.limits})
+      if (!result.ok) {
+        counters.compileFailures++
+        throw compileFailure(result.error, opts.file)
       }
-    } finally {
-      if (lock instanceof Lock) await lock.release()
+      counters.compiles++
+      counters.compileMs += result.compileMs
+      faultPoint('register:compiled')
+      await writeObject(store, hash, opts.source)
+      faultPoint('register:object-written')
+      await publishCompiled(layout, tag, hash, opts.source, result.cachedData ?? new Uint8Array(0))
+      outcome = {...base, status: 'compiled', waited, compileMs: result.compileMs}
     }
-  }
-  if (outcome.status === 'hit') counters.hits++
-  if (opts.name !== undefined) {
-    await writeAtomic(layout.tmpDir, layout.name(opts.name), hash + '\n', 'name')
+    if (outcome.status === 'hit') counters.hits++
+    if (opts.name !== undefined) await writeAtomic(layout.tmpDir, layout.name(opts.name), hash + '\n', 'name')
+  } finally {
+    if (lock instanceof Lock) await lock.release()
   }
   return outcome
+}
+
+/** Marks a use of the source (its mtime, what gc's eviction checks); false if it is gone. */
+async function touch(path: string): Promise<boolean> {
+  const now = new Date()
+  return utimes(path, now, now).then(() => true, () => false)
 }
 
 /** Sources are never rewritten: an existing object of the right size is kept as is. */
