@@ -1,5 +1,6 @@
+import {lstat} from 'node:fs/promises'
 import {removeScript} from './forget.js'
-import {ITEM_WAIT_MS, unchanged} from './repair.js'
+import {ITEM_WAIT_MS} from './repair.js'
 import type {Entry, StoreScan} from './scan.js'
 import type {Store} from './store.js'
 
@@ -45,6 +46,12 @@ export function candidates(scan: StoreScan, used: Record<string, number>, namesO
   return out.sort((a, b) => a.lastUsed - b.lastUsed || (a.hash < b.hash ? -1 : 1))
 }
 
+/** The source is as gc planned: no register marked a use since (its ctime, register.ts). */
+async function untouched(e: Entry): Promise<boolean> {
+  const st = await lstat(e.path).catch(() => undefined)
+  return st !== undefined && st.ino === e.ino && st.ctimeMs === e.ctimeMs
+}
+
 export interface EvictOptions {
   maxSize?: number
   olderThanMs?: number
@@ -78,7 +85,7 @@ export async function evict(store: Store, cands: Candidate[], opts: EvictOptions
       current -= c.diskBytes
       return
     }
-    const r = await removeScript(store, c.hash, {strict: true, waitMs: ITEM_WAIT_MS, names: c.names, tags: opts.tags, stillWanted: () => unchanged(c.source)})
+    const r = await removeScript(store, c.hash, {strict: true, waitMs: ITEM_WAIT_MS, names: c.names, tags: opts.tags, stillWanted: () => untouched(c.source)})
     if (r.busy) {
       ev.skipped = 'in use: a registry lock is held by a live process'
       return

@@ -52,7 +52,8 @@ export async function registerSource(
   let outcome: RegisterOutcome
   // Settled under the script's registry lock, name included, hit or not: `burn gc` evicts under
   // the same locks and skips a script whose source was touched since it planned (evict.ts), so
-  // a register that succeeds always leaves its script stored and its name pointing at it.
+  // a register that succeeds leaves its script stored and its name pointing at it. (A lock wait
+  // that times out, a holder alive but stuck for 60 s, proceeds without: that guarantee lapses.)
   const lock = await acquireLock(layout.lock(lockKey(hash, tag)))
   const waited = lock instanceof Lock ? lock.waited : true
   try {
@@ -71,6 +72,8 @@ export async function registerSource(
       await writeObject(store, hash, opts.source)
       faultPoint('register:object-written')
       await publishCompiled(layout, tag, hash, opts.source, result.cachedData ?? new Uint8Array(0))
+      // (a source kept from before, e.g. registered for the other engine, is marked used too)
+      await touch(layout.object(hash))
       outcome = {...base, status: 'compiled', waited, compileMs: result.compileMs}
     }
     if (outcome.status === 'hit') counters.hits++
@@ -81,10 +84,19 @@ export async function registerSource(
   return outcome
 }
 
-/** Marks a use of the source (its mtime, what gc's eviction checks); false if it is gone. */
+/**
+ * Marks a use of the source for gc's eviction (evict.ts): a utimes that sets its access time
+ * and keeps its mtime (the registration time `burn list` shows) changes its ctime, which gc
+ * compares. False if the source is gone.
+ */
 async function touch(path: string): Promise<boolean> {
-  const now = new Date()
-  return utimes(path, now, now).then(() => true, () => false)
+  try {
+    const st = await stat(path)
+    await utimes(path, new Date(), st.mtime)
+    return true
+  } catch {
+    return false
+  }
 }
 
 /** Sources are never rewritten: an existing object of the right size is kept as is. */

@@ -17,6 +17,8 @@ export interface Entry {
   /** Bytes on disk (st_blocks * 512): what `du` counts. */
   disk: number
   mtimeMs: number
+  /** Changes with any write, chmod or utimes: a register's mark of use on a source (register.ts). */
+  ctimeMs: number
   mode: number
   uid: number
   ino: number
@@ -46,7 +48,7 @@ const SHARD = /^[0-9a-f]{2}$/
 
 function entry(root: string, rel: string, st: Stats): Entry {
   return {
-    rel, path: join(root, rel), size: st.size, disk: st.blocks * 512, mtimeMs: st.mtimeMs, mode: st.mode & 0o7777, uid: st.uid, ino: st.ino,
+    rel, path: join(root, rel), size: st.size, disk: st.blocks * 512, mtimeMs: st.mtimeMs, ctimeMs: st.ctimeMs, mode: st.mode & 0o7777, uid: st.uid, ino: st.ino,
     type: st.isFile() ? 'file' : st.isDirectory() ? 'dir' : 'other',
   }
 }

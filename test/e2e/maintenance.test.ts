@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict'
 import {spawn, spawnSync} from 'node:child_process'
 import {createHash} from 'node:crypto'
-import {chmodSync, cpSync, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, truncateSync, utimesSync, writeFileSync} from 'node:fs'
+import {chmodSync, cpSync, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, rmSync, truncateSync, utimesSync, writeFileSync} from 'node:fs'
 import {hostname} from 'node:os'
 import {dirname, join} from 'node:path'
 import {before, describe, test} from 'node:test'
@@ -403,31 +403,55 @@ describe('burn gc', () => {
     assert.equal(burn(['gc', '--max-size', '2GiB', '--older-than', '12h', '--dry-run'], {cacheDir: cache}).code, 0)
   })
 
-  test('a register while gc evicts: the script registered again stays, with its name', async () => {
-    const cache = tmp()
-    const dir = tmp()
-    const files = ['a', 'b', 'c'].map((n) => writeScript(dir, `${n}.js`, `module.exports = "${n}"\n`))
-    const hashes = files.map((f) => register(cache, f))
-    // gc plans to evict everything (--max-size 1), and is stopped right after planning
+  /** `burn gc` stopped right after it planned its evictions (BURN_FAULT=...:stop); `race` runs, then gc goes on. */
+  async function gcRacedBy(cache: string, race: () => void): Promise<any> {
     const gc = spawn(process.execPath, [BIN, 'gc', '--json', '--max-size', '1'], {env: {...process.env, BURN_CACHE_DIR: cache, BURN_FAULT: 'gc:planned:stop'}, stdio: ['ignore', 'pipe', 'pipe']})
     let out = ''
     gc.stdout.setEncoding('utf8').on('data', (d: string) => (out += d))
     const closed = new Promise((r) => gc.on('close', r))
-    const state = () => readFileSync(`/proc/${gc.pid}/stat`, 'utf8').split(') ')[1][0]
-    for (let i = 0; i < 400 && state() !== 'T'; i++) await new Promise((r) => setTimeout(r, 25))
-    assert.equal(state(), 'T', 'gc stopped after planning')
-    // meanwhile b is registered again, under a new name: a hit
-    const again = json(burn(['register', files[1], '--name', 'kept', '--json'], {cacheDir: cache}))
-    assert.equal(again.results[0].status, 'hit')
-    process.kill(gc.pid!, 'SIGCONT')
+    const state = () => {
+      try {
+        return readFileSync(`/proc/${gc.pid}/stat`, 'utf8').split(') ')[1][0]
+      } catch {
+        return 'gone'
+      }
+    }
+    try {
+      for (let i = 0; i < 400 && state() !== 'T'; i++) await new Promise((r) => setTimeout(r, 25))
+      assert.equal(state(), 'T', 'gc stopped after planning')
+      race()
+    } finally {
+      gc.kill('SIGCONT')
+    }
     await closed
-    const evictions = json({code: 0, signal: null, stdout: out, stderr: ''}).actions.filter((a: any) => a.kind === 'evict-size')
+    return json({code: 0, signal: null, stdout: out, stderr: ''})
+  }
+
+  test('a register while gc evicts: the script registered again stays, with its name (a hit, and a miss on a stored source)', async () => {
+    const cache = tmp()
+    const dir = tmp()
+    const files = ['a', 'b', 'c'].map((n) => writeScript(dir, `${n}.js`, `module.exports = "${n}"\n`))
+    const hashes = files.map((f) => register(cache, f))
+    const registered = json(burn(['list', '--json'], {cacheDir: cache})).scripts.map((s: any) => [s.hash, s.registered])
+    // c's compiled form is gone (a register killed after writing the source): its next register
+    // compiles, over a source gc has planned to evict
+    const tag = readdirSync(join(cache, 'compiled'))[0]
+    rmSync(join(cache, 'compiled', tag, hashes[2].slice(0, 2), hashes[2]))
+    const report = await gcRacedBy(cache, () => {
+      assert.equal(json(burn(['register', files[1], '--name', 'kept', '--json'], {cacheDir: cache})).results[0].status, 'hit')
+      assert.equal(json(burn(['register', files[2], '--name', 'kept2', '--json'], {cacheDir: cache})).results[0].status, 'compiled')
+    })
+    const evictions = report.actions.filter((a: any) => a.kind === 'evict-size')
     assert.deepEqual(evictions.map((a: any) => [a.hash, a.done, a.skipped]).sort(), [
-      [hashes[0], true, undefined], [hashes[1], false, 'registered again since gc planned'], [hashes[2], true, undefined],
+      [hashes[0], true, undefined], [hashes[1], false, 'registered again since gc planned'], [hashes[2], false, 'registered again since gc planned'],
     ].sort())
     assert.equal(burn(['run', 'kept'], {cacheDir: cache}).stdout, '"b"\n')
+    assert.equal(burn(['run', 'kept2'], {cacheDir: cache}).stdout, '"c"\n')
     assert.equal(burn(['run', hashes[0]], {cacheDir: cache}).code, 3)
     assert.deepEqual(json(burn(['verify', '--json'], {cacheDir: cache})).problems, [])
+    // the mark of use leaves the registration time `burn list` shows as it was
+    const now = json(burn(['list', '--json'], {cacheDir: cache})).scripts.map((s: any) => [s.hash, s.registered])
+    assert.deepEqual(now, registered.filter(([h]: [string]) => h !== hashes[0]))
   })
 
   test('gc during a stream of concurrent runs: every run gives its exact result or a clean exit 3, nothing else', async (t) => {
