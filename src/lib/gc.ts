@@ -2,10 +2,11 @@ import {existsSync, readFileSync} from 'node:fs'
 import {readdir, rmdir} from 'node:fs/promises'
 import {join} from 'node:path'
 import {removeAlias} from './alias.js'
+import {daemonDebris} from './daemons.js'
 import {candidates, evict, type Eviction} from './evict.js'
 import {faultPoint} from './faults.js'
 import {checkTag, FULL_HASH} from './layout.js'
-import {acquireLock, breakStaleLock, Lock, staleReason} from './lock.js'
+import {breakStaleLock, staleReason} from './lock.js'
 import {DEFAULT_TMP_AGE_MS, lockStaleMs, maintenanceLock, removeIfUnchanged, underKeyLock, unchanged, type Outcome} from './repair.js'
 import {scanStore, totalOf, type Entry, type Sum} from './scan.js'
 import {compactStats, readStats} from './stats.js'
@@ -101,37 +102,9 @@ export async function gcStore(store: Store, opts: GcOptions = {}): Promise<GcRep
         await act({kind: 'stale-lock', path: e.rel, detail: 'leftover of a broken lock'}, e, () => removeIfUnchanged(e))
       }
     }
-    // Files of run daemons that are gone (killed with -9, or of a burn build or environment no
-    // longer used): a lock whose owner is gone, then a socket no live lock stands beside (a live
-    // daemon holds its lock, with a heartbeat, from before it listens until its socket is gone),
-    // and what an interrupted lock break left.
-    const daemonLocks = scan.files.daemon.filter((e) => e.rel.endsWith('.lock'))
-    const deadKeys = new Set<string>()
-    for (const e of daemonLocks) {
-      const why = await staleReason(e.path, staleMs)
-      if (!why) continue
-      deadKeys.add(e.rel.slice(0, -'.lock'.length))
-      await act({kind: 'dead-daemon', path: e.rel, detail: why}, e, async () => Boolean(await breakStaleLock(e.path, staleMs)))
-    }
-    for (const e of scan.files.daemon) {
-      if (/\.lock\.broken\.[0-9a-f]+$/.test(e.rel) && now - e.mtimeMs > staleMs) {
-        await act({kind: 'dead-daemon', path: e.rel, detail: 'leftover of a broken lock'}, e, () => removeIfUnchanged(e))
-        continue
-      }
-      const key = e.rel.replace(/\.sock$/, '')
-      if (key === e.rel || (daemonLocks.some((l) => l.rel === `${key}.lock`) && !deadKeys.has(key))) continue
-      // Removed holding that daemon's lock: a daemon starting meanwhile cannot bind its socket
-      // there between the check and the removal (it finds the lock taken and leaves).
-      await act({kind: 'dead-daemon', path: e.rel, detail: 'socket of a daemon that is gone'}, e, async () => {
-        const held = await acquireLock(`${join(layout.root, key)}.lock`, {waitMs: 0, makeDir: false})
-        if (!(held instanceof Lock)) return false
-        try {
-          return (await removeIfUnchanged(e)) === 'done'
-        } finally {
-          await held.release()
-        }
-      })
-    }
+    const daemonFiles = new Map(scan.files.daemon.map((e) => [e.rel.slice('daemon/'.length), e]))
+    const debris = await daemonDebris(join(layout.root, 'daemon'), [...daemonFiles].map(([name, e]) => ({name, ino: e.ino, mtimeMs: e.mtimeMs})), staleMs)
+    for (const d of debris) await act({kind: 'dead-daemon', path: `daemon/${d.name}`, detail: d.detail}, daemonFiles.get(d.name)!, d.remove)
     for (const e of scan.files.damaged) await act({kind: 'set-aside', path: e.rel, detail: 'set aside after failing a check'}, e, () => removeIfUnchanged(e))
 
     // 2. Compiled forms of other engine tags, and compiled forms whose source is gone.
