@@ -92,7 +92,7 @@ export async function registerSource(
 async function touch(path: string): Promise<boolean> {
   try {
     const st = await stat(path)
-    await utimes(path, new Date(), st.mtime)
+    await utimes(path, Date.now() / 1000, st.mtimeMs / 1000)
     return true
   } catch {
     return false
