@@ -102,9 +102,7 @@ export async function gcStore(store: Store, opts: GcOptions = {}): Promise<GcRep
         await act({kind: 'stale-lock', path: e.rel, detail: 'leftover of a broken lock'}, e, () => removeIfUnchanged(e))
       }
     }
-    const daemonFiles = new Map(scan.files.daemon.map((e) => [e.rel.slice('daemon/'.length), e]))
-    const debris = await daemonDebris(join(layout.root, 'daemon'), [...daemonFiles].map(([name, e]) => ({name, ino: e.ino, mtimeMs: e.mtimeMs})), staleMs)
-    for (const d of debris) await act({kind: 'dead-daemon', path: `daemon/${d.name}`, detail: d.detail}, daemonFiles.get(d.name)!, d.remove)
+    for (const d of await daemonDebris(scan.files.daemon, staleMs)) await act({kind: 'dead-daemon', path: d.entry.rel, detail: d.detail}, d.entry, d.remove)
     for (const e of scan.files.damaged) await act({kind: 'set-aside', path: e.rel, detail: 'set aside after failing a check'}, e, () => removeIfUnchanged(e))
 
     // 2. Compiled forms of other engine tags, and compiled forms whose source is gone.

@@ -61,7 +61,8 @@ function list(dir: string): string[] {
   }
 }
 
-function stat(root: string, rel: string): Entry | undefined {
+/** The entry of `rel` under `root`, not following links; undefined if it is gone. */
+export function statEntry(root: string, rel: string): Entry | undefined {
   try {
     return entry(root, rel, lstatSync(join(root, rel)))
   } catch {
@@ -75,7 +76,7 @@ export function scanStore(layout: Layout): StoreScan {
     root, objects: new Map(), compiled: new Map(), names: [], misplaced: [], dirs: [],
     files: {objects: [], compiled: [], names: [], stats: [], pending: [], tmp: [], damaged: [], daemon: [], other: []},
   }
-  const rootEntry = stat(root, '')
+  const rootEntry = statEntry(root, '')
   if (!rootEntry) return s
   s.dirs.push({...rootEntry, rel: '.'})
 
@@ -85,7 +86,7 @@ export function scanStore(layout: Layout): StoreScan {
   const walk = (rel: string, area: Area, onFile?: (e: Entry, parts: string[]) => boolean, leaf = Infinity) => {
     for (const name of list(join(root, rel))) {
       const r = `${rel}/${name}`
-      const e = stat(root, r)
+      const e = statEntry(root, r)
       if (!e) continue
       if (e.type === 'dir') {
         s.dirs.push(e)
@@ -101,7 +102,7 @@ export function scanStore(layout: Layout): StoreScan {
   }
 
   for (const top of list(root)) {
-    const e = stat(root, top)
+    const e = statEntry(root, top)
     if (!e) continue
     const area = AREAS[top]
     if (e.type !== 'dir' || !area) {

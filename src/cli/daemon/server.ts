@@ -212,10 +212,12 @@ async function stop(): Promise<void> {
   }, 50)
 }
 
+const storeThere = () => existsSync(join(cacheDir, 'store.json'))
+
 /** Leave when the store or our socket is gone, or the lock is no longer ours. */
 function watch(): void {
   setInterval(async () => {
-    let ok = existsSync(join(cacheDir, 'store.json'))
+    let ok = storeThere()
     try {
       ok &&= statSync(socketPath).ino === socketIno
     } catch {
@@ -228,9 +230,8 @@ function watch(): void {
 
 async function main(): Promise<void> {
   // The store may be removed while this daemon starts (a test's temporary cache, `rm -rf` of
-  // the cache dir): then only the daemon dir may be made, never the cache dir again, or this
-  // process would leave a stray directory (and a half-removed tree) behind.
-  if (!existsSync(join(cacheDir, 'store.json'))) return
+  // the cache dir): only the daemon dir is made (ENOENT when the cache dir is gone), never the
+  // cache dir again, or this process would leave a stray directory behind.
   try {
     mkdirSync(dirname(lockPath), {mode: 0o700})
   } catch (error) {
@@ -241,7 +242,7 @@ async function main(): Promise<void> {
   lock = got
   // Checked again under the lock: an `rm -rf` of the cache dir that had removed store.json but
   // not yet the daemon dir; what this process made goes with it.
-  if (!existsSync(join(cacheDir, 'store.json'))) {
+  if (!storeThere()) {
     await lock.release().catch(() => {})
     try {
       rmdirSync(dirname(lockPath))
