@@ -17,6 +17,10 @@ import {renderError} from './render.js'
 import {parseRunArgv} from './run-argv.js'
 import {announceStdout, writeAllSync} from '../lib/write-sync.js'
 import type {PooledHint, PooledRequest} from './daemon/protocol.js'
+import {watchParent} from '../lib/engines/parent-death.js'
+
+// Dies with its supervisor (the burn run or the run daemon), even in the middle of a sync loop.
+watchParent()
 
 // Lines to the parent: `h <engine> <hash>` (what the argument resolved to), `s` (the script
 // starts: its deadline and memory baseline start here), `e` (it ended), `o <err> <out>` (stdout

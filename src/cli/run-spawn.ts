@@ -1,5 +1,6 @@
 import {spawn, type ChildProcess} from 'node:child_process'
 import {RUN_CHILD} from './bundles.js'
+import {tiedNode} from '../lib/engines/parent-death.js'
 
 // Apart from run-supervisor.ts so that a direct `burn run` starts its child before it loads
 // the supervisor (the two then start up in parallel).
@@ -16,7 +17,8 @@ export function childClosed(child: ChildProcess): Closed {
  * (a call the run daemon dropped after the client had read its stdin).
  */
 export function spawnRunChild(argv: string[], stdin?: string): {child: ChildProcess; closed: Closed} {
-  const child = spawn(process.execPath, [...process.execArgv, RUN_CHILD, ...argv], {stdio: [stdin === undefined ? 'inherit' : 'pipe', 'inherit', 'inherit', 'pipe']})
+  const node = tiedNode(process.execArgv)
+  const child = spawn(node.execPath, [...node.execArgv, RUN_CHILD, ...argv], {stdio: [stdin === undefined ? 'inherit' : 'pipe', 'inherit', 'inherit', 'pipe']})
   const closed = childClosed(child)
   if (stdin !== undefined) {
     child.stdin!.on('error', () => {})

@@ -7,8 +7,10 @@ import {executeJob} from './execute.js'
 import type {InputRange, Job, JobResult} from './protocol.js'
 import {collectGarbage, restoreFlagHash} from './lean-runner.js'
 import {runRowsAsPlainRun} from './rows.js'
+import {watchParent} from './parent-death.js'
 
 restoreFlagHash()
+watchParent()
 
 // Engines that implement rows mode themselves (protocol.ts); any other engine gets batch chunks
 // through a plain run (engines/rows.ts), so a new engine works with `burn batch` at once.

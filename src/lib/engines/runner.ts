@@ -1,6 +1,7 @@
 import {fork, type ChildProcess} from 'node:child_process'
 import {fileURLToPath} from 'node:url'
 import {leanRunner} from './lean-runner.js'
+import {tiedNode} from './parent-death.js'
 import type {Job, JobResult, Limits} from './protocol.js'
 import {Watchdog} from './watchdog.js'
 
@@ -35,11 +36,14 @@ export class Runner {
     let exited!: () => void
     this.exited = new Promise<void>((res) => (exited = res))
     const base = {execArgv: process.execArgv, env: {...process.env, BURN_RUNNER_ENGINE: engine}}
+    const {execArgv, env} = opts.lean ? leanRunner(base.execArgv, base.env) : base
     this.child = fork(RUNNER_MAIN, [], {
       serialization: 'advanced',
       // the runner's stdout and stderr both go to burn's stderr: burn's stdout carries results only
       stdio: ['ignore', 2, 2, 'ipc'],
-      ...(opts.lean ? leanRunner(base.execArgv, base.env) : base),
+      env,
+      // (fork runs execPath with execArgv before the module: setpriv's arguments, then node's)
+      ...tiedNode(execArgv),
     })
     this.child.on('message', (r: JobResult) => this.settleHead(r))
     // Every answer the runner sent arrives before 'disconnect' (the channel is read to its end),
