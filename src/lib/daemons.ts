@@ -1,6 +1,9 @@
+import {readFileSync} from 'node:fs'
 import {readdir} from 'node:fs/promises'
-import {join} from 'node:path'
-import {acquireLock, breakStaleLock, Lock, ownerAlive, pidAlive, readInfo, staleReason} from './lock.js'
+import {basename, dirname, join, resolve} from 'node:path'
+import {daemonDirProblem} from './daemon-trust.js'
+import {storeError} from './errors.js'
+import {acquireLock, breakJudged, breakStaleLock, Lock, ownerAlive, readInfo, staleReason, type LockInfo} from './lock.js'
 import {lockStaleMs, removeIfUnchanged} from './repair.js'
 import {statEntry, type Entry} from './scan.js'
 
@@ -12,34 +15,91 @@ import {statEntry, type Entry} from './scan.js'
 export interface DaemonInfo {
   key: string
   pid?: number
+  /** Its owner is a live burn run daemon of this cache dir (by its command line, where /proc tells). */
   running: boolean
   listening: boolean
   startedAt?: string
 }
 
+/** <cache>/daemon, once it is known to be this user's own directory (exit 8 otherwise: nothing in it is read or removed). */
+function daemonDir(root: string): string {
+  const dir = join(resolve(root), 'daemon')
+  const problem = daemonDirProblem(dir)
+  if (problem) throw storeError(problem)
+  return dir
+}
+
 export async function listDaemons(root: string): Promise<DaemonInfo[]> {
-  const dir = join(root, 'daemon')
+  const dir = daemonDir(root)
   const names = await readdir(dir).catch(() => [] as string[])
-  const keys = [...new Set(names.map((n) => n.replace(/\.(lock|sock)$/, '')))].sort()
+  const keys = [...new Set(names.filter((n) => /\.(lock|sock)$/.test(n)).map((n) => n.replace(/\.(lock|sock)$/, '')))].sort()
   return Promise.all(keys.map(async (key) => {
     // no lock: a socket left by a daemon that died
-    const info = await readInfo(join(dir, `${key}.lock`))
+    const lock = join(dir, `${key}.lock`)
+    const info = await readInfo(lock)
     return {
-      key, pid: info?.pid, running: info ? ownerAlive(info) : false, listening: names.includes(`${key}.sock`),
-      startedAt: info ? new Date(info.created).toISOString() : undefined,
+      key, pid: info?.pid, running: info ? ownerAlive(info) && isDaemonProcess(info.pid, lock) !== false : false,
+      listening: names.includes(`${key}.sock`), startedAt: info ? new Date(info.created).toISOString() : undefined,
     }
   }))
 }
 
-/** Asks every running daemon to finish its calls and exit (SIGTERM), waits, and clears what dead ones left. */
-export async function stopDaemons(root: string, waitMs = 10_000): Promise<DaemonInfo[]> {
+/**
+ * Whether `pid` is the run daemon holding the lock at `lockPath`, by its command line: the
+ * daemon bundle, then this cache dir, socket and lock (as client.ts starts it). Undefined where
+ * there is no /proc to tell.
+ */
+export function isDaemonProcess(pid: number, lockPath: string): boolean | undefined {
+  if (!Number.isSafeInteger(pid) || pid <= 0) return false
+  if (process.platform !== 'linux') return undefined
+  let args: string[]
+  try {
+    args = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').slice(0, -1)
+  } catch {
+    return false
+  }
+  const [bundle, cacheDir, socket, lock] = args.slice(-4)
+  return args.length >= 4 && basename(bundle) === 'daemon.js' && cacheDir === dirname(dirname(lockPath))
+    && socket === lockPath.replace(/\.lock$/, '.sock') && lock === lockPath
+}
+
+/** Asks the daemon listening at a socket to stop; the token it proves, undefined when none answered. */
+export type AskToStop = (socket: string) => Promise<string | undefined>
+
+/**
+ * Stops every run daemon of the store and clears what dead ones left. Nothing is signalled on
+ * the word of a lock file alone: a daemon is asked over its socket (it answers with its lock's
+ * token), or, still starting, is sent SIGTERM only if its command line shows it is this cache
+ * dir's daemon. Any other lock (a PID that is gone, reused, not positive, or planted) is debris,
+ * removed without signalling anything; a live daemon that loses its lock that way exits on its
+ * own (server.ts watch()).
+ */
+export async function stopDaemons(root: string, ask: AskToStop, waitMs = 10_000): Promise<DaemonInfo[]> {
+  const dir = daemonDir(root)
   const all = await listDaemons(root)
-  for (const d of all) if (d.running) process.kill(d.pid!, 'SIGTERM')
+  const stopping: Array<{lock: string; token: string}> = []
+  for (const d of all) {
+    const lock = join(dir, `${d.key}.lock`)
+    const info = await readInfo(lock)
+    if (!info) continue // no owner record: daemonDebris judges it by its age
+    d.running = await stopOne(lock, info, d.listening, ask)
+    if (d.running) stopping.push({lock, token: info.token})
+    else await breakJudged(lock, info)
+  }
   const deadline = Date.now() + waitMs
-  while (all.some((d) => d.running && pidAlive(d.pid!)) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 25))
-  const files = (await readdir(join(root, 'daemon')).catch(() => [] as string[])).map((name) => statEntry(root, `daemon/${name}`))
+  const held = async () => (await Promise.all(stopping.map(async (s) => (await readInfo(s.lock))?.token === s.token))).some(Boolean)
+  while (Date.now() < deadline && await held()) await new Promise((r) => setTimeout(r, 25))
+  const files = (await readdir(dir).catch(() => [] as string[])).map((name) => statEntry(root, `daemon/${name}`))
   for (const d of await daemonDebris(files.filter((e) => e !== undefined), lockStaleMs())) await d.remove()
   return all
+}
+
+/** Whether the lock's owner is a daemon of this cache dir, now asked to stop. */
+async function stopOne(lock: string, info: LockInfo, listening: boolean, ask: AskToStop): Promise<boolean> {
+  if (listening && (await ask(lock.replace(/\.lock$/, '.sock'))) === info.token) return true
+  if (!ownerAlive(info) || !isDaemonProcess(info.pid, lock)) return false
+  process.kill(info.pid, 'SIGTERM')
+  return true
 }
 
 /** A file in <cache>/daemon that no live daemon holds, and its removal. */

@@ -116,6 +116,8 @@ export function ownerAlive(info: LockInfo): boolean {
 }
 
 export function pidAlive(pid: number): boolean {
+  // (0 and negative numbers name process groups, -1 every process: never an owner)
+  if (!Number.isSafeInteger(pid) || pid <= 0) return false
   try {
     process.kill(pid, 0)
     return true
@@ -149,12 +151,20 @@ export async function breakStaleLock(path: string, staleMs: number): Promise<str
 
 async function breakIfStale(path: string, staleMs: number): Promise<boolean> {
   if (!(await staleReason(path, staleMs))) return false
-  const judged = await readInfo(path)
+  await breakJudged(path, await readInfo(path))
+  return true
+}
+
+/**
+ * Removes the lock at `path` that was judged dead as `judged` (what it held then), and only
+ * that one: a lock taken since is left in place. False when someone else moved it first.
+ */
+export async function breakJudged(path: string, judged: LockInfo | undefined): Promise<boolean> {
   const aside = `${path}.broken.${randomBytes(6).toString('hex')}`
   try {
     await rename(path, aside)
   } catch {
-    return true // someone else moved it first: retry the create
+    return false
   }
   const moved = await readInfo(aside)
   if (judged && moved && moved.token !== judged.token) {

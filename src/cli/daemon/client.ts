@@ -1,13 +1,17 @@
 import {spawn} from 'node:child_process'
 import {existsSync, statSync} from 'node:fs'
 import {createConnection, type Socket} from 'node:net'
-import {join} from 'node:path'
+import {dirname, join} from 'node:path'
 import {defaultCacheDir} from '../../lib/cache-dir.js'
-import {EXIT} from '../../lib/exit-codes.js'
+import {cacheDirShared, daemonDirProblem, socketProblem} from '../../lib/daemon-trust.js'
+import {BurnError, storeError} from '../../lib/errors.js'
+import {DEFAULT_LIMITS} from '../../lib/limit-defaults.js'
+import {parseDuration} from '../../lib/units.js'
 import {readStdin, readsStdin} from '../input.js'
+import {renderError} from '../render.js'
 import type {RunFlags} from '../run-argv.js'
 import {writeAllSync} from '../../lib/write-sync.js'
-import {frame, FrameReader, type PooledRequest} from './protocol.js'
+import {frame, FrameReader, MAX_FRAME, type PooledRequest} from './protocol.js'
 import {DAEMON_JS} from '../bundles.js'
 import {daemonAllowed, daemonPaths, type DaemonPaths} from './where.js'
 
@@ -16,31 +20,82 @@ export type DaemonOutcome = {code: number} | {direct: true; stdin?: string}
 
 // A daemon lock touched this recently belongs to a daemon that is starting or running.
 const LOCK_FRESH_MS = 5000
+// How long past the call's --timeout a daemon may send nothing before the client gives up on it:
+// a runner's start and the script's load come before the timeout starts (see README).
+const DEADLINE_MARGIN_MS = 3000
+// BURN_DAEMON=require (tests): how long a first call waits for the daemon it started.
+const REQUIRE_WAIT_MS = 10_000
 
 /**
  * `burn run` through the run daemon of its cache dir (daemon/server.ts), which keeps a runner
  * process started and its likely script loaded, so a call costs this client's start and the
  * script's own work. No daemon yet: one is started in the background and this call runs
- * directly, as do calls the daemon may not serve (daemonAllowed).
+ * directly, as do calls the daemon may not serve (daemonAllowed) and calls from a working
+ * directory that no longer exists (the direct path treats it as any run does). A socket is used
+ * only if nobody else could have put it there (daemon-trust.ts).
  */
 export async function runViaDaemon(argv: string[], flags: RunFlags): Promise<DaemonOutcome> {
-  if (!daemonAllowed(process.env)) return {direct: true}
+  const cwd = currentDir()
+  if (!daemonAllowed(process.env) || cwd === undefined) return {direct: true}
   const paths = daemonPaths(flags['cache-dir'] ?? defaultCacheDir(), process.env)
-  if (!paths) return {direct: true}
-  if (!existsSync(paths.socket)) {
-    startDaemon(paths)
+  if (!paths || cacheDirShared(paths.cacheDir)) return {direct: true}
+  const refused = daemonDirProblem(dirname(paths.socket))
+  if (refused) return {code: renderError(storeError(refused), Boolean(flags.json))}
+  const required = daemonRequired(process.env)
+  const found = await findSocket(paths, required)
+  if (found !== true) {
+    if (found) writeAllSync(2, `burn: not using the run daemon: ${found}; the call runs directly (burn daemon stop removes the socket)\n`)
     return {direct: true}
   }
   // stdin first, then the connection: a client waiting on slow input holds no connection the
   // daemon could close under it (idle timeout, `burn daemon stop`).
   const stdin = readsStdin(flags, Boolean(process.stdin.isTTY)) ? await readStdin() : null
+  // (a bigger request than the daemon takes: the direct path has no such bound)
+  if (stdin !== null && Buffer.byteLength(stdin) > MAX_FRAME - 64 * 1024) return {direct: true, stdin}
   const sock = await connect(paths.socket)
   if (!sock) {
     startDaemon(paths)
     return {direct: true, stdin: stdin ?? undefined}
   }
-  const req: PooledRequest = {argv: [`--cache-dir=${paths.cacheDir}`, ...argv], cwd: process.cwd(), stdin}
-  return relay(sock, req)
+  const req: PooledRequest = {argv: [`--cache-dir=${paths.cacheDir}`, ...argv], cwd, stdin}
+  const idleMs = deadlineMs(flags)
+  const outcome = await relay(sock, req, idleMs)
+  if (!('failed' in outcome)) return outcome
+  return abandon({...outcome.failed, idleMs}, paths, req, required, Boolean(flags.json))
+}
+
+function currentDir(): string | undefined {
+  try {
+    return process.cwd()
+  } catch {
+    return undefined // removed (ENOENT from uv_cwd)
+  }
+}
+
+/** BURN_DAEMON=require: a call never runs directly because of the daemon (tests use it to see every fallback). */
+const daemonRequired = (env: NodeJS.ProcessEnv) => env.BURN_DAEMON === 'require'
+
+function deadlineMs(flags: RunFlags): number {
+  try {
+    return parseDuration(flags.timeout ?? DEFAULT_LIMITS.timeout, '--timeout') + DEADLINE_MARGIN_MS
+  } catch {
+    return DEADLINE_MARGIN_MS // a bad --timeout: the daemon's runner reports it at once
+  }
+}
+
+/** true: a trusted socket is there; undefined: none (a daemon is started); else why it is not used. */
+async function findSocket(paths: DaemonPaths, wait: boolean): Promise<true | string | undefined> {
+  const until = Date.now() + (wait ? REQUIRE_WAIT_MS : 0)
+  for (let started = false; ; started = true) {
+    try {
+      return socketProblem(paths.socket) ?? true
+    } catch {
+      // no socket yet
+    }
+    if (!started) startDaemon(paths)
+    if (Date.now() >= until) return undefined
+    await new Promise((r) => setTimeout(r, 25))
+  }
 }
 
 function connect(path: string): Promise<Socket | undefined> {
@@ -51,15 +106,39 @@ function connect(path: string): Promise<Socket | undefined> {
   })
 }
 
-function relay(sock: Socket, req: PooledRequest): Promise<DaemonOutcome> {
+/** Why a call through the daemon did not end with its exit code. */
+type Failure = {hung: boolean; printed: boolean; idleMs?: number}
+
+/**
+ * Relays the call's frames to this process's stdout and stderr. A daemon that sends nothing for
+ * `idleMs` (stopped with SIGSTOP, or stuck) is given up on, as is one whose connection closes
+ * before the exit code.
+ */
+function relay(sock: Socket, req: PooledRequest, idleMs: number): Promise<{code: number} | {failed: Failure}> {
   return new Promise((resolve) => {
     const reader = new FrameReader()
-    let wroteStdout = false
+    let printed = false
     let code: number | undefined
+    let hung = false
+    let timer: NodeJS.Timeout | undefined
+    const alive = () => {
+      clearTimeout(timer)
+      timer = setTimeout(() => {
+        hung = true
+        sock.destroy()
+      }, idleMs)
+    }
     sock.on('data', (chunk: Buffer) => {
-      for (const f of reader.push(chunk)) {
+      alive()
+      let frames
+      try {
+        frames = reader.push(chunk)
+      } catch {
+        return sock.destroy()
+      }
+      for (const f of frames) {
         if (f.type === 'o') {
-          wroteStdout = true
+          printed = true
           writeAllSync(1, f.payload)
         } else if (f.type === 'e') writeAllSync(2, f.payload)
         else if (f.type === 'x') code = Number(f.payload.toString())
@@ -67,15 +146,39 @@ function relay(sock: Socket, req: PooledRequest): Promise<DaemonOutcome> {
     })
     sock.on('error', () => {})
     sock.on('close', () => {
-      if (code !== undefined) return resolve({code})
-      // The daemon went away mid-call. Scripts are functions of their input, so running the
-      // call again directly is safe, unless part of its result already went out.
-      if (!wroteStdout) return resolve({direct: true, stdin: req.stdin ?? undefined})
-      writeAllSync(2, 'Error: the burn run daemon stopped during the call; run it again\n')
-      resolve({code: EXIT.internal})
+      clearTimeout(timer)
+      resolve(code === undefined ? {failed: {hung, printed}} : {code})
     })
-    sock.write(frame('R', JSON.stringify(req)))
+    alive()
+    sock.write(frame('R', JSON.stringify(req)), alive)
   })
+}
+
+/**
+ * The daemon went away or stopped answering mid-call. Scripts are functions of their input, so
+ * the call runs again directly, unless part of its result already went out or BURN_DAEMON=
+ * require forbids it; either way it is said on stderr and counted (`burn stats`:
+ * runs.daemon.fallback), so a daemon that fails is never silent.
+ */
+async function abandon(f: Failure, paths: DaemonPaths, req: PooledRequest, required: boolean, json: boolean): Promise<DaemonOutcome> {
+  const what = f.hung ? `the burn run daemon sent nothing for ${(f.idleMs ?? 0) / 1000}s` : 'the burn run daemon stopped during the call'
+  await countFallback(paths.cacheDir)
+  if (f.printed || required) {
+    const why = f.printed ? 'part of its output was already printed' : 'BURN_DAEMON=require'
+    return {code: renderError(new BurnError('internal', `${what} (${why}); run it again (burn daemon stop ends a stuck daemon)`), json)}
+  }
+  writeAllSync(2, `burn: ${what}; the call runs directly (burn daemon stop ends a stuck daemon)\n`)
+  return {direct: true, stdin: req.stdin ?? undefined}
+}
+
+async function countFallback(cacheDir: string): Promise<void> {
+  try {
+    // (loaded only now: a chunk of its own in the fast path's bundle)
+    const [{recordStats}, {Layout}] = await Promise.all([import('../../lib/stats.js'), import('../../lib/layout.js')])
+    await recordStats(new Layout(cacheDir), {counters: {'runs.daemon.fallback': 1}})
+  } catch {
+    // counting is best effort
+  }
 }
 
 function startDaemon(paths: DaemonPaths): void {

@@ -11,13 +11,15 @@ import {createServer, type Socket} from 'node:net'
 import {dirname, join} from 'node:path'
 import type {Limits} from '../../lib/engines/protocol.js'
 import {parseLimits} from '../../lib/limits.js'
+import {tiedNode} from '../../lib/engines/parent-death.js'
 import {acquireLock, Lock} from '../../lib/lock.js'
+import {daemonDirProblem} from '../../lib/daemon-trust.js'
 import {parseDuration} from '../../lib/units.js'
 import {formatError} from '../render.js'
 import {parseRunArgv} from '../run-argv.js'
 import {childClosed} from '../run-spawn.js'
 import {superviseRun} from '../run-supervisor.js'
-import {FrameReader, frameParts, type PooledHint, type PooledRequest} from './protocol.js'
+import {frame, FrameReader, frameParts, parseRequest, type PooledHint, type PooledRequest} from './protocol.js'
 import {OutputRelay} from './relay.js'
 import {RUN_CHILD} from '../bundles.js'
 
@@ -88,8 +90,9 @@ class RunnerPool {
 
   private start(expect?: Expect): Runner {
     const hint: PooledHint = {cacheDir, ...expect}
-    const args = [...process.execArgv, RUN_CHILD, '--pooled', JSON.stringify(hint)]
-    const child = spawn(process.execPath, args, {stdio: ['pipe', 'pipe', 'pipe', 'pipe']})
+    const node = tiedNode(process.execArgv)
+    const args = [...node.execArgv, RUN_CHILD, '--pooled', JSON.stringify(hint)]
+    const child = spawn(node.execPath, args, {stdio: ['pipe', 'pipe', 'pipe', 'pipe']})
     child.on('error', () => {})
     child.stdin!.on('error', () => {})
     return {child, closed: childClosed(child)}
@@ -110,6 +113,15 @@ function touch(): void {
 
 async function serveCall(conn: Socket, req: PooledRequest): Promise<void> {
   active++
+  try {
+    await call(conn, req)
+  } finally {
+    active--
+  }
+  touch()
+}
+
+async function call(conn: Socket, req: PooledRequest): Promise<void> {
   /** false: the client is not keeping up (the socket's buffer is full). */
   const send = (type: 'o' | 'e' | 'x', data: Buffer | string): boolean => {
     if (conn.destroyed) return true
@@ -122,7 +134,6 @@ async function serveCall(conn: Socket, req: PooledRequest): Promise<void> {
   if (!parsed) {
     send('x', '2')
     conn.end()
-    active--
     return
   }
   // A call is its argument and flags; not its input, which changes from call to call.
@@ -164,27 +175,41 @@ async function serveCall(conn: Socket, req: PooledRequest): Promise<void> {
   })
   send('x', String(code))
   conn.end()
-  active--
   // (when the call ended before its script did)
   if (!stopping) pool.fill(callKey)
-  touch()
 }
 
+/**
+ * A connection carries one frame: a call (R) or a stop (S, from `burn daemon stop`, answered
+ * with this daemon's lock token: proof that the daemon it reached is the lock's owner). Any
+ * other frame, a malformed request, a frame over MAX_FRAME or bytes after the first frame
+ * close the connection, and nothing is counted.
+ */
 function serve(conn: Socket): void {
   touch()
   const reader = new FrameReader()
+  let taken = false
   conn.on('error', () => {})
   conn.on('data', (chunk: Buffer) => {
-    for (const f of reader.push(chunk)) {
-      if (f.type !== 'R') continue
-      let req: PooledRequest
-      try {
-        req = JSON.parse(f.payload.toString()) as PooledRequest
-      } catch {
+    let frames
+    try {
+      frames = reader.push(chunk)
+    } catch {
+      conn.destroy()
+      return
+    }
+    for (const f of frames) {
+      const req = !taken && f.type === 'R' ? parseRequest(f.payload) : undefined
+      if (!taken && f.type === 'S' && lock) {
+        conn.end(frame('s', lock.token))
+        void stop()
+      } else if (req) {
+        serveCall(conn, req).catch(() => conn.destroy())
+      } else {
         conn.destroy()
         return
       }
-      serveCall(conn, req).catch(() => conn.destroy())
+      taken = true
     }
   })
 }
@@ -237,6 +262,9 @@ async function main(): Promise<void> {
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code !== 'EEXIST') return
   }
+  // Only a directory of this user's that nobody else can write to holds the socket (a client
+  // checks the same before it connects).
+  if (daemonDirProblem(dirname(lockPath))) return
   const got = await acquireLock(lockPath, {waitMs: 0, makeDir: false})
   if (!(got instanceof Lock)) return
   lock = got
@@ -255,7 +283,13 @@ async function main(): Promise<void> {
   rmSync(socketPath, {force: true})
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject)
-    server.listen(socketPath, resolve)
+    // The socket is made (bound) inside listen(): private from its first instant.
+    const umask = process.umask(0o177)
+    try {
+      server.listen(socketPath, resolve)
+    } finally {
+      process.umask(umask)
+    }
   })
   chmodSync(socketPath, 0o600)
   socketIno = statSync(socketPath).ino

@@ -1,5 +1,6 @@
 import {BurnCommand} from '../../base-command.js'
 import {refuseArgs} from '../../cli/args.js'
+import {askToStop} from '../../cli/daemon/control.js'
 import {stopDaemons} from '../../lib/daemons.js'
 
 export default class DaemonStop extends BurnCommand {
@@ -11,7 +12,7 @@ export default class DaemonStop extends BurnCommand {
   async run(): Promise<unknown> {
     const {argv, flags} = await this.parse(DaemonStop)
     refuseArgs(argv)
-    const daemons = await stopDaemons(this.cacheDir(flags))
+    const daemons = await stopDaemons(this.cacheDir(flags), askToStop)
     const stopped = daemons.filter((d) => d.running).length
     if (!this.jsonEnabled()) this.log(stopped === 0 ? 'no run daemon was running' : `stopped ${stopped} run daemon${stopped === 1 ? '' : 's'}`)
     return {stopped, daemons}
