@@ -3,7 +3,7 @@ import {readdir} from 'node:fs/promises'
 import {basename, dirname, join, resolve} from 'node:path'
 import {daemonDirProblem} from './daemon-trust.js'
 import {storeError} from './errors.js'
-import {acquireLock, breakJudged, breakStaleLock, Lock, ownerAlive, readInfo, staleReason, type LockInfo} from './lock.js'
+import {acquireLock, breakJudged, breakStaleLock, Lock, ownerAlive, pidAlive, readInfo, staleReason, type LockInfo} from './lock.js'
 import {lockStaleMs, removeIfUnchanged} from './repair.js'
 import {statEntry, type Entry} from './scan.js'
 
@@ -77,17 +77,19 @@ export type AskToStop = (socket: string) => Promise<string | undefined>
 export async function stopDaemons(root: string, ask: AskToStop, waitMs = 10_000): Promise<DaemonInfo[]> {
   const dir = daemonDir(root)
   const all = await listDaemons(root)
-  const stopping: Array<{lock: string; token: string}> = []
+  const stopping: Array<{lock: string; token: string; pid: number}> = []
   for (const d of all) {
     const lock = join(dir, `${d.key}.lock`)
     const info = await readInfo(lock)
     if (!info) continue // no owner record: daemonDebris judges it by its age
     d.running = await stopOne(lock, info, d.listening, ask)
-    if (d.running) stopping.push({lock, token: info.token})
+    if (d.running) stopping.push({lock, token: info.token, pid: info.pid})
     else await breakJudged(lock, info)
   }
   const deadline = Date.now() + waitMs
-  const held = async () => (await Promise.all(stopping.map(async (s) => (await readInfo(s.lock))?.token === s.token))).some(Boolean)
+  // Gone: its lock released and its process exited (the PID is only watched, never signalled).
+  const left = async (s: (typeof stopping)[number]) => (await readInfo(s.lock))?.token === s.token || pidAlive(s.pid)
+  const held = async () => (await Promise.all(stopping.map(left))).some(Boolean)
   while (Date.now() < deadline && await held()) await new Promise((r) => setTimeout(r, 25))
   const files = (await readdir(dir).catch(() => [] as string[])).map((name) => statEntry(root, `daemon/${name}`))
   for (const d of await daemonDebris(files.filter((e) => e !== undefined), lockStaleMs())) await d.remove()
