@@ -311,8 +311,9 @@ describe('nothing blocks forever, and garbage changes nothing', () => {
     process.kill(pid, 'SIGSTOP')
     try {
       const t0 = Date.now()
-      const r = await burnAsync(['run', 'double', '--input', '{"x":21}', '--timeout', '1s'], {cacheDir: cache})
+      const r = await Promise.race([burnAsync(['run', 'double', '--input', '{"x":21}', '--timeout', '1s'], {cacheDir: cache}), sleep(20_000).then(() => undefined)])
       const ms = Date.now() - t0
+      assert.ok(r, 'burn run still hangs after 20 s')
       assert.equal(r.stdout, '{"y":42}\n')
       assert.equal(r.code, 0)
       assert.equal(r.stderr, 'burn: the burn run daemon sent nothing for 4s; the call runs directly (burn daemon stop ends a stuck daemon)\n')

@@ -111,17 +111,18 @@ function touch(): void {
   }, IDLE_MS)
 }
 
-async function serveCall(conn: Socket, req: PooledRequest): Promise<void> {
+/** `raw`: the request's JSON as it came, handed to the runner as is (a 40 MB stdin is not encoded again). */
+async function serveCall(conn: Socket, req: PooledRequest, raw: Buffer): Promise<void> {
   active++
   try {
-    await call(conn, req)
+    await call(conn, req, raw)
   } finally {
     active--
   }
   touch()
 }
 
-async function call(conn: Socket, req: PooledRequest): Promise<void> {
+async function call(conn: Socket, req: PooledRequest, raw: Buffer): Promise<void> {
   /** false: the client is not keeping up (the socket's buffer is full). */
   const send = (type: 'o' | 'e' | 'x', data: Buffer | string): boolean => {
     if (conn.destroyed) return true
@@ -154,7 +155,7 @@ async function call(conn: Socket, req: PooledRequest): Promise<void> {
     }
   })
   const relay = new OutputRelay(child, send, conn)
-  child.stdin!.end(JSON.stringify(req))
+  child.stdin!.end(raw)
   const code = await superviseRun(child, parsed.flags, {
     closed,
     cancelled: () => cancelled,
@@ -204,7 +205,7 @@ function serve(conn: Socket): void {
         conn.end(frame('s', lock.token))
         void stop()
       } else if (req) {
-        serveCall(conn, req).catch(() => conn.destroy())
+        serveCall(conn, req, f.payload).catch(() => conn.destroy())
       } else {
         conn.destroy()
         return
