@@ -1,6 +1,7 @@
-import {readdir, readFile, stat} from 'node:fs/promises'
+import {readdir, stat} from 'node:fs/promises'
 import {join} from 'node:path'
 import {FULL_HASH} from './layout.js'
+import {readRegular} from './read-regular.js'
 import {readStats} from './stats.js'
 import type {Store} from './store.js'
 
@@ -32,7 +33,7 @@ export async function listTags(store: Store): Promise<string[]> {
 export async function readNames(store: Store): Promise<Map<string, string>> {
   const map = new Map<string, string>()
   for (const n of (await readdir(store.layout.namesDir).catch(() => [] as string[])).sort()) {
-    const text = await readFile(join(store.layout.namesDir, n), 'utf8').catch(() => '')
+    const text = (await readRegular(join(store.layout.namesDir, n)).catch(() => '')).toString()
     if (FULL_HASH.test(text.trim())) map.set(n, text.trim())
   }
   return map
