@@ -2,9 +2,19 @@ import {readFile} from 'node:fs/promises'
 import {BurnError, notFoundError, usageError} from '../lib/errors.js'
 
 export async function readStdin(): Promise<string> {
+  return (await readStdinBytes(Infinity))!.toString('utf8')
+}
+
+/** Standard input's bytes; undefined, having stopped reading, once it passes maxBytes. */
+export async function readStdinBytes(maxBytes: number): Promise<Buffer | undefined> {
   const chunks: Buffer[] = []
-  for await (const c of process.stdin) chunks.push(c as Buffer)
-  return Buffer.concat(chunks).toString('utf8')
+  let size = 0
+  for await (const c of process.stdin) {
+    size += (c as Buffer).length
+    if (size > maxBytes) return undefined // leaving the loop destroys the stream
+    chunks.push(c as Buffer)
+  }
+  return Buffer.concat(chunks)
 }
 
 /** Standard input as a call sees it: the process's own, or what a `burn run` client sent the run daemon. */

@@ -87,7 +87,8 @@ async function pooled(hintArg: string | undefined): Promise<number> {
     // A call expected on quickjs gets its sandbox made (with the limits that call had last
     // time) instead of the v8 engine's warm-up, which it would not use.
     const engine = hint.quickjs ? warmEngine('quickjs', hint.quickjs) : warmRunner(limits)
-    warm = Promise.all([openStore(hint.cacheDir, {create: false}), engine])
+    // (a store refused now is refused again, with its message, by the call itself)
+    warm = Promise.all([openStore(hint.cacheDir, {create: false}), engine]).catch(() => {})
     if (hint.script) {
       const layout = new Layout(hint.cacheDir)
       const engine = checkEngine(hint.script.engine)

@@ -1,7 +1,7 @@
 import {Args, Flags} from '@oclif/core'
 import {BurnCommand} from '../base-command.js'
 import {oclifFlags} from '../cli/flags.js'
-import {readStdin} from '../cli/input.js'
+import {readStdinBytes} from '../cli/input.js'
 import {startProgress} from '../cli/progress.js'
 import {engineSpec, limitSpec} from '../cli/spec.js'
 import {BurnError, usageError} from '../lib/errors.js'
@@ -9,8 +9,9 @@ import type {ExitKind} from '../lib/exit-codes.js'
 import {checkEngine} from '../lib/engines/tag.js'
 import {parseLimits} from '../lib/limits.js'
 import {registerMany} from '../lib/register-many.js'
-import {expandSources} from '../lib/sources.js'
+import {DEFAULT_MAX_SOURCE, expandSources, sourceTooLarge} from '../lib/sources.js'
 import {openStore} from '../lib/store.js'
+import {formatSize, parseSize} from '../lib/units.js'
 
 export default class Register extends BurnCommand {
   static summary = 'Hash, compile and store scripts; print their hashes.'
@@ -26,13 +27,16 @@ export default class Register extends BurnCommand {
   static flags = {
     name: Flags.string({char: 'n', description: 'Give the script a name to run it by (one file only).', helpValue: '<alias>'}),
     concurrency: Flags.integer({char: 'c', min: 1, description: 'Runner processes compiling at once (default: number of CPUs).'}),
+    'max-source': Flags.string({helpValue: '<size>', description: `Largest source to read, e.g. 128MiB (default ${formatSize(DEFAULT_MAX_SOURCE)}); stdin too.`}),
     ...oclifFlags({...engineSpec, timeout: limitSpec.timeout, memory: limitSpec.memory}),
   }
 
   async run(): Promise<unknown> {
     const {argv, flags} = await this.parse(Register)
     const files = argv as string[]
-    const inputs = await expandSources(files, async () => Buffer.from(await readStdin(), 'utf8'))
+    const maxSource = flags['max-source'] === undefined ? DEFAULT_MAX_SOURCE : parseSize(flags['max-source'], '--max-source')
+    const stdin = async () => (await readStdinBytes(maxSource)) ?? Promise.reject(sourceTooLarge('<stdin>', maxSource))
+    const inputs = await expandSources(files, stdin, maxSource)
     if (flags.name !== undefined && inputs.length !== 1) throw usageError(`--name needs exactly one script, got ${inputs.length}`)
     const limits = parseLimits(flags)
     const store = (await openStore(this.cacheDir(flags), {create: true}))!

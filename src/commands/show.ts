@@ -1,9 +1,9 @@
 import {Args} from '@oclif/core'
-import {readFile} from 'node:fs/promises'
 import {BurnCommand} from '../base-command.js'
 import {listScripts} from '../lib/catalog.js'
+import {readRegular} from '../lib/read-regular.js'
 import {resolveScript} from '../lib/resolve.js'
-import {openStore} from '../lib/store.js'
+import {checkScriptDirs, openStore} from '../lib/store.js'
 
 export default class Show extends BurnCommand {
   static summary = "Show one script's metadata and source."
@@ -14,8 +14,9 @@ export default class Show extends BurnCommand {
     const {args, flags} = await this.parse(Show)
     const store = await openStore(this.cacheDir(flags), {create: false})
     const hash = await resolveScript(store, args.script)
+    checkScriptDirs(store!.layout, hash, [])
     const [info] = await listScripts(store!, [hash])
-    const source = await readFile(store!.layout.object(hash), 'utf8')
+    const source = (await readRegular(store!.layout.object(hash))).toString('utf8')
     if (!this.jsonEnabled()) {
       this.log(`hash:       ${hash}`)
       this.log(`names:      ${info?.names.join(', ') || '-'}`)

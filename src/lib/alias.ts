@@ -1,6 +1,7 @@
-import {link, lstat, mkdir, readFile, rename, rm} from 'node:fs/promises'
+import {link, lstat, mkdir, rename, rm} from 'node:fs/promises'
 import {tmpName} from './atomic.js'
 import type {Layout} from './layout.js'
+import {readRegular} from './read-regular.js'
 
 /**
  * Removes names/<name> only if it still points to `hash`. A register may rewrite a name at any
@@ -24,7 +25,7 @@ export async function removeAlias(layout: Layout, name: string, hash: string): P
     await rename(aside, path).catch(() => {})
     return undefined
   }
-  const text = await readFile(aside, 'utf8').catch(() => '')
+  const text = (await readRegular(aside).catch(() => '')).toString()
   if (text.trim() !== hash) {
     await link(aside, path).catch(() => {})
     await rm(aside, {force: true})

@@ -1,6 +1,7 @@
-import {readdir, readFile, stat} from 'node:fs/promises'
+import {lstat, readdir} from 'node:fs/promises'
 import {join} from 'node:path'
 import {FULL_HASH} from './layout.js'
+import {readRegular} from './read-regular.js'
 import {readStats} from './stats.js'
 import type {Store} from './store.js'
 
@@ -16,8 +17,7 @@ export interface ScriptInfo {
 /** Every file of a two-level sharded directory (objects/ab/<hash>, compiled/<tag>/ab/<hash>). */
 export async function listSharded(dir: string): Promise<Array<{hash: string; path: string}>> {
   const out: Array<{hash: string; path: string}> = []
-  const shards = await readdir(dir).catch(() => [] as string[])
-  for (const shard of shards.sort()) {
+  for (const shard of await subdirs(dir)) {
     const files = await readdir(join(dir, shard)).catch(() => [] as string[])
     for (const f of files.sort()) out.push({hash: f, path: join(dir, shard, f)})
   }
@@ -25,14 +25,19 @@ export async function listSharded(dir: string): Promise<Array<{hash: string; pat
 }
 
 export async function listTags(store: Store): Promise<string[]> {
-  return (await readdir(store.layout.compiledDir).catch(() => [] as string[])).sort()
+  return subdirs(store.layout.compiledDir)
+}
+
+/** The directories in `dir`, sorted; a symlink is left out, never followed into another directory. */
+async function subdirs(dir: string): Promise<string[]> {
+  return (await readdir(dir, {withFileTypes: true}).catch(() => [])).filter((d) => d.isDirectory()).map((d) => d.name).sort()
 }
 
 /** name -> hash for every readable alias. */
 export async function readNames(store: Store): Promise<Map<string, string>> {
   const map = new Map<string, string>()
   for (const n of (await readdir(store.layout.namesDir).catch(() => [] as string[])).sort()) {
-    const text = await readFile(join(store.layout.namesDir, n), 'utf8').catch(() => '')
+    const text = (await readRegular(join(store.layout.namesDir, n)).catch(() => '')).toString()
     if (FULL_HASH.test(text.trim())) map.set(n, text.trim())
   }
   return map
@@ -50,7 +55,7 @@ export async function listScripts(store: Store, only?: string[]): Promise<Script
   const out: ScriptInfo[] = []
   for (const {hash, path} of objects) {
     if (!FULL_HASH.test(hash) || (wanted && !wanted.has(hash))) continue
-    const st = await stat(path).catch(() => undefined)
+    const st = await lstat(path).catch(() => undefined) // a symlink is no script (verify reports it)
     if (!st?.isFile()) continue
     const used = stats.used[hash]
     out.push({

@@ -1,33 +1,36 @@
-import {readFile, stat} from 'node:fs/promises'
+import {lstat} from 'node:fs/promises'
 import {writeAtomic} from './atomic.js'
 import {decodeArtifact, encodeArtifact, type Decoded} from './artifact.js'
 import {setAside} from './damaged.js'
 import {loadXxh64} from './hash.js'
 import type {Layout} from './layout.js'
 import {acquireLock, Lock} from './lock.js'
+import {notRegular, readRegular} from './read-regular.js'
+import {checkScriptDirs} from './store.js'
 
 export type CompiledState = {state: 'valid'; decoded: Extract<Decoded, {ok: true}>} | {state: 'missing'} | {state: 'bad'; reason: string}
 
 /** Reads and fully checks a compiled form; a bad one is set aside so it is never read again. */
 export async function checkCompiled(layout: Layout, tag: string, hash: string): Promise<CompiledState> {
   const path = layout.compiled(tag, hash)
+  checkScriptDirs(layout, hash, [tag])
   let buf: Buffer
   try {
-    buf = await readFile(path)
+    buf = await readRegular(path)
   } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code
-    if (code === 'ENOENT') return {state: 'missing'}
-    if (code === 'EISDIR') {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return {state: 'missing'}
+    // a directory, a FIFO or a symbolic link in its place: a miss, set aside, compiled again
+    if (notRegular(error)) {
       await setAside(layout, path, 'compiled')
-      return {state: 'bad', reason: 'is a directory'}
+      return {state: 'bad', reason: (error as Error).message}
     }
     throw error
   }
   const decoded = decodeArtifact(buf, {tag, sourceHash: hash}, await loadXxh64())
   if (decoded.ok) {
     // The source must be there and of the size the artifact was made from.
-    const st = await stat(layout.object(hash)).catch(() => undefined)
-    if (st && st.size === decoded.meta.sourceLength) return {state: 'valid', decoded}
+    const st = await lstat(layout.object(hash)).catch(() => undefined)
+    if (st?.isFile() && st.size === decoded.meta.sourceLength) return {state: 'valid', decoded}
     return {state: 'bad', reason: st ? 'source size differs' : 'source missing'}
   }
   await setAside(layout, path, 'compiled')
@@ -49,7 +52,7 @@ export async function republishCompiled(layout: Layout, tag: string, hash: strin
   const lock = await acquireLock(layout.lock(lockKey(hash, tag)), {waitMs: 0})
   if (!(lock instanceof Lock)) return false
   try {
-    const source = await readFile(sourcePath).catch(() => undefined)
+    const source = await readRegular(sourcePath).catch(() => undefined)
     if (!source) return false
     // a run's cache is made after the call: warm
     await publishCompiled(layout, tag, hash, source, payload, true)

@@ -8,7 +8,7 @@ import {BurnError} from './errors.js'
 import {acquireLock, Lock} from './lock.js'
 import {engineTag, ENGINES} from './engines/tag.js'
 import {resolveScript} from './resolve.js'
-import type {Store} from './store.js'
+import {checkScriptDirs, type Store} from './store.js'
 
 export interface ForgetOutcome {
   ref: string
@@ -68,6 +68,7 @@ export interface Removal {
 export async function removeScript(store: Store, hash: string, opts: RemoveOptions = {}): Promise<Removal> {
   const {layout} = store
   const tags = [...new Set([...(opts.tags ?? (await listTags(store))), ...ENGINES.map((e) => engineTag(e))])].sort()
+  checkScriptDirs(layout, hash, tags)
   const out: Removal = {removed: false, busy: false, names: [], files: 0, bytes: 0, diskBytes: 0}
   const locks: Lock[] = []
   const gone = async (path: string, how: 'rm' | 'aside' = 'rm') => {

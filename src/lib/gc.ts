@@ -1,4 +1,4 @@
-import {existsSync, readFileSync} from 'node:fs'
+import {existsSync} from 'node:fs'
 import {readdir, rmdir} from 'node:fs/promises'
 import {join} from 'node:path'
 import {removeAlias} from './alias.js'
@@ -8,6 +8,7 @@ import {faultPoint} from './faults.js'
 import {checkTag, FULL_HASH} from './layout.js'
 import {breakStaleLock, staleReason} from './lock.js'
 import {DEFAULT_TMP_AGE_MS, lockStaleMs, maintenanceLock, removeIfUnchanged, underKeyLock, unchanged, type Outcome} from './repair.js'
+import {readRegularSync} from './read-regular.js'
 import {scanStore, totalOf, type Entry, type Sum} from './scan.js'
 import {compactStats, readStats} from './stats.js'
 import type {Store} from './store.js'
@@ -194,7 +195,7 @@ export async function gcStore(store: Store, opts: GcOptions = {}): Promise<GcRep
 function readAlias(e: Entry): string | undefined {
   if (e.type !== 'file' || e.size > 1024) return undefined
   try {
-    const t = readFileSync(e.path, 'utf8').trim()
+    const t = readRegularSync(e.path).toString('utf8').trim()
     return FULL_HASH.test(t) ? t : undefined
   } catch {
     return undefined

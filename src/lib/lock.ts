@@ -1,8 +1,9 @@
 import {randomBytes} from 'node:crypto'
-import {link, mkdir, open, readFile, rename, rm, stat, utimes} from 'node:fs/promises'
+import {link, mkdir, open, rename, rm, stat, utimes} from 'node:fs/promises'
 import {hostname} from 'node:os'
 import {dirname} from 'node:path'
 import {faultPoint} from './faults.js'
+import {readRegular} from './read-regular.js'
 
 /*
  * Cross-process lock files for the pending registry (ccache's design plus a PID check).
@@ -103,7 +104,7 @@ async function tryCreate(path: string, token: string): Promise<boolean> {
 
 export async function readInfo(path: string): Promise<LockInfo | undefined> {
   try {
-    const info = JSON.parse(await readFile(path, 'utf8')) as LockInfo
+    const info = JSON.parse((await readRegular(path)).toString('utf8')) as LockInfo
     return typeof info.token === 'string' ? info : undefined
   } catch {
     return undefined

@@ -1,4 +1,4 @@
-import {readFile, stat, utimes} from 'node:fs/promises'
+import {lstat, utimes} from 'node:fs/promises'
 import {writeAtomic} from './atomic.js'
 import {checkCompiled, lockKey, publishCompiled} from './compiled.js'
 import {BurnError, storeError} from './errors.js'
@@ -6,6 +6,7 @@ import {faultPoint} from './faults.js'
 import {sha256} from './hash.js'
 import {checkName} from './layout.js'
 import {acquireLock, Lock} from './lock.js'
+import {readRegular} from './read-regular.js'
 import type {RunnerPool} from './engines/pool.js'
 import type {JobError, Limits} from './engines/protocol.js'
 import {engineTag, type EngineName} from './engines/tag.js'
@@ -91,7 +92,8 @@ export async function registerSource(
  */
 async function touch(path: string): Promise<boolean> {
   try {
-    const st = await stat(path)
+    const st = await lstat(path)
+    if (!st.isFile()) return false // utimes would follow a symbolic link out of the store
     await utimes(path, Date.now() / 1000, st.mtimeMs / 1000)
     return true
   } catch {
@@ -102,8 +104,8 @@ async function touch(path: string): Promise<boolean> {
 /** Sources are never rewritten: an existing object of the right size is kept as is. */
 async function writeObject(store: Store, hash: string, source: Uint8Array): Promise<void> {
   const path = store.layout.object(hash)
-  const st = await stat(path).catch(() => undefined)
-  if (st?.isFile() && st.size === source.length && sha256Matches(await readFile(path).catch(() => undefined), hash)) return
+  const st = await lstat(path).catch(() => undefined)
+  if (st?.isFile() && st.size === source.length && sha256Matches(await readRegular(path).catch(() => undefined), hash)) return
   if (st && !st.isFile()) throw storeError(`${path} is not a file; run \`burn verify --fix\``)
   await writeAtomic(store.layout.tmpDir, path, source, 'object')
 }

@@ -1,6 +1,7 @@
-import {readdir, readFile} from 'node:fs/promises'
+import {readdir} from 'node:fs/promises'
 import {BurnError, notFoundError, storeError, usageError} from './errors.js'
 import {FULL_HASH, HASH_PREFIX, checkName} from './layout.js'
+import {notRegular, readRegular} from './read-regular.js'
 import {exists, type Store} from './store.js'
 
 /**
@@ -54,11 +55,13 @@ function notFound(ref: string): BurnError {
 export async function readAlias(store: Store, name: string): Promise<string | undefined> {
   let text: string
   try {
-    text = await readFile(store.layout.name(name), 'utf8')
+    text = (await readRegular(store.layout.name(name))).toString('utf8')
   } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code
-    if (code === 'ENOENT') return undefined
-    if (code === 'EISDIR') throw storeError(`name ${name} in the store is not a file; run \`burn verify --fix\``)
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined
+    // a directory, a FIFO or a symbolic link: never followed, never waited on
+    if (notRegular(error)) {
+      throw storeError(`name ${name} in the store is damaged (${(error as Error).message}); run \`burn verify --fix\``, {name})
+    }
     throw error
   }
   const hash = text.trim()

@@ -5,7 +5,7 @@ import type {Job, JobError, JobResult, Limits} from './engines/protocol.js'
 import {engineTag, type EngineName} from './engines/tag.js'
 import {resolveScript} from './resolve.js'
 import {recordStats, type Counters} from './stats.js'
-import type {Store} from './store.js'
+import {checkScriptDirs, type Store} from './store.js'
 
 export interface RunOutcome {
   hash: string
@@ -22,6 +22,7 @@ export async function runScript(
   const hash = await resolveScript(store, opts.ref)
   const {layout} = store!
   const tag = engineTag(opts.engine)
+  checkScriptDirs(layout, hash, [tag])
   let result: JobResult
   try {
     result = await exec({

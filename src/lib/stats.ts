@@ -1,10 +1,11 @@
 import {randomBytes} from 'node:crypto'
-import {readdir, readFile, rm} from 'node:fs/promises'
+import {readdir, rm} from 'node:fs/promises'
 import {join} from 'node:path'
 import {writeAtomic} from './atomic.js'
 import {setAside} from './damaged.js'
 import type {Layout} from './layout.js'
 import {acquireLock, Lock} from './lock.js'
+import {notRegular, readRegular} from './read-regular.js'
 
 /*
  * Counters shared by all processes, exact under concurrency and across kill -9.
@@ -47,9 +48,11 @@ type Read<T> = {value: T} | {missing: true} | {damaged: string}
 async function readJson<T>(path: string): Promise<Read<T>> {
   let text: string
   try {
-    text = await readFile(path, 'utf8')
+    text = (await readRegular(path)).toString('utf8')
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') return {missing: true}
+    // a FIFO, a symbolic link or a directory where a stats file belongs: damage, never a hang
+    if (notRegular(error)) return {damaged: (error as Error).message}
     throw error
   }
   try {

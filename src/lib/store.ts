@@ -1,8 +1,10 @@
-import {chmod, lstat, mkdir, readFile, stat, writeFile} from 'node:fs/promises'
-import {resolve} from 'node:path'
+import {chmod, mkdir, stat, writeFile} from 'node:fs/promises'
+import {join, resolve} from 'node:path'
 import {writeAtomic} from './atomic.js'
 import {BurnError, storeError} from './errors.js'
 import {Layout, STORE_FORMAT} from './layout.js'
+import {readRegular} from './read-regular.js'
+import {checkParents, checkStoreDir} from './trust.js'
 
 const CACHEDIR_TAG = `Signature: 8a477f597d28d172789f06886806bc55
 # This file is a cache directory tag created by burn.
@@ -17,42 +19,56 @@ export interface Store {
 /**
  * Opens the store at `root`. With create, a missing store is made private to the user (0700).
  * Without it, a missing store is reported as `missing` so read-only commands can say
- * "nothing registered" instead of creating directories as a side effect.
+ * "nothing registered" instead of creating directories as a side effect. Every store directory
+ * is checked first (trust.ts): one another user owns or can write to is refused with exit 8.
  */
 export async function openStore(root: string, opts: {create: boolean}): Promise<Store | undefined> {
   const abs = resolve(root)
   const layout = new Layout(abs)
-  const st = await stat(abs).catch((e: NodeJS.ErrnoException) => {
-    if (e.code === 'ENOENT') return undefined
-    throw storeError(`cannot open the cache directory ${abs}: ${e.message}`)
-  })
-  if (st && !st.isDirectory()) {
-    throw storeError(`the cache directory ${abs} is not a directory; remove it or pass another --cache-dir`)
-  }
+  const st = checkCacheDir(abs)
   if (!st || !(await exists(layout.storeJson))) {
     if (!opts.create) {
       if (!st) return undefined
       // A directory without store.json: empty (fine, read as empty) or not ours (refuse).
     } else {
       await initStore(layout, !st)
-      await checkDirs(layout)
+      checkDirs(layout)
       return {layout, root: abs}
     }
   }
+  checkDirs(layout)
   await checkFormat(layout)
-  await checkDirs(layout)
   return {layout, root: abs}
 }
 
-/** The store's own directories must be real directories: a symlink would lead reads and writes out. */
-async function checkDirs(layout: Layout): Promise<void> {
-  for (const d of [layout.objectsDir, layout.compiledDir, layout.namesDir, layout.pendingDir, layout.statsDir, layout.tmpDir, layout.damagedDir]) {
-    const st = await lstat(d).catch(() => undefined)
-    if (!st) continue
-    if (st.isSymbolicLink() || !st.isDirectory()) {
-      throw storeError(`${d} is ${st.isSymbolicLink() ? 'a symbolic link' : 'not a directory'}; burn does not follow links out of its store: run \`burn verify --fix\` or remove it`)
-    }
+/** The cache directory itself (trust.ts); false when it does not exist yet. */
+export function checkCacheDir(abs: string): boolean {
+  try {
+    return checkStoreDir(abs)
+  } catch (error) {
+    if (error instanceof BurnError) throw new BurnError('store', `the cache directory ${error.message}`, error.data)
+    throw error
   }
+}
+
+/**
+ * The store's own directories (the run daemons' daemon/ included), checked like the cache dir:
+ * a symlink would lead reads and writes out, another user's or a writable one lets others plant
+ * what you run. About ten lstat calls: a few microseconds each.
+ */
+function checkDirs(layout: Layout): void {
+  for (const d of [layout.objectsDir, layout.compiledDir, layout.namesDir, layout.pendingDir, layout.statsDir, layout.tmpDir, layout.damagedDir, join(layout.root, 'daemon')]) {
+    checkStoreDir(d)
+  }
+}
+
+/**
+ * The shard and engine-tag directories a script's files are reached through, checked before
+ * they are read or removed (objects/<ab>, compiled/<tag>/<ab>): too many to check at open.
+ */
+export function checkScriptDirs(layout: Layout, hash: string, tags: string[]): void {
+  checkParents(layout.object(hash), 1)
+  for (const tag of tags) checkParents(layout.compiled(tag, hash), 2)
 }
 
 async function initStore(layout: Layout, fresh: boolean): Promise<void> {
@@ -76,7 +92,7 @@ async function initStore(layout: Layout, fresh: boolean): Promise<void> {
 export async function readStoreFormat(layout: Layout): Promise<number | undefined> {
   let text: string
   try {
-    text = await readFile(layout.storeJson, 'utf8')
+    text = (await readRegular(layout.storeJson)).toString('utf8')
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined
     throw error

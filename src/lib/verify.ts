@@ -1,5 +1,5 @@
-import {closeSync, existsSync, fstatSync, openSync, readdirSync, readSync} from 'node:fs'
-import {chmod, readFile, stat} from 'node:fs/promises'
+import {existsSync, readdirSync} from 'node:fs'
+import {chmod} from 'node:fs/promises'
 import {resolve} from 'node:path'
 import {removeAlias} from './alias.js'
 import {decodeArtifact} from './artifact.js'
@@ -10,9 +10,10 @@ import {loadXxh64, sha256} from './hash.js'
 import {checkName, checkTag, FULL_HASH, Layout, STORE_FORMAT} from './layout.js'
 import {acquireLock, breakStaleLock, Lock, staleReason} from './lock.js'
 import {DEFAULT_TMP_AGE_MS, ITEM_WAIT_MS, lockStaleMs, maintenanceLock, removeIfUnchanged, setAsideIfUnchanged, underKeyLock, unchanged, type Outcome} from './repair.js'
+import {readRegular, readRegularSync} from './read-regular.js'
 import {scanStore, type Entry} from './scan.js'
 import {checkStatsFile} from './stats.js'
-import {exists} from './store.js'
+import {checkCacheDir, exists} from './store.js'
 import {currentTags} from './usage.js'
 
 /*
@@ -97,7 +98,7 @@ export async function verifyStore(root: string, opts: VerifyOptions = {}): Promi
       const want = e.type === 'dir' ? 0o700 : 0o600
       const extra = isRoot ? e.mode & 0o022 : e.mode & 0o077
       const missing = (e.type === 'dir' ? 0o700 : 0o400) & ~e.mode
-      const foreignOwner = uid !== undefined && uid !== 0 && e.uid !== uid
+      const foreignOwner = uid !== undefined && e.uid !== uid
       if (!extra && !missing && !foreignOwner) continue
       badMode.add(e.rel)
       const why = [extra ? `mode ${fmtMode(e.mode)} gives access to ${extra & 0o070 ? 'group' : 'others'}` : '', missing ? `mode ${fmtMode(e.mode)} denies its owner` : '', foreignOwner ? `owned by uid ${e.uid}, not ${uid}` : '']
@@ -225,7 +226,7 @@ export async function verifyStore(root: string, opts: VerifyOptions = {}): Promi
         repair: async () => {
           const r = await removeScript(store, hash, {
             strict: true, waitMs: ITEM_WAIT_MS, setAsideSource: true, names, tags: [...scan.compiled.keys()],
-            stillWanted: async () => (await unchanged(e)) && sha256(await readFile(e.path)) !== hash,
+            stillWanted: async () => (await unchanged(e)) && sha256(await readRegular(e.path)) !== hash,
           })
           return r.busy ? 'busy' : r.removed ? 'done' : 'changed'
         },
@@ -355,12 +356,12 @@ export async function verifyStore(root: string, opts: VerifyOptions = {}): Promi
 
 /** store.json: refuses a newer format outright (nothing is touched); else the problem, if any. */
 async function checkStoreJson(layout: Layout): Promise<{problem?: string; foreignContent: string[]}> {
-  const st = await stat(layout.root).catch(() => undefined)
-  if (!st) throw storeError(`${layout.root} does not exist; nothing to verify`)
-  if (!st.isDirectory()) throw storeError(`the cache directory ${layout.root} is not a directory; remove it or pass another --cache-dir`)
+  // Another user's cache dir, or one others can write to, is refused as by every command: what
+  // it holds cannot be trusted, so there is nothing --fix could make right.
+  if (!checkCacheDir(layout.root)) throw storeError(`${layout.root} does not exist; nothing to verify`)
   let text: string
   try {
-    text = await readFile(layout.storeJson, 'utf8')
+    text = (await readRegular(layout.storeJson)).toString('utf8')
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code
     if (code !== 'ENOENT') return {problem: `cannot read it: ${(error as Error).message}`, foreignContent: []}
@@ -386,22 +387,10 @@ async function checkStoreJson(layout: Layout): Promise<{problem?: string; foreig
 
 /** Reads a whole file with one open/fstat/read: the bytes verify checks, read exactly once. */
 function readWhole(e: Entry): Buffer | {error: string; gone: boolean} {
-  let fd: number | undefined
   try {
-    fd = openSync(e.path, 'r')
-    const size = fstatSync(fd).size
-    const buf = Buffer.allocUnsafe(size)
-    let off = 0
-    while (off < size) {
-      const n = readSync(fd, buf, off, size - off, off)
-      if (n === 0) break
-      off += n
-    }
-    return off === size ? buf : buf.subarray(0, off)
+    return readRegularSync(e.path)
   } catch (error) {
     return {error: `cannot read it: ${(error as Error).message}`, gone: (error as NodeJS.ErrnoException).code === 'ENOENT'}
-  } finally {
-    if (fd !== undefined) closeSync(fd)
   }
 }
 

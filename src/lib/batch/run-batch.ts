@@ -5,7 +5,7 @@ import {engineTag, type EngineName} from '../engines/tag.js'
 import {resolveScript} from '../resolve.js'
 import {resultCounters, settleResult} from '../run.js'
 import {recordStats, type Counters} from '../stats.js'
-import {exists, type Store} from '../store.js'
+import {checkScriptDirs, exists, type Store} from '../store.js'
 import {chunkError, type ChunkPlace} from './chunk-error.js'
 import {DEFAULT_CHUNK_BYTES, DEFAULT_CHUNK_ROWS} from './defaults.js'
 import {openRows} from './input.js'
@@ -98,6 +98,7 @@ export async function runBatch(store: Store, opts: BatchOptions): Promise<BatchO
     summary.hash = hash
     const tag = engineTag(opts.engine)
     const {layout} = store
+    checkScriptDirs(layout, hash, [tag])
     const sourcePath = layout.object(hash)
     const compiledPath = layout.compiled(tag, hash)
     source = await openRows({file: opts.input.file, format: opts.input.format, chunk: {rows: chunkRows, maxBytes: opts.chunkSize === undefined ? DEFAULT_CHUNK_BYTES : Infinity}})

@@ -1,6 +1,6 @@
-import {readFile} from 'node:fs/promises'
 import {decodeArtifact} from '../artifact.js'
 import {loadXxh64, sha256} from '../hash.js'
+import {notRegular, readRegular} from '../read-regular.js'
 import type {CacheOutcome, JobError, JobResult, ScriptFiles} from './protocol.js'
 
 export type LoadedSource =
@@ -15,11 +15,15 @@ export type LoadedSource =
  */
 export async function loadSource(job: ScriptFiles): Promise<LoadedSource> {
   const [source, artifactBuf] = await Promise.all([
-    readFile(job.sourcePath),
-    // Missing is a plain miss; unreadable in any other way (a directory in its place, no
-    // permission) is a damaged compiled form: set aside and rebuilt, never fatal.
-    readFile(job.compiledPath).catch((e: NodeJS.ErrnoException) => (e.code === 'ENOENT' ? undefined : (e.code ?? 'EIO'))),
+    // A source that is not a regular file (a FIFO, a symbolic link) is damage; other errors stay errors.
+    readRegular(job.sourcePath).catch((e: NodeJS.ErrnoException) => (notRegular(e) ? e : Promise.reject(e))),
+    // Missing is a plain miss; unreadable in any other way (a directory, a FIFO or a symbolic
+    // link in its place, no permission) is a damaged compiled form: set aside and rebuilt, never fatal.
+    readRegular(job.compiledPath).catch((e: NodeJS.ErrnoException) => (e.code === 'ENOENT' ? undefined : (e.code ?? 'EIO'))),
   ])
+  if (source instanceof Error) {
+    return {ok: false, result: {ok: false, error: {kind: 'sourceDamaged', message: `the stored source of ${job.hash} cannot be read (${source.message})`}}}
+  }
   const xxh = await loadXxh64()
   let cache: CacheOutcome = 'miss'
   let cacheReason: string | undefined
