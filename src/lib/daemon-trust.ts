@@ -1,4 +1,5 @@
-import {lstatSync, statSync, type Stats} from 'node:fs'
+import {lstatSync, type Stats} from 'node:fs'
+import {distrust} from './store-trust.js'
 
 /*
  * What a `burn run` client checks before it hands a call (argv, cwd, stdin) to the socket in
@@ -19,7 +20,7 @@ function ownerProblem(path: string, st: Stats, what: string): string | undefined
 
 /**
  * Why <cache>/daemon cannot be trusted, with the fix; undefined when it is trusted or missing.
- * Not followed if it is a symlink: the daemon's files are only ever looked for in the directory itself.
+ * The same rule and words as every store directory (store-trust.ts); never followed if a symlink.
  */
 export function daemonDirProblem(dir: string): string | undefined {
   let st: Stats
@@ -29,13 +30,7 @@ export function daemonDirProblem(dir: string): string | undefined {
     const code = (error as NodeJS.ErrnoException).code
     return code === 'ENOENT' ? undefined : `the run daemon directory ${dir} cannot be read (${code})`
   }
-  const fix = `move it aside (mv ${dir} ${dir}.suspect): burn makes a new one`
-  if (st.isSymbolicLink()) return `the run daemon directory ${dir} is a symlink, which burn never follows; ${fix}`
-  if (!st.isDirectory()) return `the run daemon directory ${dir} is not a directory; ${fix}`
-  const owner = ownerProblem(dir, st, 'the run daemon directory')
-  if (owner) return `${owner}; ${fix}`
-  if (st.mode & 0o022) return `the run daemon directory ${dir} is writable by group or others; make it private (chmod 700 ${dir})`
-  return undefined
+  return distrust(dir, st)
 }
 
 /** Why the socket at `path` is not one this user's daemon made (this user's, no access for anyone else); undefined: it is. Throws ENOENT. */
@@ -47,13 +42,12 @@ export function socketProblem(path: string): string | undefined {
 
 /**
  * Whether the cache dir could have been changed under the daemon directory by someone else
- * (another owner, or writable by group or others): then no socket there is used. The store's
- * own checks report such a cache dir, on the direct path.
+ * (a symlink, another owner, or writable by group or others): then no socket there is used. The
+ * store's own checks report such a cache dir, on the direct path.
  */
 export function cacheDirShared(root: string): boolean {
   try {
-    const st = statSync(root)
-    return ownerProblem(root, st, '') !== undefined || (st.mode & 0o022) !== 0
+    return distrust(root, lstatSync(root)) !== undefined
   } catch {
     return true
   }

@@ -4,7 +4,7 @@ import {writeAtomic} from './atomic.js'
 import {BurnError, storeError} from './errors.js'
 import {Layout, STORE_FORMAT} from './layout.js'
 import {readRegular} from './read-regular.js'
-import {checkParents, checkStoreDir} from './trust.js'
+import {checkParents, checkStoreDir} from './store-trust.js'
 
 const CACHEDIR_TAG = `Signature: 8a477f597d28d172789f06886806bc55
 # This file is a cache directory tag created by burn.

@@ -149,12 +149,12 @@ describe('the client trusts only a socket of its own user', {skip: isRoot ? fals
     spawnSync('chown', ['65534:65534', daemonDir])
     let r = burn(['run', 'double', '--input', '{"x":1}'], {cacheDir: cache})
     assert.equal(r.code, 8)
-    assert.equal(r.stderr, `Error: the run daemon directory ${daemonDir} is owned by uid 65534, not by you (uid 0); move it aside (mv ${daemonDir} ${daemonDir}.suspect): burn makes a new one\n`)
+    assert.equal(r.stderr, `Error: ${daemonDir} is owned by uid 65534, not by you (uid 0): its owner decides what burn would run; pass another --cache-dir (or, if it is yours, \`chown -R 0 ${daemonDir}\`)\n`)
     spawnSync('chown', ['0:0', daemonDir])
     chmodSync(daemonDir, 0o777)
     r = burn(['run', 'double', '--input', '{"x":1}'], {cacheDir: cache})
     assert.equal(r.code, 8)
-    assert.equal(r.stderr, `Error: the run daemon directory ${daemonDir} is writable by group or others; make it private (chmod 700 ${daemonDir})\n`)
+    assert.equal(r.stderr, `Error: ${daemonDir} is writable by group and others (mode 0777): they could plant scripts you would run; \`chmod 700 ${daemonDir}\` if nobody else wrote into it, or pass another --cache-dir\n`)
   })
 })
 
@@ -225,7 +225,7 @@ describe('a daemon directory that is a symlink is never followed', () => {
     assert.ok(existsSync(sock))
     const link = join(cache, 'daemon')
     symlinkSync(project, link)
-    const message = `Error: the run daemon directory ${link} is a symlink, which burn never follows; move it aside (mv ${link} ${link}.suspect): burn makes a new one\n`
+    const message = `Error: ${link} is a symbolic link; burn does not follow links out of its store: remove it or pass another --cache-dir\n`
     for (const args of [['daemon', 'stop'], ['daemon', 'status']]) {
       const r = burn(args, {cacheDir: cache})
       assert.equal(r.code, 8, args.join(' '))
