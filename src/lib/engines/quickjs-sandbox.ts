@@ -81,12 +81,13 @@ export async function newSandbox(limits: Limits): Promise<Sandbox> {
   rt.setMemoryLimit(Math.min(limits.memoryBytes, pages * PAGE))
   rt.setMaxStackSize(MAX_STACK_BYTES)
   let fuelOut = false
+  const ctx = rt.newContext()
   const fuel = limits.fuel
   if (fuel !== undefined) {
     let used = 0
-    rt.setInterruptHandler(() => (fuelOut ||= ++used > fuel))
+    rt.setInterruptHandler(() => ++used > fuel)
+    unwindWhenInterrupted(ctx, () => (fuelOut = true))
   }
-  const ctx = rt.newContext()
   const budget = new ConsoleBudget(limits.maxLogBytes)
   const hostLog = ctx.newFunction('log', (line) => {
     if (ctx.typeof(line) !== 'string') return
@@ -102,6 +103,27 @@ export async function newSandbox(limits: Limits): Promise<Sandbox> {
     get fuelOut() {
       return fuelOut
     },
+  }
+}
+
+/** Thrown through the wasm code when --fuel runs out: nothing of the guest runs after it. */
+class FuelOut extends Error {}
+
+/**
+ * QuickJS turns its interrupt into an "interrupted" error that try/catch cannot catch, but a
+ * promise boundary can: an async function or a Promise executor turns it into a rejection, and
+ * the script awaits it in a try and goes on (QuickJS then asks again only 10,000 ticks later).
+ * So the interrupt is not left to QuickJS: the host's callback throws, which unwinds every wasm
+ * frame back to the host call that entered the guest. The instance is left mid-call and is
+ * never entered again (a sandbox serves one call); failure() reads only fuelOut.
+ */
+function unwindWhenInterrupted(ctx: QuickJSContext, stopped: () => void): void {
+  const callbacks = internals(ctx).module.callbacks
+  const ask = callbacks.shouldInterrupt
+  callbacks.shouldInterrupt = (...args) => {
+    if (!ask(...args)) return 0
+    stopped()
+    throw new FuelOut()
   }
 }
 
@@ -141,7 +163,13 @@ export async function takeSandbox(limits: Limits): Promise<Sandbox> {
  * quickjs-emscripten is pinned to an exact version in package.json.
  */
 interface ContextInternals {
-  module: {_malloc(bytes: number): number; _free(ptr: number): void; HEAPU8: Uint8Array}
+  module: {
+    _malloc(bytes: number): number
+    _free(ptr: number): void
+    HEAPU8: Uint8Array
+    /** What the wasm code calls into the host; quickjs-emscripten's own wrappers catch host errors. */
+    callbacks: {shouldInterrupt(...args: unknown[]): number}
+  }
   ffi: {QTS_NewString(ctx: number, ptr: number): number; QTS_GetString(ctx: number, value: number): number; QTS_FreeCString(ctx: number, ptr: number): void}
   ctx: {value: number}
   memory: {heapValueHandle(ptr: number): QuickJSHandle}
