@@ -22,10 +22,18 @@ const SOURCES: Record<string, string> = {
   thenChain: 'module.exports = () => { let n = 0; const step = () => { n++; return Promise.resolve().then(step, step) }; return step() }',
   // A Promise executor catches the interrupt too, with no await in sight.
   executorLoop: 'module.exports = () => { for (;;) new Promise(() => { for (;;); }) }',
+  hugeThrow: "module.exports = () => { throw new Error('x'.repeat(100e6)) }",
+  // Each chunk's error is 1 MB.
+  chunkThrow: "module.exports = (rows) => { throw new Error('y'.repeat(1e6) + rows.length) }",
+  // `chains` arrays, each `depth` deep: a few KB of JSON, tens or hundreds of MB indented.
+  deep: 'module.exports = (n) => { const chains = []; for (let c = 0; c < n.chains; c++) { let v = []; for (let i = 0; i < n.depth; i++) v = [v]; chains.push(v) } return chains }',
 }
 const names: Record<string, string> = {}
 for (const [name, source] of Object.entries(SOURCES)) names[name] = writeScript(join(dir, 'src'), `${name}.js`, source)
-for (const [name, file] of Object.entries(names)) register(cacheDir, file, ['--name', name, ...Q])
+for (const [name, file] of Object.entries(names)) {
+  register(cacheDir, file, ['--name', name, ...Q])
+  register(cacheDir, file, ['--name', name])
+}
 
 const FUEL = (n: number) => `Error: fuel exhausted: the script used more than --fuel ${n}\n`
 
@@ -65,4 +73,61 @@ describe('fuel is final (quickjs)', () => {
       assert.deepEqual([r.code, r.stdout, r.stderr], [6, '', FUEL(1000)])
     })
   }
+})
+
+const CUT = /\.\.\. \[(\d+) characters cut\]/
+
+describe('every byte burn writes is under a limit', () => {
+  for (const engine of ['v8', 'quickjs']) {
+    it(`${engine}: a 100 MB error message under --max-log 1KiB writes at most 1 KiB to stderr, with a note of the cut`, () => {
+      const r = burn(['run', 'hugeThrow', '--engine', engine, '--max-log', '1KiB', '--timeout', '60s'], {cacheDir, env: direct})
+      assert.equal(r.code, 5, r.stderr.slice(0, 300))
+      assert.equal(r.stdout, '')
+      assert.ok(Buffer.byteLength(r.stderr) <= 1024, `${Buffer.byteLength(r.stderr)} bytes`)
+      const m = /^Error: Error: (x+)\.\.\. \[(\d+) characters cut\]\n$/.exec(r.stderr)
+      assert.ok(m, r.stderr)
+      // what is shown and what the note counts make up at least the whole message
+      assert.ok(m[1].length + Number(m[2]) >= 100e6, `${m[1].length} + ${m[2]}`)
+    })
+
+    it(`${engine}: with --json --max-output 1KiB the error object stays valid JSON under 1 KiB`, () => {
+      const r = burn(['run', 'hugeThrow', '--engine', engine, '--json', '--max-output', '1KiB', '--timeout', '60s'], {cacheDir, env: direct})
+      assert.equal(r.code, 5, r.stderr.slice(0, 300))
+      assert.equal(r.stderr, '')
+      assert.ok(Buffer.byteLength(r.stdout) <= 1024, `${Buffer.byteLength(r.stdout)} bytes`)
+      const e = JSON.parse(r.stdout).error
+      assert.deepEqual([e.code, e.kind], [5, 'scriptError'])
+      assert.match(e.message, /^Error: x+\.\.\. \[\d+ characters cut\]$/)
+    })
+
+    it(`${engine}: --pretty of a result 3,500 arrays deep is refused under --max-output (exit 6), not printed`, () => {
+      const r = burn(['run', 'deep', '--engine', engine, '--pretty', '--max-output', '16KiB', '--input', '{"chains":1,"depth":3500}'], {cacheDir, env: direct})
+      assert.deepEqual([r.code, r.stdout, r.stderr], [6, '', 'Error: result is at least 16412 bytes with --pretty, over --max-output 16384 bytes\n'])
+    })
+
+    it(`${engine}: batch --on-error emit writes each chunk's error record under --max-log`, () => {
+      const r = burn(['batch', 'chunkThrow', '--engine', engine, '--chunk-size', '1', '--on-error', 'emit', '--max-log', '1KiB'], {cacheDir, input: '1\n2\n3\n'})
+      assert.equal(r.code, 0, r.stderr.slice(0, 300))
+      const lines = r.stderr.trimEnd().split('\n')
+      assert.equal(lines.length, 3)
+      for (const line of lines) {
+        assert.ok(Buffer.byteLength(line) < 1024, `${Buffer.byteLength(line)} bytes`)
+        assert.match(JSON.parse(line).message, CUT)
+      }
+    })
+  }
+
+  for (const chains of [20, 32]) {
+    it(`--pretty of ${chains} chains 3,500 deep (hundreds of MB indented) is exit 6 under --max-output 1MiB`, () => {
+      const r = burn(['run', 'deep', '--pretty', '--max-output', '1MiB', '--input', `{"chains":${chains},"depth":3500}`], {cacheDir, env: direct})
+      assert.equal(r.code, 6, r.stderr.slice(0, 300))
+      assert.equal(r.stdout, '')
+      assert.match(r.stderr, /^Error: result is at least \d+ bytes with --pretty, over --max-output 1048576 bytes\n$/)
+    })
+  }
+
+  it('--pretty of a result that fits prints JSON.stringify(result, null, 2)', () => {
+    const r = burn(['run', 'deep', '--pretty', '--input', '{"chains":2,"depth":2}'], {cacheDir, env: direct})
+    assert.deepEqual([r.code, r.stdout], [0, JSON.stringify([[[[]]], [[[]]]], null, 2) + '\n'])
+  })
 })

@@ -4,7 +4,7 @@ import type {QuickJSContext, QuickJSHandle, QuickJSRuntime} from 'quickjs-emscri
 import {ConsoleBudget} from './console-budget.js'
 import type {JobError, Limits} from './protocol.js'
 import {PRELUDE_FILENAME, PRELUDE_SOURCE} from './quickjs-prelude.js'
-import {errorMessage, LimitExceeded, scriptStack} from './script-errors.js'
+import {boundedScriptError, errorMessage, LimitExceeded} from './script-errors.js'
 import {memoryExceededMessage} from './watchdog.js'
 import {tuneWasmForQuickjs} from './wasm-flags.js'
 
@@ -250,6 +250,5 @@ export function failure(box: Sandbox, filename: string, thrown: {guest?: unknown
   // When even the "out of memory" error cannot be allocated, QuickJS throws null.
   if (e == null && heapFull(box)) return memory
   // QuickJS stacks are frames only, each line ending in a newline.
-  const stack = typeof e?.stack === 'string' ? scriptStack({stack: e.stack.trimEnd()}, filename) : undefined
-  return {kind: 'script', message: errorMessage(e), stack}
+  return boundedScriptError(errorMessage(e), typeof e?.stack === 'string' ? e.stack.trimEnd() : undefined, filename, limits.maxLogBytes)
 }

@@ -1,4 +1,5 @@
 import type {QuickJSHandle} from 'quickjs-emscripten'
+import {errorTextLimit} from '../cut-text.js'
 import {notJsonError} from '../result.js'
 import type {Job, JobError, JobResult} from './protocol.js'
 import {dump, failure, isHostStackOverflow, newGuestString, newSandbox, prepareSandbox, readGuestString, stringLength, takeSandbox, warmQuickjs, type Sandbox} from './quickjs-sandbox.js'
@@ -74,8 +75,13 @@ const NEVER_SETTLES: JobError = {
  */
 function execute(box: Sandbox, job: Extract<Job, {op: 'run'}>, source: string, filename: string): {ok: true; output: string} | {ok: false; error: JobError} {
   const {ctx, rt, limits} = box
-  const fail = (guest?: QuickJSHandle, host?: unknown) => ({ok: false as const, error: failure(box, filename, {guest: guest && dump(box, guest), host})})
   const api = (name: string, ...args: QuickJSHandle[]) => ctx.getProp(box.api, name).consume((f) => ctx.callFunction(f, box.api, ...args))
+  // What was thrown, cut in the guest to what --max-log lets out (or whole if that fails: out of memory).
+  const bounded = (thrown: QuickJSHandle) => {
+    const r = api('bound', thrown, ctx.newNumber(errorTextLimit(limits.maxLogBytes)))
+    return r.error ? thrown : r.value
+  }
+  const fail = (guest?: QuickJSHandle, host?: unknown) => ({ok: false as const, error: failure(box, filename, {guest: guest && dump(box, bounded(guest)), host})})
   // The input is parsed only here, by the guest (the host parsing it too cost ~140 ms on 7 MB).
   // JSON text holds no NUL, and the guest string, a C string, would end at one.
   if (job.input.includes('\0')) return {ok: false, error: invalidInput(job.input, {kind: 'badData', message: 'invalid JSON input: a NUL character'})}
