@@ -82,7 +82,7 @@ async function pooled(hintArg: string | undefined): Promise<number> {
   let warm: Promise<unknown> = Promise.resolve()
   try {
     const hint = JSON.parse(hintArg ?? '') as PooledHint
-    const limits = parseLimits(parseRunArgv(['x', '--timeout', '1s', '--memory', '1MiB'])!.flags, 'v8')
+    const limits = parseLimits(parseRunArgv(['x', '--timeout', '1s'])!.flags, 'v8')
     // A call expected on quickjs gets its sandbox made (with the limits that call had last
     // time) instead of the v8 engine's warm-up, which it would not use.
     const engine = hint.quickjs ? warmEngine('quickjs', hint.quickjs) : warmRunner(limits)

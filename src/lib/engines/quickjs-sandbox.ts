@@ -138,7 +138,8 @@ export async function prepareSandbox(limits: Limits): Promise<void> {
   const key = sandboxKey(limits)
   // A pooled runner may have made it already, from the daemon's hint.
   if (prepared?.key !== key) prepared = {key, box: newSandbox(limits)}
-  await prepared.box
+  // A sandbox that cannot be made fails the run that takes it, as a job error (takeSandbox).
+  await prepared.box.then(() => {}, () => {})
 }
 
 /**
@@ -222,6 +223,9 @@ export function dump(box: Sandbox, h: QuickJSHandle): unknown {
   }
 }
 
+/** The sandbox broke (not a limit): its message only, never a host stack (paths of this machine). */
+export const sandboxFailed = (error: unknown): JobError => ({kind: 'internal', message: `quickjs sandbox failed: ${errorMessage(error)}`})
+
 export const isHostStackOverflow = (e: unknown) => e instanceof RangeError && /call stack/i.test(e.message)
 
 /** The wasm memory grew (nearly) to its cap: a failure now is most likely out of memory. */
@@ -243,7 +247,7 @@ export function failure(box: Sandbox, filename: string, thrown: {guest?: unknown
     // Anything else the wasm code threw (a trap, a library assertion) once its heap is full is
     // that limit; otherwise it is a bug, reported as one.
     if (heapFull(box)) return memory
-    return {kind: 'internal', message: `quickjs sandbox failed: ${errorMessage(thrown.host)}`}
+    return sandboxFailed(thrown.host)
   }
   const e = thrown.guest as {name?: unknown; message?: unknown; stack?: unknown} | null | undefined
   if (e?.name === 'InternalError' && e.message === 'out of memory') return memory

@@ -2,7 +2,7 @@ import type {QuickJSHandle} from 'quickjs-emscripten'
 import {errorTextLimit} from '../cut-text.js'
 import {notJsonError} from '../result.js'
 import type {Job, JobError, JobResult} from './protocol.js'
-import {dump, failure, isHostStackOverflow, newGuestString, newSandbox, prepareSandbox, readGuestString, stringLength, takeSandbox, warmQuickjs, type Sandbox} from './quickjs-sandbox.js'
+import {dump, failure, isHostStackOverflow, newGuestString, newSandbox, prepareSandbox, readGuestString, sandboxFailed, stringLength, takeSandbox, warmQuickjs, type Sandbox} from './quickjs-sandbox.js'
 import {maxOutputExceeded, scriptFilename} from './script-errors.js'
 import {loadSource, parseJobInput} from './source.js'
 
@@ -27,7 +27,8 @@ function syntaxPosition(error: unknown, filename: string): {line?: number; colum
 export async function compileQuickjs(job: Extract<Job, {op: 'compile'}>): Promise<JobResult> {
   const t0 = performance.now()
   const filename = scriptFilename(job.hash)
-  const box = await newSandbox(job.limits)
+  const box = await newSandbox(job.limits).catch(sandboxFailed)
+  if ('kind' in box) return {ok: false, error: box}
   // Anything but a limit is the source's fault: a SyntaxError, or nesting too deep to parse.
   const asCompile = (e: JobError, error?: unknown): JobError => (e.kind === 'script' ? {kind: 'compile', message: e.message, ...syntaxPosition(error, filename)} : e)
   try {
@@ -50,7 +51,8 @@ export async function runQuickjs(job: Extract<Job, {op: 'run'}>): Promise<JobRes
   const cache = loaded.payload ? 'hit' : loaded.cache
   const {cacheReason} = loaded
   const t0 = performance.now()
-  const box = await takeSandbox(job.limits)
+  const box = await takeSandbox(job.limits).catch(sandboxFailed)
+  if ('kind' in box) return {ok: false, error: box, cache, cacheReason, compileMs: 0}
   let out: {ok: true; output: string} | {ok: false; error: JobError}
   try {
     out = execute(box, job, loaded.source.toString('utf8'), filename)
