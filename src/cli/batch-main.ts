@@ -1,8 +1,9 @@
-import {availableParallelism} from 'node:os'
 import {chunkErrorRecord} from '../lib/batch/chunk-error.js'
+import {cutJson, cutText, errorTextLimit} from '../lib/cut-text.js'
 import {RECYCLE_GROWTH_BYTES, runBatch, type BatchSummary} from '../lib/batch/run-batch.js'
 import type {InputFormat, OnError, OutputFormat} from '../lib/batch/types.js'
 import {defaultCacheDir} from '../lib/cache-dir.js'
+import {parseConcurrency} from '../lib/concurrency.js'
 import {RunnerPool} from '../lib/engines/pool.js'
 import {checkEngine} from '../lib/engines/tag.js'
 import {describeError, notFoundError, usageError} from '../lib/errors.js'
@@ -36,12 +37,13 @@ export async function batchCommand(ref: string, flags: BatchFlags): Promise<void
   const json = Boolean(flags.json)
   const engine = checkEngine(flags.engine ?? 'v8')
   const limits = parseLimits(flags)
-  const concurrency = flags.concurrency ?? availableParallelism()
+  const concurrency = parseConcurrency(flags.concurrency)
   if (flags['input-file'] === undefined && process.stdin.isTTY) {
     throw usageError('no input: pipe rows into stdin or pass --input-file <file>')
   }
   // Runners start now, while the store is opened and the script resolved.
-  const pool = new RunnerPool(concurrency, engine, concurrency, {depth: 2, recycleGrowthBytes: RECYCLE_GROWTH_BYTES, lean: true})
+  // One runner starts now, the others as chunks come: a batch of 3 chunks never starts more than 3.
+  const pool = new RunnerPool(concurrency, engine, 1, {depth: 2, recycleGrowthBytes: RECYCLE_GROWTH_BYTES, lean: true})
   let store
   try {
     store = await openStore(flags['cache-dir'] ?? defaultCacheDir(), {create: false})
@@ -57,16 +59,17 @@ export async function batchCommand(ref: string, flags: BatchFlags): Promise<void
     chunkSize: flags['chunk-size'],
     output: {file: flags.output, format: (flags['output-format'] ?? 'ndjson') as OutputFormat},
     onError: (flags['on-error'] ?? 'fail') as OnError,
-    onChunkError: (e) => process.stderr.write(JSON.stringify(chunkErrorRecord(e)) + '\n'),
+    // Each failed chunk's record, and the final error, are under --max-log (a script's error text).
+    onChunkError: (e) => process.stderr.write(cutJson(chunkErrorRecord(e), errorTextLimit(limits.maxLogBytes) - 1) + '\n'),
     onProgress: (p) => progress.update(p),
   })
   progress.stop()
   const d = error ? describeError(error) : undefined
   if (json) {
-    process.stderr.write(JSON.stringify({...summaryJson(summary), ...(d ? errorJson(d) : {})}) + '\n')
+    process.stderr.write(cutJson({...summaryJson(summary), ...(d ? errorJson(d) : {})}, errorTextLimit(limits.maxLogBytes) - 1) + '\n')
   } else {
     if (flags.progress || process.stderr.isTTY) process.stderr.write(summaryLine(summary) + '\n')
-    if (d) process.stderr.write(`Error: ${d.message}\n`)
+    if (d) process.stderr.write(`Error: ${cutText(d.message, errorTextLimit(limits.maxLogBytes) - 8)}\n`)
   }
   if (d) process.exitCode = d.exit
 }

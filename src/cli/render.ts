@@ -1,3 +1,4 @@
+import {cutJson, cutText, errorTextLimit} from '../lib/cut-text.js'
 import {describeError} from '../lib/errors.js'
 import {writeAllSync} from '../lib/write-sync.js'
 
@@ -10,10 +11,14 @@ export interface RenderedError {
 /**
  * Error output for every command and the fast path: with --json a JSON object on stdout,
  * otherwise `Error: message` on stderr; the exit code always follows DESIGN.md's table.
+ * `maxBytes`: the limit of the output it goes to (a script's error carries its own words: `burn
+ * run` passes --max-output for --json, --max-log otherwise); its strings are cut to fit.
  */
-export function formatError(err: unknown, json: boolean): RenderedError {
+export function formatError(err: unknown, json: boolean, maxBytes = Infinity): RenderedError {
   const d = describeError(err)
-  return json ? {exit: d.exit, stdout: JSON.stringify(errorJson(d)) + '\n'} : {exit: d.exit, stderr: `Error: ${d.message}\n`}
+  const max = errorTextLimit(maxBytes)
+  if (json) return {exit: d.exit, stdout: cutJson(errorJson(d), max - 1) + '\n'}
+  return {exit: d.exit, stderr: `Error: ${cutText(d.message, max - 8)}\n`}
 }
 
 /** The --json form of an error, for every command. */
@@ -21,8 +26,8 @@ export function errorJson(d: ReturnType<typeof describeError>): {error: Record<s
   return {error: {code: d.exit, kind: d.kind, message: d.message, ...d.data}}
 }
 
-export function renderError(err: unknown, json: boolean): number {
-  const r = formatError(err, json)
+export function renderError(err: unknown, json: boolean, maxBytes?: number): number {
+  const r = formatError(err, json, maxBytes)
   // Synchronous and quiet on a reader that went away: the exit code is the error's, not EPIPE's.
   if (r.stdout) writeAllSync(1, r.stdout)
   if (r.stderr) writeAllSync(2, r.stderr)

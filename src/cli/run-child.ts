@@ -6,10 +6,11 @@ import {closeSync, writeSync} from 'node:fs'
 import {defaultCacheDir} from '../lib/cache-dir.js'
 import {executeJob, preloadJob, warmEngine, warmRunner} from '../lib/engines/execute.js'
 import {checkEngine, engineTag} from '../lib/engines/tag.js'
-import type {JobResult} from '../lib/engines/protocol.js'
+import type {JobResult, Limits} from '../lib/engines/protocol.js'
 import {EXIT} from '../lib/exit-codes.js'
 import {Layout} from '../lib/layout.js'
 import {parseLimits} from '../lib/limits.js'
+import {prettyJson} from '../lib/pretty.js'
 import {runScript} from '../lib/run.js'
 import {openStore} from '../lib/store.js'
 import {processStdin, readInput, readStdin, type StdinSource} from './input.js'
@@ -46,9 +47,10 @@ async function main(argv: string[], stdin: StdinSource): Promise<number> {
   // The parent saw the same argv and lets oclif explain what is wrong with it.
   if (!parsed) return EXIT.usage
   const {ref, flags} = parsed
+  let limits: Limits | undefined
   try {
     const engine = checkEngine(flags.engine ?? 'v8')
-    const limits = parseLimits(flags, engine)
+    limits = parseLimits(flags, engine)
     const [store, input] = await Promise.all([
       openStore(flags['cache-dir'] ?? defaultCacheDir(), {create: false}),
       readInput(flags, stdin),
@@ -65,11 +67,12 @@ async function main(argv: string[], stdin: StdinSource): Promise<number> {
     }, {ref, input, engine, limits})
     const text = flags.json
       ? JSON.stringify({hash: out.hash, cache: out.cache, result: JSON.parse(out.output)})
-      : flags.pretty ? JSON.stringify(JSON.parse(out.output), null, 2) : out.output
+      : flags.pretty ? prettyJson(out.output, limits.maxOutputBytes) : out.output
     writeAllSync(1, text + '\n')
     return 0
   } catch (error) {
-    return renderError(error, Boolean(flags.json))
+    // What a script wrote into its error is under the limit of where it goes (render.ts).
+    return renderError(error, Boolean(flags.json), limits && (flags.json ? limits.maxOutputBytes : limits.maxLogBytes))
   }
 }
 
@@ -83,7 +86,7 @@ async function pooled(hintArg: string | undefined): Promise<number> {
   let warm: Promise<unknown> = Promise.resolve()
   try {
     const hint = JSON.parse(hintArg ?? '') as PooledHint
-    const limits = parseLimits(parseRunArgv(['x', '--timeout', '1s', '--memory', '1MiB'])!.flags, 'v8')
+    const limits = parseLimits(parseRunArgv(['x', '--timeout', '1s'])!.flags, 'v8')
     // A call expected on quickjs gets its sandbox made (with the limits that call had last
     // time) instead of the v8 engine's warm-up, which it would not use.
     const engine = hint.quickjs ? warmEngine('quickjs', hint.quickjs) : warmRunner(limits)

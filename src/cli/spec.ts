@@ -2,7 +2,7 @@
 // the fast paths of `burn run` and `burn batch` (cli/argv.ts) parse the same specs with
 // node:util parseArgs without loading oclif at all. One definition, two parsers, no drift.
 import {DEFAULT_CHUNK_BYTES, DEFAULT_CHUNK_ROWS} from '../lib/batch/defaults.js'
-import {DEFAULT_LIMITS} from '../lib/limit-defaults.js'
+import {DEFAULT_LIMITS, MEMORY_FLOOR_BYTES} from '../lib/limit-defaults.js'
 
 export interface FlagSpec {
   type: 'string' | 'boolean' | 'integer'
@@ -29,7 +29,7 @@ export const engineSpec: Spec = {
 
 export const limitSpec: Spec = {
   timeout: {type: 'string', char: 't', helpValue: '<duration>', description: `Wall-clock limit per call, e.g. 500ms, 5s (default ${DEFAULT_LIMITS.timeout}).`},
-  memory: {type: 'string', char: 'm', helpValue: '<size>', description: `Memory the script may add to its runner, e.g. 64MiB (default ${DEFAULT_LIMITS.memory}).`},
+  memory: {type: 'string', char: 'm', helpValue: '<size>', description: `Memory the script may add to its runner, e.g. 64MiB (default ${DEFAULT_LIMITS.memory}, at least ${MEMORY_FLOOR_BYTES / 1048576}MiB).`},
   fuel: {type: 'string', helpValue: '<n>', description: 'Deterministic instruction budget (quickjs engine; default: unlimited).'},
   'max-output': {type: 'string', helpValue: '<size>', description: `Largest result JSON, in bytes (default ${DEFAULT_LIMITS.maxOutput}).`},
   'max-log': {type: 'string', helpValue: '<size>', description: `Largest console output of the script (default ${DEFAULT_LIMITS.maxLog}).`},

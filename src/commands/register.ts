@@ -4,6 +4,7 @@ import {oclifFlags} from '../cli/flags.js'
 import {readStdinBytes} from '../cli/input.js'
 import {startProgress} from '../cli/progress.js'
 import {engineSpec, limitSpec} from '../cli/spec.js'
+import {parseConcurrency} from '../lib/concurrency.js'
 import {BurnError, usageError} from '../lib/errors.js'
 import type {ExitKind} from '../lib/exit-codes.js'
 import {checkEngine} from '../lib/engines/tag.js'
@@ -39,9 +40,10 @@ export default class Register extends BurnCommand {
     const inputs = await expandSources(files, stdin, maxSource)
     if (flags.name !== undefined && inputs.length !== 1) throw usageError(`--name needs exactly one script, got ${inputs.length}`)
     const limits = parseLimits(flags)
+    const concurrency = parseConcurrency(flags.concurrency)
     const store = (await openStore(this.cacheDir(flags), {create: true}))!
     const progress = await startProgress(`registering ${inputs.length} script(s)`, {quiet: this.jsonEnabled()})
-    const items = await registerMany(store, inputs, {name: flags.name, engine: checkEngine(flags.engine ?? 'v8'), limits, concurrency: flags.concurrency}, (_, done) =>
+    const items = await registerMany(store, inputs, {name: flags.name, engine: checkEngine(flags.engine ?? 'v8'), limits, concurrency}, (_, done) =>
       progress.update(`registered ${done}/${inputs.length}`),
     ).finally(() => progress.stop())
 

@@ -7,6 +7,14 @@ export const DEFAULT_LIMITS = {
   maxLog: '1MiB',
 } as const
 
+/**
+ * The smallest --memory (exit 2 below it). A script that does nothing passed 10 runs in 10 from
+ * 4 MiB up on both engines, and failed now and then at 2 MiB (the watchdog reads the runner's
+ * resident memory, which moves by a few MiB with no help from the script; quickjs's heap also
+ * needs about 1 MiB for its own context): twice that, so the outcome only grows with the limit.
+ */
+export const MEMORY_FLOOR_BYTES = 8 * 1024 * 1024
+
 export interface LimitFlags {
   timeout?: string
   memory?: string

@@ -1,8 +1,8 @@
 import type {Limits} from './engines/protocol.js'
 import {usageError} from './errors.js'
-import {parseCount, parseDuration, parseSize} from './units.js'
+import {formatSize, parseCount, parseDuration, parseSize} from './units.js'
 
-import {DEFAULT_LIMITS, type LimitFlags} from './limit-defaults.js'
+import {DEFAULT_LIMITS, MEMORY_FLOOR_BYTES, type LimitFlags} from './limit-defaults.js'
 
 export {DEFAULT_LIMITS, type LimitFlags}
 
@@ -14,9 +14,17 @@ export function parseLimits(flags: LimitFlags, engine?: string): Limits {
   }
   return {
     timeoutMs: parseDuration(flags.timeout ?? DEFAULT_LIMITS.timeout, '--timeout'),
-    memoryBytes: parseSize(flags.memory ?? DEFAULT_LIMITS.memory, '--memory'),
+    memoryBytes: parseMemory(flags.memory ?? DEFAULT_LIMITS.memory),
     fuel: flags.fuel === undefined ? undefined : parseCount(flags.fuel, '--fuel'),
     maxOutputBytes: parseSize(flags['max-output'] ?? DEFAULT_LIMITS.maxOutput, '--max-output'),
     maxLogBytes: parseSize(flags['max-log'] ?? DEFAULT_LIMITS.maxLog, '--max-log'),
   }
+}
+
+function parseMemory(value: string): number {
+  const bytes = parseSize(value, '--memory')
+  if (bytes < MEMORY_FLOOR_BYTES) {
+    throw usageError(`invalid --memory ${JSON.stringify(value)}: give at least ${formatSize(MEMORY_FLOOR_BYTES)} (a runner's own memory moves by a few MiB while a script runs)`)
+  }
+  return bytes
 }

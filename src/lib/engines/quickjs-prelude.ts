@@ -1,3 +1,4 @@
+import {cutNote} from '../cut-text.js'
 import {checkedStringify, findUnserializable} from '../result.js'
 
 /** The name the prelude runs under; its frames are dropped from the script's stacks. */
@@ -23,7 +24,8 @@ export const PRELUDE_SOURCE = `(function (hostLog) {
   const global = globalThis
   const stringify = JSON.stringify, parse = JSON.parse, apply = Reflect.apply
   const PromiseCtor = Promise, promiseResolve = Promise.resolve, then = Promise.prototype.then
-  const StringCtor = String, InternalErrorCtor = InternalError
+  const StringCtor = String, InternalErrorCtor = InternalError, slice = String.prototype.slice
+  const cutNote = (${cutNote.toString()})
   const BigIntProto = BigInt.prototype
   const findUnserializable = (${findUnserializable.toString()})
   const checkedStringify = (${checkedStringify.toString()})
@@ -83,6 +85,15 @@ export const PRELUDE_SOURCE = `(function (hostLog) {
         fail(e)
       }
       return state
+    },
+    // The thrown value as the host copies it out, its strings cut to \`max\` characters here:
+    // copying a 100 MB message out of the sandbox takes seconds. Of an error-like value only its
+    // name, message and stack are read (what the host prints); any other value is left whole.
+    bound(e, max) {
+      const cut = (s) => (typeof s === 'string' && s.length > max ? apply(slice, s, [0, max]) + cutNote(s.length - max) : s)
+      if (typeof e === 'string') return cut(e)
+      if (e === null || typeof e !== 'object' || !('message' in e)) return e
+      return {name: cut(e.name), message: cut(StringCtor(e.message)), stack: cut(e.stack)}
     },
     // A call of its own, once the result settled: the host then knows that a native stack
     // overflow here (nesting the wasm code cannot recurse through) is the result's nesting.

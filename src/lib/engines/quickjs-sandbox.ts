@@ -4,7 +4,7 @@ import type {QuickJSContext, QuickJSHandle, QuickJSRuntime} from 'quickjs-emscri
 import {ConsoleBudget} from './console-budget.js'
 import type {JobError, Limits} from './protocol.js'
 import {PRELUDE_FILENAME, PRELUDE_SOURCE} from './quickjs-prelude.js'
-import {errorMessage, LimitExceeded, scriptStack} from './script-errors.js'
+import {boundedScriptError, errorMessage, LimitExceeded} from './script-errors.js'
 import {memoryExceededMessage} from './watchdog.js'
 import {tuneWasmForQuickjs} from './wasm-flags.js'
 
@@ -81,12 +81,13 @@ export async function newSandbox(limits: Limits): Promise<Sandbox> {
   rt.setMemoryLimit(Math.min(limits.memoryBytes, pages * PAGE))
   rt.setMaxStackSize(MAX_STACK_BYTES)
   let fuelOut = false
+  const ctx = rt.newContext()
   const fuel = limits.fuel
   if (fuel !== undefined) {
     let used = 0
-    rt.setInterruptHandler(() => (fuelOut ||= ++used > fuel))
+    rt.setInterruptHandler(() => ++used > fuel)
+    unwindWhenInterrupted(ctx, () => (fuelOut = true))
   }
-  const ctx = rt.newContext()
   const budget = new ConsoleBudget(limits.maxLogBytes)
   const hostLog = ctx.newFunction('log', (line) => {
     if (ctx.typeof(line) !== 'string') return
@@ -105,6 +106,27 @@ export async function newSandbox(limits: Limits): Promise<Sandbox> {
   }
 }
 
+/** Thrown through the wasm code when --fuel runs out: nothing of the guest runs after it. */
+class FuelOut extends Error {}
+
+/**
+ * QuickJS turns its interrupt into an "interrupted" error that try/catch cannot catch, but a
+ * promise boundary can: an async function or a Promise executor turns it into a rejection, and
+ * the script awaits it in a try and goes on (QuickJS then asks again only 10,000 ticks later).
+ * So the interrupt is not left to QuickJS: the host's callback throws, which unwinds every wasm
+ * frame back to the host call that entered the guest. The instance is left mid-call and is
+ * never entered again (a sandbox serves one call); failure() reads only fuelOut.
+ */
+function unwindWhenInterrupted(ctx: QuickJSContext, stopped: () => void): void {
+  const callbacks = internals(ctx).module.callbacks
+  const ask = callbacks.shouldInterrupt
+  callbacks.shouldInterrupt = (...args) => {
+    if (!ask(...args)) return 0
+    stopped()
+    throw new FuelOut()
+  }
+}
+
 let prepared: {key: string; box: Promise<Sandbox>} | undefined
 const sandboxKey = (l: Limits) => `${l.memoryBytes}/${l.fuel}/${l.maxLogBytes}`
 
@@ -116,7 +138,8 @@ export async function prepareSandbox(limits: Limits): Promise<void> {
   const key = sandboxKey(limits)
   // A pooled runner may have made it already, from the daemon's hint.
   if (prepared?.key !== key) prepared = {key, box: newSandbox(limits)}
-  await prepared.box
+  // A sandbox that cannot be made fails the run that takes it, as a job error (takeSandbox).
+  await prepared.box.then(() => {}, () => {})
 }
 
 /**
@@ -141,7 +164,13 @@ export async function takeSandbox(limits: Limits): Promise<Sandbox> {
  * quickjs-emscripten is pinned to an exact version in package.json.
  */
 interface ContextInternals {
-  module: {_malloc(bytes: number): number; _free(ptr: number): void; HEAPU8: Uint8Array}
+  module: {
+    _malloc(bytes: number): number
+    _free(ptr: number): void
+    HEAPU8: Uint8Array
+    /** What the wasm code calls into the host; quickjs-emscripten's own wrappers catch host errors. */
+    callbacks: {shouldInterrupt(...args: unknown[]): number}
+  }
   ffi: {QTS_NewString(ctx: number, ptr: number): number; QTS_GetString(ctx: number, value: number): number; QTS_FreeCString(ctx: number, ptr: number): void}
   ctx: {value: number}
   memory: {heapValueHandle(ptr: number): QuickJSHandle}
@@ -194,6 +223,9 @@ export function dump(box: Sandbox, h: QuickJSHandle): unknown {
   }
 }
 
+/** The sandbox broke (not a limit): its message only, never a host stack (paths of this machine). */
+export const sandboxFailed = (error: unknown): JobError => ({kind: 'internal', message: `quickjs sandbox failed: ${errorMessage(error)}`})
+
 export const isHostStackOverflow = (e: unknown) => e instanceof RangeError && /call stack/i.test(e.message)
 
 /** The wasm memory grew (nearly) to its cap: a failure now is most likely out of memory. */
@@ -215,13 +247,12 @@ export function failure(box: Sandbox, filename: string, thrown: {guest?: unknown
     // Anything else the wasm code threw (a trap, a library assertion) once its heap is full is
     // that limit; otherwise it is a bug, reported as one.
     if (heapFull(box)) return memory
-    return {kind: 'internal', message: `quickjs sandbox failed: ${errorMessage(thrown.host)}`}
+    return sandboxFailed(thrown.host)
   }
   const e = thrown.guest as {name?: unknown; message?: unknown; stack?: unknown} | null | undefined
   if (e?.name === 'InternalError' && e.message === 'out of memory') return memory
   // When even the "out of memory" error cannot be allocated, QuickJS throws null.
   if (e == null && heapFull(box)) return memory
   // QuickJS stacks are frames only, each line ending in a newline.
-  const stack = typeof e?.stack === 'string' ? scriptStack({stack: e.stack.trimEnd()}, filename) : undefined
-  return {kind: 'script', message: errorMessage(e), stack}
+  return boundedScriptError(errorMessage(e), typeof e?.stack === 'string' ? e.stack.trimEnd() : undefined, filename, limits.maxLogBytes)
 }

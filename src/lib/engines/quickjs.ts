@@ -1,7 +1,8 @@
 import type {QuickJSHandle} from 'quickjs-emscripten'
+import {errorTextLimit} from '../cut-text.js'
 import {notJsonError} from '../result.js'
 import type {Job, JobError, JobResult} from './protocol.js'
-import {dump, failure, isHostStackOverflow, newGuestString, newSandbox, prepareSandbox, readGuestString, stringLength, takeSandbox, warmQuickjs, type Sandbox} from './quickjs-sandbox.js'
+import {dump, failure, isHostStackOverflow, newGuestString, newSandbox, prepareSandbox, readGuestString, sandboxFailed, stringLength, takeSandbox, warmQuickjs, type Sandbox} from './quickjs-sandbox.js'
 import {maxOutputExceeded, scriptFilename} from './script-errors.js'
 import {loadSource, parseJobInput} from './source.js'
 
@@ -26,7 +27,8 @@ function syntaxPosition(error: unknown, filename: string): {line?: number; colum
 export async function compileQuickjs(job: Extract<Job, {op: 'compile'}>): Promise<JobResult> {
   const t0 = performance.now()
   const filename = scriptFilename(job.hash)
-  const box = await newSandbox(job.limits)
+  const box = await newSandbox(job.limits).catch(sandboxFailed)
+  if ('kind' in box) return {ok: false, error: box}
   // Anything but a limit is the source's fault: a SyntaxError, or nesting too deep to parse.
   const asCompile = (e: JobError, error?: unknown): JobError => (e.kind === 'script' ? {kind: 'compile', message: e.message, ...syntaxPosition(error, filename)} : e)
   try {
@@ -49,7 +51,8 @@ export async function runQuickjs(job: Extract<Job, {op: 'run'}>): Promise<JobRes
   const cache = loaded.payload ? 'hit' : loaded.cache
   const {cacheReason} = loaded
   const t0 = performance.now()
-  const box = await takeSandbox(job.limits)
+  const box = await takeSandbox(job.limits).catch(sandboxFailed)
+  if ('kind' in box) return {ok: false, error: box, cache, cacheReason, compileMs: 0}
   let out: {ok: true; output: string} | {ok: false; error: JobError}
   try {
     out = execute(box, job, loaded.source.toString('utf8'), filename)
@@ -74,8 +77,13 @@ const NEVER_SETTLES: JobError = {
  */
 function execute(box: Sandbox, job: Extract<Job, {op: 'run'}>, source: string, filename: string): {ok: true; output: string} | {ok: false; error: JobError} {
   const {ctx, rt, limits} = box
-  const fail = (guest?: QuickJSHandle, host?: unknown) => ({ok: false as const, error: failure(box, filename, {guest: guest && dump(box, guest), host})})
   const api = (name: string, ...args: QuickJSHandle[]) => ctx.getProp(box.api, name).consume((f) => ctx.callFunction(f, box.api, ...args))
+  // What was thrown, cut in the guest to what --max-log lets out (or whole if that fails: out of memory).
+  const bounded = (thrown: QuickJSHandle) => {
+    const r = api('bound', thrown, ctx.newNumber(errorTextLimit(limits.maxLogBytes)))
+    return r.error ? thrown : r.value
+  }
+  const fail = (guest?: QuickJSHandle, host?: unknown) => ({ok: false as const, error: failure(box, filename, {guest: guest && dump(box, bounded(guest)), host})})
   // The input is parsed only here, by the guest (the host parsing it too cost ~140 ms on 7 MB).
   // JSON text holds no NUL, and the guest string, a C string, would end at one.
   if (job.input.includes('\0')) return {ok: false, error: invalidInput(job.input, {kind: 'badData', message: 'invalid JSON input: a NUL character'})}

@@ -1,4 +1,5 @@
-import type {LimitName} from './protocol.js'
+import {cutText, errorTextLimit} from '../cut-text.js'
+import type {JobError, LimitName} from './protocol.js'
 
 /** Thrown inside a runner when a limit it enforces itself (console output) is crossed. */
 export class LimitExceeded extends Error {
@@ -45,4 +46,20 @@ export function syntaxPosition(error: unknown, filename: string): {line?: number
   if (!m) return {}
   const caret = lines[2]?.indexOf('^') ?? -1
   return {line: Number(m[1]), column: caret >= 0 ? caret + 1 : undefined}
+}
+
+/**
+ * A script's error as a job error, its words under --max-log like its console's: the message
+ * and the stack's frames cut to --max-log bytes each. V8's stack starts with the message: that
+ * head is taken off before the frames are picked (splitting a 100 MB message into lines costs
+ * seconds) and the cut message put back, so burn still finds the message in the stack. Where
+ * the error is printed it is cut again, to that output's limit (render.ts).
+ */
+export function boundedScriptError(message: string, rawStack: unknown, filename: string, maxBytes: number): JobError {
+  const max = errorTextLimit(maxBytes)
+  const cut = cutText(message, max)
+  if (typeof rawStack !== 'string') return {kind: 'script', message: cut}
+  const headed = cut !== message && rawStack.startsWith(message)
+  const stack = scriptStack({stack: headed ? rawStack.slice(message.length) : rawStack}, filename)
+  return {kind: 'script', message: cut, stack: stack === undefined ? undefined : (headed ? cut : '') + cutText(stack, max)}
 }

@@ -4,7 +4,7 @@ import vm from 'node:vm'
 import {serializeResult, SerializeError} from '../result.js'
 import {ConsoleBudget} from './console-budget.js'
 import type {Job, JobError, JobResult, Limits, ScriptFiles} from './protocol.js'
-import {errorMessage, LimitExceeded, maxOutputExceeded, scriptFilename, scriptStack, syntaxPosition} from './script-errors.js'
+import {boundedScriptError, errorMessage, LimitExceeded, maxOutputExceeded, scriptFilename, syntaxPosition} from './script-errors.js'
 import {parseRows, serializeRows} from './rows.js'
 import {loadSource, parseJobInput, type LoadedSource} from './source.js'
 
@@ -45,10 +45,10 @@ async function callExport(exported: unknown, input: unknown): Promise<unknown> {
   return await value
 }
 
-function scriptError(error: unknown, filename: string): JobError {
+function scriptError(error: unknown, filename: string, limits: Limits): JobError {
   if (error instanceof LimitExceeded) return {kind: 'limit', limit: error.limit, message: error.message}
   if (error instanceof SerializeError) return {kind: 'badData', message: error.message}
-  return {kind: 'script', message: errorMessage(error), stack: scriptStack(error, filename)}
+  return boundedScriptError(errorMessage(error), (error as {stack?: unknown})?.stack, filename, limits.maxLogBytes)
 }
 
 function compileScript(source: string, filename: string, cachedData?: Buffer): vm.Script | JobError {
@@ -70,7 +70,7 @@ export async function compileV8(job: Extract<Job, {op: 'compile'}>): Promise<Job
     script.runInContext(context)
     if (log.budget.exceeded) throw log.budget.exceeded
   } catch (error) {
-    const e = scriptError(error, filename)
+    const e = scriptError(error, filename, job.limits)
     if (e.kind === 'script') e.message = `module initialisation threw: ${e.message}`
     return {ok: false, error: e}
   }
@@ -167,7 +167,7 @@ export async function runV8(job: Extract<Job, {op: 'run'}>): Promise<JobResult> 
     checkOutputSize(output, job.limits)
   } catch (error) {
     if (log.budget.exceeded) error = log.budget.exceeded
-    return {ok: false, error: scriptError(error, filename), cache, cacheReason, compileMs}
+    return {ok: false, error: scriptError(error, filename, job.limits), cache, cacheReason, compileMs}
   }
   const runMs = performance.now() - t1
   // Republish on any miss, and once on a hit of register's body-only cache: the cache made now
@@ -213,6 +213,6 @@ async function callRows(job: Extract<Job, {op: 'run'}>, warm: Loaded, filename: 
     return {ok: true, output, rows, cache: 'none', cacheReason: 'loaded earlier by this runner', compileMs: 0, runMs: performance.now() - t1}
   } catch (error) {
     if (log.exceeded) error = log.exceeded
-    return {ok: false, error: scriptError(error, filename), cache: 'none'}
+    return {ok: false, error: scriptError(error, filename, job.limits), cache: 'none'}
   }
 }
