@@ -4,7 +4,7 @@ import {RECYCLE_GROWTH_BYTES, runBatch, type BatchSummary} from '../lib/batch/ru
 import type {InputFormat, OnError, OutputFormat} from '../lib/batch/types.js'
 import {defaultCacheDir} from '../lib/cache-dir.js'
 import {RunnerPool} from '../lib/engines/pool.js'
-import {checkEngine} from '../lib/engines/tag.js'
+import {checkEngine, type EngineName} from '../lib/engines/tag.js'
 import {describeError, notFoundError, usageError} from '../lib/errors.js'
 import {parseLimits, type LimitFlags} from '../lib/limits.js'
 import {openStore} from '../lib/store.js'
@@ -34,22 +34,17 @@ export interface BatchFlags extends LimitFlags {
  */
 export async function batchCommand(ref: string, flags: BatchFlags): Promise<void> {
   const json = Boolean(flags.json)
-  const engine = checkEngine(flags.engine ?? 'v8')
+  const engine = flags.engine === undefined ? undefined : checkEngine(flags.engine)
   const limits = parseLimits(flags)
   const concurrency = flags.concurrency ?? availableParallelism()
   if (flags['input-file'] === undefined && process.stdin.isTTY) {
     throw usageError('no input: pipe rows into stdin or pass --input-file <file>')
   }
-  // Runners start now, while the store is opened and the script resolved.
-  const pool = new RunnerPool(concurrency, engine, concurrency, {depth: 2, recycleGrowthBytes: RECYCLE_GROWTH_BYTES, lean: true})
-  let store
-  try {
-    store = await openStore(flags['cache-dir'] ?? defaultCacheDir(), {create: false})
-    if (!store) throw notFoundError(`no script matches ${JSON.stringify(ref)}; the store is empty: \`burn register <file>\` adds one`, {ref})
-  } catch (error) {
-    pool.close()
-    throw error
-  }
+  const store = await openStore(flags['cache-dir'] ?? defaultCacheDir(), {create: false})
+  if (!store) throw notFoundError(`no script matches ${JSON.stringify(ref)}; the store is empty: \`burn register <file>\` adds one`, {ref})
+  // Runners start once the script's engine is known (its registered one, without --engine),
+  // while the input is opened.
+  const pool = (e: EngineName) => new RunnerPool(concurrency, e, concurrency, {depth: 2, recycleGrowthBytes: RECYCLE_GROWTH_BYTES, lean: true})
   const progress = await startBatchProgress({force: Boolean(flags.progress), quiet: json && !flags.progress})
   const {summary, error} = await runBatch(store, {
     ref, engine, limits, pool, concurrency,

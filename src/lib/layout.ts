@@ -45,11 +45,14 @@ export class Layout {
   get tmpDir() { return join(this.root, 'tmp') }
   /** Files that failed a check are moved here for `verify`/`gc`; never read as cache entries. */
   get damagedDir() { return join(this.root, 'damaged') }
+  /** The engines each script was registered for (trust.ts): absent in stores of earlier burns. */
+  get enginesDir() { return join(this.root, 'engines') }
 
   objectShard(prefix: string) { return join(this.objectsDir, prefix.slice(0, 2)) }
   object(hash: string) { return join(this.objectsDir, checkHash(hash).slice(0, 2), hash) }
   compiledTagDir(tag: string) { return join(this.compiledDir, checkTag(tag)) }
   compiled(tag: string, hash: string) { return join(this.compiledTagDir(tag), checkHash(hash).slice(0, 2), hash) }
+  engines(hash: string) { return join(this.enginesDir, checkHash(hash).slice(0, 2), hash) }
   name(name: string) { return join(this.namesDir, checkName(name)) }
   lock(key: string) { return join(this.pendingDir, `${key}.lock`) }
 }

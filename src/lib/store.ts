@@ -46,7 +46,7 @@ export async function openStore(root: string, opts: {create: boolean}): Promise<
 
 /** The store's own directories must be real directories: a symlink would lead reads and writes out. */
 async function checkDirs(layout: Layout): Promise<void> {
-  for (const d of [layout.objectsDir, layout.compiledDir, layout.namesDir, layout.pendingDir, layout.statsDir, layout.tmpDir, layout.damagedDir]) {
+  for (const d of [layout.objectsDir, layout.compiledDir, layout.namesDir, layout.pendingDir, layout.statsDir, layout.tmpDir, layout.damagedDir, layout.enginesDir]) {
     const st = await lstat(d).catch(() => undefined)
     if (!st) continue
     if (st.isSymbolicLink() || !st.isDirectory()) {
@@ -59,7 +59,7 @@ async function initStore(layout: Layout, fresh: boolean): Promise<void> {
   try {
     await mkdir(layout.root, {recursive: true, mode: 0o700})
     if (fresh) await chmod(layout.root, 0o700)
-    for (const d of [layout.objectsDir, layout.compiledDir, layout.namesDir, layout.pendingDir, layout.statsDir, layout.tmpDir, layout.damagedDir]) {
+    for (const d of [layout.objectsDir, layout.compiledDir, layout.namesDir, layout.pendingDir, layout.statsDir, layout.tmpDir, layout.damagedDir, layout.enginesDir]) {
       await mkdir(d, {recursive: true, mode: 0o700})
     }
     if (!(await exists(layout.cachedirTag))) await writeFile(layout.cachedirTag, CACHEDIR_TAG, {mode: 0o600})
