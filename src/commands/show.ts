@@ -20,7 +20,7 @@ export default class Show extends BurnCommand {
       this.log(`hash:       ${hash}`)
       this.log(`names:      ${info?.names.join(', ') || '-'}`)
       this.log(`size:       ${info?.bytes ?? Buffer.byteLength(source)} bytes`)
-      this.log(`engines:    ${info?.engines.join(', ') || '- (damaged record: run `burn verify`)'}`)
+      this.log(`engines:    ${info ? info.engines.join(', ') || '- (its engines record is damaged: run `burn verify`)' : '-'}`)
       this.log(`compiled:   ${info?.compiled.join(', ') || '-'}`)
       this.log(`registered: ${info?.registered ?? '-'}`)
       this.log(`last used:  ${info?.lastUsed ?? 'never'}`)

@@ -54,8 +54,6 @@ describe('trust is decided at register time', () => {
   it('a script registered for quickjs runs on quickjs without --engine, and refuses --engine v8 (exit 2)', () => {
     const cache = tmp()
     const u = reg(cache, writeScript(tmp(), 'u.js', RUN_SOURCE), ['--engine', 'quickjs', '--name', 'u'])
-    assert.deepEqual([u.engine, u.engines], ['quickjs', ['quickjs']])
-    assert.deepEqual(JSON.parse(readFileSync(enginesRecord(cache, u.hash), 'utf8')), ['quickjs'])
     assert.deepEqual(outcome(run(cache, ['u'])), [0, '"sandbox"\n', ''])
     assert.deepEqual(outcome(run(cache, [u.hash])), [0, '"sandbox"\n', ''])
     assert.deepEqual(outcome(run(cache, ['u', '--engine', 'v8'])), [2, '', `Error: ${refused('u', u.hash)}\n`])
@@ -65,6 +63,8 @@ describe('trust is decided at register time', () => {
     assert.deepEqual(json(j), {error: {code: 2, kind: 'usage', message: refused('u', u.hash), hash: u.hash, engines: ['quickjs']}})
     // --fuel needs no --engine on a quickjs script: the limits follow the registered engine
     assert.deepEqual(outcome(run(cache, ['u', '--fuel', '1000'])), [0, '"sandbox"\n', ''])
+    assert.deepEqual([u.engine, u.engines], ['quickjs', ['quickjs']])
+    assert.deepEqual(JSON.parse(readFileSync(enginesRecord(cache, u.hash), 'utf8')), ['quickjs'])
   })
 
   it('the run daemon gives the same: the sandbox without --engine, exit 2 for --engine v8', async () => {
@@ -123,10 +123,10 @@ describe('trust is decided at register time', () => {
     const file = writeScript(tmp(), 'u.js', RUN_SOURCE)
     reg(cache, file, ['--engine', 'quickjs', '--name', 'u'])
     const again = reg(cache, file, ['--engine', 'v8'])
-    assert.deepEqual([again.engine, again.status, again.engines], ['v8', 'compiled', ['v8', 'quickjs']])
-    assert.deepEqual(JSON.parse(readFileSync(enginesRecord(cache, again.hash), 'utf8')), ['v8', 'quickjs'])
     assert.deepEqual(outcome(run(cache, ['u'])), [0, '"sandbox"\n', ''])
     assert.deepEqual(outcome(run(cache, ['u', '--engine', 'v8'])), [0, '"host"\n', ''])
+    assert.deepEqual([again.engine, again.status, again.engines], ['v8', 'compiled', ['v8', 'quickjs']])
+    assert.deepEqual(JSON.parse(readFileSync(enginesRecord(cache, again.hash), 'utf8')), ['v8', 'quickjs'])
     // and through the daemon
     run(cache, ['u'], {})
     await daemonUp(cache)
@@ -145,8 +145,9 @@ describe('trust is decided at register time', () => {
     const file = writeScript(dir, 'u.js', RUN_SOURCE)
     reg(cache, file, ['--engine', 'quickjs', '--name', 'u'])
     const plain = reg(cache, file)
-    assert.deepEqual([plain.engine, plain.status, plain.engines], ['quickjs', 'hit', ['quickjs']])
+    assert.deepEqual(outcome(run(cache, ['u'])), [0, '"sandbox"\n', ''])
     assert.deepEqual(outcome(run(cache, ['u', '--engine', 'v8'])), [2, '', `Error: ${refused('u', plain.hash)}\n`])
+    assert.deepEqual([plain.engine, plain.status, plain.engines], ['quickjs', 'hit', ['quickjs']])
     const fresh = reg(cache, writeScript(dir, 't.js', `${RUN_SOURCE}// new\n`), ['--name', 't'])
     assert.deepEqual([fresh.engine, fresh.status, fresh.engines], ['v8', 'compiled', ['v8']])
     assert.deepEqual(outcome(run(cache, ['t'])), [0, '"host"\n', ''])
@@ -233,16 +234,16 @@ describe('trust is decided at register time', () => {
     const t = reg(cache, writeScript(dir, 't.js', `${RUN_SOURCE}// t\n`), ['--name', 't'])
     const both = reg(cache, writeScript(dir, 'b.js', `${RUN_SOURCE}// b\n`), ['--name', 'b'])
     reg(cache, join(dir, 'b.js'), ['--engine', 'quickjs'])
-    rmSync(join(cache, 'engines'), {recursive: true})
+    rmSync(join(cache, 'engines'), {recursive: true, force: true})
     assert.equal(burn(['verify'], {cacheDir: cache}).code, 0, 'no record is no damage')
-    const listed = Object.fromEntries(json(burn(['list', '--json'], {cacheDir: cache})).scripts.map((s: {hash: string; engines: string[]}) => [s.hash, s.engines]))
-    assert.deepEqual(listed, {[u.hash]: ['quickjs'], [t.hash]: ['v8'], [both.hash]: ['v8']})
     // a quickjs marker and no v8 form: quickjs only
     assert.deepEqual(outcome(run(cache, ['u'])), [0, '"sandbox"\n', ''])
     assert.deepEqual(outcome(run(cache, ['u', '--engine', 'v8'])), [2, '', `Error: ${refused('u', u.hash)}\n`])
     // anything else: v8, the earlier default
     assert.deepEqual(outcome(run(cache, ['t'])), [0, '"host"\n', ''])
     assert.deepEqual(outcome(run(cache, ['b'])), [0, '"host"\n', ''])
+    const listed = Object.fromEntries(json(burn(['list', '--json'], {cacheDir: cache})).scripts.map((s: {hash: string; engines: string[]}) => [s.hash, s.engines]))
+    assert.deepEqual(listed, {[u.hash]: ['quickjs'], [t.hash]: ['v8'], [both.hash]: ['v8']})
     // a plain register of the quickjs-only one keeps it so, and writes its record
     const plain = reg(cache, join(dir, 'u.js'))
     assert.deepEqual([plain.engine, plain.status, plain.engines], ['quickjs', 'hit', ['quickjs']])
