@@ -5,7 +5,7 @@ import type {InputFormat, OnError, OutputFormat} from '../lib/batch/types.js'
 import {defaultCacheDir} from '../lib/cache-dir.js'
 import {parseConcurrency} from '../lib/concurrency.js'
 import {RunnerPool} from '../lib/engines/pool.js'
-import {checkEngine} from '../lib/engines/tag.js'
+import {checkEngine, type EngineName} from '../lib/engines/tag.js'
 import {describeError, notFoundError, usageError} from '../lib/errors.js'
 import {parseLimits, type LimitFlags} from '../lib/limits.js'
 import {openStore} from '../lib/store.js'
@@ -35,23 +35,17 @@ export interface BatchFlags extends LimitFlags {
  */
 export async function batchCommand(ref: string, flags: BatchFlags): Promise<void> {
   const json = Boolean(flags.json)
-  const engine = checkEngine(flags.engine ?? 'v8')
+  const engine = flags.engine === undefined ? undefined : checkEngine(flags.engine)
   const limits = parseLimits(flags)
   const concurrency = parseConcurrency(flags.concurrency)
   if (flags['input-file'] === undefined && process.stdin.isTTY) {
     throw usageError('no input: pipe rows into stdin or pass --input-file <file>')
   }
-  // Runners start now, while the store is opened and the script resolved.
-  // One runner starts now, the others as chunks come: a batch of 3 chunks never starts more than 3.
-  const pool = new RunnerPool(concurrency, engine, 1, {depth: 2, recycleGrowthBytes: RECYCLE_GROWTH_BYTES, lean: true})
-  let store
-  try {
-    store = await openStore(flags['cache-dir'] ?? defaultCacheDir(), {create: false})
-    if (!store) throw notFoundError(`no script matches ${JSON.stringify(ref)}; the store is empty: \`burn register <file>\` adds one`, {ref})
-  } catch (error) {
-    pool.close()
-    throw error
-  }
+  const store = await openStore(flags['cache-dir'] ?? defaultCacheDir(), {create: false})
+  if (!store) throw notFoundError(`no script matches ${JSON.stringify(ref)}; the store is empty: \`burn register <file>\` adds one`, {ref})
+  // Runners start once the script's engine is known (its registered one, without --engine),
+  // while the input is opened: one now, the others as chunks come (3 chunks never start more than 3).
+  const pool = (e: EngineName) => new RunnerPool(concurrency, e, 1, {depth: 2, recycleGrowthBytes: RECYCLE_GROWTH_BYTES, lean: true})
   const progress = await startBatchProgress({force: Boolean(flags.progress), quiet: json && !flags.progress})
   const {summary, error} = await runBatch(store, {
     ref, engine, limits, pool, concurrency,

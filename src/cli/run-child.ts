@@ -12,6 +12,7 @@ import {Layout} from '../lib/layout.js'
 import {parseLimits} from '../lib/limits.js'
 import {prettyJson} from '../lib/pretty.js'
 import {runScript} from '../lib/run.js'
+import {runTarget} from '../lib/engine-trust.js'
 import {openStore} from '../lib/store.js'
 import {processStdin, readInput, readStdin, type StdinSource} from './input.js'
 import {renderError} from './render.js'
@@ -49,22 +50,26 @@ async function main(argv: string[], stdin: StdinSource): Promise<number> {
   const {ref, flags} = parsed
   let limits: Limits | undefined
   try {
-    const engine = checkEngine(flags.engine ?? 'v8')
-    limits = parseLimits(flags, engine)
+    const requested = flags.engine === undefined ? undefined : checkEngine(flags.engine)
+    // Bad flags are reported before the store is read.
+    limits = parseLimits(flags, requested)
     const [store, input] = await Promise.all([
       openStore(flags['cache-dir'] ?? defaultCacheDir(), {create: false}),
       readInput(flags, stdin),
-      // Loading an engine (the QuickJS wasm) is burn's cost, not the script's: done before 's'.
-      warmEngine(engine, limits),
     ])
-    const out = await runScript(store, async (job) => {
+    // The engine is the script's (registered), never a default taken before it was found.
+    const {hash, engine} = await runTarget(store, ref, requested)
+    limits = parseLimits(flags, engine)
+    // Loading an engine (the QuickJS wasm) is burn's cost, not the script's: done before 's'.
+    await warmEngine(engine, limits)
+    const out = await runScript(store!, async (job) => {
       writeSync(EVENTS_FD, `h ${job.engine} ${job.hash}\ns\n`)
       const result = await Promise.race([executeJob(job), stalled])
       // Printing and bookkeeping after the script are burn's, not the script's: a watchdog kill
       // can no longer follow an error this process already reported.
       writeSync(EVENTS_FD, 'e\n')
       return result
-    }, {ref, input, engine, limits})
+    }, {hash, input, engine, limits})
     const text = flags.json
       ? JSON.stringify({hash: out.hash, cache: out.cache, result: JSON.parse(out.output)})
       : flags.pretty ? prettyJson(out.output, limits.maxOutputBytes) : out.output

@@ -39,7 +39,8 @@ export async function superviseRun(child: ChildProcess, flags: RunFlags, opts: S
   const render = opts.render ?? renderError
   let limits
   try {
-    limits = parseLimits(flags, flags.engine ?? 'v8')
+    // Without --engine the child checks the limits against the script's registered engine.
+    limits = parseLimits(flags, flags.engine)
   } catch (error) {
     child.kill('SIGKILL')
     return render(error, Boolean(flags.json))

@@ -24,7 +24,11 @@ export const cacheDirSpec: Spec = {
 }
 
 export const engineSpec: Spec = {
-  engine: {type: 'string', char: 'e', options: ['v8', 'quickjs'], default: 'v8', description: 'Engine: v8 (trusted code, fastest) or quickjs (sandbox for untrusted code).'},
+  // No default: "not given" means the engine the script was registered for (lib/trust.ts).
+  engine: {
+    type: 'string', char: 'e', options: ['v8', 'quickjs'],
+    description: 'Engine: v8 (trusted code, fastest) or quickjs (sandbox for untrusted code). Default: the engine the script was registered for (quickjs if both); register: v8 for a new script. v8 runs only scripts registered for it.',
+  },
 }
 
 export const limitSpec: Spec = {

@@ -5,7 +5,7 @@ import {renderTable, humanBytes} from '../cli/table.js'
 
 export default class List extends BurnCommand {
   static summary = 'List registered scripts.'
-  static description = 'Hash prefix, names, source size, engines with a compiled form, registration time and last use.'
+  static description = 'Hash prefix, names, source size, the engines each script is registered for (--json also lists its compiled forms), registration time and last use.'
   static examples = ['<%= config.bin %> list', '<%= config.bin %> list --json']
 
   async run(): Promise<unknown> {
@@ -16,7 +16,7 @@ export default class List extends BurnCommand {
       if (scripts.length === 0) this.log('no scripts registered; add one with `burn register <file>`')
       else {
         this.log(await renderTable(['hash', 'names', 'size', 'engines', 'last used'], scripts.map((s) => [
-          s.hash.slice(0, 12), s.names.join(', ') || '-', humanBytes(s.bytes), s.engines.map((e) => e.split('-')[0]).join(', ') || '-', s.lastUsed ?? 'never',
+          s.hash.slice(0, 12), s.names.join(', ') || '-', humanBytes(s.bytes), s.engines.join(', ') || '-', s.lastUsed ?? 'never',
         ])))
       }
     }

@@ -4,12 +4,17 @@ import {FULL_HASH} from './layout.js'
 import {readRegular} from './read-regular.js'
 import {readStats} from './stats.js'
 import type {Store} from './store.js'
+import type {EngineName} from './engines/tag.js'
+import {inferEngines, readRecord} from './engine-trust.js'
 
 export interface ScriptInfo {
   hash: string
   names: string[]
   bytes: number
-  engines: string[]
+  /** The engines it is registered for (trust.ts); [] when its record is damaged (`burn verify` says). */
+  engines: EngineName[]
+  /** The engine tags it has a compiled form for. */
+  compiled: string[]
   registered: string
   lastUsed: string | null
 }
@@ -58,11 +63,14 @@ export async function listScripts(store: Store, only?: string[]): Promise<Script
     const st = await lstat(path).catch(() => undefined) // a symlink is no script (verify reports it)
     if (!st?.isFile()) continue
     const used = stats.used[hash]
+    const tagsOf = compiled.get(hash) ?? []
+    const record = await readRecord(store.layout, hash).catch(() => [] as EngineName[])
     out.push({
       hash,
       names: byHash.get(hash) ?? [],
       bytes: st.size,
-      engines: compiled.get(hash) ?? [],
+      engines: record ?? inferEngines(tagsOf),
+      compiled: tagsOf,
       registered: st.mtime.toISOString(),
       lastUsed: used ? new Date(used).toISOString() : null,
     })

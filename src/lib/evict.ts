@@ -13,7 +13,7 @@ import type {Store} from './store.js'
 export interface Candidate {
   hash: string
   lastUsed: number
-  /** What removing it frees on disk: source, compiled forms and names (du's measure). */
+  /** What removing it frees on disk: source, compiled forms, engines record and names (du's measure). */
   diskBytes: number
   names: string[]
   /** The source as planned: a register since then touched it, and it stays (register.ts). */
@@ -37,7 +37,7 @@ export function candidates(scan: StoreScan, used: Record<string, number>, namesO
   const out: Candidate[] = []
   const nameDisk = new Map(scan.names.map((e) => [e.rel.slice('names/'.length), e.disk]))
   for (const [hash, e] of scan.objects) {
-    let disk = e.disk
+    let disk = e.disk + (scan.engines.get(hash)?.disk ?? 0)
     for (const tag of tags) disk += scan.compiled.get(tag)?.get(hash)?.disk ?? 0
     const names = namesOf.get(hash) ?? []
     for (const n of names) disk += nameDisk.get(n) ?? 0

@@ -18,7 +18,7 @@ export interface ForgetOutcome {
 }
 
 /**
- * Removes a script's source, every compiled form and every name pointing at it. Idempotent:
+ * Removes a script's source, every compiled form, its engines record and every name pointing at it. Idempotent:
  * a reference that matches nothing is reported as already gone, exit 0. It takes the registry
  * lock of every (hash, engine tag) first, so it never races a register publishing that key.
  */
@@ -61,9 +61,10 @@ export interface Removal {
 
 /**
  * The one way a script leaves the store (forget, gc eviction, verify --fix of a damaged
- * source): lock every (hash, tag) key in a fixed order, then remove names, compiled forms and
- * last the source, so a crash midway leaves at worst a source without names, never a name or
- * compiled form without its source that a register could mistake for a published one.
+ * source): lock every (hash, tag) key in a fixed order, then remove names, compiled forms, the
+ * source and last its engines record, so a crash midway leaves at worst a source without names
+ * (or a record without source, debris gc removes), never a name or compiled form without its
+ * source that a register could mistake for a published one.
  */
 export async function removeScript(store: Store, hash: string, opts: RemoveOptions = {}): Promise<Removal> {
   const {layout} = store
@@ -104,6 +105,8 @@ export async function removeScript(store: Store, hash: string, opts: RemoveOptio
     }
     for (const tag of tags) await gone(join(layout.compiledTagDir(tag), hash.slice(0, 2), hash))
     await gone(layout.object(hash), opts.setAsideSource ? 'aside' : 'rm')
+    // The record goes last: a source left without it by a crash would run on v8 (trust.ts).
+    await gone(layout.engines(hash))
     out.removed = true
     return out
   } finally {

@@ -7,7 +7,7 @@ import {candidates, evict, type Eviction} from './evict.js'
 import {faultPoint} from './faults.js'
 import {checkTag, FULL_HASH} from './layout.js'
 import {breakStaleLock, staleReason} from './lock.js'
-import {DEFAULT_TMP_AGE_MS, lockStaleMs, maintenanceLock, removeIfUnchanged, underKeyLock, unchanged, type Outcome} from './repair.js'
+import {DEFAULT_TMP_AGE_MS, lockStaleMs, maintenanceLock, removeIfUnchanged, underKeyLock, underKeyLocks, unchanged, type Outcome} from './repair.js'
 import {readRegularSync} from './read-regular.js'
 import {scanStore, totalOf, type Entry, type Sum} from './scan.js'
 import {compactStats, readStats} from './stats.js'
@@ -15,8 +15,8 @@ import type {Store} from './store.js'
 import {currentTags} from './usage.js'
 
 /*
- * `burn gc`: debris first (old tmp files, stale locks, set-aside files, compiled forms whose
- * source is gone, compiled forms of other engine tags), then eviction by age and by size, then
+ * `burn gc`: debris first (old tmp files, stale locks, set-aside files, compiled forms and
+ * engines records whose source is gone, compiled forms of other engine tags), then eviction by age and by size, then
  * names left pointing nowhere, then the stats folded (dropping last-use times of scripts that
  * are gone). Safe beside registers, runs and batches: every removal is re-checked at the
  * moment it happens, under the lock that guards the file (repair.ts); a tmp file younger than
@@ -130,6 +130,12 @@ export async function gcStore(store: Store, opts: GcOptions = {}): Promise<GcRep
         }
       }
       if (foreign && !dryRun) await removeEmptyDirs(join(layout.compiledDir, tag))
+    }
+    // Engines records whose source is gone (a register or forget that died midway, trust.ts).
+    for (const [hash, e] of scan.engines) {
+      if (scan.objects.has(hash)) continue
+      await act({kind: 'orphan', path: e.rel, hash, detail: 'engines record of a source that is not in the store'}, e, () =>
+        underKeyLocks(layout, hash, [...current], async () => (await unchanged(e)) && !existsSync(layout.object(hash)), () => removeIfUnchanged(e)))
     }
 
     // 3. Eviction, by age and then by size, in least-recently-used order.

@@ -25,11 +25,12 @@ export type RegisterItem = {ok: true; outcome: RegisterOutcome} | {ok: false; fa
 export async function registerMany(
   store: Store,
   inputs: SourceInput[],
-  opts: {name?: string; engine: EngineName; limits: Limits; concurrency?: number},
+  /** engine undefined: --engine not given (trust.ts registerEngine decides per script). */
+  opts: {name?: string; engine?: EngineName; limits: Limits; concurrency?: number},
   onDone?: (item: RegisterItem, done: number) => void,
 ): Promise<RegisterItem[]> {
   const size = Math.max(1, Math.min(opts.concurrency ?? availableParallelism(), inputs.length))
-  const pool = new RunnerPool(size, opts.engine)
+  const pool = new RunnerPool(size, opts.engine ?? 'v8')
   const counters: RegisterCounters = {hits: 0, misses: 0, compiles: 0, compileFailures: 0, compileMs: 0}
   const items: RegisterItem[] = new Array(inputs.length)
   let next = 0

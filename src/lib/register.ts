@@ -11,12 +11,15 @@ import type {RunnerPool} from './engines/pool.js'
 import type {JobError, Limits} from './engines/protocol.js'
 import {engineTag, type EngineName} from './engines/tag.js'
 import type {Store} from './store.js'
+import {recordEngine, registerEngine} from './engine-trust.js'
 
 export interface RegisterOutcome {
   hash: string
   file: string
   name?: string
   engine: EngineName
+  /** Every engine the script is now registered for (trust.ts). */
+  engines: EngineName[]
   status: 'hit' | 'compiled'
   waited: boolean
   compileMs: number
@@ -41,14 +44,15 @@ export interface RegisterCounters {
 export async function registerSource(
   store: Store,
   pool: RunnerPool,
-  opts: {source: Uint8Array; file: string; name?: string; engine: EngineName; limits: Limits},
+  opts: {source: Uint8Array; file: string; name?: string; engine?: EngineName; limits: Limits},
   counters: RegisterCounters,
 ): Promise<RegisterOutcome> {
   const {layout} = store
   if (opts.name !== undefined) checkName(opts.name)
   const hash = sha256(opts.source)
-  const tag = engineTag(opts.engine)
-  const base = {hash, file: opts.file, name: opts.name, engine: opts.engine, bytes: opts.source.length}
+  const engine = await registerEngine(layout, hash, opts.engine)
+  const tag = engineTag(engine)
+  const base = {hash, file: opts.file, name: opts.name, engine, bytes: opts.source.length}
 
   let outcome: RegisterOutcome
   // Settled under the script's registry lock, name included, hit or not: `burn gc` evicts under
@@ -59,10 +63,10 @@ export async function registerSource(
   const waited = lock instanceof Lock ? lock.waited : true
   try {
     if ((await checkCompiled(layout, tag, hash)).state === 'valid' && (await touch(layout.object(hash)))) {
-      outcome = {...base, status: 'hit', waited, compileMs: 0}
+      outcome = {...base, engines: await recordEngine(layout, hash, engine), status: 'hit', waited, compileMs: 0}
     } else {
       counters.misses++
-      const result = await pool.exec({op: 'compile', engine: opts.engine, tag, hash, source: opts.source, filename: opts.file, limits: opts.limits})
+      const result = await pool.exec({op: 'compile', engine, tag, hash, source: opts.source, filename: opts.file, limits: opts.limits})
       if (!result.ok) {
         counters.compileFailures++
         throw compileFailure(result.error, opts.file)
@@ -70,12 +74,12 @@ export async function registerSource(
       counters.compiles++
       counters.compileMs += result.compileMs
       faultPoint('register:compiled')
-      await writeObject(store, hash, opts.source)
+      const engines = await recordEngine(layout, hash, engine, () => writeObject(store, hash, opts.source))
       faultPoint('register:object-written')
       await publishCompiled(layout, tag, hash, opts.source, result.cachedData ?? new Uint8Array(0))
       // (a source kept from before, e.g. registered for the other engine, is marked used too)
       await touch(layout.object(hash))
-      outcome = {...base, status: 'compiled', waited, compileMs: result.compileMs}
+      outcome = {...base, engines, status: 'compiled', waited, compileMs: result.compileMs}
     }
     if (outcome.status === 'hit') counters.hits++
     if (opts.name !== undefined) await writeAtomic(layout.tmpDir, layout.name(opts.name), hash + '\n', 'name')

@@ -36,15 +36,28 @@ export async function unchanged(e: Entry): Promise<boolean> {
 export type Outcome = 'done' | 'busy' | 'changed'
 
 /** Runs `act` under the registry lock of (hash, tag), if `still()` holds once it is held. */
-export async function underKeyLock(layout: Layout, hash: string, tag: string, still: () => Promise<boolean>, act: () => Promise<unknown>): Promise<Outcome> {
-  const lock = await acquireLock(layout.lock(lockKey(hash, tag)), {waitMs: ITEM_WAIT_MS})
-  if (!(lock instanceof Lock)) return 'busy'
+export function underKeyLock(layout: Layout, hash: string, tag: string, still: () => Promise<boolean>, act: () => Promise<unknown>): Promise<Outcome> {
+  return underKeyLocks(layout, hash, [tag], still, act)
+}
+
+/**
+ * The same under the registry locks of (hash, tag) for every tag given, taken in that order:
+ * what belongs to a script and not to one engine (its engines record) is written by a register
+ * of any engine, each holding its own tag's lock.
+ */
+export async function underKeyLocks(layout: Layout, hash: string, tags: string[], still: () => Promise<boolean>, act: () => Promise<unknown>): Promise<Outcome> {
+  const locks: Lock[] = []
   try {
+    for (const tag of [...tags].sort()) {
+      const lock = await acquireLock(layout.lock(lockKey(hash, tag)), {waitMs: ITEM_WAIT_MS})
+      if (!(lock instanceof Lock)) return 'busy'
+      locks.push(lock)
+    }
     if (!(await still())) return 'changed'
     await act()
     return 'done'
   } finally {
-    await lock.release()
+    for (const l of locks) await l.release()
   }
 }
 

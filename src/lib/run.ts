@@ -3,7 +3,6 @@ import {republishCompiled} from './compiled.js'
 import {BurnError, notFoundError} from './errors.js'
 import type {Job, JobError, JobResult, Limits} from './engines/protocol.js'
 import {engineTag, type EngineName} from './engines/tag.js'
-import {resolveScript} from './resolve.js'
 import {recordStats, type Counters} from './stats.js'
 import {checkScriptDirs, type Store} from './store.js'
 
@@ -13,14 +12,17 @@ export interface RunOutcome {
   cache: string
 }
 
-/** Runs a registered script once; `exec` runs the job (in this process or a runner). */
+/**
+ * Runs a registered script once, on the engine trust.ts runTarget chose for it; `exec` runs the
+ * job (in this process or a runner).
+ */
 export async function runScript(
-  store: Store | undefined,
+  store: Store,
   exec: (job: Job) => Promise<JobResult>,
-  opts: {ref: string; input: string; engine: EngineName; limits: Limits},
+  opts: {hash: string; input: string; engine: EngineName; limits: Limits},
 ): Promise<RunOutcome> {
-  const hash = await resolveScript(store, opts.ref)
-  const {layout} = store!
+  const {hash} = opts
+  const {layout} = store
   const tag = engineTag(opts.engine)
   checkScriptDirs(layout, hash, [tag])
   let result: JobResult
@@ -35,7 +37,7 @@ export async function runScript(
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') throw notFoundError(`script ${hash} was removed while it was being run; register it again`, {hash})
     throw error
   }
-  await afterRun(store!, {hash, tag, result})
+  await afterRun(store, {hash, tag, result})
   if (!result.ok) throw jobError(result.error, hash)
   return {hash, output: result.output ?? 'null', cache: result.cache}
 }

@@ -25,7 +25,7 @@ export interface Entry {
   type: 'file' | 'dir' | 'other'
 }
 
-export type Area = 'objects' | 'compiled' | 'names' | 'stats' | 'pending' | 'tmp' | 'damaged' | 'daemon' | 'other'
+export type Area = 'objects' | 'compiled' | 'engines' | 'names' | 'stats' | 'pending' | 'tmp' | 'damaged' | 'daemon' | 'other'
 
 export interface StoreScan {
   root: string
@@ -33,9 +33,11 @@ export interface StoreScan {
   objects: Map<string, Entry>
   /** Compiled forms at their proper place, by engine tag and then hash. */
   compiled: Map<string, Map<string, Entry>>
+  /** Engines records at their proper place, engines/<hash[0:2]>/<hash>, by hash (trust.ts). */
+  engines: Map<string, Entry>
   /** Entries of names/ (valid or not; verify judges them). */
   names: Entry[]
-  /** Entries under objects/ or compiled/ that are not where a hash file belongs. */
+  /** Entries under objects/, compiled/ or engines/ that are not where a hash file belongs. */
   misplaced: Entry[]
   /** Every file (and non-directory) of the store, by area. */
   files: Record<Area, Entry[]>
@@ -43,7 +45,7 @@ export interface StoreScan {
   dirs: Entry[]
 }
 
-const AREAS: Record<string, Area> = {objects: 'objects', compiled: 'compiled', names: 'names', stats: 'stats', pending: 'pending', tmp: 'tmp', damaged: 'damaged', daemon: 'daemon'}
+const AREAS: Record<string, Area> = {objects: 'objects', compiled: 'compiled', engines: 'engines', names: 'names', stats: 'stats', pending: 'pending', tmp: 'tmp', damaged: 'damaged', daemon: 'daemon'}
 const SHARD = /^[0-9a-f]{2}$/
 
 function entry(root: string, rel: string, st: Stats): Entry {
@@ -73,8 +75,8 @@ export function statEntry(root: string, rel: string): Entry | undefined {
 export function scanStore(layout: Layout): StoreScan {
   const root = layout.root
   const s: StoreScan = {
-    root, objects: new Map(), compiled: new Map(), names: [], misplaced: [], dirs: [],
-    files: {objects: [], compiled: [], names: [], stats: [], pending: [], tmp: [], damaged: [], daemon: [], other: []},
+    root, objects: new Map(), compiled: new Map(), engines: new Map(), names: [], misplaced: [], dirs: [],
+    files: {objects: [], compiled: [], engines: [], names: [], stats: [], pending: [], tmp: [], damaged: [], daemon: [], other: []},
   }
   const rootEntry = statEntry(root, '')
   if (!rootEntry) return s
@@ -113,11 +115,12 @@ export function scanStore(layout: Layout): StoreScan {
       continue
     }
     s.dirs.push(e)
-    if (area === 'objects') {
-      // objects/<shard>/<hash>
+    if (area === 'objects' || area === 'engines') {
+      // objects/<shard>/<hash>, engines/<shard>/<hash>
+      const byHash = area === 'objects' ? s.objects : s.engines
       walk(top, area, (f, p) => {
         const ok = f.type === 'file' && p.length === 3 && SHARD.test(p[1]) && FULL_HASH.test(p[2]) && p[2].startsWith(p[1])
-        if (ok) s.objects.set(p[2], f)
+        if (ok) byHash.set(p[2], f)
         return ok
       }, 3)
     } else if (area === 'compiled') {

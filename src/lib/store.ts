@@ -1,5 +1,5 @@
 import {chmod, mkdir, stat, writeFile} from 'node:fs/promises'
-import {join, resolve} from 'node:path'
+import {resolve} from 'node:path'
 import {writeAtomic} from './atomic.js'
 import {BurnError, storeError} from './errors.js'
 import {Layout, STORE_FORMAT} from './layout.js'
@@ -20,7 +20,7 @@ export interface Store {
  * Opens the store at `root`. With create, a missing store is made private to the user (0700).
  * Without it, a missing store is reported as `missing` so read-only commands can say
  * "nothing registered" instead of creating directories as a side effect. Every store directory
- * is checked first (trust.ts): one another user owns or can write to is refused with exit 8.
+ * is checked first (store-trust.ts): one another user owns or can write to is refused with exit 8.
  */
 export async function openStore(root: string, opts: {create: boolean}): Promise<Store | undefined> {
   const abs = resolve(root)
@@ -41,7 +41,7 @@ export async function openStore(root: string, opts: {create: boolean}): Promise<
   return {layout, root: abs}
 }
 
-/** The cache directory itself (trust.ts); false when it does not exist yet. */
+/** The cache directory itself (store-trust.ts); false when it does not exist yet. */
 export function checkCacheDir(abs: string): boolean {
   try {
     return checkStoreDir(abs)
@@ -57,9 +57,7 @@ export function checkCacheDir(abs: string): boolean {
  * what you run. About ten lstat calls: a few microseconds each.
  */
 function checkDirs(layout: Layout): void {
-  for (const d of [layout.objectsDir, layout.compiledDir, layout.namesDir, layout.pendingDir, layout.statsDir, layout.tmpDir, layout.damagedDir, join(layout.root, 'daemon')]) {
-    checkStoreDir(d)
-  }
+  for (const d of [...layout.storeDirs, layout.daemonDir]) checkStoreDir(d)
 }
 
 /**
@@ -75,9 +73,7 @@ async function initStore(layout: Layout, fresh: boolean): Promise<void> {
   try {
     await mkdir(layout.root, {recursive: true, mode: 0o700})
     if (fresh) await chmod(layout.root, 0o700)
-    for (const d of [layout.objectsDir, layout.compiledDir, layout.namesDir, layout.pendingDir, layout.statsDir, layout.tmpDir, layout.damagedDir]) {
-      await mkdir(d, {recursive: true, mode: 0o700})
-    }
+    for (const d of layout.storeDirs) await mkdir(d, {recursive: true, mode: 0o700})
     if (!(await exists(layout.cachedirTag))) await writeFile(layout.cachedirTag, CACHEDIR_TAG, {mode: 0o600})
     if (!(await exists(layout.storeJson))) {
       await writeAtomic(layout.tmpDir, layout.storeJson, JSON.stringify({format: STORE_FORMAT}) + '\n', 'store-json')

@@ -9,11 +9,12 @@ import {removeScript} from './forget.js'
 import {loadXxh64, sha256} from './hash.js'
 import {checkName, checkTag, FULL_HASH, Layout, STORE_FORMAT} from './layout.js'
 import {acquireLock, breakStaleLock, Lock, staleReason} from './lock.js'
-import {DEFAULT_TMP_AGE_MS, ITEM_WAIT_MS, lockStaleMs, maintenanceLock, removeIfUnchanged, setAsideIfUnchanged, underKeyLock, unchanged, type Outcome} from './repair.js'
+import {DEFAULT_TMP_AGE_MS, ITEM_WAIT_MS, lockStaleMs, maintenanceLock, removeIfUnchanged, setAsideIfUnchanged, underKeyLock, underKeyLocks, unchanged, type Outcome} from './repair.js'
 import {readRegular, readRegularSync} from './read-regular.js'
 import {scanStore, type Entry} from './scan.js'
 import {checkStatsFile} from './stats.js'
 import {checkCacheDir, exists} from './store.js'
+import {parseRecord} from './engine-trust.js'
 import {currentTags} from './usage.js'
 
 /*
@@ -28,9 +29,9 @@ import {currentTags} from './usage.js'
  */
 export type ProblemKind =
   | 'store-json' | 'permissions' | 'source-mismatch' | 'compiled-bad' | 'misplaced' | 'bad-alias' | 'dangling-alias'
-  | 'stats-bad' | 'unreadable' | 'orphan-compiled' | 'foreign-compiled' | 'stale-lock' | 'old-tmp'
+  | 'stats-bad' | 'unreadable' | 'orphan-compiled' | 'foreign-compiled' | 'stale-lock' | 'old-tmp' | 'engines-bad' | 'orphan-engines'
 
-const DEBRIS = new Set<ProblemKind>(['orphan-compiled', 'foreign-compiled', 'stale-lock', 'old-tmp'])
+const DEBRIS = new Set<ProblemKind>(['orphan-compiled', 'foreign-compiled', 'orphan-engines', 'stale-lock', 'old-tmp'])
 
 export interface Problem {
   kind: ProblemKind
@@ -60,7 +61,7 @@ export interface VerifyReport {
   /** Damage found and not repaired: exit 8 when > 0. */
   damage: number
   problems: Problem[]
-  checked: {sources: number; sourceBytes: number; compiled: number; compiledBytes: number; names: number; locks: number; tmpFiles: number; statsFiles: number}
+  checked: {sources: number; sourceBytes: number; compiled: number; compiledBytes: number; engineRecords: number; names: number; locks: number; tmpFiles: number; statsFiles: number}
   /** Files in damaged/ (set aside earlier; `burn gc` removes them). */
   setAside: number
   ms: number
@@ -70,7 +71,7 @@ interface Found extends Problem {
   repair?: () => Promise<Outcome | boolean>
 }
 
-const KNOWN_TOP = new Set(['store.json', 'CACHEDIR.TAG', 'objects', 'compiled', 'names', 'pending', 'stats', 'tmp', 'damaged', 'daemon'])
+const KNOWN_TOP = new Set(['store.json', 'CACHEDIR.TAG', 'objects', 'compiled', 'engines', 'names', 'pending', 'stats', 'tmp', 'damaged', 'daemon'])
 
 export async function verifyStore(root: string, opts: VerifyOptions = {}): Promise<VerifyReport> {
   const t0 = Date.now()
@@ -87,7 +88,7 @@ export async function verifyStore(root: string, opts: VerifyOptions = {}): Promi
     const current = new Set(currentTags())
     const xxh = await loadXxh64()
     const uid = process.getuid?.()
-    const checked: VerifyReport['checked'] = {sources: 0, sourceBytes: 0, compiled: 0, compiledBytes: 0, names: 0, locks: 0, tmpFiles: 0, statsFiles: 0}
+    const checked: VerifyReport['checked'] = {sources: 0, sourceBytes: 0, compiled: 0, compiledBytes: 0, engineRecords: 0, names: 0, locks: 0, tmpFiles: 0, statsFiles: 0}
 
     // 1. Permissions: the store is private to its user (0700 directories, 0600 files). Group or
     // other bits below the root, a group/other-writable root, or a file burn cannot read.
@@ -192,6 +193,31 @@ export async function verifyStore(root: string, opts: VerifyOptions = {}): Promi
       }
     }
 
+    // 3b. Engines records (trust.ts): a JSON list of engines burn knows, beside its source.
+    for (const [hash, e] of [...scan.engines].sort(([a], [b]) => (a < b ? -1 : 1))) {
+      if (!sources.has(hash)) {
+        if (!existsSync(e.path)) continue
+        add({
+          kind: 'orphan-engines', path: e.rel, hash, detail: 'engines record of a source that is not in the store', action: 'remove',
+          repair: () => underKeyLocks(layout, hash, [...current], async () => (await unchanged(e)) && !(await exists(layout.object(hash))), () => removeIfUnchanged(e)),
+        })
+        continue
+      }
+      const buf = readWhole(e)
+      if ('error' in buf) {
+        if (!buf.gone && !badMode.has(e.rel)) add({kind: 'unreadable', path: e.rel, hash, detail: buf.error, action: 'set aside (damaged/)', repair: () => setAsideIfUnchanged(layout, e, 'engines')})
+        continue
+      }
+      checked.engineRecords++
+      const parsed = parseRecord(buf.toString('utf8'))
+      if (typeof parsed !== 'string') continue
+      add({
+        kind: 'engines-bad', path: e.rel, hash, detail: `not an engines record: ${parsed}`,
+        action: "set aside (damaged/); the script's engines are then inferred from its compiled forms (README: Engines and trust model)",
+        repair: () => underKeyLocks(layout, hash, [...current], () => unchanged(e), () => setAsideIfUnchanged(layout, e, 'engines')),
+      })
+    }
+
     // Sources found damaged: the script leaves the store (its source set aside; its compiled
     // forms and names removed), so a run of it is a clean "not found" until it is registered again.
     const namesOf = new Map<string, string[]>()
@@ -238,7 +264,7 @@ export async function verifyStore(root: string, opts: VerifyOptions = {}): Promi
       const inNames = e.rel.startsWith('names/')
       add({
         kind: inNames ? 'bad-alias' : 'misplaced', path: e.rel,
-        detail: e.type === 'dir' ? 'a directory where a file belongs' : inNames ? 'not a plain alias file' : 'not at the place of its name (objects/<ab>/<sha256>, compiled/<tag>/<ab>/<sha256>)',
+        detail: e.type === 'dir' ? 'a directory where a file belongs' : inNames ? 'not a plain alias file' : 'not at the place of its name (objects/<ab>/<sha256>, compiled/<tag>/<ab>/<sha256>, engines/<ab>/<sha256>)',
         action: 'set aside (damaged/)', repair: () => setAsideIfUnchanged(layout, e, inNames ? 'name' : 'misplaced'),
       })
     }
@@ -318,7 +344,7 @@ export async function verifyStore(root: string, opts: VerifyOptions = {}): Promi
 
     // Repairs, in an order where each one helps the next: permissions first, debris last.
     if (opts.fix) {
-      const order: ProblemKind[] = ['permissions', 'store-json', 'misplaced', 'unreadable', 'source-mismatch', 'compiled-bad', 'orphan-compiled', 'foreign-compiled', 'bad-alias', 'dangling-alias', 'stats-bad', 'stale-lock', 'old-tmp']
+      const order: ProblemKind[] = ['permissions', 'store-json', 'misplaced', 'unreadable', 'source-mismatch', 'compiled-bad', 'engines-bad', 'orphan-compiled', 'orphan-engines', 'foreign-compiled', 'bad-alias', 'dangling-alias', 'stats-bad', 'stale-lock', 'old-tmp']
       found.sort((a, b) => order.indexOf(a.kind) - order.indexOf(b.kind))
       for (const p of found) {
         if (!p.repair) {

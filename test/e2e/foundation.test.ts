@@ -401,7 +401,8 @@ describe('forget, list, show', () => {
     assert.equal(l.scripts[0].hash, hash)
     assert.deepEqual(l.scripts[0].names, ['shown'])
     assert.equal(l.scripts[0].bytes, Buffer.byteLength(src))
-    assert.deepEqual(l.scripts[0].engines, [TAG])
+    assert.deepEqual(l.scripts[0].engines, ['v8'])
+    assert.deepEqual(l.scripts[0].compiled, [TAG])
     const human = burn(['list'], {cacheDir: cache}).stdout
     assert.match(human, new RegExp(`│ ${hash.slice(0, 12)} │ shown │ 25 B`))
     const s = burn(['show', 'shown'], {cacheDir: cache})

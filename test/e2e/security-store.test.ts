@@ -197,10 +197,19 @@ describe('a FIFO anywhere in the store never hangs a command', () => {
     assert.deepEqual(json(v).problems, [])
   })
 
+  test('at an engines record: run exits 8 naming it, verify --fix sets it aside and the run works', () => {
+    const {cache, hash} = store()
+    const p = join(cache, 'engines', hash.slice(0, 2), hash)
+    fifo(p)
+    refused(run(['run', 'f', '--input', '1'], cache, {BURN_DAEMON: 'off'}), `the engines record of script ${hash} cannot be read (${p} is a FIFO, not a regular file); run \`burn verify --fix\``)
+    repairs(cache, ['misplaced'])
+    assert.deepEqual(json(run(['run', 'f', '--input', '5', '--json'], cache, {BURN_DAEMON: 'off'})), {hash, cache: 'hit', result: {f: 5}})
+  })
+
   test('at an object: run exits 8, verify --fix repairs the store', () => {
     const {cache, hash} = store()
     fifo(join(cache, 'objects', hash.slice(0, 2), hash))
-    repairs(cache, ['misplaced', 'orphan-compiled', 'dangling-alias'])
+    repairs(cache, ['misplaced', 'orphan-compiled', 'orphan-engines', 'dangling-alias'])
     fifo(join(cache, 'objects', hash.slice(0, 2), hash))
     const r = run(['run', hash], cache)
     assert.equal(r.code, 8, r.stderr)

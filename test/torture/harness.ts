@@ -41,7 +41,7 @@ export interface TortureReport {
 
 const FAULT_POINTS = [
   'lock:acquired', 'register:compiled', 'object:tmp-written', 'object:tmp-synced', 'object:renamed', 'register:object-written',
-  'compiled:tmp-written', 'compiled:tmp-synced', 'compiled:renamed', 'name:tmp-written', 'name:renamed', 'stats:tmp-written', 'stats:renamed',
+  'engines:tmp-written', 'engines:renamed', 'compiled:tmp-written', 'compiled:tmp-synced', 'compiled:renamed', 'name:tmp-written', 'name:renamed', 'stats:tmp-written', 'stats:renamed',
 ]
 
 function rng(seed: number): () => number {

@@ -16,7 +16,7 @@ import {acquireLock, Lock} from '../../lib/lock.js'
 import {daemonDirProblem} from '../../lib/daemon-trust.js'
 import {parseDuration} from '../../lib/units.js'
 import {formatError} from '../render.js'
-import {parseRunArgv} from '../run-argv.js'
+import {parseRunArgv, type RunFlags} from '../run-argv.js'
 import {childClosed} from '../run-spawn.js'
 import {superviseRun} from '../run-supervisor.js'
 import {frame, FrameReader, frameParts, parseRequest, type PooledHint, type PooledRequest} from './protocol.js'
@@ -140,12 +140,6 @@ async function call(conn: Socket, req: PooledRequest, raw: Buffer): Promise<void
   // A call is its argument and flags; not its input, which changes from call to call.
   const {input: _input, 'input-file': _file, ...flags} = parsed.flags
   const callKey = JSON.stringify([parsed.ref, flags])
-  let quickjs: Limits | undefined
-  try {
-    if (flags.engine === 'quickjs') quickjs = parseLimits(flags, 'quickjs')
-  } catch {
-    // bad limits: the call itself reports them
-  }
   const {child, closed} = pool.take(callKey)
   let cancelled = false
   conn.on('close', () => {
@@ -165,7 +159,10 @@ async function call(conn: Socket, req: PooledRequest, raw: Buffer): Promise<void
       if (r.stderr) send('e', r.stderr)
       return r.exit
     },
-    onScript: (engine, hash) => pool.remember(callKey, {engine, hash}, quickjs),
+    // The engine the runner resolved (the script's registered one), not the flag: a call without
+    // --engine on a quickjs script is predicted, and its sandbox made, as quickjs. The prediction
+    // only warms a runner up: each call's runner decides its engine from the store (trust.ts).
+    onScript: (engine, hash) => pool.remember(callKey, {engine, hash}, engine === 'quickjs' ? sandboxLimits(flags) : undefined),
     stdoutOrder: (stdoutAt, stderrBytes) => relay.order(stdoutAt, stderrBytes),
     // The next runner starts as soon as the script is done, while its result is printed and
     // relayed: calls that come back to back then find it warm (a runner takes ~100 ms to be
@@ -178,6 +175,15 @@ async function call(conn: Socket, req: PooledRequest, raw: Buffer): Promise<void
   conn.end()
   // (when the call ended before its script did)
   if (!stopping) pool.fill(callKey)
+}
+
+/** The limits of a quickjs call, to make its sandbox ahead; bad limits: the call itself reports them. */
+function sandboxLimits(flags: RunFlags): Limits | undefined {
+  try {
+    return parseLimits(flags, 'quickjs')
+  } catch {
+    return undefined
+  }
 }
 
 /**

@@ -2,7 +2,7 @@ import {BurnError, notFoundError} from '../errors.js'
 import type {RunnerPool} from '../engines/pool.js'
 import type {Job, JobResult, Limits} from '../engines/protocol.js'
 import {engineTag, type EngineName} from '../engines/tag.js'
-import {resolveScript} from '../resolve.js'
+import {runTarget} from '../engine-trust.js'
 import {resultCounters, settleResult} from '../run.js'
 import {recordStats, type Counters} from '../stats.js'
 import {checkScriptDirs, exists, type Store} from '../store.js'
@@ -23,10 +23,14 @@ export const RECYCLE_GROWTH_BYTES = 32 * 1024 * 1024
 
 export interface BatchOptions {
   ref: string
-  engine: EngineName
+  /** --engine; undefined: the script's registered engine (trust.ts). */
+  engine?: EngineName
   limits: Limits
-  /** Made with depth 2 and started early by the caller, so runner startup overlaps resolving the script and opening the input. */
-  pool: RunnerPool
+  /**
+   * Makes the pool (depth 2) for the engine the script resolved to, before the input is
+   * opened, so runner startup overlaps opening it.
+   */
+  pool: (engine: EngineName) => RunnerPool
   concurrency: number
   input: {file?: string; format: 'auto' | InputFormat}
   /** undefined: the measured default; 0: the whole input in one call. */
@@ -80,7 +84,7 @@ export async function runBatch(store: Store, opts: BatchOptions): Promise<BatchO
   const t0 = performance.now()
   const chunkRows = opts.chunkSize ?? DEFAULT_CHUNK_ROWS
   const summary: BatchSummary = {
-    rowsIn: 0, rowsOut: 0, chunks: 0, chunksFailed: 0, elapsedMs: 0, engine: opts.engine, outputFormat: opts.output.format,
+    rowsIn: 0, rowsOut: 0, chunks: 0, chunksFailed: 0, elapsedMs: 0, engine: opts.engine ?? 'v8', outputFormat: opts.output.format,
     chunkSize: chunkRows, concurrency: opts.concurrency, outputClosed: false,
   }
   let counters: Counters = {}
@@ -89,14 +93,19 @@ export async function runBatch(store: Store, opts: BatchOptions): Promise<BatchO
   let fatal: Error | undefined
   let sink: RowSink | undefined
   let source: Awaited<ReturnType<typeof openRows>> | undefined
+  let pool: RunnerPool | undefined
   const removeSignals = onSignals(() => {
     sink?.abortSync()
-    opts.pool.close()
+    pool?.close()
   })
   try {
-    hash = await resolveScript(store, opts.ref)
+    const target = await runTarget(store, opts.ref, opts.engine)
+    hash = target.hash
+    const {engine} = target
     summary.hash = hash
-    const tag = engineTag(opts.engine)
+    summary.engine = engine
+    const runners = (pool = opts.pool(engine))
+    const tag = engineTag(engine)
     const {layout} = store
     checkScriptDirs(layout, hash, [tag])
     const sourcePath = layout.object(hash)
@@ -128,7 +137,7 @@ export async function runBatch(store: Store, opts: BatchOptions): Promise<BatchO
       source?.close()
       // Chunks still running can only come after what is written: their runners go now, so a
       // closed stdout or a failure ends the batch at once, not after the slowest chunk.
-      opts.pool.close()
+      runners.close()
       poke()
     }
     const out = opts.output.file ? RowSink.file(opts.output.file, opts.output.format, () => stop()) : RowSink.stdout(opts.output.format, () => stop())
@@ -238,14 +247,14 @@ export async function runBatch(store: Store, opts: BatchOptions): Promise<BatchO
         if (!chunk) return
         if (chunk.index > failedAt) continue
         const job: Job = {
-          op: 'run', engine: opts.engine, tag, hash: hash!, sourcePath, compiledPath, input: '', limits: opts.limits,
+          op: 'run', engine, tag, hash: hash!, sourcePath, compiledPath, input: '', limits: opts.limits,
           rows: true, rowsIn: chunk.format, rowCount: chunk.rows, firstLine: chunk.firstLine, rowSeparator,
           ...(chunk.bytes
             ? {inputBytes: chunk.bytes}
             : {inputRange: {path: inputPath!, offset: chunk.offset, length: chunk.length, ...(chunk.format === 'json' ? {prefix: '[', suffix: ']'} : {})}}),
         }
         const place = {index: chunk.index, firstRow: chunk.firstRow, rows: chunk.rows}
-        const result = normalize(await opts.pool.exec(job), rowSeparator)
+        const result = normalize(await runners.exec(job), rowSeparator)
         // a runner that could not read the script: was it removed meanwhile?
         const removed = !result.ok && result.error.kind === 'internal' && !(await exists(sourcePath))
         if (!result.ok && (opts.onError === 'fail' || removed)) failedAt = Math.min(failedAt, chunk.index)
@@ -269,7 +278,7 @@ export async function runBatch(store: Store, opts: BatchOptions): Promise<BatchO
   } finally {
     removeSignals()
     source?.close()
-    opts.pool.close()
+    pool?.close()
     await Promise.all(settling)
     summary.elapsedMs = performance.now() - t0
     if (hash) {
