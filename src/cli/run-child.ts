@@ -6,7 +6,8 @@ import {closeSync, writeSync} from 'node:fs'
 import {defaultCacheDir} from '../lib/cache-dir.js'
 import {executeJob, preloadJob, warmEngine, warmRunner} from '../lib/engines/execute.js'
 import {checkEngine, engineTag} from '../lib/engines/tag.js'
-import type {JobResult, Limits} from '../lib/engines/protocol.js'
+import type {Job, JobResult, Limits} from '../lib/engines/protocol.js'
+import {scriptFilename, thrownError} from '../lib/engines/script-errors.js'
 import {EXIT} from '../lib/exit-codes.js'
 import {Layout} from '../lib/layout.js'
 import {parseLimits} from '../lib/limits.js'
@@ -43,6 +44,24 @@ const stalled = new Promise<JobResult>((resolve) => {
   process.once('beforeExit', () => resolve({ok: false, error: {kind: 'limit', limit: 'timeout', message: "timeout: the script's promise can never settle (it waits on nothing)"}}))
 })
 
+// What the script's timers and stray promises throw outside its awaited call (runner-main.ts
+// does the same for batch): an uncaught exception, or console output past --max-log in a timer,
+// fails the call in flight with its words under --max-log, instead of node's crash report
+// (unlimited bytes, exit 1); once the call has ended it changes nothing. A rejection the script
+// left unhandled is ignored, as a browser would.
+let failCall: ((error: unknown) => void) | undefined
+let callEnded = false
+process.on('uncaughtException', (error) => {
+  if (failCall) return failCall(error)
+  if (!callEnded) finish(renderError(error, process.argv.includes('--json')))
+})
+process.on('unhandledRejection', (error) => {
+  if (!failCall && !callEnded) finish(renderError(error, process.argv.includes('--json')))
+})
+const thrownOutside = (job: Job) => new Promise<JobResult>((resolve) => {
+  failCall = (error) => resolve({ok: false, error: thrownError(error, scriptFilename(job.hash), job.limits.maxLogBytes)})
+})
+
 async function main(argv: string[], stdin: StdinSource): Promise<number> {
   const parsed = parseRunArgv(argv)
   // The parent saw the same argv and lets oclif explain what is wrong with it.
@@ -64,7 +83,9 @@ async function main(argv: string[], stdin: StdinSource): Promise<number> {
     await warmEngine(engine, limits)
     const out = await runScript(store!, async (job) => {
       writeSync(EVENTS_FD, `h ${job.engine} ${job.hash}\ns\n`)
-      const result = await Promise.race([executeJob(job), stalled])
+      const result = await Promise.race([executeJob(job), stalled, thrownOutside(job)])
+      failCall = undefined
+      callEnded = true
       // Printing and bookkeeping after the script are burn's, not the script's: a watchdog kill
       // can no longer follow an error this process already reported.
       writeSync(EVENTS_FD, 'e\n')

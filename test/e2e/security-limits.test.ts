@@ -33,13 +33,18 @@ const SOURCES: Record<string, string> = {
   alloc: "module.exports = (mb) => { const a = []; for (let i = 0; i < mb * 16; i++) a.push('z'.repeat(65536 - 64) + i); return a.length }",
   // One chunk a second, so that its runners can be counted while they live.
   slowRows: 'module.exports = async (rows) => { await new Promise((r) => setTimeout(r, 1500)); return rows }',
+  // v8: what a script's timers and stray promises throw, outside the awaited call.
+  timerThrow: "module.exports = async () => { setTimeout(() => { throw new Error('u'.repeat(1e7)) }); await new Promise((r) => setTimeout(r, 300)); return 1 }",
+  timerLog: "module.exports = async () => { setTimeout(() => { for (;;) console.log('z'.repeat(1000)) }); await new Promise((r) => setTimeout(r, 300)); return 1 }",
+  strayReject: "module.exports = async () => { Promise.reject(new Error('r'.repeat(1e7))); await new Promise((r) => setTimeout(r, 100)); return 1 }",
   deep: 'module.exports = (n) => { const chains = []; for (let c = 0; c < n.chains; c++) { let v = []; for (let i = 0; i < n.depth; i++) v = [v]; chains.push(v) } return chains }',
 }
 const names: Record<string, string> = {}
 for (const [name, source] of Object.entries(SOURCES)) names[name] = writeScript(join(dir, 'src'), `${name}.js`, source)
 for (const [name, file] of Object.entries(names)) {
   register(cacheDir, file, ['--name', name, ...Q])
-  register(cacheDir, file, ['--name', name])
+  // for both engines: a plain register of a quickjs-only script keeps it quickjs-only
+  register(cacheDir, file, ['--name', name, '--engine', 'v8'])
 }
 
 const FUEL = (n: number) => `Error: fuel exhausted: the script used more than --fuel ${n}\n`
@@ -133,6 +138,23 @@ describe('every byte burn writes is under a limit', () => {
     })
   }
 
+  for (const env of [direct, {BURN_DAEMON: 'require'}]) {
+    const how = env.BURN_DAEMON === 'off' ? 'directly' : 'through the run daemon'
+    it(`v8, ${how}: a 10 MB throw in a timer is the call's error (exit 5) under --max-log, not node's crash report`, () => {
+      const r = burn(['run', 'timerThrow', '--engine', 'v8', '--max-log', '1KiB'], {cacheDir, env})
+      assert.equal(r.code, 5, r.stderr.slice(0, 300))
+      assert.ok(r.stderr.startsWith('Error: Error: uuu') && r.stderr.length <= 1024 && /cut/.test(r.stderr), r.stderr.slice(0, 300))
+    })
+    it(`v8, ${how}: console output from a timer past --max-log is exit 6 with the limit, not an internal error`, () => {
+      const r = burn(['run', 'timerLog', '--engine', 'v8', '--max-log', '1KiB'], {cacheDir, env})
+      assert.deepEqual([r.code, r.stdout], [6, ''])
+      assert.ok(r.stderr.endsWith('Error: console output exceeded --max-log 1024 bytes\n') && r.stderr.length <= 1024 + 60, r.stderr.slice(-300))
+    })
+    it(`v8, ${how}: a rejection the script left unhandled is ignored (no 10 MB report, exit 0)`, () => {
+      const r = burn(['run', 'strayReject', '--engine', 'v8', '--max-log', '1KiB'], {cacheDir, env})
+      assert.deepEqual([r.code, r.stdout, r.stderr], [0, '1\n', ''])
+    })
+  }
   it('--pretty of a result that fits prints JSON.stringify(result, null, 2)', () => {
     const r = burn(['run', 'deep', '--pretty', '--input', '{"chains":2,"depth":2}'], {cacheDir, env: direct})
     assert.deepEqual([r.code, r.stdout], [0, JSON.stringify([[[[]]], [[[]]]], null, 2) + '\n'])

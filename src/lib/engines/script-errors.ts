@@ -63,3 +63,9 @@ export function boundedScriptError(message: string, rawStack: unknown, filename:
   const stack = scriptStack({stack: headed ? rawStack.slice(message.length) : rawStack}, filename)
   return {kind: 'script', message: cut, stack: stack === undefined ? undefined : (headed ? cut : '') + cutText(stack, max)}
 }
+
+/** What a script threw as a job error: a limit its runner enforced, else its words under --max-log. */
+export function thrownError(error: unknown, filename: string, maxLogBytes: number): JobError {
+  if (error instanceof LimitExceeded) return {kind: 'limit', limit: error.limit, message: error.message}
+  return boundedScriptError(errorMessage(error), (error as {stack?: unknown})?.stack, filename, maxLogBytes)
+}

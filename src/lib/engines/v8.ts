@@ -4,7 +4,7 @@ import vm from 'node:vm'
 import {serializeResult, SerializeError} from '../result.js'
 import {ConsoleBudget} from './console-budget.js'
 import type {Job, JobError, JobResult, Limits, ScriptFiles} from './protocol.js'
-import {boundedScriptError, errorMessage, LimitExceeded, maxOutputExceeded, scriptFilename, syntaxPosition} from './script-errors.js'
+import {errorMessage, maxOutputExceeded, scriptFilename, syntaxPosition, thrownError} from './script-errors.js'
 import {parseRows, serializeRows} from './rows.js'
 import {loadSource, parseJobInput, type LoadedSource} from './source.js'
 
@@ -46,9 +46,8 @@ async function callExport(exported: unknown, input: unknown): Promise<unknown> {
 }
 
 function scriptError(error: unknown, filename: string, limits: Limits): JobError {
-  if (error instanceof LimitExceeded) return {kind: 'limit', limit: error.limit, message: error.message}
   if (error instanceof SerializeError) return {kind: 'badData', message: error.message}
-  return boundedScriptError(errorMessage(error), (error as {stack?: unknown})?.stack, filename, limits.maxLogBytes)
+  return thrownError(error, filename, limits.maxLogBytes)
 }
 
 function compileScript(source: string, filename: string, cachedData?: Buffer): vm.Script | JobError {
