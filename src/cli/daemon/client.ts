@@ -5,13 +5,11 @@ import {dirname, join} from 'node:path'
 import {defaultCacheDir} from '../../lib/cache-dir.js'
 import {cacheDirShared, daemonDirProblem, socketProblem} from '../../lib/daemon-trust.js'
 import {BurnError, storeError} from '../../lib/errors.js'
-import {DEFAULT_LIMITS} from '../../lib/limit-defaults.js'
-import {parseDuration} from '../../lib/units.js'
 import {readStdin, readsStdin} from '../input.js'
 import {renderError} from '../render.js'
 import type {RunFlags} from '../run-argv.js'
 import {writeAllSync} from '../../lib/write-sync.js'
-import {frame, FrameReader, MAX_FRAME, type PooledRequest} from './protocol.js'
+import {frame, FrameReader, MAX_FRAME, SILENCE_MS, type PooledRequest} from './protocol.js'
 import {DAEMON_JS} from '../bundles.js'
 import {daemonAllowed, daemonPaths, type DaemonPaths} from './where.js'
 
@@ -20,9 +18,6 @@ export type DaemonOutcome = {code: number} | {direct: true; stdin?: string}
 
 // A daemon lock touched this recently belongs to a daemon that is starting or running.
 const LOCK_FRESH_MS = 5000
-// How long past the call's --timeout a daemon may send nothing before the client gives up on it:
-// a runner's start and the script's load come before the timeout starts (see README).
-const DEADLINE_MARGIN_MS = 3000
 // BURN_DAEMON=require (tests): how long a first call waits for the daemon it started.
 const REQUIRE_WAIT_MS = 10_000
 
@@ -58,10 +53,9 @@ export async function runViaDaemon(argv: string[], flags: RunFlags): Promise<Dae
     return {direct: true, stdin: stdin ?? undefined}
   }
   const req: PooledRequest = {argv: [`--cache-dir=${paths.cacheDir}`, ...argv], cwd, stdin}
-  const idleMs = deadlineMs(flags)
-  const outcome = await relay(sock, req, idleMs)
+  const outcome = await relay(sock, req)
   if (!('failed' in outcome)) return outcome
-  return abandon({...outcome.failed, idleMs}, paths, req, required, Boolean(flags.json))
+  return abandon(outcome.failed, paths, req, required, Boolean(flags.json))
 }
 
 function currentDir(): string | undefined {
@@ -74,14 +68,6 @@ function currentDir(): string | undefined {
 
 /** BURN_DAEMON=require: a call never runs directly because of the daemon (tests use it to see every fallback). */
 const daemonRequired = (env: NodeJS.ProcessEnv) => env.BURN_DAEMON === 'require'
-
-function deadlineMs(flags: RunFlags): number {
-  try {
-    return parseDuration(flags.timeout ?? DEFAULT_LIMITS.timeout, '--timeout') + DEADLINE_MARGIN_MS
-  } catch {
-    return DEADLINE_MARGIN_MS // a bad --timeout: the daemon's runner reports it at once
-  }
-}
 
 /** true: a trusted socket is there; undefined: none (a daemon is started); else why it is not used. */
 async function findSocket(paths: DaemonPaths, wait: boolean): Promise<true | string | undefined> {
@@ -107,29 +93,29 @@ function connect(path: string): Promise<Socket | undefined> {
 }
 
 /** Why a call through the daemon did not end with its exit code. */
-type Failure = {hung: boolean; printed: boolean; idleMs?: number}
+type Failure = {hung: boolean; printed: boolean}
 
 /**
- * Relays the call's frames to this process's stdout and stderr. A daemon that sends nothing for
- * `idleMs` (stopped with SIGSTOP, or stuck) is given up on, as is one whose connection closes
- * before the exit code.
+ * Relays the call's frames to this process's stdout and stderr. A daemon that sends nothing,
+ * not even its keepalives, for SILENCE_MS (stopped with SIGSTOP, or stuck) is given up on, as is
+ * one whose connection closes before the exit code. Silence is measured from the last frame
+ * handled, so time this client spent blocked writing to a slow reader never counts.
  */
-function relay(sock: Socket, req: PooledRequest, idleMs: number): Promise<{code: number} | {failed: Failure}> {
+function relay(sock: Socket, req: PooledRequest): Promise<{code: number} | {failed: Failure}> {
   return new Promise((resolve) => {
     const reader = new FrameReader()
     let printed = false
     let code: number | undefined
     let hung = false
-    let timer: NodeJS.Timeout | undefined
-    const alive = () => {
-      clearTimeout(timer)
-      timer = setTimeout(() => {
-        hung = true
-        sock.destroy()
-      }, idleMs)
-    }
+    let heard = Date.now()
+    const watch = (): NodeJS.Timeout => setTimeout(() => {
+      const quiet = Date.now() - heard
+      if (quiet < SILENCE_MS) return (timer = watch())
+      hung = true
+      sock.destroy()
+    }, SILENCE_MS - (Date.now() - heard))
+    let timer = watch()
     sock.on('data', (chunk: Buffer) => {
-      alive()
       let frames
       try {
         frames = reader.push(chunk)
@@ -143,14 +129,14 @@ function relay(sock: Socket, req: PooledRequest, idleMs: number): Promise<{code:
         } else if (f.type === 'e') writeAllSync(2, f.payload)
         else if (f.type === 'x') code = Number(f.payload.toString())
       }
+      heard = Date.now()
     })
     sock.on('error', () => {})
     sock.on('close', () => {
       clearTimeout(timer)
       resolve(code === undefined ? {failed: {hung, printed}} : {code})
     })
-    alive()
-    sock.write(frame('R', JSON.stringify(req)), alive)
+    sock.write(frame('R', JSON.stringify(req)), () => (heard = Date.now()))
   })
 }
 
@@ -161,7 +147,7 @@ function relay(sock: Socket, req: PooledRequest, idleMs: number): Promise<{code:
  * runs.daemon.fallback), so a daemon that fails is never silent.
  */
 async function abandon(f: Failure, paths: DaemonPaths, req: PooledRequest, required: boolean, json: boolean): Promise<DaemonOutcome> {
-  const what = f.hung ? `the burn run daemon sent nothing for ${(f.idleMs ?? 0) / 1000}s` : 'the burn run daemon stopped during the call'
+  const what = f.hung ? `the burn run daemon sent nothing for ${SILENCE_MS / 1000}s` : 'the burn run daemon stopped during the call'
   await countFallback(paths.cacheDir)
   if (f.printed || required) {
     const why = f.printed ? 'part of its output was already printed' : 'BURN_DAEMON=require'

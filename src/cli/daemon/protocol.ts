@@ -8,7 +8,12 @@ import type {Limits} from '../../lib/engines/protocol.js'
 
 // R: a call (client -> daemon); o, e: its stdout and stderr bytes, x: its exit code (daemon ->
 // client). S: stop (burn daemon stop -> daemon), answered by s: the token of the daemon's lock.
-export type FrameType = 'R' | 'o' | 'e' | 'x' | 'S' | 's'
+export type FrameType = 'R' | 'o' | 'e' | 'x' | 'S' | 's' | 'k'
+
+/** A daemon sends a keepalive (`k`, empty) this often while a call of a client is in flight. */
+export const KEEPALIVE_MS = 1000
+/** A client gives up on a daemon that sent nothing, keepalives included, for this long (stopped, stuck). */
+export const SILENCE_MS = 5000
 
 /** What a client asks: the run's argv (with --cache-dir made explicit), its cwd, its stdin text (null: a terminal). */
 export interface PooledRequest {

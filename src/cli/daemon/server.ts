@@ -19,7 +19,7 @@ import {formatError} from '../render.js'
 import {parseRunArgv, type RunFlags} from '../run-argv.js'
 import {childClosed} from '../run-spawn.js'
 import {superviseRun} from '../run-supervisor.js'
-import {frame, FrameReader, frameParts, parseRequest, type PooledHint, type PooledRequest} from './protocol.js'
+import {frame, FrameReader, frameParts, KEEPALIVE_MS, parseRequest, type PooledHint, type PooledRequest} from './protocol.js'
 import {OutputRelay} from './relay.js'
 import {RUN_CHILD} from '../bundles.js'
 
@@ -124,7 +124,7 @@ async function serveCall(conn: Socket, req: PooledRequest, raw: Buffer): Promise
 
 async function call(conn: Socket, req: PooledRequest, raw: Buffer): Promise<void> {
   /** false: the client is not keeping up (the socket's buffer is full). */
-  const send = (type: 'o' | 'e' | 'x', data: Buffer | string): boolean => {
+  const send = (type: 'o' | 'e' | 'x' | 'k', data: Buffer | string): boolean => {
     if (conn.destroyed) return true
     const [head, body] = frameParts(type, data)
     conn.write(head)
@@ -150,6 +150,10 @@ async function call(conn: Socket, req: PooledRequest, raw: Buffer): Promise<void
   })
   const relay = new OutputRelay(child, send, conn)
   child.stdin!.end(raw)
+  // A call can be silent for its whole --timeout and more (a runner's start, a loaded machine):
+  // keepalive frames tell the client this daemon still works on it (client.ts SILENCE_MS). None
+  // while output waits for a slow client: that client has frames to read.
+  const beat = setInterval(() => conn.writableLength === 0 && send('k', ''), KEEPALIVE_MS)
   const code = await superviseRun(child, parsed.flags, {
     closed,
     cancelled: () => cancelled,
@@ -171,6 +175,7 @@ async function call(conn: Socket, req: PooledRequest, raw: Buffer): Promise<void
       if (!stopping) pool.fill(callKey)
     },
   })
+  clearInterval(beat)
   send('x', String(code))
   conn.end()
   // (when the call ended before its script did)
