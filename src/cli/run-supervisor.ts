@@ -1,6 +1,6 @@
 import type {ChildProcess} from 'node:child_process'
 import {defaultCacheDir} from '../lib/cache-dir.js'
-import {Watchdog} from '../lib/engines/watchdog.js'
+import {QUICKJS_HOST_SLACK_BYTES, Watchdog} from '../lib/engines/watchdog.js'
 import {BurnError} from '../lib/errors.js'
 import {parseLimits} from '../lib/limits.js'
 import {recordStats} from '../lib/stats.js'
@@ -52,18 +52,22 @@ export async function superviseRun(child: ChildProcess, flags: RunFlags, opts: S
   let reported: (code: number) => void = () => {}
   const done = new Promise<number>((resolve) => (reported = resolve))
   let pending = ''
+  let engine = flags.engine
   child.stdio[3]!.on('data', (d: Buffer) => {
     const lines = (pending + d.toString('latin1')).split('\n')
     pending = lines.pop()!
     for (const line of lines) {
       const [event, a, b] = line.split(' ')
-      if (event === 's') dog.arm()
+      if (event === 's') dog.arm(engine === 'quickjs' ? QUICKJS_HOST_SLACK_BYTES : 0)
       else if (event === 'e') {
         dog.disarm()
         opts.onEnded?.()
       } else if (event === 'o') opts.stdoutOrder?.(Number(b), Number(a))
       else if (event === 'x') reported(Number(a))
-      else if (event === 'h') opts.onScript?.(a, b)
+      else if (event === 'h') {
+        engine = a
+        opts.onScript?.(a, b)
+      }
     }
   })
   // Output the child writes to pipes (the run daemon's runners) counts only once it is all read.

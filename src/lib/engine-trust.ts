@@ -56,6 +56,16 @@ export async function readRecord(layout: Layout, hash: string): Promise<EngineNa
   return parsed
 }
 
+/**
+ * What `verify --fix` puts in place of a damaged record: the sandbox only. A record says what
+ * you trusted; once it is unreadable, nothing in the store can say it again (the compiled forms
+ * that legacy inference reads may be gone as well), so the fix fails safe and a v8 script asks
+ * for `burn register --engine v8` once more.
+ */
+export async function resetRecordToSandbox(layout: Layout, hash: string): Promise<void> {
+  await writeAtomic(layout.tmpDir, layout.engines(hash), JSON.stringify(['quickjs']) + '\n', 'engines')
+}
+
 /** The engine whose compiled forms carry this tag (`v8-node…`, `quickjs-…`). */
 export function tagEngine(tag: string): EngineName | undefined {
   return ENGINES.find((e) => tag.startsWith(`${e}-`))

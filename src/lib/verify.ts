@@ -14,7 +14,7 @@ import {readRegular, readRegularSync} from './read-regular.js'
 import {scanStore, type Entry} from './scan.js'
 import {checkStatsFile} from './stats.js'
 import {checkCacheDir, exists} from './store.js'
-import {parseRecord} from './engine-trust.js'
+import {parseRecord, resetRecordToSandbox} from './engine-trust.js'
 import {currentTags} from './usage.js'
 
 /*
@@ -27,6 +27,18 @@ import {currentTags} from './usage.js'
  * Severity: `damage` is what makes the store wrong or unsafe (exit 8 while it remains);
  * `debris` is harmless leftover that --fix (or gc) removes: a clean store has neither.
  */
+
+const SANDBOX_FIX = 'set aside (damaged/) and replaced by ["quickjs"]: the sandbox only, until `burn register --engine v8` trusts it again'
+
+/** A damaged engines record, set aside and replaced by the sandbox only (engine-trust.ts resetRecordToSandbox). */
+function replaceRecord(layout: Layout, e: Entry, hash: string, tags: Iterable<string>): Promise<Outcome> {
+  return underKeyLocks(layout, hash, [...tags], () => unchanged(e), async () => {
+    const outcome = await setAsideIfUnchanged(layout, e, 'engines')
+    if (outcome === 'done') await resetRecordToSandbox(layout, hash)
+    return outcome
+  })
+}
+
 export type ProblemKind =
   | 'store-json' | 'permissions' | 'source-mismatch' | 'compiled-bad' | 'misplaced' | 'bad-alias' | 'dangling-alias'
   | 'stats-bad' | 'unreadable' | 'orphan-compiled' | 'foreign-compiled' | 'stale-lock' | 'old-tmp' | 'engines-bad' | 'orphan-engines'
@@ -205,7 +217,7 @@ export async function verifyStore(root: string, opts: VerifyOptions = {}): Promi
       }
       const buf = readWhole(e)
       if ('error' in buf) {
-        if (!buf.gone && !badMode.has(e.rel)) add({kind: 'unreadable', path: e.rel, hash, detail: buf.error, action: 'set aside (damaged/)', repair: () => setAsideIfUnchanged(layout, e, 'engines')})
+        if (!buf.gone && !badMode.has(e.rel)) add({kind: 'unreadable', path: e.rel, hash, detail: buf.error, action: SANDBOX_FIX, repair: () => replaceRecord(layout, e, hash, current)})
         continue
       }
       checked.engineRecords++
@@ -213,8 +225,8 @@ export async function verifyStore(root: string, opts: VerifyOptions = {}): Promi
       if (typeof parsed !== 'string') continue
       add({
         kind: 'engines-bad', path: e.rel, hash, detail: `not an engines record: ${parsed}`,
-        action: "set aside (damaged/); the script's engines are then inferred from its compiled forms (README: Engines and trust model)",
-        repair: () => underKeyLocks(layout, hash, [...current], () => unchanged(e), () => setAsideIfUnchanged(layout, e, 'engines')),
+        action: SANDBOX_FIX,
+        repair: () => replaceRecord(layout, e, hash, current),
       })
     }
 

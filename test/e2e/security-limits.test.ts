@@ -258,7 +258,7 @@ describe('--concurrency is capped', () => {
   })
 
   it(`batch --concurrency ${max} for 3 rows starts at most 3 runners`, async () => {
-    const child = spawn(process.execPath, [BIN, 'batch', 'slowRows', '--chunk-size', '1', '--concurrency', String(max)], {
+    const child = spawn(process.execPath, [BIN, 'batch', 'slowRows', '--engine', 'v8', '--chunk-size', '1', '--concurrency', String(max)], {
       cwd: ROOT, env: {...process.env, BURN_CACHE_DIR: cacheDir}, stdio: ['pipe', 'pipe', 'pipe'],
     })
     let stdout = ''

@@ -217,12 +217,16 @@ describe('trust is decided at register time', () => {
       assert.deepEqual(json(v).problems.map((p: {kind: string; severity: string; path: string; detail: string}) => [p.kind, p.severity, p.path, p.detail]), [['engines-bad', 'damage', rel, `not an engines record: ${why}`]])
       assert.deepEqual(outcome(run(cache, ['u'])), [8, '', `Error: the engines record of script ${u.hash} is damaged (${why}); run \`burn verify --fix\`\n`])
     }
+    // The quickjs marker damaged too: nothing is left that could say the script is quickjs only,
+    // and the fix must not fall back to v8 (the earlier default) for it.
+    const marker = readdirSync(join(cache, 'compiled')).find((t) => t.startsWith('quickjs'))!
+    writeFileSync(join(cache, 'compiled', marker, u.hash.slice(0, 2), u.hash), 'damaged')
     const fix = burn(['verify', '--fix', '--json'], {cacheDir: cache})
     assert.equal(fix.code, 0)
-    assert.deepEqual(json(fix).problems.map((p: {kind: string; fixed: boolean}) => [p.kind, p.fixed]), [['engines-bad', true]])
-    assert.equal(existsSync(enginesRecord(cache, u.hash)), false)
+    assert.deepEqual(json(fix).problems.map((p: {kind: string; fixed: boolean}) => [p.kind, p.fixed]), [['compiled-bad', true], ['engines-bad', true]])
+    assert.equal(readFileSync(enginesRecord(cache, u.hash), 'utf8'), '["quickjs"]\n')
     assert.equal(burn(['verify'], {cacheDir: cache}).code, 0)
-    // without its record, the script's forms speak for it: a quickjs marker alone is quickjs only
+    // the fix fails safe: the sandbox only, whatever the record said before it was damaged
     assert.deepEqual(outcome(run(cache, ['u'])), [0, '"sandbox"\n', ''])
     assert.deepEqual(outcome(run(cache, ['u', '--engine', 'v8'])), [2, '', `Error: ${refused('u', u.hash)}\n`])
   })

@@ -5,6 +5,14 @@ import type {LimitName, Limits} from './protocol.js'
 
 const PAGE = 4096
 const WATCH_MS = 5
+/**
+ * On quickjs the script's memory is the wasm heap, capped inside the sandbox (quickjs-sandbox.ts):
+ * a deterministic limit. The process around it grows too, by amounts the script does not decide
+ * (V8 tiering QuickJS's wasm up in the background: tens of MB, sooner or later with the machine's
+ * load), so resident memory is only a backstop there, this much above --memory. Without the
+ * slack, a script that fits under a limit could fail under a larger one on a busy machine.
+ */
+export const QUICKJS_HOST_SLACK_BYTES = 64 * 1024 * 1024
 
 export interface Breach {
   limit: LimitName
@@ -24,16 +32,18 @@ export class Watchdog {
 
   constructor(private readonly child: ChildProcess, private readonly limits: Pick<Limits, 'timeoutMs' | 'memoryBytes'>) {}
 
-  arm(): void {
+  /** `slackBytes`: resident memory allowed above --memory (QUICKJS_HOST_SLACK_BYTES on quickjs). */
+  arm(slackBytes = 0): void {
     this.disarm()
-    const {timeoutMs, memoryBytes} = this.limits
+    const {timeoutMs} = this.limits
+    const memoryBytes = this.limits.memoryBytes + slackBytes
     // setTimeout fires at once for delays past 2^31-1 ms (24.8 days): clamp, never overflow
     this.timer = setTimeout(() => this.trip('timeout', `timeout: the script ran longer than --timeout ${fmtMs(timeoutMs)}`), Math.min(timeoutMs, 2 ** 31 - 1))
     const baseline = residentBytes(this.child) ?? 0
     this.poll = setInterval(() => {
       const rss = residentBytes(this.child)
       if (rss !== undefined && rss - baseline > memoryBytes) {
-        this.trip('memory', memoryExceededMessage(memoryBytes))
+        this.trip('memory', memoryExceededMessage(this.limits.memoryBytes))
       }
     }, WATCH_MS)
   }
