@@ -12,8 +12,12 @@ export type FrameType = 'R' | 'o' | 'e' | 'x' | 'S' | 's' | 'k'
 
 /** A daemon sends a keepalive (`k`, empty) this often while a call of a client is in flight. */
 export const KEEPALIVE_MS = 1000
-/** A client gives up on a daemon that sent nothing, keepalives included, for this long (stopped, stuck). */
-export const SILENCE_MS = 5000
+/**
+ * A client gives up on a daemon that sent nothing, keepalives included, for this long (stopped,
+ * stuck). Generous: on a loaded 2-core machine a working daemon was seen silent for over 5 s,
+ * and a needless fallback runs the call a second time.
+ */
+export const SILENCE_MS = 15_000
 
 /** What a client asks: the run's argv (with --cache-dir made explicit), its cwd, its stdin text (null: a terminal). */
 export interface PooledRequest {

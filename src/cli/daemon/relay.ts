@@ -24,6 +24,7 @@ export class OutputRelay {
   private readonly held: Buffer[] = []
   private errEnded = false
   private waitingDrain = false
+  private onSent?: () => void
 
   constructor(private readonly child: ChildProcess, private readonly send: Send, private readonly conn: Socket) {
     const out = child.stdout!
@@ -54,6 +55,17 @@ export class OutputRelay {
     })
   }
 
+  /**
+   * Resolves once every stdout byte read from the runner has been handed to the socket. The
+   * runner's stdout can end while its last chunks are still held here for a slow client (the
+   * pipe was paused after its last read), so a call's exit frame waits for this: sent before
+   * them, it would end the call with its output cut short.
+   */
+  sent(): Promise<void> {
+    if (this.held.length === 0 && !this.waitingDrain) return Promise.resolve()
+    return new Promise((resolve) => (this.onSent = resolve))
+  }
+
   order(stdoutAt: number, stderrBytes: number): void {
     this.marks.push({at: stdoutAt, after: stderrBytes})
     this.pump()
@@ -82,7 +94,9 @@ export class OutputRelay {
         })
       }
     }
-    if (this.held.length > 0 || this.waitingDrain) out.pause()
-    else out.resume()
+    if (this.held.length > 0 || this.waitingDrain) return void out.pause()
+    out.resume()
+    this.onSent?.()
+    this.onSent = undefined
   }
 }

@@ -175,6 +175,7 @@ async function call(conn: Socket, req: PooledRequest, raw: Buffer): Promise<void
       if (!stopping) pool.fill(callKey)
     },
   })
+  await relay.sent()
   clearInterval(beat)
   send('x', String(code))
   conn.end()
