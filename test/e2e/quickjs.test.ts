@@ -195,8 +195,10 @@ describe('quickjs: the script contract', {concurrency: 2}, () => {
     const odd = script('odd')
     trustOnV8('odd')
     const [q, v8] = await Promise.all([
-      Promise.all(cases.map((c) => run(odd, ['--input', JSON.stringify(c)]))),
-      Promise.all(cases.map((c) => burnAsync(['run', odd, '--engine', 'v8', '--input', JSON.stringify(c)], {cacheDir}))),
+      // (all cases at once on a few cores: the deepest takes ~2 s of CPU, so --timeout is set far
+      // above what any case needs; a timeout is not what this corpus is about)
+      Promise.all(cases.map((c) => run(odd, ['--input', JSON.stringify(c), '--timeout', '120s']))),
+      Promise.all(cases.map((c) => burnAsync(['run', odd, '--engine', 'v8', '--input', JSON.stringify(c), '--timeout', '120s'], {cacheDir}))),
     ])
     for (const [i, c] of cases.entries()) {
       assert.deepEqual({code: q[i].code, stdout: q[i].stdout, stderr: q[i].stderr}, {code: v8[i].code, stdout: v8[i].stdout, stderr: v8[i].stderr}, c)
