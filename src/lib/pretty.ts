@@ -1,4 +1,5 @@
 import {BurnError} from './errors.js'
+import {BACKSLASH, CLOSE_BRACE, CLOSE_BRACKET, COLON, COMMA, OPEN_BRACE, OPEN_BRACKET, QUOTE} from './json-bytes.js'
 
 /**
  * `--pretty`: compact JSON text (as JSON.stringify writes it: no whitespace) indented by two
@@ -47,14 +48,6 @@ export function prettyJson(json: string, maxBytes: number): string {
   return pieces.join('')
 }
 
-const QUOTE = 0x22
-const BACKSLASH = 0x5c
-const OPEN_BRACE = 0x7b
-const CLOSE_BRACE = 0x7d
-const OPEN_BRACKET = 0x5b
-const CLOSE_BRACKET = 0x5d
-const COMMA = 0x2c
-const COLON = 0x3a
 
 /** The index of the quote that closes the string opening at `start`. */
 function stringEnd(json: string, start: number): number {

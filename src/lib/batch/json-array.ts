@@ -1,4 +1,5 @@
 import {badDataError} from '../errors.js'
+import {BACKSLASH, CLOSE_BRACE, CLOSE_BRACKET, COMMA, NEWLINE, OPEN_BRACE, OPEN_BRACKET, QUOTE} from '../json-bytes.js'
 
 /*
  * Finds the elements of a top-level JSON array in a byte stream without parsing them: only
@@ -11,22 +12,14 @@ import {badDataError} from '../errors.js'
  * such an error cannot be resynchronized, so it ends the batch (exit 7) under every --on-error.
  */
 
-const QUOTE = 0x22
-const BACKSLASH = 0x5c
-const COMMA = 0x2c
-const OPEN_SQ = 0x5b
-const CLOSE_SQ = 0x5d
-const OPEN_CURLY = 0x7b
-const CLOSE_CURLY = 0x7d
-const NL = 0x0a
 
 // Byte classes of the hot loop: 1 marks the bytes that need a look.
 const IN_STRING = new Uint8Array(256)
 IN_STRING[QUOTE] = IN_STRING[BACKSLASH] = 1
 const STRUCTURAL = new Uint8Array(256)
-for (const b of [QUOTE, COMMA, OPEN_SQ, CLOSE_SQ, OPEN_CURLY, CLOSE_CURLY, NL]) STRUCTURAL[b] = 1
+for (const b of [QUOTE, COMMA, OPEN_BRACKET, CLOSE_BRACKET, OPEN_BRACE, CLOSE_BRACE, NEWLINE]) STRUCTURAL[b] = 1
 
-export const isBlankByte = (b: number) => b === 0x20 || b === NL || b === 0x0d || b === 0x09
+export const isBlankByte = (b: number) => b === 0x20 || b === NEWLINE || b === 0x0d || b === 0x09
 
 const enum State { Before, FirstOrEnd, Value, Element, After }
 
@@ -77,10 +70,10 @@ export class JsonArrayScanner {
             }
             if (STRUCTURAL[b] === 0) continue
             if (b === QUOTE) inString = true
-            else if (b === OPEN_CURLY || b === OPEN_SQ) depth++
-            else if (b === CLOSE_CURLY || b === CLOSE_SQ) {
+            else if (b === OPEN_BRACE || b === OPEN_BRACKET) depth++
+            else if (b === CLOSE_BRACE || b === CLOSE_BRACKET) {
               if (depth > 0) depth--
-              else if (b === CLOSE_SQ) {
+              else if (b === CLOSE_BRACKET) {
                 // a '}' at depth 0 stays in the element: the runner reports it as invalid JSON
                 this.state = State.After
                 this.closed = true
@@ -97,12 +90,12 @@ export class JsonArrayScanner {
                 i++
                 break
               }
-            } else line++ // NL
+            } else line++ // NEWLINE
           }
           continue
         }
         const b = buf[i]
-        if (b === NL) {
+        if (b === NEWLINE) {
           line++
           i++
           continue
@@ -113,12 +106,12 @@ export class JsonArrayScanner {
         }
         switch (this.state) {
           case State.Before:
-            if (b !== OPEN_SQ) throw badDataError(`input must be a JSON array; it starts with ${describeByte(b)} at line ${line}`, {line})
+            if (b !== OPEN_BRACKET) throw badDataError(`input must be a JSON array; it starts with ${describeByte(b)} at line ${line}`, {line})
             this.state = State.FirstOrEnd
             i++
             break
           case State.FirstOrEnd:
-            if (b === CLOSE_SQ) {
+            if (b === CLOSE_BRACKET) {
               this.state = State.After
               this.closed = true
               i++
@@ -126,7 +119,7 @@ export class JsonArrayScanner {
             }
           // falls through: the first element
           case State.Value:
-            if (b === COMMA || b === CLOSE_SQ) {
+            if (b === COMMA || b === CLOSE_BRACKET) {
               throw badDataError(`invalid JSON array at line ${line}: expected a value before ${describeByte(b)} (row ${this.count + 1})`, {line, row: this.count + 1})
             }
             this.state = State.Element
