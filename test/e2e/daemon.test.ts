@@ -260,16 +260,23 @@ describe('the run daemon', () => {
     const pid = await daemonUp(cache)
     register(cache, writeScript(dir, 'forty.js', 'module.exports = () => "x".repeat(40 << 20)\n'), ['--name', 'forty'])
     const runners = () => childrenOf(pid).filter((c) => c.cmd.includes('run-child.cjs --pooled')).length
-    // The client's stdout is a pipe nobody reads for 1.5 s. Relayed without backpressure, the
-    // 40 MiB would all wait in the daemon and the call's runner be long gone; with it, the
-    // runner is still in its write, beside the idle runner for the next call.
+    // The client's stdout is a pipe nobody reads until the test says so. Relayed without
+    // backpressure, the 40 MiB would all wait in the daemon and the call's runner be gone within
+    // moments; with it, the runner stays in its write, beside the idle runner for the next call,
+    // for as long as nobody reads. Gated on a file, not a sleep: on a loaded machine the call
+    // can take seconds to reach its write.
+    const go = join(dir, 'forty.go')
     const env = {...process.env, BURN_CACHE_DIR: cache, BURN_DAEMON_IDLE: '15s'}
-    const client = spawn('bash', ['-c', `"${process.execPath}" "${BIN}" run forty | (sleep 1.5; wc -c)`], {env, stdio: ['ignore', 'pipe', 'inherit']})
+    const reader = `until [ -e "${go}" ]; do sleep 0.05; done; wc -c`
+    const client = spawn('bash', ['-c', `"${process.execPath}" "${BIN}" run forty | (${reader})`], {env, stdio: ['ignore', 'pipe', 'inherit']})
     let out = ''
     client.stdout.on('data', (d: Buffer) => (out += d))
     const closed = new Promise((resolve) => client.on('close', resolve))
-    await sleep(900)
+    const deadline = Date.now() + 30_000
+    while (runners() < 2 && Date.now() < deadline) await sleep(100)
+    await sleep(1500)
     const during = runners()
+    writeFileSync(go, '')
     await closed
     assert.equal(out.trim(), String((40 << 20) + 3))
     assert.equal(during, 2)
