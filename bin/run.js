@@ -1,6 +1,6 @@
 #!/usr/bin/env node
-// `burn run` and `burn batch` take fast paths that do not load oclif (src/cli/fast-run.ts,
-// src/cli/batch-main.ts). run goes through the run daemon of its cache dir when there is one,
+// `burn run` and `burn batch` take fast paths that do not load oclif (src/run/fast-run.ts,
+// src/batch/main.ts). run goes through the run daemon of its cache dir when there is one,
 // and otherwise spawns its child before loading the supervisor; batch forks its runners as
 // soon as its arguments are parsed.
 const argv = process.argv.slice(2)

@@ -1,5 +1,5 @@
 import {readFile} from 'node:fs/promises'
-import {BurnError, notFoundError, usageError} from '../lib/errors.js'
+import {BurnError, notFoundError, usageError} from '../util/errors.js'
 
 export async function readStdin(): Promise<string> {
   return (await readStdinBytes(Infinity))!.toString('utf8')

@@ -1,6 +1,6 @@
-import {cutJson, cutText, errorTextLimit} from '../lib/cut-text.js'
-import {describeError} from '../lib/errors.js'
-import {writeAllSync} from '../lib/write-sync.js'
+import {cutJson, cutText, errorTextLimit} from '../util/cut-text.js'
+import {describeError} from '../util/errors.js'
+import {writeAllSync} from '../util/write-sync.js'
 
 export interface RenderedError {
   exit: number
@@ -10,7 +10,7 @@ export interface RenderedError {
 
 /**
  * Error output for every command and the fast path: with --json a JSON object on stdout,
- * otherwise `Error: message` on stderr; the exit code always follows DESIGN.md's table.
+ * otherwise `Error: message` on stderr; the exit code always follows the README's "Exit codes" table.
  * `maxBytes`: the limit of the output it goes to (a script's error carries its own words: `burn
  * run` passes --max-output for --json, --max-log otherwise); its strings are cut to fit.
  */

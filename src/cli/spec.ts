@@ -1,8 +1,8 @@
 // Flag specs as plain data: the oclif commands turn them into oclif flags (cli/flags.ts), and
 // the fast paths of `burn run` and `burn batch` (cli/argv.ts) parse the same specs with
 // node:util parseArgs without loading oclif at all. One definition, two parsers, no drift.
-import {DEFAULT_CHUNK_BYTES, DEFAULT_CHUNK_ROWS} from '../lib/batch/defaults.js'
-import {DEFAULT_LIMITS, MEMORY_FLOOR_BYTES} from '../lib/limit-defaults.js'
+import {DEFAULT_CHUNK_BYTES, DEFAULT_CHUNK_ROWS} from './batch-defaults.js'
+import {DEFAULT_LIMITS, MEMORY_FLOOR_BYTES} from './limit-defaults.js'
 
 export interface FlagSpec {
   type: 'string' | 'boolean' | 'integer'

@@ -1,4 +1,4 @@
-import {scaleBytes} from '../lib/units.js'
+import {scaleBytes} from '../util/units.js'
 
 /** A cli-table3 table for human summaries (loaded only when a table is printed). */
 export async function renderTable(head: string[], rows: Array<Array<string | number>>): Promise<string> {

@@ -1,9 +1,9 @@
 import {Args, Errors} from '@oclif/core'
-import {BurnCommand} from '../base-command.js'
-import {batchCommand, renderBatchError} from '../cli/batch-main.js'
-import {oclifFlags} from '../cli/flags.js'
+import {BurnCommand} from '../oclif/base-command.js'
+import {batchCommand, renderBatchError} from '../batch/main.js'
+import {oclifFlags} from '../oclif/flags.js'
 import {batchSpec} from '../cli/spec.js'
-import {usageError} from '../lib/errors.js'
+import {usageError} from '../util/errors.js'
 
 export default class Batch extends BurnCommand {
   static summary = 'Stream rows through a registered script: in chunks, in parallel, in order.'

@@ -1,7 +1,7 @@
 import {Args} from '@oclif/core'
-import {BurnCommand} from '../base-command.js'
-import {forgetScript, type ForgetOutcome} from '../lib/forget.js'
-import {openStore} from '../lib/store.js'
+import {BurnCommand} from '../oclif/base-command.js'
+import {forgetScript, type ForgetOutcome} from '../maintenance/forget.js'
+import {openStore} from '../store/store.js'
 
 export default class Forget extends BurnCommand {
   static summary = 'Remove scripts: source, compiled forms and names.'

@@ -1,11 +1,11 @@
 import {Flags} from '@oclif/core'
-import {BurnCommand} from '../base-command.js'
-import {refuseArgs} from '../cli/args.js'
+import {BurnCommand} from '../oclif/base-command.js'
+import {refuseArgs} from '../oclif/args.js'
 import {startProgress} from '../cli/progress.js'
 import {humanBytes, renderTable} from '../cli/table.js'
-import {gcStore, type GcAction, type GcReport} from '../lib/gc.js'
-import {openStore} from '../lib/store.js'
-import {parseDuration, parseSize} from '../lib/units.js'
+import {gcStore, type GcAction, type GcReport} from '../maintenance/gc.js'
+import {openStore} from '../store/store.js'
+import {parseDuration, parseSize} from '../util/units.js'
 
 export default class Gc extends BurnCommand {
   static summary = 'Remove debris and evict scripts by size or age.'

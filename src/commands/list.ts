@@ -1,6 +1,6 @@
-import {BurnCommand} from '../base-command.js'
-import {listScripts} from '../lib/catalog.js'
-import {openStore} from '../lib/store.js'
+import {BurnCommand} from '../oclif/base-command.js'
+import {listScripts} from '../maintenance/catalog.js'
+import {openStore} from '../store/store.js'
 import {renderTable, humanBytes} from '../cli/table.js'
 
 export default class List extends BurnCommand {

@@ -1,9 +1,9 @@
 import {Args} from '@oclif/core'
-import {BurnCommand} from '../base-command.js'
-import {oclifFlags} from '../cli/flags.js'
-import {toRunArgv} from '../cli/run-argv.js'
-import {spawnRunChild} from '../cli/run-spawn.js'
-import {superviseRun} from '../cli/run-supervisor.js'
+import {BurnCommand} from '../oclif/base-command.js'
+import {oclifFlags} from '../oclif/flags.js'
+import {toRunArgv} from '../run/request.js'
+import {spawnRunChild} from '../run/spawn.js'
+import {superviseRun} from '../run/supervisor.js'
 import {runSpec} from '../cli/spec.js'
 
 export default class Run extends BurnCommand {

@@ -1,9 +1,9 @@
 import {Args} from '@oclif/core'
-import {BurnCommand} from '../base-command.js'
-import {listScripts} from '../lib/catalog.js'
-import {readRegular} from '../lib/read-regular.js'
-import {resolveScript} from '../lib/resolve.js'
-import {checkScriptDirs, openStore} from '../lib/store.js'
+import {BurnCommand} from '../oclif/base-command.js'
+import {listScripts} from '../maintenance/catalog.js'
+import {readRegular} from '../util/read-regular.js'
+import {resolveScript} from '../store/resolve.js'
+import {checkScriptDirs, openStore} from '../store/store.js'
 
 export default class Show extends BurnCommand {
   static summary = "Show one script's metadata and source."

@@ -1,9 +1,9 @@
 import {Flags} from '@oclif/core'
-import {BurnCommand} from '../base-command.js'
-import {refuseArgs} from '../cli/args.js'
+import {BurnCommand} from '../oclif/base-command.js'
+import {refuseArgs} from '../oclif/args.js'
 import {humanBytes, renderTable} from '../cli/table.js'
-import {statsReport, type StatsReport} from '../lib/stats-report.js'
-import {openStore} from '../lib/store.js'
+import {statsReport, type StatsReport} from '../maintenance/stats-report.js'
+import {openStore} from '../store/store.js'
 
 const LABELS: Record<string, string> = {
   'register.hits': 'register hits',

@@ -1,11 +1,11 @@
 import {Flags} from '@oclif/core'
-import {BurnCommand} from '../base-command.js'
-import {refuseArgs} from '../cli/args.js'
+import {BurnCommand} from '../oclif/base-command.js'
+import {refuseArgs} from '../oclif/args.js'
 import {startProgress} from '../cli/progress.js'
 import {humanBytes, renderTable} from '../cli/table.js'
-import {EXIT} from '../lib/exit-codes.js'
-import {exists} from '../lib/store.js'
-import {verifyStore, type VerifyReport} from '../lib/verify.js'
+import {EXIT} from '../util/exit-codes.js'
+import {exists} from '../store/store.js'
+import {verifyStore, type VerifyReport} from '../maintenance/verify.js'
 
 export default class Verify extends BurnCommand {
   static summary = 'Check every file of the store; --fix repairs what it finds.'

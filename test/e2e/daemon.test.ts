@@ -5,7 +5,7 @@ import {join} from 'node:path'
 import {describe, it} from 'node:test'
 import {BIN, ROOT, burn, burnAsync, json, register, stats, tmp, writeScript, type Result} from '../helpers.js'
 
-// The run daemon (src/cli/daemon): after a first `burn run`, later runs of the same cache dir
+// The run daemon (src/run/daemon): after a first `burn run`, later runs of the same cache dir
 // go through a background process that keeps a runner started and the last script loaded.
 // Every outcome must be byte for byte what a direct run (BURN_DAEMON=off) gives.
 

@@ -4,7 +4,7 @@ import {createHash} from 'node:crypto'
 import {chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync, truncateSync, utimesSync, writeFileSync} from 'node:fs'
 import {join} from 'node:path'
 import {describe, it} from 'node:test'
-import {engineTag} from '../../src/lib/engines/tag.js'
+import {engineTag} from '../../src/engines/tag.js'
 import {burn, burnAsync, json, register, stats, tmp, writeScript} from '../helpers.js'
 
 const sha = (s: string | Buffer) => createHash('sha256').update(s).digest('hex')

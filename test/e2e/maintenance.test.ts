@@ -5,8 +5,8 @@ import {chmodSync, cpSync, existsSync, lstatSync, mkdirSync, readdirSync, readFi
 import {hostname} from 'node:os'
 import {dirname, join} from 'node:path'
 import {before, describe, test} from 'node:test'
-import {encodeArtifact} from '../../src/lib/artifact.js'
-import {loadXxh64} from '../../src/lib/hash.js'
+import {encodeArtifact} from '../../src/engines/artifact.js'
+import {loadXxh64} from '../../src/util/hash.js'
 import {BIN, burn, burnAsync, json, register, tmp, writeScript, type Result} from '../helpers.js'
 
 // burn stats, gc and verify against the real binary: exact counters under concurrency, each

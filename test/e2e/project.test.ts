@@ -3,7 +3,7 @@ import {readdirSync, readFileSync} from 'node:fs'
 import {join} from 'node:path'
 import {describe, it} from 'node:test'
 import {Config} from '@oclif/core'
-import {defaultCacheDir} from '../../src/lib/cache-dir.js'
+import {defaultCacheDir} from '../../src/store/cache-dir.js'
 import {burn, ROOT, tmp} from '../helpers.js'
 
 describe('project', () => {

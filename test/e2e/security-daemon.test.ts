@@ -375,7 +375,7 @@ describe('nothing blocks forever, and garbage changes nothing', () => {
     assert.ok(await gone(pid, 3000))
   })
 
-  // Linear reading is asserted where a loaded machine cannot blur it (test/lib/frames.test.ts:
+  // Linear reading is asserted where a loaded machine cannot blur it (test/unit/run/frames.test.ts:
   // bytes copied); here the bytes, and the two times as a diagnostic (no timing assertion).
   it('relays 40 MB of stdin through the daemon with the same result as the direct path', async (t) => {
     const input = JSON.stringify(Array.from({length: 3_500_000}, (_, i) => i % 1000 === 0 ? 'x'.repeat(10) : i))

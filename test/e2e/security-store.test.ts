@@ -5,7 +5,7 @@ import {chmodSync, chownSync, existsSync, mkdirSync, readdirSync, renameSync, rm
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {after, describe, test} from 'node:test'
-import {engineTag} from '../../src/lib/engines/tag.js'
+import {engineTag} from '../../src/engines/tag.js'
 import {burn, json, register, removeTree, tmp, writeScript, type Result} from '../helpers.js'
 
 // The store's trust boundary (issue 11): another user's or a writable cache dir or store

@@ -5,7 +5,7 @@ import {cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rm
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {after, describe, it} from 'node:test'
-import {engineTag} from '../../src/lib/engines/tag.js'
+import {engineTag} from '../../src/engines/tag.js'
 import {burn, json, register, removeTree, tmp, writeScript} from '../helpers.js'
 
 // Storage faults give a clear exit 8 (or 3 where it is a plain miss), never a wrong result and

@@ -1,7 +1,7 @@
-import {BurnCommand} from '../../base-command.js'
-import {refuseArgs} from '../../cli/args.js'
+import {BurnCommand} from '../../oclif/base-command.js'
+import {refuseArgs} from '../../oclif/args.js'
 import {renderTable} from '../../cli/table.js'
-import {listDaemons} from '../../lib/daemons.js'
+import {listDaemons} from '../../maintenance/daemons.js'
 
 export default class DaemonStatus extends BurnCommand {
   static summary = 'Show the run daemons of the cache dir.'

@@ -1,7 +1,7 @@
-import {BurnCommand} from '../../base-command.js'
-import {refuseArgs} from '../../cli/args.js'
-import {askToStop} from '../../cli/daemon/control.js'
-import {stopDaemons} from '../../lib/daemons.js'
+import {BurnCommand} from '../../oclif/base-command.js'
+import {refuseArgs} from '../../oclif/args.js'
+import {askToStop} from '../../run/daemon/control.js'
+import {stopDaemons} from '../../maintenance/daemons.js'
 
 export default class DaemonStop extends BurnCommand {
   static summary = 'Stop the run daemons of the cache dir.'

@@ -1,0 +1,48 @@
+import type {Job, JobResult, Limits, ScriptFiles} from './protocol.js'
+import {engineTag, type EngineName} from './tag.js'
+
+/** Runs one job in this process: a runner process, or `burn run`'s supervised child. */
+export async function executeJob(job: Job): Promise<JobResult> {
+  if (engineTag(job.engine) !== job.tag) {
+    return {ok: false, error: {kind: 'internal', message: `runner engine tag ${engineTag(job.engine)} differs from ${job.tag}`}}
+  }
+  // Each engine is imported only when used: a v8 run never loads the QuickJS wasm.
+  if (job.engine === 'quickjs') {
+    const q = await import('./quickjs/engine.js')
+    return job.op === 'compile' ? q.compileQuickjs(job) : q.runQuickjs(job)
+  }
+  const v8 = await import('./v8.js')
+  return job.op === 'compile' ? v8.compileV8(job) : v8.runV8(job)
+}
+
+/**
+ * Loads what an engine needs before a script's deadline and memory baseline start; with the
+ * run's limits, quickjs also makes the run's sandbox ahead.
+ */
+export async function warmEngine(engine: EngineName, limits?: Limits): Promise<void> {
+  const xxh = import('../util/hash.js').then((h) => h.loadXxh64())
+  if (engine === 'quickjs') {
+    const q = await import('./quickjs/engine.js')
+    await (limits ? q.prepareQuickjs(limits) : q.warmQuickjs())
+  }
+  await xxh
+}
+
+/**
+ * Starts loading a script a run is expected to ask for next (the run daemon's pooled runners):
+ * v8 reads, checks and deserializes it; quickjs loads its wasm. Only reads: a call for
+ * another script, or files that changed meanwhile, simply load as usual.
+ */
+export function preloadJob(files: ScriptFiles): void {
+  if (files.engine === 'quickjs') {
+    void warmEngine('quickjs').catch(() => {})
+    return
+  }
+  void import('./v8.js').then((v8) => v8.preloadV8(files)).catch(() => {})
+}
+
+/** A pooled runner's warm-up: burn's own code for a v8 call, run once on a trivial script. */
+export async function warmRunner(limits: Limits): Promise<void> {
+  const [v8] = await Promise.all([import('./v8.js'), warmEngine('v8')])
+  await v8.warmV8(limits)
+}

@@ -1,0 +1,73 @@
+import {availableParallelism} from 'node:os'
+import {describeError} from '../util/errors.js'
+import {RunnerPool} from '../runners/pool.js'
+import type {Limits} from '../engines/protocol.js'
+import type {EngineName} from '../engines/tag.js'
+import {registerSource, type RegisterCounters, type RegisterOutcome} from './register.js'
+import type {SourceInput} from './sources.js'
+import {recordStats} from '../store/stats.js'
+import type {Store} from '../store/store.js'
+
+export interface RegisterFailure {
+  file: string
+  code: number
+  kind: string
+  message: string
+}
+
+export type RegisterItem = {ok: true; outcome: RegisterOutcome} | {ok: false; failure: RegisterFailure}
+
+/**
+ * Registers many sources with a pool of runner processes (one per CPU): a CI warm-up of
+ * thousands of scripts pays process startup once per runner, not once per script. One file's
+ * failure does not stop the others; results come back in argument order.
+ */
+export async function registerMany(
+  store: Store,
+  inputs: SourceInput[],
+  /** engine undefined: --engine not given (trust.ts registerEngine decides per script). */
+  opts: {name?: string; engine?: EngineName; limits: Limits; concurrency?: number},
+  onDone?: (item: RegisterItem, done: number) => void,
+): Promise<RegisterItem[]> {
+  const size = Math.max(1, Math.min(opts.concurrency ?? availableParallelism(), inputs.length))
+  const pool = new RunnerPool(size, opts.engine ?? 'v8')
+  const counters: RegisterCounters = {hits: 0, misses: 0, compiles: 0, compileFailures: 0, compileMs: 0}
+  const items: RegisterItem[] = new Array(inputs.length)
+  let next = 0
+  let done = 0
+  const worker = async () => {
+    while (next < inputs.length) {
+      const i = next++
+      const input = inputs[i]
+      try {
+        const source = await input.read()
+        const outcome = await registerSource(store, pool, {source, file: input.file, name: opts.name, engine: opts.engine, limits: opts.limits}, counters)
+        items[i] = {ok: true, outcome}
+      } catch (error) {
+        const d = describeError(error)
+        items[i] = {ok: false, failure: {file: input.file, code: d.exit, kind: d.kind, message: d.message}}
+      }
+      onDone?.(items[i], ++done)
+    }
+  }
+  try {
+    await Promise.all(Array.from({length: size * 2}, worker))
+  } finally {
+    pool.close()
+    const used: Record<string, number> = {}
+    for (const it of items) if (it?.ok) used[it.outcome.hash] = Date.now()
+    await recordStats(store.layout, {
+      counters: {
+        hits: counters.hits,
+        misses: counters.misses,
+        'register.hits': counters.hits,
+        'register.misses': counters.misses,
+        compiles: counters.compiles,
+        compileFailures: counters.compileFailures,
+        compileMs: Math.round(counters.compileMs),
+      },
+      used,
+    }).catch(() => {})
+  }
+  return items
+}

@@ -1,0 +1,134 @@
+import {lstat, utimes} from 'node:fs/promises'
+import {writeAtomic} from '../store/atomic.js'
+import {checkCompiled, lockKey, publishCompiled} from '../store/compiled.js'
+import {BurnError, storeError} from '../util/errors.js'
+import {faultPoint} from '../util/faults.js'
+import {sha256} from '../util/hash.js'
+import {checkName} from '../store/layout.js'
+import {acquireLock, Lock} from '../store/lock.js'
+import {readRegular} from '../util/read-regular.js'
+import type {RunnerPool} from '../runners/pool.js'
+import type {JobError, Limits} from '../engines/protocol.js'
+import {engineTag, type EngineName} from '../engines/tag.js'
+import type {Store} from '../store/store.js'
+import {recordEngine, registerEngine} from '../store/engine-trust.js'
+
+export interface RegisterOutcome {
+  hash: string
+  file: string
+  name?: string
+  engine: EngineName
+  /** Every engine the script is now registered for (trust.ts). */
+  engines: EngineName[]
+  status: 'hit' | 'compiled'
+  waited: boolean
+  compileMs: number
+  bytes: number
+}
+
+export interface RegisterCounters {
+  hits: number
+  misses: number
+  compiles: number
+  compileFailures: number
+  compileMs: number
+}
+
+/**
+ * Registers one source: hash it, and compile it exactly once per engine tag across all
+ * processes (the pending registry: the lock holder compiles, the others wait and then find
+ * the published form). A syntax error stores nothing. The order of writes (source, then
+ * compiled form, then name) means a crash at any point leaves either nothing usable or a
+ * source without a compiled form, which the next run or register treats as a miss.
+ */
+export async function registerSource(
+  store: Store,
+  pool: RunnerPool,
+  opts: {source: Uint8Array; file: string; name?: string; engine?: EngineName; limits: Limits},
+  counters: RegisterCounters,
+): Promise<RegisterOutcome> {
+  const {layout} = store
+  if (opts.name !== undefined) checkName(opts.name)
+  const hash = sha256(opts.source)
+  const engine = await registerEngine(layout, hash, opts.engine)
+  const tag = engineTag(engine)
+  const base = {hash, file: opts.file, name: opts.name, engine, bytes: opts.source.length}
+
+  let outcome: RegisterOutcome
+  // Settled under the script's registry lock, name included, hit or not: `burn gc` evicts under
+  // the same locks and skips a script whose source was touched since it planned (evict.ts), so
+  // a register that succeeds leaves its script stored and its name pointing at it. (A lock wait
+  // that times out, a holder alive but stuck for 60 s, proceeds without: that guarantee lapses.)
+  const lock = await acquireLock(layout.lock(lockKey(hash, tag)))
+  const waited = lock instanceof Lock ? lock.waited : true
+  try {
+    if ((await checkCompiled(layout, tag, hash)).state === 'valid' && (await touch(layout.object(hash)))) {
+      outcome = {...base, engines: await recordEngine(layout, hash, engine), status: 'hit', waited, compileMs: 0}
+    } else {
+      counters.misses++
+      const result = await pool.exec({op: 'compile', engine, tag, hash, source: opts.source, filename: opts.file, limits: opts.limits})
+      if (!result.ok) {
+        counters.compileFailures++
+        throw compileFailure(result.error, opts.file)
+      }
+      counters.compiles++
+      counters.compileMs += result.compileMs
+      faultPoint('register:compiled')
+      const engines = await recordEngine(layout, hash, engine, () => writeObject(store, hash, opts.source))
+      faultPoint('register:object-written')
+      await publishCompiled(layout, tag, hash, opts.source, result.cachedData ?? new Uint8Array(0))
+      // (a source kept from before, e.g. registered for the other engine, is marked used too)
+      await touch(layout.object(hash))
+      outcome = {...base, engines, status: 'compiled', waited, compileMs: result.compileMs}
+    }
+    if (outcome.status === 'hit') counters.hits++
+    if (opts.name !== undefined) await writeAtomic(layout.tmpDir, layout.name(opts.name), hash + '\n', 'name')
+  } finally {
+    if (lock instanceof Lock) await lock.release()
+  }
+  return outcome
+}
+
+/**
+ * Marks a use of the source for gc's eviction (evict.ts): a utimes that sets its access time
+ * and keeps its mtime (the registration time `burn list` shows) changes its ctime, which gc
+ * compares. False if the source is gone.
+ */
+async function touch(path: string): Promise<boolean> {
+  try {
+    const st = await lstat(path)
+    if (!st.isFile()) return false // utimes would follow a symbolic link out of the store
+    await utimes(path, Date.now() / 1000, st.mtimeMs / 1000)
+    return true
+  } catch {
+    return false
+  }
+}
+
+/** Sources are never rewritten: an existing object of the right size is kept as is. */
+async function writeObject(store: Store, hash: string, source: Uint8Array): Promise<void> {
+  const path = store.layout.object(hash)
+  const st = await lstat(path).catch(() => undefined)
+  if (st?.isFile() && st.size === source.length && sha256Matches(await readRegular(path).catch(() => undefined), hash)) return
+  if (st && !st.isFile()) throw storeError(`${path} is not a file; run \`burn verify --fix\``)
+  await writeAtomic(store.layout.tmpDir, path, source, 'object')
+}
+
+function sha256Matches(data: Uint8Array | undefined, hash: string): boolean {
+  return data !== undefined && sha256(data) === hash
+}
+
+function compileFailure(error: JobError, file: string): BurnError {
+  switch (error.kind) {
+    case 'compile': {
+      const where = error.line === undefined ? file : `${file}:${error.line}${error.column === undefined ? '' : `:${error.column}`}`
+      return new BurnError('compile', `${where}: ${error.message}`, {file, line: error.line, column: error.column})
+    }
+    case 'script':
+      return new BurnError('scriptError', `${file}: ${error.message}${error.stack ? `\n${error.stack}` : ''}`, {file})
+    case 'limit':
+      return new BurnError('limit', `${file}: ${error.message}`, {file, limit: error.limit})
+    default:
+      return new BurnError(error.kind === 'badData' ? 'badData' : 'internal', `${file}: ${error.message}`, {file})
+  }
+}

@@ -1,0 +1,183 @@
+import {spawn} from 'node:child_process'
+import {existsSync, statSync} from 'node:fs'
+import {createConnection, type Socket} from 'node:net'
+import {dirname, join} from 'node:path'
+import {defaultCacheDir} from '../../store/cache-dir.js'
+import {cacheDirShared, daemonDirProblem, socketProblem} from '../../store/daemon-trust.js'
+import {BurnError, storeError} from '../../util/errors.js'
+import {readStdin, readsStdin} from '../../cli/input.js'
+import {renderError} from '../../cli/render.js'
+import type {RunFlags} from '../request.js'
+import {writeAllSync} from '../../util/write-sync.js'
+import {frame, FrameReader, MAX_FRAME, SILENCE_MS, type PooledRequest} from './frames.js'
+import {DAEMON_JS} from '../bundles.js'
+import {daemonAllowed, daemonPaths, type DaemonPaths} from './where.js'
+
+/** The call ran (its exit code), or it must run directly (with the stdin already read, if any). */
+export type DaemonOutcome = {code: number} | {direct: true; stdin?: string}
+
+// A daemon lock touched this recently belongs to a daemon that is starting or running.
+const LOCK_FRESH_MS = 5000
+// BURN_DAEMON=require (tests): how long a first call waits for the daemon it started.
+const REQUIRE_WAIT_MS = 10_000
+
+/**
+ * `burn run` through the run daemon of its cache dir (daemon/server.ts), which keeps a runner
+ * process started and its likely script loaded, so a call costs this client's start and the
+ * script's own work. No daemon yet: one is started in the background and this call runs
+ * directly, as do calls the daemon may not serve (daemonAllowed) and calls from a working
+ * directory that no longer exists (the direct path treats it as any run does). A socket is used
+ * only if nobody else could have put it there (daemon-trust.ts).
+ */
+export async function runViaDaemon(argv: string[], flags: RunFlags): Promise<DaemonOutcome> {
+  const cwd = currentDir()
+  if (!daemonAllowed(process.env) || cwd === undefined) return {direct: true}
+  const paths = daemonPaths(flags['cache-dir'] ?? defaultCacheDir(), process.env)
+  if (!paths || cacheDirShared(paths.cacheDir)) return {direct: true}
+  const refused = daemonDirProblem(dirname(paths.socket))
+  if (refused) return {code: renderError(storeError(refused), Boolean(flags.json))}
+  const required = daemonRequired(process.env)
+  const found = await findSocket(paths, required)
+  if (found !== true) {
+    if (found) writeAllSync(2, `burn: not using the run daemon: ${found}; the call runs directly (burn daemon stop removes the socket)\n`)
+    return {direct: true}
+  }
+  // stdin first, then the connection: a client waiting on slow input holds no connection the
+  // daemon could close under it (idle timeout, `burn daemon stop`).
+  const stdin = readsStdin(flags, Boolean(process.stdin.isTTY)) ? await readStdin() : null
+  // (a bigger request than the daemon takes: the direct path has no such bound)
+  if (stdin !== null && Buffer.byteLength(stdin) > MAX_FRAME - 64 * 1024) return {direct: true, stdin}
+  const sock = await connect(paths.socket)
+  if (!sock) {
+    startDaemon(paths)
+    return {direct: true, stdin: stdin ?? undefined}
+  }
+  const req: PooledRequest = {argv: [`--cache-dir=${paths.cacheDir}`, ...argv], cwd, stdin}
+  const outcome = await relay(sock, req)
+  if (!('failed' in outcome)) return outcome
+  return abandon(outcome.failed, paths, req, required, Boolean(flags.json))
+}
+
+function currentDir(): string | undefined {
+  try {
+    return process.cwd()
+  } catch {
+    return undefined // removed (ENOENT from uv_cwd)
+  }
+}
+
+/** BURN_DAEMON=require: a call never runs directly because of the daemon (tests use it to see every fallback). */
+const daemonRequired = (env: NodeJS.ProcessEnv) => env.BURN_DAEMON === 'require'
+
+/** true: a trusted socket is there; undefined: none (a daemon is started); else why it is not used. */
+async function findSocket(paths: DaemonPaths, wait: boolean): Promise<true | string | undefined> {
+  const until = Date.now() + (wait ? REQUIRE_WAIT_MS : 0)
+  for (let started = false; ; started = true) {
+    try {
+      return socketProblem(paths.socket) ?? true
+    } catch {
+      // no socket yet
+    }
+    if (!started) startDaemon(paths)
+    if (Date.now() >= until) return undefined
+    await new Promise((r) => setTimeout(r, 25))
+  }
+}
+
+function connect(path: string): Promise<Socket | undefined> {
+  return new Promise((resolve) => {
+    const sock = createConnection(path)
+    sock.once('connect', () => resolve(sock))
+    sock.once('error', () => resolve(undefined))
+  })
+}
+
+/** Why a call through the daemon did not end with its exit code. */
+type Failure = {hung: boolean; printed: boolean}
+
+/**
+ * Relays the call's frames to this process's stdout and stderr. A daemon that sends nothing,
+ * not even its keepalives, for SILENCE_MS (stopped with SIGSTOP, or stuck) is given up on, as is
+ * one whose connection closes before the exit code. Silence is measured from the last frame
+ * handled, so time this client spent blocked writing to a slow reader never counts.
+ */
+function relay(sock: Socket, req: PooledRequest): Promise<{code: number} | {failed: Failure}> {
+  return new Promise((resolve) => {
+    const reader = new FrameReader()
+    let printed = false
+    let code: number | undefined
+    let hung = false
+    let heard = Date.now()
+    const watch = (): NodeJS.Timeout => setTimeout(() => {
+      const quiet = Date.now() - heard
+      if (quiet < SILENCE_MS) return (timer = watch())
+      hung = true
+      sock.destroy()
+    }, SILENCE_MS - (Date.now() - heard))
+    let timer = watch()
+    sock.on('data', (chunk: Buffer) => {
+      let frames
+      try {
+        frames = reader.push(chunk)
+      } catch {
+        return sock.destroy()
+      }
+      for (const f of frames) {
+        if (f.type === 'o') {
+          printed = true
+          writeAllSync(1, f.payload)
+        } else if (f.type === 'e') writeAllSync(2, f.payload)
+        else if (f.type === 'x') code = Number(f.payload.toString())
+      }
+      heard = Date.now()
+    })
+    sock.on('error', () => {})
+    sock.on('close', () => {
+      clearTimeout(timer)
+      resolve(code === undefined ? {failed: {hung, printed}} : {code})
+    })
+    sock.write(frame('R', JSON.stringify(req)), () => (heard = Date.now()))
+  })
+}
+
+/**
+ * The daemon went away or stopped answering mid-call. Scripts are functions of their input, so
+ * the call runs again directly, unless part of its result already went out or BURN_DAEMON=
+ * require forbids it; either way it is said on stderr and counted (`burn stats`:
+ * runs.daemon.fallback), so a daemon that fails is never silent.
+ */
+async function abandon(f: Failure, paths: DaemonPaths, req: PooledRequest, required: boolean, json: boolean): Promise<DaemonOutcome> {
+  const what = f.hung ? `the burn run daemon sent nothing for ${SILENCE_MS / 1000}s` : 'the burn run daemon stopped during the call'
+  await countFallback(paths.cacheDir)
+  if (f.printed || required) {
+    const why = f.printed ? 'part of its output was already printed' : 'BURN_DAEMON=require'
+    return {code: renderError(new BurnError('internal', `${what} (${why}); run it again (burn daemon stop ends a stuck daemon)`), json)}
+  }
+  writeAllSync(2, `burn: ${what}; the call runs directly (burn daemon stop ends a stuck daemon)\n`)
+  return {direct: true, stdin: req.stdin ?? undefined}
+}
+
+async function countFallback(cacheDir: string): Promise<void> {
+  try {
+    // (loaded only now: a chunk of its own in the fast path's bundle)
+    const [{recordStats}, {Layout}] = await Promise.all([import('../../store/stats.js'), import('../../store/layout.js')])
+    await recordStats(new Layout(cacheDir), {counters: {'runs.daemon.fallback': 1}})
+  } catch {
+    // counting is best effort
+  }
+}
+
+function startDaemon(paths: DaemonPaths): void {
+  try {
+    if (Date.now() - statSync(paths.lock).mtimeMs < LOCK_FRESH_MS) return
+  } catch {
+    // no lock: no daemon
+  }
+  // Only for an existing store: a run against a missing one fails, and must not create it.
+  if (!existsSync(join(paths.cacheDir, 'store.json'))) return
+  try {
+    spawn(process.execPath, [...process.execArgv, DAEMON_JS, paths.cacheDir, paths.socket, paths.lock], {detached: true, stdio: 'ignore'}).unref()
+  } catch {
+    // the daemon is an optimisation: this call runs directly either way
+  }
+}

@@ -1,0 +1,104 @@
+/*
+ * The run daemon's wire format. A `burn run` client sends one request frame; the daemon answers
+ * with the call's stdout and stderr bytes as they come, then its exit code. A frame is a type
+ * byte, a 32-bit big-endian length and that many bytes: output is relayed as raw bytes, never
+ * re-encoded.
+ */
+import type {Limits} from '../../engines/protocol.js'
+
+// R: a call (client -> daemon); o, e: its stdout and stderr bytes, x: its exit code (daemon ->
+// client). S: stop (burn daemon stop -> daemon), answered by s: the token of the daemon's lock.
+export type FrameType = 'R' | 'o' | 'e' | 'x' | 'S' | 's' | 'k'
+
+/** A daemon sends a keepalive (`k`, empty) this often while a call of a client is in flight. */
+export const KEEPALIVE_MS = 1000
+/**
+ * A client gives up on a daemon that sent nothing, keepalives included, for this long (stopped,
+ * stuck). Generous: on a loaded 2-core machine a working daemon was seen silent for over 5 s,
+ * and a needless fallback runs the call a second time.
+ */
+export const SILENCE_MS = 15_000
+
+/** What a client asks: the run's argv (with --cache-dir made explicit), its cwd, its stdin text (null: a terminal). */
+export interface PooledRequest {
+  argv: string[]
+  cwd: string
+  stdin: string | null
+}
+
+/** The request in an R frame, or undefined when it is not one (anything else: not JSON, wrong types). */
+export function parseRequest(payload: Buffer): PooledRequest | undefined {
+  let req: Partial<PooledRequest> | null
+  try {
+    req = JSON.parse(payload.toString()) as Partial<PooledRequest> | null
+  } catch {
+    return undefined
+  }
+  const ok = typeof req === 'object' && req !== null && Array.isArray(req.argv) && req.argv.every((a) => typeof a === 'string')
+    && typeof req.cwd === 'string' && (req.stdin === null || typeof req.stdin === 'string')
+  return ok ? req as PooledRequest : undefined
+}
+
+/** What a pooled runner prepares while it waits for its call: the store, and the script of the call expected next. */
+export interface PooledHint {
+  cacheDir: string
+  script?: {engine: string; hash: string}
+  /** The call expected next is a quickjs call with these limits: its sandbox is made ahead. */
+  quickjs?: Limits
+}
+
+/** A frame as its header and its body: written one after the other, the body is never copied. */
+export function frameParts(type: FrameType, payload: Buffer | string): [Buffer, Buffer] {
+  const body = typeof payload === 'string' ? Buffer.from(payload) : payload
+  const head = Buffer.allocUnsafe(5)
+  head.write(type, 0, 'latin1')
+  head.writeUInt32BE(body.length, 1)
+  return [head, body]
+}
+
+export const frame = (type: FrameType, payload: Buffer | string): Buffer => Buffer.concat(frameParts(type, payload))
+
+/**
+ * The largest frame either side accepts: a request carries the call's stdin, so a bigger stdin
+ * runs directly (client.ts), and a header announcing more is refused before anything is held.
+ */
+export const MAX_FRAME = 256 * 1024 * 1024
+
+export class FrameTooLarge extends Error {}
+
+/**
+ * Splits a byte stream back into frames. Chunks are kept apart until the frame they complete
+ * is whole, then joined once: a 40 MB request in 64 KiB chunks is copied twice, not once per
+ * chunk as a join per push would (that made stdin through the daemon quadratic).
+ */
+export class FrameReader {
+  private parts: Buffer[] = []
+  private size = 0
+  /** Bytes needed before anything can be parsed: a header, or the frame that header announced. */
+  private need = 5
+
+  /** Throws FrameTooLarge for a frame over MAX_FRAME. */
+  push(chunk: Buffer): Array<{type: FrameType; payload: Buffer}> {
+    this.parts.push(chunk)
+    this.size += chunk.length
+    if (this.size < this.need) return []
+    const buf = this.parts.length === 1 ? this.parts[0] : Buffer.concat(this.parts, this.size)
+    const out: Array<{type: FrameType; payload: Buffer}> = []
+    let at = 0
+    this.need = 5
+    while (buf.length - at >= 5) {
+      const len = buf.readUInt32BE(at + 1)
+      if (len > MAX_FRAME) throw new FrameTooLarge(`a frame of ${len} bytes`)
+      if (buf.length - at < 5 + len) {
+        this.need = 5 + len
+        break
+      }
+      out.push({type: buf.toString('latin1', at, at + 1) as FrameType, payload: buf.subarray(at + 5, at + 5 + len)})
+      at += 5 + len
+    }
+    const rest = buf.subarray(at)
+    this.parts = rest.length > 0 ? [rest] : []
+    this.size = rest.length
+    return out
+  }
+}

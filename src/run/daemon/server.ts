@@ -1,0 +1,320 @@
+// The run daemon: one per cache dir and environment (where.ts), started in the background by
+// the first `burn run` that finds none, gone after BURN_DAEMON_IDLE (default 2m) without a
+// call, or as soon as its store or socket disappears. It never runs a script itself: each call
+// gets a runner process of its own (run/child.ts in pooled mode), started ahead of time and
+// used once, and is supervised exactly as a direct `burn run` is (run/supervisor.ts), so a
+// breach kills that runner and the call still ends with exit 6. What the daemon saves is the
+// runner's start and, when the same script comes again, the load of its code cache.
+import {spawn, type ChildProcess} from 'node:child_process'
+import {chmodSync, existsSync, mkdirSync, rmdirSync, rmSync, statSync} from 'node:fs'
+import {createServer, type Socket} from 'node:net'
+import {dirname, join} from 'node:path'
+import type {Limits} from '../../engines/protocol.js'
+import {parseLimits} from '../../cli/limits.js'
+import {tiedNode} from '../../runners/parent-death.js'
+import {acquireLock, Lock} from '../../store/lock.js'
+import {daemonDirProblem} from '../../store/daemon-trust.js'
+import {parseDuration} from '../../util/units.js'
+import {formatError} from '../../cli/render.js'
+import {parseRunArgv, type RunFlags} from '../request.js'
+import {childClosed} from '../spawn.js'
+import {superviseRun} from '../supervisor.js'
+import {frame, FrameReader, frameParts, KEEPALIVE_MS, parseRequest, type PooledHint, type PooledRequest} from './frames.js'
+import {OutputRelay} from './relay.js'
+import {RUN_CHILD} from '../bundles.js'
+
+const [cacheDir, socketPath, lockPath] = process.argv.slice(2)
+const IDLE_MS = idleMs(process.env.BURN_DAEMON_IDLE)
+const WATCH_MS = 1000
+// Calls remembered for the preload hint (bounded: oldest forgotten first).
+const MAX_HINTS = 1000
+
+function idleMs(v: string | undefined): number {
+  try {
+    return v ? parseDuration(v, 'BURN_DAEMON_IDLE') : 120_000
+  } catch {
+    return 120_000
+  }
+}
+
+interface Runner {
+  child: ChildProcess
+  closed: Promise<[number | null, NodeJS.Signals | null]>
+}
+
+/** What a call resolved to: the pooled runner's hint for a call expected to be like it. */
+type Expect = Omit<PooledHint, 'cacheDir'>
+
+/** Bounded insertion-ordered map: the oldest entry goes first. */
+function setBounded<V>(m: Map<string, V>, key: string, value: V): void {
+  m.delete(key)
+  m.set(key, value)
+  if (m.size > MAX_HINTS) m.delete(m.keys().next().value!)
+}
+
+class RunnerPool {
+  private idle?: Runner
+  private readonly expect = new Map<string, Expect>()
+  /** The call that came after each call last time, and the last call: a one-step predictor. */
+  private readonly next = new Map<string, string>()
+  private last?: string
+
+  /** The started runner, or a new one: each runner does one call. */
+  take(callKey: string): Runner {
+    if (this.last !== undefined) setBounded(this.next, this.last, callKey)
+    this.last = callKey
+    const ready = this.idle && this.idle.child.exitCode === null && this.idle.child.signalCode === null ? this.idle : undefined
+    this.idle = undefined
+    return ready ?? this.start(this.expect.get(callKey))
+  }
+
+  /**
+   * Starts the runner for the next call, prepared for the call that followed this one last
+   * time (the same one again, the first time): a script run over and over, and scripts or
+   * engines that alternate (A, B, A, B), both find their script loaded.
+   */
+  fill(callKey?: string): void {
+    this.idle ??= this.start(callKey === undefined ? undefined : this.expect.get(this.next.get(callKey) ?? callKey))
+  }
+
+  /** What the call resolved to; `quickjs`: its limits, to make its sandbox ahead. */
+  remember(callKey: string, script: PooledHint['script'], quickjs?: Limits): void {
+    setBounded(this.expect, callKey, {script, quickjs})
+  }
+
+  close(): void {
+    // a runner whose stdin ends without a request exits on its own
+    this.idle?.child.stdin?.end()
+    this.idle = undefined
+  }
+
+  private start(expect?: Expect): Runner {
+    const hint: PooledHint = {cacheDir, ...expect}
+    const node = tiedNode(process.execArgv)
+    const args = [...node.execArgv, RUN_CHILD, '--pooled', JSON.stringify(hint)]
+    const child = spawn(node.execPath, args, {stdio: ['pipe', 'pipe', 'pipe', 'pipe']})
+    child.on('error', () => {})
+    child.stdin!.on('error', () => {})
+    return {child, closed: childClosed(child)}
+  }
+}
+
+const pool = new RunnerPool()
+let active = 0
+let idleTimer: NodeJS.Timeout | undefined
+let stopping = false
+
+function touch(): void {
+  clearTimeout(idleTimer)
+  idleTimer = setTimeout(() => {
+    if (active === 0) void stop()
+  }, IDLE_MS)
+}
+
+/** `raw`: the request's JSON as it came, handed to the runner as is (a 40 MB stdin is not encoded again). */
+async function serveCall(conn: Socket, req: PooledRequest, raw: Buffer): Promise<void> {
+  active++
+  try {
+    await call(conn, req, raw)
+  } finally {
+    active--
+  }
+  touch()
+}
+
+async function call(conn: Socket, req: PooledRequest, raw: Buffer): Promise<void> {
+  /** false: the client is not keeping up (the socket's buffer is full). */
+  const send = (type: 'o' | 'e' | 'x' | 'k', data: Buffer | string): boolean => {
+    if (conn.destroyed) return true
+    const [head, body] = frameParts(type, data)
+    conn.write(head)
+    return conn.write(body)
+  }
+  const parsed = parseRunArgv(req.argv)
+  // The client parsed the same argv before sending it.
+  if (!parsed) {
+    send('x', '2')
+    conn.end()
+    return
+  }
+  // A call is its argument and flags; not its input, which changes from call to call.
+  const {input: _input, 'input-file': _file, ...flags} = parsed.flags
+  const callKey = JSON.stringify([parsed.ref, flags])
+  const {child, closed} = pool.take(callKey)
+  let cancelled = false
+  conn.on('close', () => {
+    if (child.exitCode === null && child.signalCode === null) {
+      cancelled = true
+      child.kill('SIGKILL')
+    }
+  })
+  const relay = new OutputRelay(child, send, conn)
+  child.stdin!.end(raw)
+  // A call can be silent for its whole --timeout and more (a runner's start, a loaded machine):
+  // keepalive frames tell the client this daemon still works on it (client.ts SILENCE_MS). None
+  // while output waits for a slow client: that client has frames to read.
+  const beat = setInterval(() => conn.writableLength === 0 && send('k', ''), KEEPALIVE_MS)
+  const code = await superviseRun(child, parsed.flags, {
+    closed,
+    cancelled: () => cancelled,
+    render: (error, json) => {
+      const r = formatError(error, json)
+      if (r.stdout) send('o', r.stdout)
+      if (r.stderr) send('e', r.stderr)
+      return r.exit
+    },
+    // The engine the runner resolved (the script's registered one), not the flag: a call without
+    // --engine on a quickjs script is predicted, and its sandbox made, as quickjs. The prediction
+    // only warms a runner up: each call's runner decides its engine from the store (trust.ts).
+    onScript: (engine, hash) => pool.remember(callKey, {engine, hash}, engine === 'quickjs' ? sandboxLimits(flags) : undefined),
+    stdoutOrder: (stdoutAt, stderrBytes) => relay.order(stdoutAt, stderrBytes),
+    // The next runner starts as soon as the script is done, while its result is printed and
+    // relayed: calls that come back to back then find it warm (a runner takes ~100 ms to be
+    // ready), and it never takes CPU from a script running under its --timeout.
+    onEnded: () => {
+      if (!stopping) pool.fill(callKey)
+    },
+  })
+  await relay.sent()
+  clearInterval(beat)
+  send('x', String(code))
+  conn.end()
+  // (when the call ended before its script did)
+  if (!stopping) pool.fill(callKey)
+}
+
+/** The limits of a quickjs call, to make its sandbox ahead; bad limits: the call itself reports them. */
+function sandboxLimits(flags: RunFlags): Limits | undefined {
+  try {
+    return parseLimits(flags, 'quickjs')
+  } catch {
+    return undefined
+  }
+}
+
+/**
+ * A connection carries one frame: a call (R) or a stop (S, from `burn daemon stop`, answered
+ * with this daemon's lock token: proof that the daemon it reached is the lock's owner). Any
+ * other frame, a malformed request, a frame over MAX_FRAME or bytes after the first frame
+ * close the connection, and nothing is counted.
+ */
+function serve(conn: Socket): void {
+  touch()
+  const reader = new FrameReader()
+  let taken = false
+  conn.on('error', () => {})
+  conn.on('data', (chunk: Buffer) => {
+    let frames
+    try {
+      frames = reader.push(chunk)
+    } catch {
+      conn.destroy()
+      return
+    }
+    for (const f of frames) {
+      const req = !taken && f.type === 'R' ? parseRequest(f.payload) : undefined
+      if (!taken && f.type === 'S' && lock) {
+        conn.end(frame('s', lock.token))
+        void stop()
+      } else if (req) {
+        serveCall(conn, req, f.payload).catch(() => conn.destroy())
+      } else {
+        conn.destroy()
+        return
+      }
+      taken = true
+    }
+  })
+}
+
+let lock: Lock | undefined
+const server = createServer(serve)
+let socketIno: number | undefined
+
+async function stop(): Promise<void> {
+  if (stopping) return
+  stopping = true
+  server.close()
+  pool.close()
+  // A newer daemon may own the path by now; only our own socket is removed.
+  try {
+    if (statSync(socketPath).ino === socketIno) rmSync(socketPath, {force: true})
+  } catch {
+    // already gone
+  }
+  const wait = setInterval(async () => {
+    if (active > 0) return
+    clearInterval(wait)
+    await lock?.release().catch(() => {})
+    process.exit(0)
+  }, 50)
+}
+
+const storeThere = () => existsSync(join(cacheDir, 'store.json'))
+
+/** Leave when the store or our socket is gone, or the lock is no longer ours. */
+function watch(): void {
+  setInterval(async () => {
+    let ok = storeThere()
+    try {
+      ok &&= statSync(socketPath).ino === socketIno
+    } catch {
+      ok = false
+    }
+    if (ok && lock) ok = await lock.stillOwned().catch(() => false)
+    if (!ok) void stop()
+  }, WATCH_MS)
+}
+
+async function main(): Promise<void> {
+  // The store may be removed while this daemon starts (a test's temporary cache, `rm -rf` of
+  // the cache dir): only the daemon dir is made (ENOENT when the cache dir is gone), never the
+  // cache dir again, or this process would leave a stray directory behind.
+  try {
+    mkdirSync(dirname(lockPath), {mode: 0o700})
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'EEXIST') return
+  }
+  // Only a directory of this user's that nobody else can write to holds the socket (a client
+  // checks the same before it connects).
+  if (daemonDirProblem(dirname(lockPath))) return
+  const got = await acquireLock(lockPath, {waitMs: 0, makeDir: false})
+  if (!(got instanceof Lock)) return
+  lock = got
+  // Checked again under the lock: an `rm -rf` of the cache dir that had removed store.json but
+  // not yet the daemon dir; what this process made goes with it.
+  if (!storeThere()) {
+    await lock.release().catch(() => {})
+    try {
+      rmdirSync(dirname(lockPath))
+    } catch {
+      // not empty (another daemon's files) or gone already
+    }
+    return
+  }
+  // We hold the lock, so a socket file left here belongs to a daemon that died.
+  rmSync(socketPath, {force: true})
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject)
+    // The socket is made (bound) inside listen(): private from its first instant.
+    const umask = process.umask(0o177)
+    try {
+      server.listen(socketPath, resolve)
+    } finally {
+      process.umask(umask)
+    }
+  })
+  chmodSync(socketPath, 0o600)
+  socketIno = statSync(socketPath).ino
+  pool.fill()
+  touch()
+  watch()
+}
+
+process.on('SIGTERM', () => void stop())
+process.on('SIGINT', () => void stop())
+
+main().catch(async () => {
+  await lock?.release().catch(() => {})
+  process.exit(1)
+})

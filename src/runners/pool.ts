@@ -1,0 +1,134 @@
+import type {Job, JobResult} from '../engines/protocol.js'
+import {NOT_STARTED, Runner} from './runner.js'
+import {residentBytes} from './watchdog.js'
+
+const CLOSED: JobResult = {ok: false, error: {kind: 'internal', message: 'the runner pool is closed'}}
+
+/**
+ * Up to `size` runner processes shared by the jobs of one burn command. A runner that died
+ * (limit breach, crash) is dropped and replaced on the next job, so its job is reported and
+ * never retried silently. With `depth` 2 (batch) each runner gets its next job before the
+ * current one ends, so it never waits for a round trip; a job queued behind one that killed
+ * its runner never started, and goes to another runner.
+ *
+ * `lean` (batch): runners tuned for many small jobs in a row, whose memory stays flat however
+ * long the batch (lean-runner.ts).
+ *
+ * `recycleGrowthBytes` (batch): a runner whose resident memory grew by more than this since its
+ * first job gets no more jobs and ends when its queue is empty; a fresh one starts then (as
+ * pm.max_requests in php-fpm or max_requests in gunicorn). It is the backstop for what no GC
+ * frees, such as a script's module state that keeps growing: memory stays flat, for one process
+ * start per recycle.
+ */
+export class RunnerPool {
+  private runners: Runner[] = []
+  private retiring = new Set<Runner>()
+  private ending = new Set<Runner>()
+  private baselines = new WeakMap<Runner, number>()
+  private checked = new WeakMap<Runner, number>()
+  private waiters: Array<() => void> = []
+  private closed = false
+  readonly depth: number
+  /** Runners retired for their memory growth so far. */
+  recycled = 0
+
+  constructor(
+    readonly size: number,
+    private readonly engine: 'v8' | 'quickjs' = 'v8',
+    prestart = 0,
+    private readonly opts: {depth?: number; recycleGrowthBytes?: number; lean?: boolean} = {},
+  ) {
+    this.depth = opts.depth ?? 1
+    for (let i = 0; i < Math.min(prestart, size); i++) this.runners.push(this.spawn())
+  }
+
+  private spawn(): Runner {
+    return new Runner(this.engine, {lean: this.opts.lean})
+  }
+
+  private async take(): Promise<Runner | undefined> {
+    for (;;) {
+      if (this.closed) return undefined
+      this.runners = this.runners.filter((r) => r.alive)
+      let best: Runner | undefined
+      for (const r of this.runners) if (r.pending < this.depth && (!best || r.pending < best.pending)) best = r
+      if (best && best.pending === 0) return best
+      if (this.runners.length + this.retiring.size < this.size) {
+        const r = this.spawn()
+        this.runners.push(r)
+        return r
+      }
+      if (best) return best
+      await new Promise<void>((resolve) => this.waiters.push(resolve))
+    }
+  }
+
+  private wakeOne(): void {
+    this.waiters.shift()?.()
+  }
+
+  async exec(job: Job): Promise<JobResult> {
+    for (let attempt = 0; ; attempt++) {
+      const r = await this.take()
+      if (!r) return CLOSED
+      let result: JobResult
+      try {
+        result = await r.exec(job)
+      } finally {
+        this.afterJob(r)
+        this.wakeOne()
+      }
+      if (result !== NOT_STARTED || attempt >= 3) return result
+    }
+  }
+
+  private afterJob(r: Runner): void {
+    const limit = this.opts.recycleGrowthBytes
+    if (this.retiring.has(r)) {
+      // its queue is done (or it died meanwhile): it ends and frees its slot
+      if (r.pending === 0) this.retire(r)
+      return
+    }
+    if (limit === undefined || !r.alive || this.closed) return
+    // one /proc read per runner every 50 ms at most: tiny chunks finish far more often
+    const now = performance.now()
+    if (now - (this.checked.get(r) ?? -Infinity) < 50) return
+    this.checked.set(r, now)
+    const rss = residentBytes(r.child)
+    if (rss === undefined) return
+    const base = this.baselines.get(r)
+    if (base === undefined) this.baselines.set(r, rss)
+    else if (rss - base > limit) {
+      this.runners = this.runners.filter((x) => x !== r)
+      this.recycled++
+      this.retiring.add(r)
+      if (r.pending === 0) this.retire(r)
+    }
+  }
+
+  /**
+   * The replacement starts once the old runner has exited, not when it is sent SIGKILL (the kill
+   * takes a few ms): the two never hold memory at once. Until then the old one still counts
+   * against `size`.
+   */
+  private retire(r: Runner): void {
+    if (this.ending.has(r)) return
+    this.ending.add(r)
+    r.close()
+    void r.exited.then(() => {
+      this.ending.delete(r)
+      this.retiring.delete(r)
+      if (this.closed) return
+      this.runners.push(this.spawn())
+      for (let i = 0; i < this.depth; i++) this.wakeOne()
+    })
+  }
+
+  close(): void {
+    this.closed = true
+    for (const r of [...this.runners, ...this.retiring]) r.close()
+    this.runners = []
+    this.retiring.clear()
+    for (const w of this.waiters.splice(0)) w()
+  }
+}

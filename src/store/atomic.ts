@@ -1,0 +1,67 @@
+import {randomBytes} from 'node:crypto'
+import {lstat, mkdir, open, rename, rm} from 'node:fs/promises'
+import {dirname, join} from 'node:path'
+import {faultPoint, injectedWriteError} from '../util/faults.js'
+
+export function tmpName(tmpDir: string, label: string): string {
+  return join(tmpDir, `${label}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`)
+}
+
+/**
+ * tmp -> fsync -> rename, with the tmp file under the store's tmp/ so a crash leaves debris only
+ * there (gc sweeps it by age). The rename replaces atomically: a reader sees the old file or the
+ * new one, never a part. `fault` names the crash-test points of this write (see faults.ts).
+ */
+export async function writeAtomic(tmpDir: string, dest: string, data: Uint8Array | string, fault = 'write', durable = true): Promise<void> {
+  const injected = injectedWriteError()
+  if (injected) throw injected
+  const tmp = tmpName(tmpDir, fault)
+  let moved = false
+  try {
+    const fh = await open(tmp, 'wx', 0o600)
+    try {
+      await fh.writeFile(data)
+      faultPoint(`${fault}:tmp-written`)
+      if (durable) await fh.sync()
+    } finally {
+      await fh.close()
+    }
+    faultPoint(`${fault}:tmp-synced`)
+    const place = async () => {
+      await mkdir(dirname(dest), {recursive: true, mode: 0o700})
+      await refuseLink(dirname(dest))
+      await rename(tmp, dest)
+    }
+    // `gc` removes empty directories of foreign engine tags: if this one went between the mkdir
+    // and the rename, make it again once.
+    await place().catch((error: NodeJS.ErrnoException) => (error.code === 'ENOENT' ? place() : Promise.reject(error)))
+    moved = true
+    faultPoint(`${fault}:renamed`)
+    if (durable) await syncDir(dirname(dest))
+  } finally {
+    if (!moved) await rm(tmp, {force: true}).catch(() => {})
+  }
+}
+
+/** A directory of the store replaced by a symlink must not carry writes out of the store. */
+export async function refuseLink(dir: string): Promise<void> {
+  const st = await lstat(dir)
+  if (st.isSymbolicLink() || !st.isDirectory()) {
+    const err = new Error(`${dir} is ${st.isSymbolicLink() ? 'a symbolic link' : 'not a directory'}; burn does not follow links out of its store (run \`burn verify --fix\`)`) as NodeJS.ErrnoException
+    err.code = 'ELOOP'
+    throw err
+  }
+}
+
+/** fsync a directory so a rename in it survives power loss. */
+export async function syncDir(dir: string): Promise<void> {
+  const fh = await open(dir, 'r').catch(() => undefined)
+  if (!fh) return
+  try {
+    await fh.sync()
+  } catch {
+    // some filesystems refuse fsync on directories; the rename itself already happened
+  } finally {
+    await fh.close()
+  }
+}

@@ -1,0 +1,61 @@
+import {join} from 'node:path'
+import {usageError} from '../util/errors.js'
+
+// Store format 1 (README, "Store (format 1)"). Every path inside the store is built here and nowhere else,
+// from arguments that passed the validators below, so no hash or name can leave the store.
+export const STORE_FORMAT = 1
+
+export const FULL_HASH = /^[0-9a-f]{64}$/
+export const HASH_PREFIX = /^[0-9a-f]{6,64}$/
+// Names: a leading letter or digit, then letters, digits, '.', '_', '-'; at most 128 characters.
+// No '/', no '\\', no '..', so a name is always one plain file under names/.
+const NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/
+// Engine tags are made by burn, but they are checked too since `gc` reads them back from disk.
+const TAG = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/
+
+export function checkName(name: string): string {
+  if (!NAME.test(name) || name.includes('..')) {
+    throw usageError(
+      `invalid name ${JSON.stringify(name)}: use 1-128 letters, digits, '.', '_' or '-', starting with a letter or digit, with no '..' and no path separators`,
+    )
+  }
+  return name
+}
+
+export function checkHash(hash: string): string {
+  if (!FULL_HASH.test(hash)) throw usageError(`invalid hash ${JSON.stringify(hash)}: expected 64 lowercase hex digits`)
+  return hash
+}
+
+export function checkTag(tag: string): string {
+  if (!TAG.test(tag)) throw usageError(`invalid engine tag ${JSON.stringify(tag)}`)
+  return tag
+}
+
+export class Layout {
+  constructor(readonly root: string) {}
+
+  get storeJson() { return join(this.root, 'store.json') }
+  get cachedirTag() { return join(this.root, 'CACHEDIR.TAG') }
+  get objectsDir() { return join(this.root, 'objects') }
+  get compiledDir() { return join(this.root, 'compiled') }
+  get namesDir() { return join(this.root, 'names') }
+  get pendingDir() { return join(this.root, 'pending') }
+  get statsDir() { return join(this.root, 'stats') }
+  get tmpDir() { return join(this.root, 'tmp') }
+  /** Files that failed a check are moved here for `verify`/`gc`; never read as cache entries. */
+  get damagedDir() { return join(this.root, 'damaged') }
+  /** The engines each script was registered for (trust.ts): absent in stores of earlier burns. */
+  get enginesDir() { return join(this.root, 'engines') }
+  get daemonDir() { return join(this.root, 'daemon') }
+  /** The directories every store has (made with it, checked at every open). */
+  get storeDirs() { return [this.objectsDir, this.compiledDir, this.namesDir, this.pendingDir, this.statsDir, this.tmpDir, this.damagedDir, this.enginesDir] }
+
+  objectShard(prefix: string) { return join(this.objectsDir, prefix.slice(0, 2)) }
+  object(hash: string) { return join(this.objectsDir, checkHash(hash).slice(0, 2), hash) }
+  compiledTagDir(tag: string) { return join(this.compiledDir, checkTag(tag)) }
+  compiled(tag: string, hash: string) { return join(this.compiledTagDir(tag), checkHash(hash).slice(0, 2), hash) }
+  engines(hash: string) { return join(this.enginesDir, checkHash(hash).slice(0, 2), hash) }
+  name(name: string) { return join(this.namesDir, checkName(name)) }
+  lock(key: string) { return join(this.pendingDir, `${key}.lock`) }
+}

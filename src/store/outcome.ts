@@ -1,0 +1,105 @@
+import {setAside} from './damaged.js'
+import {republishCompiled} from './compiled.js'
+import {BurnError, notFoundError} from '../util/errors.js'
+import type {Job, JobError, JobResult, Limits} from '../engines/protocol.js'
+import {engineTag, type EngineName} from '../engines/tag.js'
+import {recordStats, type Counters} from './stats.js'
+import {checkScriptDirs, type Store} from './store.js'
+
+export interface RunOutcome {
+  hash: string
+  output: string
+  cache: string
+}
+
+/**
+ * Runs a registered script once, on the engine trust.ts runTarget chose for it; `exec` runs the
+ * job (in this process or a runner).
+ */
+export async function runScript(
+  store: Store,
+  exec: (job: Job) => Promise<JobResult>,
+  opts: {hash: string; input: string; engine: EngineName; limits: Limits},
+): Promise<RunOutcome> {
+  const {hash} = opts
+  const {layout} = store
+  const tag = engineTag(opts.engine)
+  checkScriptDirs(layout, hash, [tag])
+  let result: JobResult
+  try {
+    result = await exec({
+      op: 'run', engine: opts.engine, tag, hash,
+      sourcePath: layout.object(hash), compiledPath: layout.compiled(tag, hash),
+      input: opts.input, limits: opts.limits,
+    })
+  } catch (error) {
+    // forget or gc removed the script between lookup and read: a clean miss, never a wrong result
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') throw notFoundError(`script ${hash} was removed while it was being run; register it again`, {hash})
+    throw error
+  }
+  await afterRun(store, {hash, tag, result})
+  if (!result.ok) throw jobError(result.error, hash)
+  return {hash, output: result.output ?? 'null', cache: result.cache}
+}
+
+/** A run's bookkeeping: settle the result (set aside damage, republish), count it, mark the use. */
+async function afterRun(store: Store, r: {hash: string; tag: string; result: JobResult}): Promise<void> {
+  await settleResult(store, r)
+  await recordStats(store.layout, {counters: resultCounters(r.result), used: {[r.hash]: Date.now()}}).catch(() => {})
+}
+
+/** What one call's result does to the store: damage is set aside, a code cache made on a miss is republished. */
+export async function settleResult(store: Store, r: {hash: string; tag: string; result: JobResult}): Promise<void> {
+  const {layout} = store
+  const {result, hash, tag} = r
+  if (result.cache === 'corrupt') await setAside(layout, layout.compiled(tag, hash), 'compiled')
+  if (!result.ok && result.error.kind === 'sourceDamaged') await setAside(layout, layout.object(hash), 'object')
+  // An empty payload is publishable too: it is quickjs's "validated" marker (no bytecode cache).
+  if (result.cachedData) {
+    await republishCompiled(layout, tag, hash, layout.object(hash), result.cachedData).catch(() => false)
+  }
+}
+
+/**
+ * The counters of one call's result: the store hit or miss (none when the runner reused a
+ * script it had loaded), a compile, and `<outcomes>.ok` or `<outcomes>.<error kind>`.
+ */
+export function resultCounters(result: JobResult, outcomes = 'runs'): Counters {
+  const c: Counters = {}
+  if (result.cache === 'hit') {
+    c.hits = 1
+    if (result.cachedData) c.codeCacheUpgrades = 1
+    if (result.ok && result.preloaded) c.preloadedHits = 1
+  } else if (result.cache && result.cache !== 'none') {
+    c.misses = 1
+    if (result.cache === 'rejected') c.codeCacheRejections = 1
+    if (result.cachedData) {
+      c.compiles = 1
+      c.compileMs = Math.round(result.compileMs ?? 0)
+    }
+  }
+  c[`${outcomes}.${result.ok ? 'ok' : outcomeName(result.error)}`] = 1
+  return c
+}
+
+function outcomeName(e: JobError): string {
+  if (e.kind === 'limit') return `limit.${e.limit}`
+  return e.kind
+}
+
+export function jobError(e: JobError, hash: string): BurnError {
+  switch (e.kind) {
+    case 'script':
+      return new BurnError('scriptError', e.stack && e.stack.includes(e.message) ? e.stack : `${e.message}${e.stack ? `\n${e.stack}` : ''}`, {hash, message: e.message, stack: e.stack})
+    case 'limit':
+      return new BurnError('limit', e.message, {hash, limit: e.limit})
+    case 'badData':
+      return new BurnError('badData', e.message, {hash})
+    case 'compile':
+      return new BurnError('compile', `${e.message}${e.line ? ` (line ${e.line}${e.column ? `, column ${e.column}` : ''})` : ''}`, {hash, line: e.line, column: e.column})
+    case 'sourceDamaged':
+      return new BurnError('store', `${e.message}; it was set aside: run \`burn verify\` and register the script again`, {hash})
+    default:
+      return new BurnError('internal', `internal error (a bug in burn): ${e.message}`, {hash})
+  }
+}

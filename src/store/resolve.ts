@@ -1,0 +1,70 @@
+import {readdir} from 'node:fs/promises'
+import {BurnError, notFoundError, storeError, usageError} from '../util/errors.js'
+import {FULL_HASH, HASH_PREFIX, checkName} from './layout.js'
+import {notRegular, readRegular} from '../util/read-regular.js'
+import {exists, type Store} from './store.js'
+
+/**
+ * `<script>` -> full hash. Order: a full hash, then a name, then a unique hex prefix of at
+ * least 6 digits. Anything else is refused before it touches the filesystem, so an argument
+ * can never name a path outside the store.
+ */
+export async function resolveScript(store: Store | undefined, ref: string): Promise<string> {
+  const isHex = HASH_PREFIX.test(ref)
+  let isName = false
+  try {
+    checkName(ref)
+    isName = true
+  } catch {}
+  if (!isHex && !isName) {
+    throw usageError(
+      `invalid script reference ${JSON.stringify(ref)}: expected a full hash, a unique prefix of at least 6 hex digits, or a name (to add a file, use \`burn register <file>\`)`,
+    )
+  }
+  if (!store) throw notFound(ref)
+  const {layout} = store
+  if (FULL_HASH.test(ref)) {
+    if (await exists(layout.object(ref))) return ref
+    throw notFound(ref)
+  }
+  if (isName) {
+    const target = await readAlias(store, ref)
+    if (target !== undefined) {
+      if (!(await exists(layout.object(target)))) {
+        throw notFoundError(`name ${ref} points to ${target}, which is not in the store; register the script again or \`burn forget ${ref}\``, {name: ref, hash: target})
+      }
+      return target
+    }
+  }
+  if (isHex) {
+    const names = await readdir(layout.objectShard(ref)).catch(() => [] as string[])
+    const matches = names.filter((n) => FULL_HASH.test(n) && n.startsWith(ref)).sort()
+    if (matches.length === 1) return matches[0]
+    if (matches.length > 1) {
+      throw notFoundError(`ambiguous prefix ${ref}: it matches ${matches.length} scripts:\n${matches.map((m) => `  ${m}`).join('\n')}\nuse more digits`, {candidates: matches})
+    }
+  }
+  throw notFound(ref)
+}
+
+function notFound(ref: string): BurnError {
+  return notFoundError(`no script matches ${JSON.stringify(ref)}; \`burn list\` shows what is registered, \`burn register <file>\` adds one`, {ref})
+}
+
+/** The hash a name points to, or undefined when there is no such name. */
+export async function readAlias(store: Store, name: string): Promise<string | undefined> {
+  let text: string
+  try {
+    text = (await readRegular(store.layout.name(name))).toString('utf8')
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined
+    // a directory, a FIFO or a symbolic link: never followed, never waited on
+    if (notRegular(error)) {
+      throw storeError(`name ${name} in the store is damaged (${(error as Error).message}); run \`burn verify --fix\``, {name})
+    }
+    throw error
+  }
+  const hash = text.trim()
+  if (!FULL_HASH.test(hash)) throw storeError(`name ${name} in the store is damaged; run \`burn verify --fix\``, {name})
+  return hash
+}

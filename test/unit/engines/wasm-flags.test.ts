@@ -1,0 +1,18 @@
+import assert from 'node:assert/strict'
+import {cachedDataVersionTag} from 'node:v8'
+import {describe, it} from 'node:test'
+import {warmQuickjs} from '../../../src/engines/quickjs/sandbox.js'
+import {engineTag} from '../../../src/engines/tag.js'
+
+// The quickjs engine compiles QuickJS's wasm with --wasm-inlining (wasm-flags.ts); a V8 flag
+// changes cachedDataVersionTag, so the v8 engine must find the process's own flags again.
+describe('V8 flags of the quickjs engine', () => {
+  it('are on while quickjs loads, and off again for the v8 engine tag', async () => {
+    const tag = engineTag('v8')
+    const own = cachedDataVersionTag()
+    await warmQuickjs()
+    if (process.versions.v8.startsWith('11.')) assert.notEqual(cachedDataVersionTag(), own, 'the flag is set on V8 11')
+    assert.equal(engineTag('v8'), tag)
+    assert.equal(cachedDataVersionTag(), own)
+  })
+})
