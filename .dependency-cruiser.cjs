@@ -7,15 +7,7 @@
 //   engines/                            v8 and quickjs: compile and execute one script
 //   util/                               leaf helpers
 // A module may import its own folder and any layer below its own, never one above.
-const layers = [
-  ['commands'],
-  ['oclif'],
-  ['run', 'batch', 'register', 'maintenance'],
-  ['cli'],
-  ['store', 'runners'],
-  ['engines'],
-  ['util'],
-]
+const layers = [['commands'], ['oclif'], ['run', 'batch', 'register', 'maintenance'], ['cli'], ['store', 'runners'], ['engines'], ['util']]
 const folder = (f) => `^src/${f}/`
 const forbidden = []
 layers.forEach((layer, i) => {

@@ -115,15 +115,33 @@ async function main() {
 
   const tools = []
   if (opt['chunk-sizes']) {
-    for (const n of opt['chunk-sizes'].split(',')) tools.push({name: `burn batch --chunk-size ${n}`, argv: [process.execPath, BIN, 'batch', 'map', '-f', input, '--chunk-size', n, ...conc]})
+    for (const n of opt['chunk-sizes'].split(','))
+      tools.push({
+        name: `burn batch --chunk-size ${n}`,
+        argv: [process.execPath, BIN, 'batch', 'map', '-f', input, '--chunk-size', n, ...conc],
+      })
   } else {
     tools.push({name: 'plain node readline', argv: [process.execPath, join(dir, 'plain.mjs'), input], baseline: true})
-    tools.push({name: `burn batch (v8, concurrency ${opt.concurrency ?? availableParallelism()})`, argv: [process.execPath, BIN, 'batch', 'map', '-f', input, ...conc], burn: true, goals: true})
-    if (spawnSync('jq', ['--version']).status === 0) tools.push({name: "jq -c '{id, y: (.x*2)}'", argv: ['jq', '-c', '{id, y: (.x*2)}', input]})
+    tools.push({
+      name: `burn batch (v8, concurrency ${opt.concurrency ?? availableParallelism()})`,
+      argv: [process.execPath, BIN, 'batch', 'map', '-f', input, ...conc],
+      burn: true,
+      goals: true,
+    })
+    if (spawnSync('jq', ['--version']).status === 0)
+      tools.push({name: "jq -c '{id, y: (.x*2)}'", argv: ['jq', '-c', '{id, y: (.x*2)}', input]})
     else process.stderr.write('jq is not installed: skipped (apt-get install -y jq)\n')
-    const probe = spawnSync(process.execPath, [BIN, 'batch', 'map', '--engine', 'quickjs'], {env, input: '{"id":1,"x":1}\n', encoding: 'utf8'})
+    const probe = spawnSync(process.execPath, [BIN, 'batch', 'map', '--engine', 'quickjs'], {
+      env,
+      input: '{"id":1,"x":1}\n',
+      encoding: 'utf8',
+    })
     if (probe.status === 0 && probe.stdout === '{"id":1,"y":2}\n') {
-      tools.push({name: `burn batch (quickjs, concurrency ${opt.concurrency ?? availableParallelism()})`, argv: [process.execPath, BIN, 'batch', 'map', '-f', input, '--engine', 'quickjs', ...conc], burn: true})
+      tools.push({
+        name: `burn batch (quickjs, concurrency ${opt.concurrency ?? availableParallelism()})`,
+        argv: [process.execPath, BIN, 'batch', 'map', '-f', input, '--engine', 'quickjs', ...conc],
+        burn: true,
+      })
     } else {
       process.stderr.write(`quickjs engine not available yet: skipped (${(probe.stderr || probe.stdout).trim().split('\n')[0]})\n`)
     }
@@ -153,11 +171,21 @@ async function main() {
   const table = tools.map((t) => {
     const r = results.get(t.name)
     const med = median(r.walls)
-    return [t.name, fmtS(med), fmtS(Math.min(...r.walls)), rowsFmt(ROWS / (med / 1000)), fmtS(r.cpus[0]), fmtMB(Math.max(...r.peaks)), baseWall ? `${(med / baseWall).toFixed(2)}x` : '']
+    return [
+      t.name,
+      fmtS(med),
+      fmtS(Math.min(...r.walls)),
+      rowsFmt(ROWS / (med / 1000)),
+      fmtS(r.cpus[0]),
+      fmtMB(Math.max(...r.peaks)),
+      baseWall ? `${(med / baseWall).toFixed(2)}x` : '',
+    ]
   })
   const widths = header.map((h, i) => Math.max(h.length, ...table.map((row) => row[i].length)))
   const line = (cells) => '| ' + cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join(' | ') + ' |'
-  console.log(`\nburn batch benchmark: ${ROWS.toLocaleString('en-US')} NDJSON rows, r => ({id: r.id, y: r.x * 2}), ${RUNS} interleaved runs each, ${availableParallelism()} CPUs, node ${process.version}`)
+  console.log(
+    `\nburn batch benchmark: ${ROWS.toLocaleString('en-US')} NDJSON rows, r => ({id: r.id, y: r.x * 2}), ${RUNS} interleaved runs each, ${availableParallelism()} CPUs, node ${process.version}`,
+  )
   console.log(line(header))
   console.log('|' + widths.map((w, i) => (i === 0 ? '-'.repeat(w + 2) : '-'.repeat(w + 1) + ':')).join('|') + '|')
   for (const row of table) console.log(line(row))
@@ -168,13 +196,19 @@ async function main() {
       const ratio = median(r.walls) / baseWall
       const peak = Math.max(...r.peaks)
       if (t.goals) {
-        console.log(`${t.name}: ${ratio.toFixed(2)}x plain node wall time (goal <= 0.8x: ${ratio <= 0.8 ? 'met' : 'NOT met'}; best run ${(Math.min(...r.walls) / baseWall).toFixed(2)}x), peak ${fmtMB(peak)} MB (goal <= 250 MB: ${peak <= 250 * 1024 * 1024 ? 'met' : 'NOT met'})`)
+        console.log(
+          `${t.name}: ${ratio.toFixed(2)}x plain node wall time (goal <= 0.8x: ${ratio <= 0.8 ? 'met' : 'NOT met'}; best run ${(Math.min(...r.walls) / baseWall).toFixed(2)}x), peak ${fmtMB(peak)} MB (goal <= 250 MB: ${peak <= 250 * 1024 * 1024 ? 'met' : 'NOT met'})`,
+        )
       } else {
-        console.log(`${t.name}: ${rowsFmt(ROWS / (median(r.walls) / 1000))} rows/s, ${ratio.toFixed(2)}x plain node wall time, peak ${fmtMB(peak)} MB`)
+        console.log(
+          `${t.name}: ${rowsFmt(ROWS / (median(r.walls) / 1000))} rows/s, ${ratio.toFixed(2)}x plain node wall time, peak ${fmtMB(peak)} MB`,
+        )
       }
     }
   }
-  console.log(`reproduce: npm run build && node bench/batch.mjs${process.argv.slice(2).length ? ' ' + process.argv.slice(2).join(' ') : ''}`)
+  console.log(
+    `reproduce: npm run build && node bench/batch.mjs${process.argv.slice(2).length ? ' ' + process.argv.slice(2).join(' ') : ''}`,
+  )
   const load = readFileSync('/proc/loadavg', 'latin1').split(' ').slice(0, 3).join(' ')
   console.log(`load average at the end: ${load} (other work on the machine inflates every figure alike)`)
 }

@@ -47,7 +47,16 @@ const lat = {hash: {small: [], big: []}, prefix: {small: [], big: []}}
 for (let i = 0; i < 3; i++) for (const s of [small, big]) burn(s.cache, ['run', s.hashes[0], '--input', '1'])
 for (let i = 0; i < RUNS; i++) {
   const h = small.hashes[i % SMALL] // present in both stores
-  const order = i % 2 ? [['small', small], ['big', big]] : [['big', big], ['small', small]]
+  const order =
+    i % 2
+      ? [
+          ['small', small],
+          ['big', big],
+        ]
+      : [
+          ['big', big],
+          ['small', small],
+        ]
   for (const [k, s] of order) {
     lat.hash[k].push(burn(s.cache, ['run', h, '--input', String(i)]).ms)
     lat.prefix[k].push(burn(s.cache, ['run', h.slice(0, 10), '--input', String(i)]).ms)
@@ -89,14 +98,56 @@ const x = (a, b) => `${(a / b).toFixed(2)}x`
 const net = (t) => `${(((t[1] - t[0]) / (MID - SMALL)) * 1000).toFixed(0)} / ${(((t[2] - t[0]) / (BIG - SMALL)) * 1000).toFixed(0)} us`
 const rows = [
   ['measure', `${SMALL} scripts`, `${MID} scripts`, `${BIG} scripts`, 'ratio', 'per script, net (mid / big)', 'target'],
-  ['burn run hit, full hash (median)', f(median(lat.hash.small)), '', f(median(lat.hash.big)), `${x(median(lat.hash.big), median(lat.hash.small))} (${BIG}/${SMALL})`, '', '<= 1.05x'],
-  ['burn run hit, 10-digit prefix (median)', f(median(lat.prefix.small)), '', f(median(lat.prefix.big)), `${x(median(lat.prefix.big), median(lat.prefix.small))} (${BIG}/${SMALL})`, '', '<= 1.05x'],
+  [
+    'burn run hit, full hash (median)',
+    f(median(lat.hash.small)),
+    '',
+    f(median(lat.hash.big)),
+    `${x(median(lat.hash.big), median(lat.hash.small))} (${BIG}/${SMALL})`,
+    '',
+    '<= 1.05x',
+  ],
+  [
+    'burn run hit, 10-digit prefix (median)',
+    f(median(lat.prefix.small)),
+    '',
+    f(median(lat.prefix.big)),
+    `${x(median(lat.prefix.big), median(lat.prefix.small))} (${BIG}/${SMALL})`,
+    '',
+    '<= 1.05x',
+  ],
   ['burn stats --json', f(statsMs[0]), f(statsMs[1]), f(statsMs[2]), `${x(statsMs[2], statsMs[1])} (${BIG}/${MID})`, net(statsMs), '< 1 s'],
-  ['burn verify', f(verifyMs[0]), f(verifyMs[1]), f(verifyMs[2]), `${x(verifyMs[2], verifyMs[1])} (${BIG}/${MID})`, net(verifyMs), 'seconds, linear'],
-  [`burn gc --max-size (evicts ${gc[0].evicted}/${gc[1].evicted}/${gc[2].evicted})`, f(gc[0].ms), f(gc[1].ms), f(gc[2].ms), `${x(gc[2].ms, gc[1].ms)} (${BIG}/${MID})`, net(gc.map((g) => g.ms)), 'seconds, linear'],
-  ['burn register <glob> (store setup)', f(small.registerMs), f(mid.registerMs), f(big.registerMs), `${x(big.registerMs, mid.registerMs)} (${BIG}/${MID})`, net(stores.map((s) => s.registerMs)), ''],
+  [
+    'burn verify',
+    f(verifyMs[0]),
+    f(verifyMs[1]),
+    f(verifyMs[2]),
+    `${x(verifyMs[2], verifyMs[1])} (${BIG}/${MID})`,
+    net(verifyMs),
+    'seconds, linear',
+  ],
+  [
+    `burn gc --max-size (evicts ${gc[0].evicted}/${gc[1].evicted}/${gc[2].evicted})`,
+    f(gc[0].ms),
+    f(gc[1].ms),
+    f(gc[2].ms),
+    `${x(gc[2].ms, gc[1].ms)} (${BIG}/${MID})`,
+    net(gc.map((g) => g.ms)),
+    'seconds, linear',
+  ],
+  [
+    'burn register <glob> (store setup)',
+    f(small.registerMs),
+    f(mid.registerMs),
+    f(big.registerMs),
+    `${x(big.registerMs, mid.registerMs)} (${BIG}/${MID})`,
+    net(stores.map((s) => s.registerMs)),
+    '',
+  ],
 ]
-console.log(`burn maintenance benchmark — node ${process.version}, ${cpus().length} CPU(s) (${cpus()[0]?.model ?? '?'}), ${RUNS} runs per store and lookup`)
+console.log(
+  `burn maintenance benchmark — node ${process.version}, ${cpus().length} CPU(s) (${cpus()[0]?.model ?? '?'}), ${RUNS} runs per store and lookup`,
+)
 console.log(table(rows))
 console.log(`run hit latency p10/p90 (ms): ${SMALL}: ${pct(lat.hash.small)}; ${BIG}: ${pct(lat.hash.big)}`)
 console.log('reproduce: npm run build && node bench/maintenance.mjs')

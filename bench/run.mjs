@@ -17,32 +17,43 @@ const direct = (...args) => run(process.execPath, [BIN, ...args], {env: directEn
 // 1. a tiny script
 writeFileSync(join(dir, 'tiny.js'), 'module.exports = (x) => ({y: x.x * 2})\n')
 burn('register', join(dir, 'tiny.js'), '--name', 'tiny')
-const tiny = compare({
-  'node -e 0': () => run(process.execPath, ['-e', '0']),
-  'burn run tiny (hit)': () => burn('run', 'tiny', '--input', '{"x":1}'),
-  'direct': () => direct('run', 'tiny', '--input', '{"x":1}'),
-}, n)
+const tiny = compare(
+  {
+    'node -e 0': () => run(process.execPath, ['-e', '0']),
+    'burn run tiny (hit)': () => burn('run', 'tiny', '--input', '{"x":1}'),
+    direct: () => direct('run', 'tiny', '--input', '{"x":1}'),
+  },
+  n,
+)
 
 // 2. typescript.js (9 MB), wrapped so its export transpiles a snippet
 const require = createRequire(import.meta.url)
 const tsPath = require.resolve('typescript/lib/typescript.js')
-const wrapped = readFileSync(tsPath, 'utf8') + `
+const wrapped =
+  readFileSync(tsPath, 'utf8') +
+  `
 ;const __ts = module.exports;
 module.exports = (input) => __ts.transpileModule(input.code, {compilerOptions: {target: 99, module: 1}}).outputText;
 `
 writeFileSync(join(dir, 'ts-wrapped.js'), wrapped)
 writeFileSync(join(dir, 'ts-plain.cjs'), wrapped)
-writeFileSync(join(dir, 'ts-driver.cjs'), `const f = require('./ts-plain.cjs'); process.stdout.write(JSON.stringify(f(JSON.parse(process.argv[2]))) + '\\n')\n`)
+writeFileSync(
+  join(dir, 'ts-driver.cjs'),
+  `const f = require('./ts-plain.cjs'); process.stdout.write(JSON.stringify(f(JSON.parse(process.argv[2]))) + '\\n')\n`,
+)
 const input = JSON.stringify({code: 'const x: number = 1; export default x'})
 const reg = burn('register', join(dir, 'ts-wrapped.js'), '--name', 'ts')
 const a = burn('run', 'ts', '--input', input).stdout
 const b = run(process.execPath, [join(dir, 'ts-driver.cjs'), input]).stdout
 if (a !== b) throw new Error(`outputs differ:\n${a}\n${b}`)
-const ts = compare({
-  'node ts-driver.cjs (no cache)': () => run(process.execPath, [join(dir, 'ts-driver.cjs'), input]),
-  'burn run ts (hit)': () => burn('run', 'ts', '--input', input),
-  'direct': () => direct('run', 'ts', '--input', input),
-}, n)
+const ts = compare(
+  {
+    'node ts-driver.cjs (no cache)': () => run(process.execPath, [join(dir, 'ts-driver.cjs'), input]),
+    'burn run ts (hit)': () => burn('run', 'ts', '--input', input),
+    direct: () => direct('run', 'ts', '--input', input),
+  },
+  n,
+)
 
 // 3. register 1,000 small scripts in one call
 const many = join(dir, 'many')
@@ -52,13 +63,25 @@ const r1000 = burn('register', join(many, '*.js'), '--json')
 const perSec = 1000 / (r1000.ms / 1000)
 
 console.log(`burn run benchmarks (median of ${n}, interleaved), node ${process.version}\n`)
-console.log(table([
-  ['case', 'baseline ms', 'burn ms', 'ratio (goal)'],
-  ['tiny script, hit vs node -e 0', tiny['node -e 0'].toFixed(1), tiny['burn run tiny (hit)'].toFixed(1), `${(tiny['burn run tiny (hit)'] / tiny['node -e 0']).toFixed(2)} (<= 2.0)`],
-  ['  same, direct (BURN_DAEMON=off)', '', tiny.direct.toFixed(1), (tiny.direct / tiny['node -e 0']).toFixed(2)],
-  ['typescript.js 9 MB, hit vs node no cache', ts['node ts-driver.cjs (no cache)'].toFixed(1), ts['burn run ts (hit)'].toFixed(1), `${(ts['burn run ts (hit)'] / ts['node ts-driver.cjs (no cache)']).toFixed(2)} (<= 0.6)`],
-  ['  same, direct (BURN_DAEMON=off)', '', ts.direct.toFixed(1), (ts.direct / ts['node ts-driver.cjs (no cache)']).toFixed(2)],
-]))
+console.log(
+  table([
+    ['case', 'baseline ms', 'burn ms', 'ratio (goal)'],
+    [
+      'tiny script, hit vs node -e 0',
+      tiny['node -e 0'].toFixed(1),
+      tiny['burn run tiny (hit)'].toFixed(1),
+      `${(tiny['burn run tiny (hit)'] / tiny['node -e 0']).toFixed(2)} (<= 2.0)`,
+    ],
+    ['  same, direct (BURN_DAEMON=off)', '', tiny.direct.toFixed(1), (tiny.direct / tiny['node -e 0']).toFixed(2)],
+    [
+      'typescript.js 9 MB, hit vs node no cache',
+      ts['node ts-driver.cjs (no cache)'].toFixed(1),
+      ts['burn run ts (hit)'].toFixed(1),
+      `${(ts['burn run ts (hit)'] / ts['node ts-driver.cjs (no cache)']).toFixed(2)} (<= 0.6)`,
+    ],
+    ['  same, direct (BURN_DAEMON=off)', '', ts.direct.toFixed(1), (ts.direct / ts['node ts-driver.cjs (no cache)']).toFixed(2)],
+  ]),
+)
 console.log(`\nregister typescript.js (cold, compile + code cache): ${reg.ms.toFixed(0)} ms`)
 console.log(`register 1,000 small scripts in one call: ${r1000.ms.toFixed(0)} ms = ${perSec.toFixed(0)} scripts/s`)
 console.log('\nreproduce: npm run build && node bench/run.mjs')

@@ -30,15 +30,29 @@ export interface BurnOpts {
 
 function env(opts: BurnOpts): NodeJS.ProcessEnv {
   // Run daemons of finished tests' cache dirs leave early (a test that needs another idle time sets its own).
-  const e: NodeJS.ProcessEnv = {...process.env, BURN_CACHE_DIR: opts.cacheDir, FORCE_COLOR: '0', NO_COLOR: '1', BURN_DAEMON_IDLE: '15s', ...opts.env}
+  const e: NodeJS.ProcessEnv = {
+    ...process.env,
+    BURN_CACHE_DIR: opts.cacheDir,
+    FORCE_COLOR: '0',
+    NO_COLOR: '1',
+    BURN_DAEMON_IDLE: '15s',
+    ...opts.env,
+  }
   for (const [k, v] of Object.entries(opts.env ?? {})) if (v === undefined) delete e[k]
   return e
 }
 
 export function burn(args: string[], opts: BurnOpts): Result {
-  const argv = opts.merge ? ['sh', ['-c', 'exec "$0" "$@" 2>&1', process.execPath, BIN, ...args]] as const : [process.execPath, [BIN, ...args]] as const
+  const argv = opts.merge
+    ? (['sh', ['-c', 'exec "$0" "$@" 2>&1', process.execPath, BIN, ...args]] as const)
+    : ([process.execPath, [BIN, ...args]] as const)
   const r = spawnSync(argv[0], argv[1], {
-    env: env(opts), cwd: opts.cwd ?? ROOT, input: opts.input ?? '', encoding: 'utf8', timeout: opts.timeoutMs ?? 60_000, maxBuffer: 256 * 1024 * 1024,
+    env: env(opts),
+    cwd: opts.cwd ?? ROOT,
+    input: opts.input ?? '',
+    encoding: 'utf8',
+    timeout: opts.timeoutMs ?? 60_000,
+    maxBuffer: 256 * 1024 * 1024,
   })
   return {code: r.status, signal: r.signal, stdout: r.stdout, stderr: r.stderr}
 }

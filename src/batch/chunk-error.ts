@@ -40,5 +40,15 @@ function rowRange(p: ChunkPlace): {firstRow?: number; lastRow?: number} {
 export function chunkErrorRecord(err: BurnError): Record<string, unknown> {
   const {chunk, firstRow, lastRow, line, row, limit} = err.data as Record<string, unknown>
   const message = err.message.replace(/^chunk \d+ \([^)]*\): /, '')
-  return {chunk, firstRow, lastRow, ...(row !== undefined ? {row} : {}), ...(line !== undefined ? {line} : {}), code: err.exitCode, kind: err.kind, ...(limit !== undefined ? {limit} : {}), message}
+  return {
+    chunk,
+    firstRow,
+    lastRow,
+    ...(row !== undefined ? {row} : {}),
+    ...(line !== undefined ? {line} : {}),
+    code: err.exitCode,
+    kind: err.kind,
+    ...(limit !== undefined ? {limit} : {}),
+    message,
+  }
 }

@@ -31,7 +31,11 @@ const READ_BYTES = 1 << 20
  * copies no row bytes at all, which keeps it small and its memory flat. Stdin and pipes cannot
  * be read twice, so their chunks carry their bytes.
  */
-export async function openRows(opts: {file?: string; format: 'auto' | InputFormat; chunk: Pick<ChunkOptions, 'rows' | 'maxBytes'>}): Promise<RowSource> {
+export async function openRows(opts: {
+  file?: string
+  format: 'auto' | InputFormat
+  chunk: Pick<ChunkOptions, 'rows' | 'maxBytes'>
+}): Promise<RowSource> {
   const fromStdin = opts.file === undefined || opts.file === '-'
   let fh: FileHandle | undefined
   if (!fromStdin) {
@@ -46,17 +50,23 @@ export async function openRows(opts: {file?: string; format: 'auto' | InputForma
       throw readError(error, opts.file)
     }
   }
-  return fh ? openFile(fh, resolve(opts.file!), opts) : openStream(fromStdin ? process.stdin : createReadStream(opts.file!, {highWaterMark: READ_BYTES}), opts)
+  return fh
+    ? openFile(fh, resolve(opts.file!), opts)
+    : openStream(fromStdin ? process.stdin : createReadStream(opts.file!, {highWaterMark: READ_BYTES}), opts)
 }
 
-async function openFile(fh: FileHandle, path: string, opts: {file?: string; format: 'auto' | InputFormat; chunk: Pick<ChunkOptions, 'rows' | 'maxBytes'>}): Promise<RowSource> {
+async function openFile(
+  fh: FileHandle,
+  path: string,
+  opts: {file?: string; format: 'auto' | InputFormat; chunk: Pick<ChunkOptions, 'rows' | 'maxBytes'>},
+): Promise<RowSource> {
   const buf = Buffer.allocUnsafe(READ_BYTES)
   let closed = false
   // look for the first non-blank byte (the format) and a BOM
   let startOffset = 0
   let first: number | undefined
   try {
-    for (let pos = 0; first === undefined; ) {
+    for (let pos = 0; first === undefined;) {
       const {bytesRead} = await fh.read(buf, 0, buf.length, pos)
       if (bytesRead === 0) break
       const view = buf.subarray(0, bytesRead)
@@ -72,7 +82,7 @@ async function openFile(fh: FileHandle, path: string, opts: {file?: string; form
   async function* buffers(): AsyncGenerator<Buffer> {
     // one buffer, read into again and again: the chunkers keep no view of it in this mode
     try {
-      for (let pos = startOffset; !closed; ) {
+      for (let pos = startOffset; !closed;) {
         const {bytesRead} = await fh.read(buf, 0, buf.length, pos)
         if (bytesRead === 0) return
         pos += bytesRead
@@ -91,7 +101,10 @@ async function openFile(fh: FileHandle, path: string, opts: {file?: string; form
   return {format, chunks, path, close: () => (closed = true)}
 }
 
-async function openStream(stream: Readable, opts: {file?: string; format: 'auto' | InputFormat; chunk: Pick<ChunkOptions, 'rows' | 'maxBytes'>}): Promise<RowSource> {
+async function openStream(
+  stream: Readable,
+  opts: {file?: string; format: 'auto' | InputFormat; chunk: Pick<ChunkOptions, 'rows' | 'maxBytes'>},
+): Promise<RowSource> {
   const it = stream[Symbol.asyncIterator]() as AsyncIterator<Buffer>
   const head: Buffer[] = []
   let first: number | undefined

@@ -66,6 +66,15 @@ export async function* jsonChunks(source: AsyncIterable<Buffer>, opts: ChunkOpti
   scanner.finish()
   // --chunk-size 0 is exactly one call, even with an empty array (Afterburner's execute_batch)
   if (opts.rows === 0 && index === 0) {
-    yield {index: 0, firstRow: 0, rows: 0, format: 'json', offset: 0, length: 0, bytes: opts.keepBytes ? Buffer.from('[]') : undefined, firstLine: scanner.line}
+    yield {
+      index: 0,
+      firstRow: 0,
+      rows: 0,
+      format: 'json',
+      offset: 0,
+      length: 0,
+      bytes: opts.keepBytes ? Buffer.from('[]') : undefined,
+      firstLine: scanner.line,
+    }
   }
 }

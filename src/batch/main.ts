@@ -48,7 +48,11 @@ export async function batchCommand(ref: string, flags: BatchFlags): Promise<void
   const pool = (e: EngineName) => new RunnerPool(concurrency, e, 1, {depth: 2, recycleGrowthBytes: RECYCLE_GROWTH_BYTES, lean: true})
   const progress = await startBatchProgress({force: Boolean(flags.progress), quiet: json && !flags.progress})
   const {summary, error} = await runBatch(store, {
-    ref, engine, limits, pool, concurrency,
+    ref,
+    engine,
+    limits,
+    pool,
+    concurrency,
     input: {file: flags['input-file'], format: (flags['input-format'] ?? 'auto') as 'auto' | InputFormat},
     chunkSize: flags['chunk-size'],
     output: {file: flags.output, format: (flags['output-format'] ?? 'ndjson') as OutputFormat},

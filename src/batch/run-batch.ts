@@ -84,8 +84,16 @@ export async function runBatch(store: Store, opts: BatchOptions): Promise<BatchO
   const t0 = performance.now()
   const chunkRows = opts.chunkSize ?? DEFAULT_CHUNK_ROWS
   const summary: BatchSummary = {
-    rowsIn: 0, rowsOut: 0, chunks: 0, chunksFailed: 0, elapsedMs: 0, engine: opts.engine ?? 'v8', outputFormat: opts.output.format,
-    chunkSize: chunkRows, concurrency: opts.concurrency, outputClosed: false,
+    rowsIn: 0,
+    rowsOut: 0,
+    chunks: 0,
+    chunksFailed: 0,
+    elapsedMs: 0,
+    engine: opts.engine ?? 'v8',
+    outputFormat: opts.output.format,
+    chunkSize: chunkRows,
+    concurrency: opts.concurrency,
+    outputClosed: false,
   }
   let counters: Counters = {}
   const settling: Array<Promise<void>> = []
@@ -110,7 +118,11 @@ export async function runBatch(store: Store, opts: BatchOptions): Promise<BatchO
     checkScriptDirs(layout, hash, [tag])
     const sourcePath = layout.object(hash)
     const compiledPath = layout.compiled(tag, hash)
-    source = await openRows({file: opts.input.file, format: opts.input.format, chunk: {rows: chunkRows, maxBytes: opts.chunkSize === undefined ? DEFAULT_CHUNK_BYTES : Infinity}})
+    source = await openRows({
+      file: opts.input.file,
+      format: opts.input.format,
+      chunk: {rows: chunkRows, maxBytes: opts.chunkSize === undefined ? DEFAULT_CHUNK_BYTES : Infinity},
+    })
     summary.inputFormat = source.format
     const inputPath = source.path
 
@@ -140,7 +152,9 @@ export async function runBatch(store: Store, opts: BatchOptions): Promise<BatchO
       runners.close()
       poke()
     }
-    const out = opts.output.file ? RowSink.file(opts.output.file, opts.output.format, () => stop()) : RowSink.stdout(opts.output.format, () => stop())
+    const out = opts.output.file
+      ? RowSink.file(opts.output.file, opts.output.format, () => stop())
+      : RowSink.stdout(opts.output.format, () => stop())
     sink = out
     const window = opts.concurrency * 6 + 2
     const rowSeparator = opts.output.format === 'json' ? ',' : '\n'
@@ -163,7 +177,12 @@ export async function runBatch(store: Store, opts: BatchOptions): Promise<BatchO
         if (d.removed) {
           // a clean miss (exit 3), whatever --on-error says: no later chunk could run either
           out.flush()
-          stop(notFoundError(`script ${hash} was removed while the batch was running (burn forget or gc); register it again`, {hash, chunk: place.index + 1}))
+          stop(
+            notFoundError(`script ${hash} was removed while the batch was running (burn forget or gc); register it again`, {
+              hash,
+              chunk: place.index + 1,
+            }),
+          )
           return
         }
         counters = addCounters(counters, resultCounters(result, 'batch.chunks'))
@@ -247,11 +266,29 @@ export async function runBatch(store: Store, opts: BatchOptions): Promise<BatchO
         if (!chunk) return
         if (chunk.index > failedAt) continue
         const job: Job = {
-          op: 'run', engine, tag, hash: hash!, sourcePath, compiledPath, input: '', limits: opts.limits,
-          rows: true, rowsIn: chunk.format, rowCount: chunk.rows, firstLine: chunk.firstLine, rowSeparator,
+          op: 'run',
+          engine,
+          tag,
+          hash: hash!,
+          sourcePath,
+          compiledPath,
+          input: '',
+          limits: opts.limits,
+          rows: true,
+          rowsIn: chunk.format,
+          rowCount: chunk.rows,
+          firstLine: chunk.firstLine,
+          rowSeparator,
           ...(chunk.bytes
             ? {inputBytes: chunk.bytes}
-            : {inputRange: {path: inputPath!, offset: chunk.offset, length: chunk.length, ...(chunk.format === 'json' ? {prefix: '[', suffix: ']'} : {})}}),
+            : {
+                inputRange: {
+                  path: inputPath!,
+                  offset: chunk.offset,
+                  length: chunk.length,
+                  ...(chunk.format === 'json' ? {prefix: '[', suffix: ']'} : {}),
+                },
+              }),
         }
         const place = {index: chunk.index, firstRow: chunk.firstRow, rows: chunk.rows}
         const result = normalize(await runners.exec(job), rowSeparator)
@@ -307,7 +344,8 @@ function normalize(r: JobResult, separator: string): JobResult {
   } catch {
     return {ok: false, error: {kind: 'internal', message: 'the engine returned invalid JSON for a rows job'}}
   }
-  if (!Array.isArray(value)) return {ok: false, error: {kind: 'badData', message: `script must return an array; got ${value === null ? 'null' : typeof value}`}}
+  if (!Array.isArray(value))
+    return {ok: false, error: {kind: 'badData', message: `script must return an array; got ${value === null ? 'null' : typeof value}`}}
   return {...r, output: value.map((v) => JSON.stringify(v) ?? 'null').join(separator), outputBytes: undefined, rows: value.length}
 }
 

@@ -41,7 +41,9 @@ export class RowSink {
         return
       }
       // the message names the target, not the hidden tmp file
-      this.failure ??= target ? badDataError(`cannot write --output ${target}: ${error.message.replaceAll(this.tmp ?? '\0', target)}`, {errno: error.code}) : error
+      this.failure ??= target
+        ? badDataError(`cannot write --output ${target}: ${error.message.replaceAll(this.tmp ?? '\0', target)}`, {errno: error.code})
+        : error
       onClosed()
     })
   }

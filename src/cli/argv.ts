@@ -16,10 +16,12 @@ export function parseSpecArgv(argv: string[], spec: Spec): {ref: string; flags: 
       allowPositionals: true,
       strict: true,
       options: {
-        ...Object.fromEntries(Object.entries(spec).map(([k, s]) => {
-          const type = s.type === 'boolean' ? 'boolean' : 'string'
-          return [k, s.char ? {type, short: s.char} : {type}]
-        })),
+        ...Object.fromEntries(
+          Object.entries(spec).map(([k, s]) => {
+            const type = s.type === 'boolean' ? 'boolean' : 'string'
+            return [k, s.char ? {type, short: s.char} : {type}]
+          }),
+        ),
         json: {type: 'boolean'},
       },
     })

@@ -20,20 +20,38 @@ export interface FlagSpec {
 export type Spec = Record<string, FlagSpec>
 
 export const cacheDirSpec: Spec = {
-  'cache-dir': {type: 'string', env: 'BURN_CACHE_DIR', helpValue: '<dir>', description: 'Cache directory (default: the platform cache dir, e.g. ~/.cache/burn).'},
+  'cache-dir': {
+    type: 'string',
+    env: 'BURN_CACHE_DIR',
+    helpValue: '<dir>',
+    description: 'Cache directory (default: the platform cache dir, e.g. ~/.cache/burn).',
+  },
 }
 
 export const engineSpec: Spec = {
   // No default: "not given" means the engine the script was registered for (lib/trust.ts).
   engine: {
-    type: 'string', char: 'e', options: ['v8', 'quickjs'],
-    description: 'Engine: v8 (trusted code, fastest) or quickjs (sandbox for untrusted code). Default: the engine the script was registered for (quickjs if both); register: v8 for a new script. v8 runs only scripts registered for it.',
+    type: 'string',
+    char: 'e',
+    options: ['v8', 'quickjs'],
+    description:
+      'Engine: v8 (trusted code, fastest) or quickjs (sandbox for untrusted code). Default: the engine the script was registered for (quickjs if both); register: v8 for a new script. v8 runs only scripts registered for it.',
   },
 }
 
 export const limitSpec: Spec = {
-  timeout: {type: 'string', char: 't', helpValue: '<duration>', description: `Wall-clock limit per call, e.g. 500ms, 5s (default ${DEFAULT_LIMITS.timeout}).`},
-  memory: {type: 'string', char: 'm', helpValue: '<size>', description: `Memory the script may add to its runner, e.g. 64MiB (default ${DEFAULT_LIMITS.memory}, at least ${MEMORY_FLOOR_BYTES / 1048576}MiB).`},
+  timeout: {
+    type: 'string',
+    char: 't',
+    helpValue: '<duration>',
+    description: `Wall-clock limit per call, e.g. 500ms, 5s (default ${DEFAULT_LIMITS.timeout}).`,
+  },
+  memory: {
+    type: 'string',
+    char: 'm',
+    helpValue: '<size>',
+    description: `Memory the script may add to its runner, e.g. 64MiB (default ${DEFAULT_LIMITS.memory}, at least ${MEMORY_FLOOR_BYTES / 1048576}MiB).`,
+  },
   fuel: {type: 'string', helpValue: '<n>', description: 'Deterministic instruction budget (quickjs engine; default: unlimited).'},
   'max-output': {type: 'string', helpValue: '<size>', description: `Largest result JSON, in bytes (default ${DEFAULT_LIMITS.maxOutput}).`},
   'max-log': {type: 'string', helpValue: '<size>', description: `Largest console output of the script (default ${DEFAULT_LIMITS.maxLog}).`},
@@ -41,7 +59,13 @@ export const limitSpec: Spec = {
 
 export const runSpec: Spec = {
   input: {type: 'string', char: 'i', helpValue: '<json>', description: 'Input as a JSON text.', exclusive: ['input-file']},
-  'input-file': {type: 'string', char: 'f', helpValue: '<file|->', description: 'Read the input JSON from a file, or - for stdin.', exclusive: ['input']},
+  'input-file': {
+    type: 'string',
+    char: 'f',
+    helpValue: '<file|->',
+    description: 'Read the input JSON from a file, or - for stdin.',
+    exclusive: ['input'],
+  },
   pretty: {type: 'boolean', char: 'p', description: 'Indent the result JSON.'},
   ...engineSpec,
   ...limitSpec,
@@ -49,15 +73,39 @@ export const runSpec: Spec = {
 
 export const batchSpec: Spec = {
   'input-file': {type: 'string', char: 'f', helpValue: '<file|->', description: 'Read rows from a file, or - for stdin (the default).'},
-  'input-format': {type: 'string', options: ['auto', 'json', 'ndjson'], default: 'auto', description: 'auto: a JSON array if the first non-blank byte is [, else NDJSON.'},
-  output: {type: 'string', char: 'o', helpValue: '<file>', description: 'Write rows to a file (atomically: it appears only if the batch succeeds) instead of stdout.'},
+  'input-format': {
+    type: 'string',
+    options: ['auto', 'json', 'ndjson'],
+    default: 'auto',
+    description: 'auto: a JSON array if the first non-blank byte is [, else NDJSON.',
+  },
+  output: {
+    type: 'string',
+    char: 'o',
+    helpValue: '<file>',
+    description: 'Write rows to a file (atomically: it appears only if the batch succeeds) instead of stdout.',
+  },
   'output-format': {type: 'string', options: ['ndjson', 'json'], default: 'ndjson', description: 'One row per line, or one JSON array.'},
   'chunk-size': {
-    type: 'integer', char: 'n', min: 0, helpValue: '<rows>',
+    type: 'integer',
+    char: 'n',
+    min: 0,
+    helpValue: '<rows>',
     description: `Rows per call; 0 = the whole input in one call (default ${DEFAULT_CHUNK_ROWS} rows, and at most ${DEFAULT_CHUNK_BYTES / 1024 / 1024} MiB of input per chunk).`,
   },
-  concurrency: {type: 'integer', char: 'c', min: 1, helpValue: '<n>', description: 'Chunks running at once, one runner process each (default: number of CPUs).'},
-  'on-error': {type: 'string', options: ['fail', 'skip', 'emit'], default: 'fail', description: 'A failed chunk: stop (fail), drop it (skip), or drop it and report it on stderr as JSON (emit).'},
+  concurrency: {
+    type: 'integer',
+    char: 'c',
+    min: 1,
+    helpValue: '<n>',
+    description: 'Chunks running at once, one runner process each (default: number of CPUs).',
+  },
+  'on-error': {
+    type: 'string',
+    options: ['fail', 'skip', 'emit'],
+    default: 'fail',
+    description: 'A failed chunk: stop (fail), drop it (skip), or drop it and report it on stderr as JSON (emit).',
+  },
   progress: {type: 'boolean', description: 'Show progress and the summary on stderr even when stderr is not a terminal.'},
   ...engineSpec,
   ...limitSpec,

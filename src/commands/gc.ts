@@ -20,7 +20,10 @@ Safe while other processes register, run and batch: it takes the registry locks,
   ]
   static strict = false
   static flags = {
-    'max-size': Flags.string({helpValue: '<size>', description: 'Evict least-recently-used scripts until the store fits, e.g. 500MB, 2GiB (1MB = 1MiB).'}),
+    'max-size': Flags.string({
+      helpValue: '<size>',
+      description: 'Evict least-recently-used scripts until the store fits, e.g. 500MB, 2GiB (1MB = 1MiB).',
+    }),
     'older-than': Flags.string({helpValue: '<age>', description: 'Evict scripts not used for this long, e.g. 30d, 12h.'}),
     'tmp-age': Flags.string({helpValue: '<age>', default: '1h', description: 'Remove tmp files older than this.'}),
     'keep-foreign': Flags.boolean({description: 'Keep compiled forms of other engine tags (other Node versions or V8 flags).'}),
@@ -40,16 +43,29 @@ Safe while other processes register, run and batch: it takes the registry locks,
       return {store: null, dryRun: flags['dry-run'], actions: [], freed: {files: 0, bytes: 0, diskBytes: 0}}
     }
     const progress = await startProgress('collecting', {quiet: this.jsonEnabled()})
-    const report = await gcStore(store, {dryRun: flags['dry-run'], keepForeign: flags['keep-foreign'], tmpAgeMs, maxSize, olderThanMs, onProgress: (t) => progress.update(t)})
-      .finally(() => progress.stop())
+    const report = await gcStore(store, {
+      dryRun: flags['dry-run'],
+      keepForeign: flags['keep-foreign'],
+      tmpAgeMs,
+      maxSize,
+      olderThanMs,
+      onProgress: (t) => progress.update(t),
+    }).finally(() => progress.stop())
     if (!this.jsonEnabled()) this.log(await render(report, flags.verbose || flags['dry-run']))
     return report
   }
 }
 
 const KIND_LABEL: Record<GcAction['kind'], string> = {
-  tmp: 'old tmp files', 'stale-lock': 'stale locks', 'dead-daemon': 'files of dead run daemons', 'set-aside': 'set-aside files', foreign: 'foreign compiled forms',
-  orphan: 'orphan compiled forms', 'evict-age': 'scripts evicted (age)', 'evict-size': 'scripts evicted (size)', 'dangling-alias': 'names pointing nowhere',
+  tmp: 'old tmp files',
+  'stale-lock': 'stale locks',
+  'dead-daemon': 'files of dead run daemons',
+  'set-aside': 'set-aside files',
+  foreign: 'foreign compiled forms',
+  orphan: 'orphan compiled forms',
+  'evict-age': 'scripts evicted (age)',
+  'evict-size': 'scripts evicted (size)',
+  'dangling-alias': 'names pointing nowhere',
 }
 
 async function render(r: GcReport, list: boolean): Promise<string> {
@@ -58,18 +74,42 @@ async function render(r: GcReport, list: boolean): Promise<string> {
   if (r.actions.length === 0) out.push('nothing to remove')
   else {
     if (list || r.actions.length <= 20) {
-      out.push(await renderTable(['kind', 'path', 'size', r.dryRun ? 'would' : 'result'], r.actions.map((a) => [
-        a.kind, a.path + (a.names?.length ? ` (${a.names.join(', ')})` : ''), humanBytes(a.diskBytes), r.dryRun ? 'remove' : a.done ? 'removed' : `skipped: ${a.skipped}`,
-      ])))
+      out.push(
+        await renderTable(
+          ['kind', 'path', 'size', r.dryRun ? 'would' : 'result'],
+          r.actions.map((a) => [
+            a.kind,
+            a.path + (a.names?.length ? ` (${a.names.join(', ')})` : ''),
+            humanBytes(a.diskBytes),
+            r.dryRun ? 'remove' : a.done ? 'removed' : `skipped: ${a.skipped}`,
+          ]),
+        ),
+      )
     }
     const kinds = [...new Set(r.actions.map((a) => a.kind))]
-    out.push(await renderTable(['what', verb, 'bytes', 'on disk', 'skipped'], kinds.map((k) => {
-      const of = r.actions.filter((a) => a.kind === k)
-      const ok = of.filter((a) => a.done || (r.dryRun && !a.skipped))
-      return [KIND_LABEL[k], ok.length, humanBytes(ok.reduce((s, a) => s + a.bytes, 0)), humanBytes(ok.reduce((s, a) => s + a.diskBytes, 0)), of.length - ok.length]
-    })))
+    out.push(
+      await renderTable(
+        ['what', verb, 'bytes', 'on disk', 'skipped'],
+        kinds.map((k) => {
+          const of = r.actions.filter((a) => a.kind === k)
+          const ok = of.filter((a) => a.done || (r.dryRun && !a.skipped))
+          return [
+            KIND_LABEL[k],
+            ok.length,
+            humanBytes(ok.reduce((s, a) => s + a.bytes, 0)),
+            humanBytes(ok.reduce((s, a) => s + a.diskBytes, 0)),
+            of.length - ok.length,
+          ]
+        }),
+      ),
+    )
   }
-  out.push(`${r.dryRun ? 'would free' : 'freed'} ${humanBytes(r.freed.diskBytes)} on disk (${r.freed.files} files, ${humanBytes(r.freed.bytes)}); store ${humanBytes(r.before.diskBytes)} -> ${humanBytes(r.after.diskBytes)}`)
-  if (r.maxSize !== null && !r.fits) out.push(`the store is still over --max-size ${humanBytes(r.maxSize)}${r.skipped ? ` (${r.skipped} item(s) in use were skipped; run gc again)` : ''}`)
+  out.push(
+    `${r.dryRun ? 'would free' : 'freed'} ${humanBytes(r.freed.diskBytes)} on disk (${r.freed.files} files, ${humanBytes(r.freed.bytes)}); store ${humanBytes(r.before.diskBytes)} -> ${humanBytes(r.after.diskBytes)}`,
+  )
+  if (r.maxSize !== null && !r.fits)
+    out.push(
+      `the store is still over --max-size ${humanBytes(r.maxSize)}${r.skipped ? ` (${r.skipped} item(s) in use were skipped; run gc again)` : ''}`,
+    )
   return out.join('\n')
 }

@@ -30,7 +30,10 @@ Trust is decided here: the engines a script is registered for are stored with it
   static flags = {
     name: Flags.string({char: 'n', description: 'Give the script a name to run it by (one file only).', helpValue: '<alias>'}),
     concurrency: Flags.integer({char: 'c', min: 1, description: 'Runner processes compiling at once (default: number of CPUs).'}),
-    'max-source': Flags.string({helpValue: '<size>', description: `Largest source to read, e.g. 128MiB (default ${formatSize(DEFAULT_MAX_SOURCE)}); stdin too.`}),
+    'max-source': Flags.string({
+      helpValue: '<size>',
+      description: `Largest source to read, e.g. 128MiB (default ${formatSize(DEFAULT_MAX_SOURCE)}); stdin too.`,
+    }),
     ...oclifFlags({...engineSpec, timeout: limitSpec.timeout, memory: limitSpec.memory}),
   }
 
@@ -45,13 +48,17 @@ Trust is decided here: the engines a script is registered for are stored with it
     const concurrency = parseConcurrency(flags.concurrency)
     const store = (await openStore(this.cacheDir(flags), {create: true}))!
     const progress = await startProgress(`registering ${inputs.length} script(s)`, {quiet: this.jsonEnabled()})
-    const items = await registerMany(store, inputs, {name: flags.name, engine: flags.engine === undefined ? undefined : checkEngine(flags.engine), limits, concurrency}, (_, done) =>
-      progress.update(`registered ${done}/${inputs.length}`),
+    const items = await registerMany(
+      store,
+      inputs,
+      {name: flags.name, engine: flags.engine === undefined ? undefined : checkEngine(flags.engine), limits, concurrency},
+      (_, done) => progress.update(`registered ${done}/${inputs.length}`),
     ).finally(() => progress.stop())
 
     const failures = items.flatMap((i) => (i.ok ? [] : [i.failure]))
     // One script that fails is reported like any other command's error.
-    if (items.length === 1 && failures.length === 1) throw new BurnError(failures[0].kind as ExitKind, failures[0].message, {file: failures[0].file})
+    if (items.length === 1 && failures.length === 1)
+      throw new BurnError(failures[0].kind as ExitKind, failures[0].message, {file: failures[0].file})
     if (failures.length > 0) process.exitCode = failures[0].code
     if (!this.jsonEnabled()) {
       for (const it of items) {

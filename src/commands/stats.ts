@@ -53,11 +53,18 @@ async function render(r: StatsReport, zeroed: boolean): Promise<string> {
   const rows: Array<[string, string | number]> = Object.keys(counters)
     .sort((a, b) => order(a) - order(b) || a.localeCompare(b))
     .map((k) => [label(k), counters[k]])
-  rows.push(['runs (all outcomes)', derived.runs], ['code-cache hits in runs', derived.runHits], ['compile time saved (estimate, ms)', derived.estimatedCompileMsSaved])
+  rows.push(
+    ['runs (all outcomes)', derived.runs],
+    ['code-cache hits in runs', derived.runHits],
+    ['compile time saved (estimate, ms)', derived.estimatedCompileMsSaved],
+  )
   const storeRows: Array<[string, string | number]> = [
     ['scripts', `${u.scripts} (${humanBytes(u.sourceBytes)} of source)`],
     ['names', u.names],
-    ...Object.entries(u.compiled).map(([t, c]): [string, string] => [`compiled ${t}${c.foreign ? ' (foreign)' : ''}`, `${c.files} files, ${humanBytes(c.bytes)}`]),
+    ...Object.entries(u.compiled).map(([t, c]): [string, string] => [
+      `compiled ${t}${c.foreign ? ' (foreign)' : ''}`,
+      `${c.files} files, ${humanBytes(c.bytes)}`,
+    ]),
     ['stats files', `${u.areas.stats.files} (${humanBytes(u.areas.stats.bytes)})`],
     ['tmp files', `${u.debris.tmpFiles} (${humanBytes(u.debris.tmpBytes)})`],
     ['locks', `${u.debris.locks} (${u.debris.staleLocks} stale)`],

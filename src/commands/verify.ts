@@ -14,7 +14,10 @@ Exit 8 while damage remains; 0 when the store is clean (debris alone does not fa
   static examples = [
     {description: 'Check the store', command: '<%= config.bin %> verify'},
     {description: 'Check and repair', command: '<%= config.bin %> verify --fix'},
-    {description: 'In CI: fail on damage, report as JSON', command: '<%= config.bin %> verify --json > verify.json || echo "store damaged"'},
+    {
+      description: 'In CI: fail on damage, report as JSON',
+      command: '<%= config.bin %> verify --json > verify.json || echo "store damaged"',
+    },
   ]
   static strict = false
   static flags = {
@@ -31,12 +34,16 @@ Exit 8 while damage remains; 0 when the store is clean (debris alone does not fa
       return {store: null, clean: true, damage: 0, problems: []}
     }
     const progress = await startProgress('verifying', {quiet: this.jsonEnabled()})
-    const report = await verifyStore(dir, {fix: flags.fix, keepForeign: flags['keep-foreign'], onProgress: (done, total) => progress.update(`verifying ${done}/${total} files`)})
-      .finally(() => progress.stop())
+    const report = await verifyStore(dir, {
+      fix: flags.fix,
+      keepForeign: flags['keep-foreign'],
+      onProgress: (done, total) => progress.update(`verifying ${done}/${total} files`),
+    }).finally(() => progress.stop())
     if (!this.jsonEnabled()) this.log(await render(report))
     if (report.damage > 0) {
       process.exitCode = EXIT.store
-      if (!this.jsonEnabled()) process.stderr.write(`Error: ${report.damage} damaged item(s) remain${report.fix ? '' : '; run `burn verify --fix`'}\n`)
+      if (!this.jsonEnabled())
+        process.stderr.write(`Error: ${report.damage} damaged item(s) remain${report.fix ? '' : '; run `burn verify --fix`'}\n`)
     }
     return report
   }
@@ -46,15 +53,29 @@ async function render(r: VerifyReport): Promise<string> {
   const c = r.checked
   const out: string[] = []
   if (r.problems.length > 0) {
-    out.push(await renderTable(['problem', 'path', 'detail', r.fix ? 'repair' : 'with --fix'], r.problems.map((p) => [
-      `${p.kind}${p.severity === 'debris' ? ' (debris)' : ''}`, p.path, p.detail, r.fix ? `${p.fixed ? 'done' : 'NOT done'}: ${p.action}` : p.action,
-    ])))
+    out.push(
+      await renderTable(
+        ['problem', 'path', 'detail', r.fix ? 'repair' : 'with --fix'],
+        r.problems.map((p) => [
+          `${p.kind}${p.severity === 'debris' ? ' (debris)' : ''}`,
+          p.path,
+          p.detail,
+          r.fix ? `${p.fixed ? 'done' : 'NOT done'}: ${p.action}` : p.action,
+        ]),
+      ),
+    )
   }
-  out.push(`checked ${c.sources} sources (${humanBytes(c.sourceBytes)}), ${c.compiled} compiled forms (${humanBytes(c.compiledBytes)}), ${c.names} names, ${c.locks} locks, ${c.tmpFiles} tmp files, ${c.statsFiles} stats files in ${(r.ms / 1000).toFixed(1)} s`)
+  out.push(
+    `checked ${c.sources} sources (${humanBytes(c.sourceBytes)}), ${c.compiled} compiled forms (${humanBytes(c.compiledBytes)}), ${c.names} names, ${c.locks} locks, ${c.tmpFiles} tmp files, ${c.statsFiles} stats files in ${(r.ms / 1000).toFixed(1)} s`,
+  )
   const fixed = r.problems.filter((p) => p.fixed).length
-  out.push(r.problems.length === 0 ? 'the store is clean'
-    : r.fix ? `${r.problems.length} problem(s) found, ${fixed} repaired${r.clean ? '; the store is clean' : ''}`
-    : `${r.problems.length} problem(s) found (${r.problems.filter((p) => p.severity === 'damage').length} damage); \`burn verify --fix\` repairs them`)
+  out.push(
+    r.problems.length === 0
+      ? 'the store is clean'
+      : r.fix
+        ? `${r.problems.length} problem(s) found, ${fixed} repaired${r.clean ? '; the store is clean' : ''}`
+        : `${r.problems.length} problem(s) found (${r.problems.filter((p) => p.severity === 'damage').length} damage); \`burn verify --fix\` repairs them`,
+  )
   if (r.setAside > 0) out.push(`${r.setAside} set-aside file(s) in damaged/; \`burn gc\` removes them`)
   return out.join('\n')
 }

@@ -23,24 +23,33 @@ export function encodeArtifact(meta: ArtifactMeta, payload: Uint8Array, xxh: (d:
   const headerLen = 8 + 4 + 4 + 4 + 2 + tag.length + 32 + 8 + 8 + 8 + 8 + 8
   const h = Buffer.alloc(headerLen)
   let o = 0
-  MAGIC.copy(h, o); o += 8
-  h.writeUInt32LE(ARTIFACT_FORMAT, o); o += 4
-  h.writeUInt32LE(headerLen, o); o += 4
-  h.writeUInt32LE(meta.warm ? 1 : 0, o); o += 4
-  h.writeUInt16LE(tag.length, o); o += 2
-  tag.copy(h, o); o += tag.length
-  Buffer.from(meta.sourceHash, 'hex').copy(h, o); o += 32
-  h.writeBigUInt64LE(meta.sourceXxh, o); o += 8
-  h.writeBigUInt64LE(BigInt(meta.sourceLength), o); o += 8
-  h.writeBigUInt64LE(BigInt(payload.length), o); o += 8
-  h.writeBigUInt64LE(xxh(payload), o); o += 8
+  MAGIC.copy(h, o)
+  o += 8
+  h.writeUInt32LE(ARTIFACT_FORMAT, o)
+  o += 4
+  h.writeUInt32LE(headerLen, o)
+  o += 4
+  h.writeUInt32LE(meta.warm ? 1 : 0, o)
+  o += 4
+  h.writeUInt16LE(tag.length, o)
+  o += 2
+  tag.copy(h, o)
+  o += tag.length
+  Buffer.from(meta.sourceHash, 'hex').copy(h, o)
+  o += 32
+  h.writeBigUInt64LE(meta.sourceXxh, o)
+  o += 8
+  h.writeBigUInt64LE(BigInt(meta.sourceLength), o)
+  o += 8
+  h.writeBigUInt64LE(BigInt(payload.length), o)
+  o += 8
+  h.writeBigUInt64LE(xxh(payload), o)
+  o += 8
   h.writeBigUInt64LE(xxh(h.subarray(0, o)), o)
   return Buffer.concat([h, payload])
 }
 
-export type Decoded =
-  | {ok: true; meta: ArtifactMeta; payload: Buffer}
-  | {ok: false; reason: string}
+export type Decoded = {ok: true; meta: ArtifactMeta; payload: Buffer} | {ok: false; reason: string}
 
 export function decodeArtifact(buf: Buffer, expect: {tag: string; sourceHash: string}, xxh: (d: Uint8Array) => bigint): Decoded {
   const bad = (reason: string): Decoded => ({ok: false, reason})
@@ -53,12 +62,18 @@ export function decodeArtifact(buf: Buffer, expect: {tag: string; sourceHash: st
   if (headerLen !== 8 + 4 + 4 + 4 + 2 + tagLen + 32 + 40 || buf.length < headerLen) return bad('bad header length')
   if (flags > 1) return bad(`unknown flags ${flags}`)
   let o = 22
-  const tag = buf.toString('utf8', o, o + tagLen); o += tagLen
-  const sourceHash = buf.toString('hex', o, o + 32); o += 32
-  const sourceXxh = buf.readBigUInt64LE(o); o += 8
-  const sourceLength = Number(buf.readBigUInt64LE(o)); o += 8
-  const payloadLen = Number(buf.readBigUInt64LE(o)); o += 8
-  const payloadXxh = buf.readBigUInt64LE(o); o += 8
+  const tag = buf.toString('utf8', o, o + tagLen)
+  o += tagLen
+  const sourceHash = buf.toString('hex', o, o + 32)
+  o += 32
+  const sourceXxh = buf.readBigUInt64LE(o)
+  o += 8
+  const sourceLength = Number(buf.readBigUInt64LE(o))
+  o += 8
+  const payloadLen = Number(buf.readBigUInt64LE(o))
+  o += 8
+  const payloadXxh = buf.readBigUInt64LE(o)
+  o += 8
   const headerXxh = buf.readBigUInt64LE(o)
   if (xxh(buf.subarray(0, o)) !== headerXxh) return bad('header checksum mismatch')
   if (tag !== expect.tag) return bad(`engine tag ${tag} is not ${expect.tag}`)

@@ -34,9 +34,21 @@ export type LimitName = 'timeout' | 'memory' | 'fuel' | 'max-output' | 'max-log'
 export type Job =
   | {op: 'compile'; engine: EngineName; tag: string; hash: string; source: Uint8Array; filename: string; limits: Limits}
   | {
-      op: 'run'; engine: EngineName; tag: string; hash: string; sourcePath: string; compiledPath: string; input: string; limits: Limits
-      rows?: boolean; rowsIn?: 'json' | 'ndjson'; rowCount?: number; firstLine?: number; rowSeparator?: string
-      inputBytes?: Uint8Array; inputRange?: InputRange
+      op: 'run'
+      engine: EngineName
+      tag: string
+      hash: string
+      sourcePath: string
+      compiledPath: string
+      input: string
+      limits: Limits
+      rows?: boolean
+      rowsIn?: 'json' | 'ndjson'
+      rowCount?: number
+      firstLine?: number
+      rowSeparator?: string
+      inputBytes?: Uint8Array
+      inputRange?: InputRange
     }
 
 /** Where a run job's script lives: what a runner may load before its call arrives. */
@@ -63,5 +75,16 @@ export type JobError =
 
 export type JobResult =
   // preloaded: the runner had loaded the script before the call came (the run daemon's preload)
-  | {ok: true; output?: string; outputBytes?: Uint8Array; rows?: number; cachedData?: Uint8Array; cache: CacheOutcome; cacheReason?: string; compileMs: number; runMs: number; preloaded?: boolean}
+  | {
+      ok: true
+      output?: string
+      outputBytes?: Uint8Array
+      rows?: number
+      cachedData?: Uint8Array
+      cache: CacheOutcome
+      cacheReason?: string
+      compileMs: number
+      runMs: number
+      preloaded?: boolean
+    }
   | {ok: false; error: JobError; cache?: CacheOutcome; cacheReason?: string; cachedData?: Uint8Array; compileMs?: number}

@@ -14,7 +14,9 @@ const NEWLINE = 0x0a
 
 export function parseRows(job: RunJob): unknown[] | JobError {
   const firstLine = job.firstLine ?? 1
-  return job.rowsIn === 'ndjson' ? parseLines(job.inputBytes ?? job.input, firstLine, job.rowCount) : parseArray(job.input, firstLine, job.rowCount)
+  return job.rowsIn === 'ndjson'
+    ? parseLines(job.inputBytes ?? job.input, firstLine, job.rowCount)
+    : parseArray(job.input, firstLine, job.rowCount)
 }
 
 /**
@@ -31,7 +33,7 @@ function parseLines(input: string | Uint8Array, firstLine: number, expected?: nu
   const rows: unknown[] = []
   let line = firstLine
   const parse = (text: string): JobError | undefined => {
-    for (let pos = 0; pos < text.length; ) {
+    for (let pos = 0; pos < text.length;) {
       let end = text.indexOf('\n', pos)
       if (end === -1) end = text.length
       if (end > pos) {
@@ -52,7 +54,7 @@ function parseLines(input: string | Uint8Array, firstLine: number, expected?: nu
     if (e) return e
   } else {
     const bytes = Buffer.from(input.buffer, input.byteOffset, input.byteLength)
-    for (let start = 0; start < bytes.length; ) {
+    for (let start = 0; start < bytes.length;) {
       let end = bytes.length
       if (end - start > PIECE_BYTES) {
         // after a newline, so at a character boundary; a line longer than a piece is one piece
@@ -112,7 +114,16 @@ export function serializeRows(result: unknown, separator = '\n'): {output: strin
 export async function runRowsAsPlainRun(job: RunJob, run: (job: Job) => Promise<JobResult>): Promise<JobResult> {
   const rows = parseRows(job)
   if (!Array.isArray(rows)) return {ok: false, error: rows}
-  const plain: RunJob = {...job, input: JSON.stringify(rows), inputBytes: undefined, rows: undefined, rowsIn: undefined, rowCount: undefined, firstLine: undefined, rowSeparator: undefined}
+  const plain: RunJob = {
+    ...job,
+    input: JSON.stringify(rows),
+    inputBytes: undefined,
+    rows: undefined,
+    rowsIn: undefined,
+    rowCount: undefined,
+    firstLine: undefined,
+    rowSeparator: undefined,
+  }
   const r = await run(plain)
   if (!r.ok) return r
   let value: unknown

@@ -4,7 +4,10 @@ import {formatSize} from '../util/units.js'
 
 /** Thrown inside a runner when a limit it enforces itself (console output) is crossed. */
 export class LimitExceeded extends Error {
-  constructor(readonly limit: LimitName, message: string) {
+  constructor(
+    readonly limit: LimitName,
+    message: string,
+  ) {
     super(message)
   }
 }

@@ -4,8 +4,7 @@ import {notRegular, readRegular} from '../util/read-regular.js'
 import type {CacheOutcome, JobError, JobResult, ScriptFiles} from './protocol.js'
 
 export type LoadedSource =
-  | {ok: true; source: Buffer; payload?: Buffer; warm?: boolean; cache: CacheOutcome; cacheReason?: string}
-  | {ok: false; result: JobResult}
+  {ok: true; source: Buffer; payload?: Buffer; warm?: boolean; cache: CacheOutcome; cacheReason?: string} | {ok: false; result: JobResult}
 
 /**
  * Reads a run job's source and compiled form, shared by the engines. A valid compiled form
@@ -22,7 +21,10 @@ export async function loadSource(job: ScriptFiles): Promise<LoadedSource> {
     readRegular(job.compiledPath).catch((e: NodeJS.ErrnoException) => (e.code === 'ENOENT' ? undefined : (e.code ?? 'EIO'))),
   ])
   if (source instanceof Error) {
-    return {ok: false, result: {ok: false, error: {kind: 'sourceDamaged', message: `the stored source of ${job.hash} cannot be read (${source.message})`}}}
+    return {
+      ok: false,
+      result: {ok: false, error: {kind: 'sourceDamaged', message: `the stored source of ${job.hash} cannot be read (${source.message})`}},
+    }
   }
   const xxh = await loadXxh64()
   let cache: CacheOutcome = 'miss'

@@ -19,7 +19,9 @@ import {loadSource, parseJobInput, type LoadedSource} from './source.js'
 type Console = Record<'log' | 'info' | 'warn' | 'error' | 'debug' | 'trace', (...a: unknown[]) => void>
 
 /** The console writes against the current call's budget: a script reused for the next chunk gets a fresh one. */
-interface Log {budget: ConsoleBudget}
+interface Log {
+  budget: ConsoleBudget
+}
 
 function makeConsole(log: Log): Console {
   const write = (...args: unknown[]) => log.budget.write(format(...args) + '\n')
@@ -34,8 +36,20 @@ function makeContext(limits: Limits) {
     module,
     exports: module.exports,
     console: makeConsole(log),
-    setTimeout, clearTimeout, setInterval, clearInterval, setImmediate, clearImmediate, queueMicrotask,
-    TextEncoder, TextDecoder, URL, URLSearchParams, structuredClone, atob, btoa,
+    setTimeout,
+    clearTimeout,
+    setInterval,
+    clearInterval,
+    setImmediate,
+    clearImmediate,
+    queueMicrotask,
+    TextEncoder,
+    TextDecoder,
+    URL,
+    URLSearchParams,
+    structuredClone,
+    atob,
+    btoa,
   }
   return {module, log, context: vm.createContext(sandbox)}
 }
@@ -82,7 +96,10 @@ export async function compileV8(job: Extract<Job, {op: 'compile'}>): Promise<Job
  * gets pays the read, verify, compile and module body; later chunks of the same script only
  * call it. Module-level state therefore lives as long as the runner.
  */
-interface Loaded {module: {exports: unknown}; log: Log}
+interface Loaded {
+  module: {exports: unknown}
+  log: Log
+}
 const warmScripts = new Map<string, Loaded>()
 
 /**
@@ -101,10 +118,11 @@ interface Preloaded {
 let preloaded: {key: string; ready: Promise<Preloaded | undefined>} | undefined
 
 async function fileStamps(files: ScriptFiles): Promise<string> {
-  const one = (p: string) => stat(p, {bigint: true}).then(
-    (s) => `${s.dev}:${s.ino}:${s.size}:${s.mtimeNs}:${s.ctimeNs}`,
-    (e: NodeJS.ErrnoException) => e.code ?? 'error',
-  )
+  const one = (p: string) =>
+    stat(p, {bigint: true}).then(
+      (s) => `${s.dev}:${s.ino}:${s.size}:${s.mtimeNs}:${s.ctimeNs}`,
+      (e: NodeJS.ErrnoException) => e.code ?? 'error',
+    )
   return `${await one(files.sourcePath)}|${await one(files.compiledPath)}`
 }
 
@@ -209,7 +227,15 @@ async function callRows(job: Extract<Job, {op: 'run'}>, warm: Loaded, filename: 
     const {output, rows} = serializeRows(result, job.rowSeparator)
     checkOutputSize(output, job.limits)
     // 'none': this call did not look in the store; the runner's first chunk counted the hit or miss
-    return {ok: true, output, rows, cache: 'none', cacheReason: 'loaded earlier by this runner', compileMs: 0, runMs: performance.now() - t1}
+    return {
+      ok: true,
+      output,
+      rows,
+      cache: 'none',
+      cacheReason: 'loaded earlier by this runner',
+      compileMs: 0,
+      runMs: performance.now() - t1,
+    }
   } catch (error) {
     if (log.exceeded) error = log.exceeded
     return {ok: false, error: scriptError(error, filename, job.limits), cache: 'none'}

@@ -35,7 +35,10 @@ export async function listTags(store: Store): Promise<string[]> {
 
 /** The directories in `dir`, sorted; a symlink is left out, never followed into another directory. */
 async function subdirs(dir: string): Promise<string[]> {
-  return (await readdir(dir, {withFileTypes: true}).catch(() => [])).filter((d) => d.isDirectory()).map((d) => d.name).sort()
+  return (await readdir(dir, {withFileTypes: true}).catch(() => []))
+    .filter((d) => d.isDirectory())
+    .map((d) => d.name)
+    .sort()
 }
 
 /** name -> hash for every readable alias. */
@@ -49,7 +52,12 @@ export async function readNames(store: Store): Promise<Map<string, string>> {
 }
 
 export async function listScripts(store: Store, only?: string[]): Promise<ScriptInfo[]> {
-  const [objects, names, tags, stats] = await Promise.all([listSharded(store.layout.objectsDir), readNames(store), listTags(store), readStats(store.layout)])
+  const [objects, names, tags, stats] = await Promise.all([
+    listSharded(store.layout.objectsDir),
+    readNames(store),
+    listTags(store),
+    readStats(store.layout),
+  ])
   const byHash = new Map<string, string[]>()
   for (const [n, h] of names) byHash.set(h, [...(byHash.get(h) ?? []), n])
   const compiled = new Map<string, string[]>()

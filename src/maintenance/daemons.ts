@@ -33,15 +33,20 @@ export async function listDaemons(root: string): Promise<DaemonInfo[]> {
   const dir = daemonDir(root)
   const names = await readdir(dir).catch(() => [] as string[])
   const keys = [...new Set(names.filter((n) => /\.(lock|sock)$/.test(n)).map((n) => n.replace(/\.(lock|sock)$/, '')))].sort()
-  return Promise.all(keys.map(async (key) => {
-    // no lock: a socket left by a daemon that died
-    const lock = join(dir, `${key}.lock`)
-    const info = await readInfo(lock)
-    return {
-      key, pid: info?.pid, running: info ? ownerAlive(info) && isDaemonProcess(info.pid, lock) !== false : false,
-      listening: names.includes(`${key}.sock`), startedAt: info ? new Date(info.created).toISOString() : undefined,
-    }
-  }))
+  return Promise.all(
+    keys.map(async (key) => {
+      // no lock: a socket left by a daemon that died
+      const lock = join(dir, `${key}.lock`)
+      const info = await readInfo(lock)
+      return {
+        key,
+        pid: info?.pid,
+        running: info ? ownerAlive(info) && isDaemonProcess(info.pid, lock) !== false : false,
+        listening: names.includes(`${key}.sock`),
+        startedAt: info ? new Date(info.created).toISOString() : undefined,
+      }
+    }),
+  )
 }
 
 /**
@@ -59,8 +64,13 @@ export function isDaemonProcess(pid: number, lockPath: string): boolean | undefi
     return false
   }
   const [bundle, cacheDir, socket, lock] = args.slice(-4)
-  return args.length >= 4 && basename(bundle) === 'daemon.js' && cacheDir === dirname(dirname(lockPath))
-    && socket === lockPath.replace(/\.lock$/, '.sock') && lock === lockPath
+  return (
+    args.length >= 4 &&
+    basename(bundle) === 'daemon.js' &&
+    cacheDir === dirname(dirname(lockPath)) &&
+    socket === lockPath.replace(/\.lock$/, '.sock') &&
+    lock === lockPath
+  )
 }
 
 /** Asks the daemon listening at a socket to stop; the token it proves, undefined when none answered. */
@@ -90,9 +100,13 @@ export async function stopDaemons(root: string, ask: AskToStop, waitMs = 10_000)
   // Gone: its lock released and its process exited (the PID is only watched, never signalled).
   const left = async (s: (typeof stopping)[number]) => (await readInfo(s.lock))?.token === s.token || pidAlive(s.pid)
   const held = async () => (await Promise.all(stopping.map(left))).some(Boolean)
-  while (Date.now() < deadline && await held()) await new Promise((r) => setTimeout(r, 25))
+  while (Date.now() < deadline && (await held())) await new Promise((r) => setTimeout(r, 25))
   const files = (await readdir(dir).catch(() => [] as string[])).map((name) => statEntry(root, `daemon/${name}`))
-  for (const d of await daemonDebris(files.filter((e) => e !== undefined), lockStaleMs())) await d.remove()
+  for (const d of await daemonDebris(
+    files.filter((e) => e !== undefined),
+    lockStaleMs(),
+  ))
+    await d.remove()
   return all
 }
 
@@ -139,15 +153,19 @@ export async function daemonDebris(files: Entry[], staleMs: number): Promise<Dae
     if (!entry.path.endsWith('.sock')) continue
     const lock = entry.path.replace(/\.sock$/, '.lock')
     if (locks.has(lock) && !dead.has(lock)) continue
-    out.push({entry, detail: 'socket of a daemon that is gone', remove: async () => {
-      const held = await acquireLock(lock, {waitMs: 0, makeDir: false})
-      if (!(held instanceof Lock)) return false
-      try {
-        return await removed(entry)
-      } finally {
-        await held.release()
-      }
-    }})
+    out.push({
+      entry,
+      detail: 'socket of a daemon that is gone',
+      remove: async () => {
+        const held = await acquireLock(lock, {waitMs: 0, makeDir: false})
+        if (!(held instanceof Lock)) return false
+        try {
+          return await removed(entry)
+        } finally {
+          await held.release()
+        }
+      },
+    })
   }
   return out
 }

@@ -79,13 +79,28 @@ export async function evict(store: Store, cands: Candidate[], opts: EvictOptions
   const aged = new Set(old)
   const rest = cands.filter((c) => !aged.has(c))
   const one = async (c: Candidate, reason: Eviction['reason']) => {
-    const ev: Eviction = {hash: c.hash, reason, lastUsed: c.lastUsed, names: c.names, files: 0, bytes: 0, diskBytes: c.diskBytes, done: false}
+    const ev: Eviction = {
+      hash: c.hash,
+      reason,
+      lastUsed: c.lastUsed,
+      names: c.names,
+      files: 0,
+      bytes: 0,
+      diskBytes: c.diskBytes,
+      done: false,
+    }
     evictions.push(ev)
     if (opts.dryRun) {
       current -= c.diskBytes
       return
     }
-    const r = await removeScript(store, c.hash, {strict: true, waitMs: ITEM_WAIT_MS, names: c.names, tags: opts.tags, stillWanted: () => untouched(c.source)})
+    const r = await removeScript(store, c.hash, {
+      strict: true,
+      waitMs: ITEM_WAIT_MS,
+      names: c.names,
+      tags: opts.tags,
+      stillWanted: () => untouched(c.source),
+    })
     if (r.busy) {
       ev.skipped = 'in use: a registry lock is held by a live process'
       return
@@ -111,7 +126,7 @@ export async function evict(store: Store, cands: Candidate[], opts: EvictOptions
         }
       }
     }
-    await Promise.all(Array.from({length: opts.dryRun ? 1 : opts.concurrency ?? 4}, worker))
+    await Promise.all(Array.from({length: opts.dryRun ? 1 : (opts.concurrency ?? 4)}, worker))
   }
   await pool(old, 'age', () => true)
   if (opts.maxSize !== undefined) {

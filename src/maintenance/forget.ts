@@ -27,7 +27,8 @@ export async function forgetScript(store: Store | undefined, ref: string): Promi
   try {
     hash = await resolveScript(store, ref)
   } catch (error) {
-    if (error instanceof BurnError && error.kind === 'notFound' && !error.data.candidates) return {ref, hash: null, removed: false, names: []}
+    if (error instanceof BurnError && error.kind === 'notFound' && !error.data.candidates)
+      return {ref, hash: null, removed: false, names: []}
     throw error
   }
   const r = await removeScript(store!, hash)

@@ -7,7 +7,16 @@ import {candidates, evict, type Eviction} from './evict.js'
 import {faultPoint} from '../util/faults.js'
 import {checkTag, FULL_HASH} from '../store/layout.js'
 import {breakStaleLock, staleReason} from '../store/lock.js'
-import {DEFAULT_TMP_AGE_MS, lockStaleMs, maintenanceLock, removeIfUnchanged, underKeyLock, underKeyLocks, unchanged, type Outcome} from './repair.js'
+import {
+  DEFAULT_TMP_AGE_MS,
+  lockStaleMs,
+  maintenanceLock,
+  removeIfUnchanged,
+  underKeyLock,
+  underKeyLocks,
+  unchanged,
+  type Outcome,
+} from './repair.js'
 import {readRegularSync} from '../util/read-regular.js'
 import {scanStore, totalOf, type Entry, type Sum} from '../store/scan.js'
 import {compactStats, readStats} from '../store/stats.js'
@@ -22,7 +31,8 @@ import {currentTags} from './usage.js'
  * moment it happens, under the lock that guards the file (repair.ts); a tmp file younger than
  * the threshold, or a lock whose owner is alive, is never touched.
  */
-export type GcKind = 'tmp' | 'stale-lock' | 'dead-daemon' | 'set-aside' | 'foreign' | 'orphan' | 'evict-age' | 'evict-size' | 'dangling-alias'
+export type GcKind =
+  'tmp' | 'stale-lock' | 'dead-daemon' | 'set-aside' | 'foreign' | 'orphan' | 'evict-age' | 'evict-size' | 'dangling-alias'
 
 export interface GcAction {
   kind: GcKind
@@ -86,13 +96,15 @@ export async function gcStore(store: Store, opts: GcOptions = {}): Promise<GcRep
         return false as const
       })
       if (r === true || r === 'done') action.done = true
-      else if (!action.skipped) action.skipped = r === 'busy' ? 'in use: its registry lock is held' : 'changed or removed by another process meanwhile'
+      else if (!action.skipped)
+        action.skipped = r === 'busy' ? 'in use: its registry lock is held' : 'changed or removed by another process meanwhile'
     }
 
     // 1. Old tmp files (younger ones may be publishes in flight), stale locks, set-aside files.
     progress('removing debris')
     for (const e of scan.files.tmp) {
-      if (now - e.mtimeMs > tmpAgeMs) await act({kind: 'tmp', path: e.rel, detail: `older than ${Math.round(tmpAgeMs / 60_000)} min`}, e, () => removeIfUnchanged(e))
+      if (now - e.mtimeMs > tmpAgeMs)
+        await act({kind: 'tmp', path: e.rel, detail: `older than ${Math.round(tmpAgeMs / 60_000)} min`}, e, () => removeIfUnchanged(e))
     }
     const staleMs = lockStaleMs()
     for (const e of scan.files.pending) {
@@ -103,8 +115,10 @@ export async function gcStore(store: Store, opts: GcOptions = {}): Promise<GcRep
         await act({kind: 'stale-lock', path: e.rel, detail: 'leftover of a broken lock'}, e, () => removeIfUnchanged(e))
       }
     }
-    for (const d of await daemonDebris(scan.files.daemon, staleMs)) await act({kind: 'dead-daemon', path: d.entry.rel, detail: d.detail}, d.entry, d.remove)
-    for (const e of scan.files.damaged) await act({kind: 'set-aside', path: e.rel, detail: 'set aside after failing a check'}, e, () => removeIfUnchanged(e))
+    for (const d of await daemonDebris(scan.files.daemon, staleMs))
+      await act({kind: 'dead-daemon', path: d.entry.rel, detail: d.detail}, d.entry, d.remove)
+    for (const e of scan.files.damaged)
+      await act({kind: 'set-aside', path: e.rel, detail: 'set aside after failing a check'}, e, () => removeIfUnchanged(e))
 
     // 2. Compiled forms of other engine tags, and compiled forms whose source is gone.
     const keptTags: string[] = []
@@ -123,10 +137,24 @@ export async function gcStore(store: Store, opts: GcOptions = {}): Promise<GcRep
       for (const [hash, e] of files) {
         if (foreign) {
           await act({kind: 'foreign', path: e.rel, hash, detail: `engine tag ${tag} is not this burn's`}, e, () =>
-            underKeyLock(layout, hash, tag, () => unchanged(e), () => removeIfUnchanged(e)))
+            underKeyLock(
+              layout,
+              hash,
+              tag,
+              () => unchanged(e),
+              () => removeIfUnchanged(e),
+            ),
+          )
         } else if (!scan.objects.has(hash)) {
           await act({kind: 'orphan', path: e.rel, hash, detail: 'its source is not in the store'}, e, () =>
-            underKeyLock(layout, hash, tag, async () => (await unchanged(e)) && !existsSync(layout.object(hash)), () => removeIfUnchanged(e)))
+            underKeyLock(
+              layout,
+              hash,
+              tag,
+              async () => (await unchanged(e)) && !existsSync(layout.object(hash)),
+              () => removeIfUnchanged(e),
+            ),
+          )
         }
       }
       if (foreign && !dryRun) await removeEmptyDirs(join(layout.compiledDir, tag))
@@ -135,7 +163,14 @@ export async function gcStore(store: Store, opts: GcOptions = {}): Promise<GcRep
     for (const [hash, e] of scan.engines) {
       if (scan.objects.has(hash)) continue
       await act({kind: 'orphan', path: e.rel, hash, detail: 'engines record of a source that is not in the store'}, e, () =>
-        underKeyLocks(layout, hash, [...current], async () => (await unchanged(e)) && !existsSync(layout.object(hash)), () => removeIfUnchanged(e)))
+        underKeyLocks(
+          layout,
+          hash,
+          [...current],
+          async () => (await unchanged(e)) && !existsSync(layout.object(hash)),
+          () => removeIfUnchanged(e),
+        ),
+      )
     }
 
     // 3. Eviction, by age and then by size, in least-recently-used order.
@@ -156,14 +191,27 @@ export async function gcStore(store: Store, opts: GcOptions = {}): Promise<GcRep
       const planned = candidates(scan, used, namesOf, keptTags)
       faultPoint('gc:planned')
       const r = await evict(store, planned, {
-        maxSize: opts.maxSize, olderThanMs: opts.olderThanMs, now, currentDisk: before.diskBytes - freedDisk, dryRun, tags: validTags,
+        maxSize: opts.maxSize,
+        olderThanMs: opts.olderThanMs,
+        now,
+        currentDisk: before.diskBytes - freedDisk,
+        dryRun,
+        tags: validTags,
         onProgress: (n) => progress(`evicted ${n} script(s)`),
       })
       evictions = r.evictions
       for (const ev of evictions) {
         actions.push({
-          kind: ev.reason === 'age' ? 'evict-age' : 'evict-size', path: `objects/${ev.hash.slice(0, 2)}/${ev.hash}`, hash: ev.hash, names: ev.names,
-          detail: `last used ${new Date(ev.lastUsed).toISOString()}`, files: ev.files, bytes: ev.bytes, diskBytes: ev.diskBytes, done: ev.done, skipped: ev.skipped,
+          kind: ev.reason === 'age' ? 'evict-age' : 'evict-size',
+          path: `objects/${ev.hash.slice(0, 2)}/${ev.hash}`,
+          hash: ev.hash,
+          names: ev.names,
+          detail: `last used ${new Date(ev.lastUsed).toISOString()}`,
+          files: ev.files,
+          bytes: ev.bytes,
+          diskBytes: ev.diskBytes,
+          done: ev.done,
+          skipped: ev.skipped,
         })
       }
     }
@@ -177,21 +225,34 @@ export async function gcStore(store: Store, opts: GcOptions = {}): Promise<GcRep
       if (!target || evictedNames.has(name)) continue
       const gone = dryRun ? !scan.objects.has(target) || evictedHashes.has(target) : !existsSync(layout.object(target))
       if (!gone) continue
-      await act({kind: 'dangling-alias', path: e.rel, hash: target, detail: `points to ${target.slice(0, 12)}…, which is not in the store`}, e, async () =>
-        existsSync(layout.object(target)) ? 'changed' : (await removeAlias(layout, name, target)) ? 'done' : 'changed')
+      await act(
+        {kind: 'dangling-alias', path: e.rel, hash: target, detail: `points to ${target.slice(0, 12)}…, which is not in the store`},
+        e,
+        async () => (existsSync(layout.object(target)) ? 'changed' : (await removeAlias(layout, name, target)) ? 'done' : 'changed'),
+      )
     }
 
     // 5. Fold the stats; last-use times of scripts that are gone are dropped.
-    if (!dryRun) await compactStats(layout, {force: true, keepUsed: (h) => FULL_HASH.test(h) && existsSync(layout.object(h))}).catch(() => false)
+    if (!dryRun)
+      await compactStats(layout, {force: true, keepUsed: (h) => FULL_HASH.test(h) && existsSync(layout.object(h))}).catch(() => false)
 
     const counted = actions.filter((a) => a.done || (dryRun && !a.skipped))
     freedDisk = counted.reduce((a, x) => a + x.diskBytes, 0)
     const freed = {files: counted.reduce((a, x) => a + x.files, 0), bytes: counted.reduce((a, x) => a + x.bytes, 0), diskBytes: freedDisk}
-    const after = dryRun ? {files: before.files - freed.files, bytes: before.bytes - freed.bytes, diskBytes: before.diskBytes - freed.diskBytes} : totalOf(scanStore(layout))
+    const after = dryRun
+      ? {files: before.files - freed.files, bytes: before.bytes - freed.bytes, diskBytes: before.diskBytes - freed.diskBytes}
+      : totalOf(scanStore(layout))
     return {
-      store: layout.root, dryRun, actions, freed, before, after,
-      maxSize: opts.maxSize ?? null, fits: opts.maxSize === undefined ? null : after.diskBytes <= opts.maxSize,
-      skipped: actions.filter((a) => a.skipped).length, ms: Date.now() - t0,
+      store: layout.root,
+      dryRun,
+      actions,
+      freed,
+      before,
+      after,
+      maxSize: opts.maxSize ?? null,
+      fits: opts.maxSize === undefined ? null : after.diskBytes <= opts.maxSize,
+      skipped: actions.filter((a) => a.skipped).length,
+      ms: Date.now() - t0,
     }
   } finally {
     await lock?.release()

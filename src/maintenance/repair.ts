@@ -36,7 +36,13 @@ export async function unchanged(e: Entry): Promise<boolean> {
 export type Outcome = 'done' | 'busy' | 'changed'
 
 /** Runs `act` under the registry lock of (hash, tag), if `still()` holds once it is held. */
-export function underKeyLock(layout: Layout, hash: string, tag: string, still: () => Promise<boolean>, act: () => Promise<unknown>): Promise<Outcome> {
+export function underKeyLock(
+  layout: Layout,
+  hash: string,
+  tag: string,
+  still: () => Promise<boolean>,
+  act: () => Promise<unknown>,
+): Promise<Outcome> {
   return underKeyLocks(layout, hash, [tag], still, act)
 }
 
@@ -45,7 +51,13 @@ export function underKeyLock(layout: Layout, hash: string, tag: string, still: (
  * what belongs to a script and not to one engine (its engines record) is written by a register
  * of any engine, each holding its own tag's lock.
  */
-export async function underKeyLocks(layout: Layout, hash: string, tags: string[], still: () => Promise<boolean>, act: () => Promise<unknown>): Promise<Outcome> {
+export async function underKeyLocks(
+  layout: Layout,
+  hash: string,
+  tags: string[],
+  still: () => Promise<boolean>,
+  act: () => Promise<unknown>,
+): Promise<Outcome> {
   const locks: Lock[] = []
   try {
     for (const tag of [...tags].sort()) {

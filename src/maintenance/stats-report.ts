@@ -4,8 +4,18 @@ import {storeUsage, type StoreUsage} from './usage.js'
 
 /** Counters every report shows, at 0 when nothing happened yet (others appear when counted). */
 export const KNOWN_COUNTERS = [
-  'register.hits', 'register.misses', 'compiles', 'compileFailures', 'compileMs', 'codeCacheRejections',
-  'hits', 'misses', 'runs.ok', 'runs.script', 'runs.badData', 'batch.rows',
+  'register.hits',
+  'register.misses',
+  'compiles',
+  'compileFailures',
+  'compileMs',
+  'codeCacheRejections',
+  'hits',
+  'misses',
+  'runs.ok',
+  'runs.script',
+  'runs.badData',
+  'batch.rows',
 ] as const
 
 export interface StatsReport {
@@ -29,7 +39,9 @@ export async function statsReport(store: Store, opts: {zero?: boolean} = {}): Pr
   const [totals, usage] = await Promise.all([readStats(store.layout), storeUsage(store)])
   const counters: Counters = Object.fromEntries(KNOWN_COUNTERS.map((k) => [k, 0]))
   for (const [k, v] of Object.entries(totals.counters)) counters[k] = v
-  const runs = Object.entries(counters).filter(([k]) => k.startsWith('runs.')).reduce((a, [, v]) => a + v, 0)
+  const runs = Object.entries(counters)
+    .filter(([k]) => k.startsWith('runs.'))
+    .reduce((a, [, v]) => a + v, 0)
   const avgCompile = counters.compiles > 0 ? counters.compileMs / counters.compiles : 0
   return {
     since: new Date(totals.since).toISOString(),

@@ -9,7 +9,18 @@ import {removeScript} from './forget.js'
 import {loadXxh64, sha256} from '../util/hash.js'
 import {checkName, checkTag, FULL_HASH, Layout, STORE_FORMAT} from '../store/layout.js'
 import {acquireLock, breakStaleLock, Lock, staleReason} from '../store/lock.js'
-import {DEFAULT_TMP_AGE_MS, ITEM_WAIT_MS, lockStaleMs, maintenanceLock, removeIfUnchanged, setAsideIfUnchanged, underKeyLock, underKeyLocks, unchanged, type Outcome} from './repair.js'
+import {
+  DEFAULT_TMP_AGE_MS,
+  ITEM_WAIT_MS,
+  lockStaleMs,
+  maintenanceLock,
+  removeIfUnchanged,
+  setAsideIfUnchanged,
+  underKeyLock,
+  underKeyLocks,
+  unchanged,
+  type Outcome,
+} from './repair.js'
 import {readRegular, readRegularSync} from '../util/read-regular.js'
 import {scanStore, type Entry} from '../store/scan.js'
 import {checkStatsFile} from '../store/stats.js'
@@ -32,16 +43,35 @@ const SANDBOX_FIX = 'set aside (damaged/) and replaced by ["quickjs"]: the sandb
 
 /** A damaged engines record, set aside and replaced by the sandbox only (engine-trust.ts resetRecordToSandbox). */
 function replaceRecord(layout: Layout, e: Entry, hash: string, tags: Iterable<string>): Promise<Outcome> {
-  return underKeyLocks(layout, hash, [...tags], () => unchanged(e), async () => {
-    const outcome = await setAsideIfUnchanged(layout, e, 'engines')
-    if (outcome === 'done') await resetRecordToSandbox(layout, hash)
-    return outcome
-  })
+  return underKeyLocks(
+    layout,
+    hash,
+    [...tags],
+    () => unchanged(e),
+    async () => {
+      const outcome = await setAsideIfUnchanged(layout, e, 'engines')
+      if (outcome === 'done') await resetRecordToSandbox(layout, hash)
+      return outcome
+    },
+  )
 }
 
 export type ProblemKind =
-  | 'store-json' | 'permissions' | 'source-mismatch' | 'compiled-bad' | 'misplaced' | 'bad-alias' | 'dangling-alias'
-  | 'stats-bad' | 'unreadable' | 'orphan-compiled' | 'foreign-compiled' | 'stale-lock' | 'old-tmp' | 'engines-bad' | 'orphan-engines'
+  | 'store-json'
+  | 'permissions'
+  | 'source-mismatch'
+  | 'compiled-bad'
+  | 'misplaced'
+  | 'bad-alias'
+  | 'dangling-alias'
+  | 'stats-bad'
+  | 'unreadable'
+  | 'orphan-compiled'
+  | 'foreign-compiled'
+  | 'stale-lock'
+  | 'old-tmp'
+  | 'engines-bad'
+  | 'orphan-engines'
 
 const DEBRIS = new Set<ProblemKind>(['orphan-compiled', 'foreign-compiled', 'orphan-engines', 'stale-lock', 'old-tmp'])
 
@@ -73,7 +103,17 @@ export interface VerifyReport {
   /** Damage found and not repaired: exit 8 when > 0. */
   damage: number
   problems: Problem[]
-  checked: {sources: number; sourceBytes: number; compiled: number; compiledBytes: number; engineRecords: number; names: number; locks: number; tmpFiles: number; statsFiles: number}
+  checked: {
+    sources: number
+    sourceBytes: number
+    compiled: number
+    compiledBytes: number
+    engineRecords: number
+    names: number
+    locks: number
+    tmpFiles: number
+    statsFiles: number
+  }
   /** Files in damaged/ (set aside earlier; `burn gc` removes them). */
   setAside: number
   ms: number
@@ -83,7 +123,19 @@ interface Found extends Problem {
   repair?: () => Promise<Outcome | boolean>
 }
 
-const KNOWN_TOP = new Set(['store.json', 'CACHEDIR.TAG', 'objects', 'compiled', 'engines', 'names', 'pending', 'stats', 'tmp', 'damaged', 'daemon'])
+const KNOWN_TOP = new Set([
+  'store.json',
+  'CACHEDIR.TAG',
+  'objects',
+  'compiled',
+  'engines',
+  'names',
+  'pending',
+  'stats',
+  'tmp',
+  'damaged',
+  'daemon',
+])
 
 export async function verifyStore(root: string, opts: VerifyOptions = {}): Promise<VerifyReport> {
   const t0 = Date.now()
@@ -100,7 +152,17 @@ export async function verifyStore(root: string, opts: VerifyOptions = {}): Promi
     const current = new Set(currentTags())
     const xxh = await loadXxh64()
     const uid = process.getuid?.()
-    const checked: VerifyReport['checked'] = {sources: 0, sourceBytes: 0, compiled: 0, compiledBytes: 0, engineRecords: 0, names: 0, locks: 0, tmpFiles: 0, statsFiles: 0}
+    const checked: VerifyReport['checked'] = {
+      sources: 0,
+      sourceBytes: 0,
+      compiled: 0,
+      compiledBytes: 0,
+      engineRecords: 0,
+      names: 0,
+      locks: 0,
+      tmpFiles: 0,
+      statsFiles: 0,
+    }
 
     // 1. Permissions: the store is private to its user (0700 directories, 0600 files). Group or
     // other bits below the root, a group/other-writable root, or a file burn cannot read.
@@ -114,10 +176,16 @@ export async function verifyStore(root: string, opts: VerifyOptions = {}): Promi
       const foreignOwner = uid !== undefined && e.uid !== uid
       if (!extra && !missing && !foreignOwner) continue
       badMode.add(e.rel)
-      const why = [extra ? `mode ${fmtMode(e.mode)} gives access to ${extra & 0o070 ? 'group' : 'others'}` : '', missing ? `mode ${fmtMode(e.mode)} denies its owner` : '', foreignOwner ? `owned by uid ${e.uid}, not ${uid}` : '']
-      const mode = isRoot ? ((e.mode & 0o777 & ~0o022) | 0o700) : want
+      const why = [
+        extra ? `mode ${fmtMode(e.mode)} gives access to ${extra & 0o070 ? 'group' : 'others'}` : '',
+        missing ? `mode ${fmtMode(e.mode)} denies its owner` : '',
+        foreignOwner ? `owned by uid ${e.uid}, not ${uid}` : '',
+      ]
+      const mode = isRoot ? (e.mode & 0o777 & ~0o022) | 0o700 : want
       add({
-        kind: 'permissions', path: e.rel, detail: why.filter(Boolean).join('; '),
+        kind: 'permissions',
+        path: e.rel,
+        detail: why.filter(Boolean).join('; '),
         action: foreignOwner ? 'none: change the owner by hand (chown)' : `chmod ${fmtMode(mode)}`,
         repair: foreignOwner ? undefined : () => chmod(e.path, mode).then(() => true),
       })
@@ -141,7 +209,15 @@ export async function verifyStore(root: string, opts: VerifyOptions = {}): Promi
       const buf = readWhole(e)
       if ('error' in buf) {
         if (buf.gone) continue // removed meanwhile (a forget or an eviction): not there, not damaged
-        if (!badMode.has(e.rel)) add({kind: 'unreadable', path: e.rel, hash, detail: buf.error, action: 'set aside (damaged/)', repair: () => setAsideIfUnchanged(layout, e, 'object')})
+        if (!badMode.has(e.rel))
+          add({
+            kind: 'unreadable',
+            path: e.rel,
+            hash,
+            detail: buf.error,
+            action: 'set aside (damaged/)',
+            repair: () => setAsideIfUnchanged(layout, e, 'object'),
+          })
         sources.set(hash, {ok: false, length: e.size, entry: e})
         continue
       }
@@ -164,22 +240,47 @@ export async function verifyStore(root: string, opts: VerifyOptions = {}): Promi
       for (const [hash, e] of [...files].sort(([a], [b]) => (a < b ? -1 : 1))) {
         await tick()
         if (!tagOk) {
-          add({kind: 'misplaced', path: e.rel, detail: `engine tag directory ${JSON.stringify(tag)} is not a valid tag`, action: 'set aside (damaged/)', repair: () => setAsideIfUnchanged(layout, e, 'misplaced')})
+          add({
+            kind: 'misplaced',
+            path: e.rel,
+            detail: `engine tag directory ${JSON.stringify(tag)} is not a valid tag`,
+            action: 'set aside (damaged/)',
+            repair: () => setAsideIfUnchanged(layout, e, 'misplaced'),
+          })
           continue
         }
         const src = sources.get(hash)
         if (!src) {
           if (!existsSync(e.path)) continue
           add({
-            kind: 'orphan-compiled', path: e.rel, hash, detail: 'its source is not in the store', action: 'remove',
-            repair: () => underKeyLock(layout, hash, tag, async () => (await unchanged(e)) && !(await exists(layout.object(hash))), () => removeIfUnchanged(e)),
+            kind: 'orphan-compiled',
+            path: e.rel,
+            hash,
+            detail: 'its source is not in the store',
+            action: 'remove',
+            repair: () =>
+              underKeyLock(
+                layout,
+                hash,
+                tag,
+                async () => (await unchanged(e)) && !(await exists(layout.object(hash))),
+                () => removeIfUnchanged(e),
+              ),
           })
           continue
         }
         const buf = readWhole(e)
         if ('error' in buf) {
           if (buf.gone) continue
-          if (!badMode.has(e.rel)) add({kind: 'unreadable', path: e.rel, hash, detail: buf.error, action: 'set aside (damaged/)', repair: () => setAsideIfUnchanged(layout, e, 'compiled')})
+          if (!badMode.has(e.rel))
+            add({
+              kind: 'unreadable',
+              path: e.rel,
+              hash,
+              detail: buf.error,
+              action: 'set aside (damaged/)',
+              repair: () => setAsideIfUnchanged(layout, e, 'compiled'),
+            })
           continue
         }
         checked.compiled++
@@ -189,17 +290,40 @@ export async function verifyStore(root: string, opts: VerifyOptions = {}): Promi
         if (!src.ok) continue // the source's own problem covers its compiled forms
         let why: string | undefined
         if (!decoded.ok) why = buf.length === 0 ? 'empty file' : decoded.reason
-        else if (decoded.meta.sourceLength !== src.length || decoded.meta.sourceXxh !== src.xxh) why = 'made from other source bytes (length or xxh64 differ)'
+        else if (decoded.meta.sourceLength !== src.length || decoded.meta.sourceXxh !== src.xxh)
+          why = 'made from other source bytes (length or xxh64 differ)'
         if (why) {
           if (why.startsWith('unknown artifact format')) storeJson.foreignContent.push(e.rel)
           add({
-            kind: 'compiled-bad', path: e.rel, hash, detail: why, action: 'set aside (damaged/); the next run compiles again',
-            repair: () => underKeyLock(layout, hash, tag, () => unchanged(e), () => setAsideIfUnchanged(layout, e, 'compiled')),
+            kind: 'compiled-bad',
+            path: e.rel,
+            hash,
+            detail: why,
+            action: 'set aside (damaged/); the next run compiles again',
+            repair: () =>
+              underKeyLock(
+                layout,
+                hash,
+                tag,
+                () => unchanged(e),
+                () => setAsideIfUnchanged(layout, e, 'compiled'),
+              ),
           })
         } else if (foreign && !opts.keepForeign) {
           add({
-            kind: 'foreign-compiled', path: e.rel, hash, detail: `compiled for engine tag ${tag}, not used by this burn (${[...current].join(', ')})`, action: 'remove (--keep-foreign keeps it)',
-            repair: () => underKeyLock(layout, hash, tag, () => unchanged(e), () => removeIfUnchanged(e)),
+            kind: 'foreign-compiled',
+            path: e.rel,
+            hash,
+            detail: `compiled for engine tag ${tag}, not used by this burn (${[...current].join(', ')})`,
+            action: 'remove (--keep-foreign keeps it)',
+            repair: () =>
+              underKeyLock(
+                layout,
+                hash,
+                tag,
+                () => unchanged(e),
+                () => removeIfUnchanged(e),
+              ),
           })
         }
       }
@@ -210,21 +334,43 @@ export async function verifyStore(root: string, opts: VerifyOptions = {}): Promi
       if (!sources.has(hash)) {
         if (!existsSync(e.path)) continue
         add({
-          kind: 'orphan-engines', path: e.rel, hash, detail: 'engines record of a source that is not in the store', action: 'remove',
-          repair: () => underKeyLocks(layout, hash, [...current], async () => (await unchanged(e)) && !(await exists(layout.object(hash))), () => removeIfUnchanged(e)),
+          kind: 'orphan-engines',
+          path: e.rel,
+          hash,
+          detail: 'engines record of a source that is not in the store',
+          action: 'remove',
+          repair: () =>
+            underKeyLocks(
+              layout,
+              hash,
+              [...current],
+              async () => (await unchanged(e)) && !(await exists(layout.object(hash))),
+              () => removeIfUnchanged(e),
+            ),
         })
         continue
       }
       const buf = readWhole(e)
       if ('error' in buf) {
-        if (!buf.gone && !badMode.has(e.rel)) add({kind: 'unreadable', path: e.rel, hash, detail: buf.error, action: SANDBOX_FIX, repair: () => replaceRecord(layout, e, hash, current)})
+        if (!buf.gone && !badMode.has(e.rel))
+          add({
+            kind: 'unreadable',
+            path: e.rel,
+            hash,
+            detail: buf.error,
+            action: SANDBOX_FIX,
+            repair: () => replaceRecord(layout, e, hash, current),
+          })
         continue
       }
       checked.engineRecords++
       const parsed = parseRecord(buf.toString('utf8'))
       if (typeof parsed !== 'string') continue
       add({
-        kind: 'engines-bad', path: e.rel, hash, detail: `not an engines record: ${parsed}`,
+        kind: 'engines-bad',
+        path: e.rel,
+        hash,
+        detail: `not an engines record: ${parsed}`,
         action: SANDBOX_FIX,
         repair: () => replaceRecord(layout, e, hash, current),
       })
@@ -254,16 +400,26 @@ export async function verifyStore(root: string, opts: VerifyOptions = {}): Promi
       if (src.ok || src.actual === undefined) continue // sound, or reported as unreadable
       const e = src.entry
       const was = recorded.get(hash)
-      const detail = src.length === 0 ? 'empty file'
-        : was !== undefined && src.length < was ? `truncated: ${src.length} of ${was} bytes`
-        : `content hashes to ${src.actual}${was !== undefined && src.length === was ? ' (same length: bytes changed)' : ': changed, or a file under a wrong name'}`
+      const detail =
+        src.length === 0
+          ? 'empty file'
+          : was !== undefined && src.length < was
+            ? `truncated: ${src.length} of ${was} bytes`
+            : `content hashes to ${src.actual}${was !== undefined && src.length === was ? ' (same length: bytes changed)' : ': changed, or a file under a wrong name'}`
       const names = namesOf.get(hash) ?? []
       add({
-        kind: 'source-mismatch', path: e.rel, hash, detail,
+        kind: 'source-mismatch',
+        path: e.rel,
+        hash,
+        detail,
         action: `set aside (damaged/), remove its compiled forms${names.length ? ` and names (${names.join(', ')})` : ''}`,
         repair: async () => {
           const r = await removeScript(store, hash, {
-            strict: true, waitMs: ITEM_WAIT_MS, setAsideSource: true, names, tags: [...scan.compiled.keys()],
+            strict: true,
+            waitMs: ITEM_WAIT_MS,
+            setAsideSource: true,
+            names,
+            tags: [...scan.compiled.keys()],
             stillWanted: async () => (await unchanged(e)) && sha256(await readRegular(e.path)) !== hash,
           })
           return r.busy ? 'busy' : r.removed ? 'done' : 'changed'
@@ -275,9 +431,16 @@ export async function verifyStore(root: string, opts: VerifyOptions = {}): Promi
     for (const e of scan.misplaced) {
       const inNames = e.rel.startsWith('names/')
       add({
-        kind: inNames ? 'bad-alias' : 'misplaced', path: e.rel,
-        detail: e.type === 'dir' ? 'a directory where a file belongs' : inNames ? 'not a plain alias file' : 'not at the place of its name (objects/<ab>/<sha256>, compiled/<tag>/<ab>/<sha256>, engines/<ab>/<sha256>)',
-        action: 'set aside (damaged/)', repair: () => setAsideIfUnchanged(layout, e, inNames ? 'name' : 'misplaced'),
+        kind: inNames ? 'bad-alias' : 'misplaced',
+        path: e.rel,
+        detail:
+          e.type === 'dir'
+            ? 'a directory where a file belongs'
+            : inNames
+              ? 'not a plain alias file'
+              : 'not at the place of its name (objects/<ab>/<sha256>, compiled/<tag>/<ab>/<sha256>, engines/<ab>/<sha256>)',
+        action: 'set aside (damaged/)',
+        repair: () => setAsideIfUnchanged(layout, e, inNames ? 'name' : 'misplaced'),
       })
     }
 
@@ -294,13 +457,25 @@ export async function verifyStore(root: string, opts: VerifyOptions = {}): Promi
       }
       const target = aliasTargets.get(name)
       if (!bad && e.type !== 'file') bad = 'not a plain file'
-      if (!bad && !target && !(aliasUnreadable.has(name) && badMode.has(e.rel))) bad = aliasUnreadable.has(name) ? 'cannot be read' : 'does not hold a hash'
+      if (!bad && !target && !(aliasUnreadable.has(name) && badMode.has(e.rel)))
+        bad = aliasUnreadable.has(name) ? 'cannot be read' : 'does not hold a hash'
       if (bad) {
-        add({kind: 'bad-alias', path: e.rel, detail: bad, action: 'set aside (damaged/)', repair: () => setAsideIfUnchanged(layout, e, 'name')})
+        add({
+          kind: 'bad-alias',
+          path: e.rel,
+          detail: bad,
+          action: 'set aside (damaged/)',
+          repair: () => setAsideIfUnchanged(layout, e, 'name'),
+        })
       } else if (target && !sources.has(target)) {
         add({
-          kind: 'dangling-alias', path: e.rel, hash: target, detail: `points to ${target}, which is not in the store`, action: 'remove',
-          repair: async () => ((await exists(layout.object(target))) ? 'changed' : (await removeAlias(layout, name, target)) ? 'done' : 'changed'),
+          kind: 'dangling-alias',
+          path: e.rel,
+          hash: target,
+          detail: `points to ${target}, which is not in the store`,
+          action: 'remove',
+          repair: async () =>
+            (await exists(layout.object(target))) ? 'changed' : (await removeAlias(layout, name, target)) ? 'done' : 'changed',
         })
       }
     }
@@ -312,7 +487,14 @@ export async function verifyStore(root: string, opts: VerifyOptions = {}): Promi
       checked.locks++
       if (e.rel.endsWith('.lock')) {
         const why = await staleReason(e.path, staleMs)
-        if (why) add({kind: 'stale-lock', path: e.rel, detail: why, action: 'break it', repair: async () => Boolean(await breakStaleLock(e.path, staleMs)) || !(await exists(e.path))})
+        if (why)
+          add({
+            kind: 'stale-lock',
+            path: e.rel,
+            detail: why,
+            action: 'break it',
+            repair: async () => Boolean(await breakStaleLock(e.path, staleMs)) || !(await exists(e.path)),
+          })
       } else if (Date.now() - e.mtimeMs > staleMs) {
         add({kind: 'stale-lock', path: e.rel, detail: 'leftover of a broken lock', action: 'remove', repair: () => removeIfUnchanged(e)})
       }
@@ -320,7 +502,14 @@ export async function verifyStore(root: string, opts: VerifyOptions = {}): Promi
     for (const e of scan.files.tmp) {
       checked.tmpFiles++
       const age = Date.now() - e.mtimeMs
-      if (age > tmpAgeMs) add({kind: 'old-tmp', path: e.rel, detail: `left by a write that did not finish, ${fmtAge(age)} ago`, action: 'remove', repair: () => removeIfUnchanged(e)})
+      if (age > tmpAgeMs)
+        add({
+          kind: 'old-tmp',
+          path: e.rel,
+          detail: `left by a write that did not finish, ${fmtAge(age)} ago`,
+          action: 'remove',
+          repair: () => removeIfUnchanged(e),
+        })
     }
     for (const e of scan.files.stats) {
       if (!/^stats\/(d-.*|totals)\.json$/.test(e.rel)) continue
@@ -328,7 +517,10 @@ export async function verifyStore(root: string, opts: VerifyOptions = {}): Promi
       const why = await checkStatsFile(e.path)
       if (why) {
         add({
-          kind: 'stats-bad', path: e.rel, detail: why, action: 'set aside (damaged/); the counters it held are lost',
+          kind: 'stats-bad',
+          path: e.rel,
+          detail: why,
+          action: 'set aside (damaged/); the counters it held are lost',
           repair: async () => {
             const l = await acquireLock(layout.lock('stats'), {waitMs: ITEM_WAIT_MS})
             if (!(l instanceof Lock)) return 'busy'
@@ -344,19 +536,44 @@ export async function verifyStore(root: string, opts: VerifyOptions = {}): Promi
 
     // 7. store.json, judged last: it may only be rewritten over format-1 content.
     if (storeJson.problem) {
-      const unknown = [...scan.files.other, ...scan.dirs.filter((d) => !d.rel.includes('/') && d.rel !== '.')].map((e) => e.rel).filter((r) => !KNOWN_TOP.has(r))
+      const unknown = [...scan.files.other, ...scan.dirs.filter((d) => !d.rel.includes('/') && d.rel !== '.')]
+        .map((e) => e.rel)
+        .filter((r) => !KNOWN_TOP.has(r))
       const blockers = [...unknown, ...storeJson.foreignContent]
       add({
-        kind: 'store-json', path: 'store.json', detail: storeJson.problem,
-        action: blockers.length ? `none: not format-1 content (${blockers.slice(0, 3).join(', ')}); move it away or pass another --cache-dir` : `write {"format":${STORE_FORMAT}}`,
-        repair: blockers.length ? undefined : () => writeAtomic(layout.tmpDir, layout.storeJson, JSON.stringify({format: STORE_FORMAT}) + '\n', 'store-json').then(() => true),
+        kind: 'store-json',
+        path: 'store.json',
+        detail: storeJson.problem,
+        action: blockers.length
+          ? `none: not format-1 content (${blockers.slice(0, 3).join(', ')}); move it away or pass another --cache-dir`
+          : `write {"format":${STORE_FORMAT}}`,
+        repair: blockers.length
+          ? undefined
+          : () =>
+              writeAtomic(layout.tmpDir, layout.storeJson, JSON.stringify({format: STORE_FORMAT}) + '\n', 'store-json').then(() => true),
       })
     }
     opts.onProgress?.(total, total)
 
     // Repairs, in an order where each one helps the next: permissions first, debris last.
     if (opts.fix) {
-      const order: ProblemKind[] = ['permissions', 'store-json', 'misplaced', 'unreadable', 'source-mismatch', 'compiled-bad', 'engines-bad', 'orphan-compiled', 'orphan-engines', 'foreign-compiled', 'bad-alias', 'dangling-alias', 'stats-bad', 'stale-lock', 'old-tmp']
+      const order: ProblemKind[] = [
+        'permissions',
+        'store-json',
+        'misplaced',
+        'unreadable',
+        'source-mismatch',
+        'compiled-bad',
+        'engines-bad',
+        'orphan-compiled',
+        'orphan-engines',
+        'foreign-compiled',
+        'bad-alias',
+        'dangling-alias',
+        'stats-bad',
+        'stale-lock',
+        'old-tmp',
+      ]
       found.sort((a, b) => order.indexOf(a.kind) - order.indexOf(b.kind))
       for (const p of found) {
         if (!p.repair) {
@@ -383,9 +600,14 @@ export async function verifyStore(root: string, opts: VerifyOptions = {}): Promi
     const problems: Problem[] = found.map(({repair: _r, ...p}) => p)
     const remaining = problems.filter((p) => !p.fixed)
     return {
-      store: layout.root, fix: Boolean(opts.fix), clean: remaining.length === 0,
+      store: layout.root,
+      fix: Boolean(opts.fix),
+      clean: remaining.length === 0,
       damage: remaining.filter((p) => p.severity === 'damage').length,
-      problems, checked, setAside, ms: Date.now() - t0,
+      problems,
+      checked,
+      setAside,
+      ms: Date.now() - t0,
     }
   } finally {
     await lock?.release()
@@ -416,9 +638,13 @@ async function checkStoreJson(layout: Layout): Promise<{problem?: string; foreig
   } catch (error) {
     return {problem: `not valid JSON (${(error as Error).message})`, foreignContent: []}
   }
-  if (typeof format !== 'number' || !Number.isInteger(format) || format < 1) return {problem: `no valid "format" (${JSON.stringify(format)})`, foreignContent: []}
+  if (typeof format !== 'number' || !Number.isInteger(format) || format < 1)
+    return {problem: `no valid "format" (${JSON.stringify(format)})`, foreignContent: []}
   if (format > STORE_FORMAT) {
-    throw storeError(`the store in ${layout.root} has format ${format}, newer than this burn supports (${STORE_FORMAT}); upgrade burn to verify it`, {format})
+    throw storeError(
+      `the store in ${layout.root} has format ${format}, newer than this burn supports (${STORE_FORMAT}); upgrade burn to verify it`,
+      {format},
+    )
   }
   return {foreignContent: []}
 }

@@ -7,5 +7,6 @@ import {Errors} from '@oclif/core'
  * commands with arguments: a usage error, exit 2.
  */
 export function refuseArgs(argv: unknown[]): void {
-  if (argv.length > 0) throw new Errors.CLIError(`Unexpected argument${argv.length > 1 ? 's' : ''}: ${argv.join(', ')}\nSee more help with --help`)
+  if (argv.length > 0)
+    throw new Errors.CLIError(`Unexpected argument${argv.length > 1 ? 's' : ''}: ${argv.join(', ')}\nSee more help with --help`)
 }

@@ -7,11 +7,12 @@ export function oclifFlags(spec: Spec): Interfaces.FlagInput<any> {
   const out: Record<string, unknown> = {}
   for (const [name, s] of Object.entries(spec)) {
     const common = {char: s.char as never, description: s.description, exclusive: s.exclusive, env: s.env}
-    out[name] = s.type === 'boolean'
-      ? Flags.boolean(common)
-      : s.type === 'integer'
-        ? Flags.integer({...common, min: s.min, helpValue: s.helpValue})
-        : Flags.string({...common, options: s.options, default: s.default, helpValue: s.helpValue})
+    out[name] =
+      s.type === 'boolean'
+        ? Flags.boolean(common)
+        : s.type === 'integer'
+          ? Flags.integer({...common, min: s.min, helpValue: s.helpValue})
+          : Flags.string({...common, options: s.options, default: s.default, helpValue: s.helpValue})
   }
   return out as Interfaces.FlagInput<never>
 }

@@ -41,7 +41,12 @@ export async function registerMany(
       const input = inputs[i]
       try {
         const source = await input.read()
-        const outcome = await registerSource(store, pool, {source, file: input.file, name: opts.name, engine: opts.engine, limits: opts.limits}, counters)
+        const outcome = await registerSource(
+          store,
+          pool,
+          {source, file: input.file, name: opts.name, engine: opts.engine, limits: opts.limits},
+          counters,
+        )
         items[i] = {ok: true, outcome}
       } catch (error) {
         const d = describeError(error)

@@ -18,7 +18,11 @@ const GLOB_CHARS = /[*?[\]{}]/
 export const DEFAULT_MAX_SOURCE = 64 * 1024 * 1024
 
 export function sourceTooLarge(file: string, maxBytes: number): BurnError {
-  return new BurnError('limit', `${file} is larger than the source size limit of ${formatSize(maxBytes)}; pass --max-source with a larger size to register it`, {file, limit: 'source', maxBytes})
+  return new BurnError(
+    'limit',
+    `${file} is larger than the source size limit of ${formatSize(maxBytes)}; pass --max-source with a larger size to register it`,
+    {file, limit: 'source', maxBytes},
+  )
 }
 
 /**
@@ -26,7 +30,11 @@ export function sourceTooLarge(file: string, maxBytes: number): BurnError {
  * tinyglobby (no match is an error: a CI warm-up that registers nothing should fail loudly),
  * anything else is a file path. Duplicates are kept once, in argument order.
  */
-export async function expandSources(args: string[], readStdin: () => Promise<Uint8Array>, maxBytes = DEFAULT_MAX_SOURCE): Promise<SourceInput[]> {
+export async function expandSources(
+  args: string[],
+  readStdin: () => Promise<Uint8Array>,
+  maxBytes = DEFAULT_MAX_SOURCE,
+): Promise<SourceInput[]> {
   if (args.length === 0) throw usageError('no files given: pass files, globs, or - for stdin')
   if (args.filter((a) => a === '-').length > 1) throw usageError('stdin (-) can be given only once')
   const seen = new Set<string>()

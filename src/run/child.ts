@@ -41,7 +41,12 @@ announceStdout((err, out) => {
 // A promise that can never settle (nothing left on the event loop) would otherwise end the
 // process silently with exit 0: it is reported as the timeout it would have become.
 const stalled = new Promise<JobResult>((resolve) => {
-  process.once('beforeExit', () => resolve({ok: false, error: {kind: 'limit', limit: 'timeout', message: "timeout: the script's promise can never settle (it waits on nothing)"}}))
+  process.once('beforeExit', () =>
+    resolve({
+      ok: false,
+      error: {kind: 'limit', limit: 'timeout', message: "timeout: the script's promise can never settle (it waits on nothing)"},
+    }),
+  )
 })
 
 // What the script's timers and stray promises throw outside its awaited call (runner-main.ts
@@ -58,9 +63,10 @@ process.on('uncaughtException', (error) => {
 process.on('unhandledRejection', (error) => {
   if (!failCall && !callEnded) finish(renderError(error, process.argv.includes('--json')))
 })
-const thrownOutside = (job: Job) => new Promise<JobResult>((resolve) => {
-  failCall = (error) => resolve({ok: false, error: thrownError(error, scriptFilename(job.hash), job.limits.maxLogBytes)})
-})
+const thrownOutside = (job: Job) =>
+  new Promise<JobResult>((resolve) => {
+    failCall = (error) => resolve({ok: false, error: thrownError(error, scriptFilename(job.hash), job.limits.maxLogBytes)})
+  })
 
 async function main(argv: string[], stdin: StdinSource): Promise<number> {
   const parsed = parseRunArgv(argv)
@@ -72,28 +78,31 @@ async function main(argv: string[], stdin: StdinSource): Promise<number> {
     const requested = flags.engine === undefined ? undefined : checkEngine(flags.engine)
     // Bad flags are reported before the store is read.
     limits = parseLimits(flags, requested)
-    const [store, input] = await Promise.all([
-      openStore(flags['cache-dir'] ?? defaultCacheDir(), {create: false}),
-      readInput(flags, stdin),
-    ])
+    const [store, input] = await Promise.all([openStore(flags['cache-dir'] ?? defaultCacheDir(), {create: false}), readInput(flags, stdin)])
     // The engine is the script's (registered), never a default taken before it was found.
     const {hash, engine} = await runTarget(store, ref, requested)
     limits = parseLimits(flags, engine)
     // Loading an engine (the QuickJS wasm) is burn's cost, not the script's: done before 's'.
     await warmEngine(engine, limits)
-    const out = await runScript(store!, async (job) => {
-      writeSync(EVENTS_FD, `h ${job.engine} ${job.hash}\ns\n`)
-      const result = await Promise.race([executeJob(job), stalled, thrownOutside(job)])
-      failCall = undefined
-      callEnded = true
-      // Printing and bookkeeping after the script are burn's, not the script's: a watchdog kill
-      // can no longer follow an error this process already reported.
-      writeSync(EVENTS_FD, 'e\n')
-      return result
-    }, {hash, input, engine, limits})
+    const out = await runScript(
+      store!,
+      async (job) => {
+        writeSync(EVENTS_FD, `h ${job.engine} ${job.hash}\ns\n`)
+        const result = await Promise.race([executeJob(job), stalled, thrownOutside(job)])
+        failCall = undefined
+        callEnded = true
+        // Printing and bookkeeping after the script are burn's, not the script's: a watchdog kill
+        // can no longer follow an error this process already reported.
+        writeSync(EVENTS_FD, 'e\n')
+        return result
+      },
+      {hash, input, engine, limits},
+    )
     const text = flags.json
       ? JSON.stringify({hash: out.hash, cache: out.cache, result: JSON.parse(out.output)})
-      : flags.pretty ? prettyJson(out.output, limits.maxOutputBytes) : out.output
+      : flags.pretty
+        ? prettyJson(out.output, limits.maxOutputBytes)
+        : out.output
     writeAllSync(1, text + '\n')
     return 0
   } catch (error) {

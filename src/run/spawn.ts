@@ -18,7 +18,9 @@ export function childClosed(child: ChildProcess): Closed {
  */
 export function spawnRunChild(argv: string[], stdin?: string): {child: ChildProcess; closed: Closed} {
   const node = tiedNode(process.execArgv)
-  const child = spawn(node.execPath, [...node.execArgv, RUN_CHILD, ...argv], {stdio: [stdin === undefined ? 'inherit' : 'pipe', 'inherit', 'inherit', 'pipe']})
+  const child = spawn(node.execPath, [...node.execArgv, RUN_CHILD, ...argv], {
+    stdio: [stdin === undefined ? 'inherit' : 'pipe', 'inherit', 'inherit', 'pipe'],
+  })
   const closed = childClosed(child)
   if (stdin !== undefined) {
     child.stdin!.on('error', () => {})
@@ -26,4 +28,3 @@ export function spawnRunChild(argv: string[], stdin?: string): {child: ChildProc
   }
   return {child, closed}
 }
-

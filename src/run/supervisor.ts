@@ -71,7 +71,11 @@ export async function superviseRun(child: ChildProcess, flags: RunFlags, opts: S
     }
   })
   // Output the child writes to pipes (the run daemon's runners) counts only once it is all read.
-  const outputRead = Promise.all([child.stdout, child.stderr].map((s) => s && !s.readableEnded && new Promise((resolve) => s.once('end', resolve).once('close', resolve))))
+  const outputRead = Promise.all(
+    [child.stdout, child.stderr].map(
+      (s) => s && !s.readableEnded && new Promise((resolve) => s.once('end', resolve).once('close', resolve)),
+    ),
+  )
   const early = done.then(async (code) => [await outputRead.then(() => code), null] as const)
   const [code, signal] = await Promise.race([opts.closed, early])
   dog.disarm()

@@ -52,7 +52,8 @@ let heapAfterCollect = 0
  * next chunk's deadline already runs meanwhile (a few ms, against a --timeout of seconds).
  */
 export async function collectGarbage(): Promise<void> {
-  if (!process.env[LEAN_ENV] || getHeapStatistics().used_heap_size < heapAfterCollect + Math.max(COLLECT_GROWTH_BYTES, heapAfterCollect)) return
+  if (!process.env[LEAN_ENV] || getHeapStatistics().used_heap_size < heapAfterCollect + Math.max(COLLECT_GROWTH_BYTES, heapAfterCollect))
+    return
   try {
     await fullGc()
   } catch {

@@ -23,14 +23,17 @@ let setpriv: string | null | undefined
 
 /** setpriv's path when runners are tied to their parent by the kernel. BURN_PARENT_WATCH=thread forces the fallback (tests). */
 function setprivPath(): string | undefined {
-  setpriv ??= process.platform === 'linux' && process.env.BURN_PARENT_WATCH !== 'thread' ? SETPRIV.find((p) => existsSync(p)) ?? null : null
+  setpriv ??=
+    process.platform === 'linux' && process.env.BURN_PARENT_WATCH !== 'thread' ? (SETPRIV.find((p) => existsSync(p)) ?? null) : null
   return setpriv ?? undefined
 }
 
 /** How to start node with these flags so that the process dies with this one: spawn(execPath, [...execArgv, script, ...]). */
 export function tiedNode(execArgv: string[]): {execPath: string; execArgv: string[]} {
   const sp = setprivPath()
-  return sp ? {execPath: sp, execArgv: ['--pdeathsig', 'KILL', '--', process.execPath, ...execArgv]} : {execPath: process.execPath, execArgv}
+  return sp
+    ? {execPath: sp, execArgv: ['--pdeathsig', 'KILL', '--', process.execPath, ...execArgv]}
+    : {execPath: process.execPath, execArgv}
 }
 
 /** In a runner, first thing: unless the kernel ties it to its parent, a thread that ends it when the parent is gone. */

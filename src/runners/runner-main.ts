@@ -36,7 +36,10 @@ async function drain(): Promise<void> {
     }
     if (ready) {
       try {
-        result = ready.op === 'run' && ready.rows && !ROWS_NATIVE.has(ready.engine) ? await runRowsAsPlainRun(ready, executeJob) : await executeJob(ready)
+        result =
+          ready.op === 'run' && ready.rows && !ROWS_NATIVE.has(ready.engine)
+            ? await runRowsAsPlainRun(ready, executeJob)
+            : await executeJob(ready)
       } catch (error) {
         result = {ok: false, error: {kind: 'internal', message: (error as Error)?.stack ?? String(error)}}
       }
@@ -72,7 +75,7 @@ function readRange(r: InputRange): Buffer {
     files.set(r.path, fd)
   }
   if (scratch.length < r.length) scratch = Buffer.allocUnsafe(Math.max(r.length, Math.min(2 * scratch.length, 1 << 26)))
-  for (let got = 0; got < r.length; ) {
+  for (let got = 0; got < r.length;) {
     const n = readSync(fd, scratch, got, r.length - got, r.offset + got)
     if (n === 0) throw new Error(`${r.path} ended early: it changed while burn was reading it`)
     got += n

@@ -11,7 +11,10 @@ const RUNNER_MAIN = fileURLToPath(new URL('./runner-main.js', import.meta.url))
  * The answer for a job that was queued behind one that killed its runner: it never started,
  * so the pool may give it to another runner (it is neither lost nor run twice).
  */
-export const NOT_STARTED: JobResult = Object.freeze({ok: false, error: {kind: 'internal', message: 'the runner process ended before this job started'}}) as JobResult
+export const NOT_STARTED: JobResult = Object.freeze({
+  ok: false,
+  error: {kind: 'internal', message: 'the runner process ended before this job started'},
+}) as JobResult
 
 /**
  * A supervised runner process taking jobs over IPC (register's compiles, batch's chunks).
@@ -90,9 +93,11 @@ export class Runner {
     const b = this.watchdog?.deathBreach(code, signal)
     const [head, ...rest] = this.queue
     this.queue = []
-    head?.resolve(b
-      ? {ok: false, error: {kind: 'limit', ...b}}
-      : {ok: false, error: {kind: 'internal', message: `the runner process exited unexpectedly (code ${code}, signal ${signal})`}})
+    head?.resolve(
+      b
+        ? {ok: false, error: {kind: 'limit', ...b}}
+        : {ok: false, error: {kind: 'internal', message: `the runner process exited unexpectedly (code ${code}, signal ${signal})`}},
+    )
     for (const q of rest) q.resolve(NOT_STARTED)
   }
 

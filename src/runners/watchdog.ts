@@ -30,7 +30,10 @@ export class Watchdog {
   private timer?: NodeJS.Timeout
   private poll?: NodeJS.Timeout
 
-  constructor(private readonly child: ChildProcess, private readonly limits: Pick<Limits, 'timeoutMs' | 'memoryBytes'>) {}
+  constructor(
+    private readonly child: ChildProcess,
+    private readonly limits: Pick<Limits, 'timeoutMs' | 'memoryBytes'>,
+  ) {}
 
   /** `slackBytes`: resident memory allowed above --memory (QUICKJS_HOST_SLACK_BYTES on quickjs). */
   arm(slackBytes = 0): void {
@@ -38,7 +41,10 @@ export class Watchdog {
     const {timeoutMs} = this.limits
     const memoryBytes = this.limits.memoryBytes + slackBytes
     // setTimeout fires at once for delays past 2^31-1 ms (24.8 days): clamp, never overflow
-    this.timer = setTimeout(() => this.trip('timeout', `timeout: the script ran longer than --timeout ${fmtMs(timeoutMs)}`), Math.min(timeoutMs, 2 ** 31 - 1))
+    this.timer = setTimeout(
+      () => this.trip('timeout', `timeout: the script ran longer than --timeout ${fmtMs(timeoutMs)}`),
+      Math.min(timeoutMs, 2 ** 31 - 1),
+    )
     const baseline = residentBytes(this.child) ?? 0
     this.poll = setInterval(() => {
       const rss = residentBytes(this.child)
@@ -66,11 +72,11 @@ export class Watchdog {
     if (signal === 'SIGABRT' || signal === 'SIGTRAP' || code === 134 || code === 133) {
       return {limit: 'memory', message: 'memory limit exceeded: the script exhausted the V8 heap'}
     }
-    if (signal === 'SIGKILL') return {limit: 'memory', message: 'memory limit exceeded: the script was killed by the system (out of memory)'}
+    if (signal === 'SIGKILL')
+      return {limit: 'memory', message: 'memory limit exceeded: the script was killed by the system (out of memory)'}
     return undefined
   }
 }
-
 
 function fmtMs(ms: number): string {
   return ms % 1000 === 0 ? `${ms / 1000}s` : `${ms}ms`

@@ -47,7 +47,9 @@ export async function writeAtomic(tmpDir: string, dest: string, data: Uint8Array
 export async function refuseLink(dir: string): Promise<void> {
   const st = await lstat(dir)
   if (st.isSymbolicLink() || !st.isDirectory()) {
-    const err = new Error(`${dir} is ${st.isSymbolicLink() ? 'a symbolic link' : 'not a directory'}; burn does not follow links out of its store (run \`burn verify --fix\`)`) as NodeJS.ErrnoException
+    const err = new Error(
+      `${dir} is ${st.isSymbolicLink() ? 'a symbolic link' : 'not a directory'}; burn does not follow links out of its store (run \`burn verify --fix\`)`,
+    ) as NodeJS.ErrnoException
     err.code = 'ELOOP'
     throw err
   }

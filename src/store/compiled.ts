@@ -37,7 +37,14 @@ export async function checkCompiled(layout: Layout, tag: string, hash: string): 
   return {state: 'bad', reason: decoded.reason}
 }
 
-export async function publishCompiled(layout: Layout, tag: string, hash: string, source: Uint8Array, payload: Uint8Array, warm = false): Promise<void> {
+export async function publishCompiled(
+  layout: Layout,
+  tag: string,
+  hash: string,
+  source: Uint8Array,
+  payload: Uint8Array,
+  warm = false,
+): Promise<void> {
   const xxh = await loadXxh64()
   const artifact = encodeArtifact({tag, sourceHash: hash, sourceXxh: xxh(source), sourceLength: source.length, warm}, payload, xxh)
   await writeAtomic(layout.tmpDir, layout.compiled(tag, hash), artifact, 'compiled')
@@ -48,7 +55,13 @@ export async function publishCompiled(layout: Layout, tag: string, hash: string,
  * (a register, forget or gc is at work on it) and the source is still there: a lost race
  * costs a later miss, never an orphan or a wrong hit.
  */
-export async function republishCompiled(layout: Layout, tag: string, hash: string, sourcePath: string, payload: Uint8Array): Promise<boolean> {
+export async function republishCompiled(
+  layout: Layout,
+  tag: string,
+  hash: string,
+  sourcePath: string,
+  payload: Uint8Array,
+): Promise<boolean> {
   const lock = await acquireLock(layout.lock(lockKey(hash, tag)), {waitMs: 0})
   if (!(lock instanceof Lock)) return false
   try {

@@ -52,7 +52,8 @@ export async function readRecord(layout: Layout, hash: string): Promise<EngineNa
     throw storeError(`the engines record of script ${hash} cannot be read (${(error as Error).message}); run \`burn verify --fix\``, {hash})
   }
   const parsed = parseRecord(text)
-  if (typeof parsed === 'string') throw storeError(`the engines record of script ${hash} is damaged (${parsed}); run \`burn verify --fix\``, {hash})
+  if (typeof parsed === 'string')
+    throw storeError(`the engines record of script ${hash} is damaged (${parsed}); run \`burn verify --fix\``, {hash})
   return parsed
 }
 
@@ -89,13 +90,15 @@ export async function registeredEngines(layout: Layout, hash: string): Promise<E
 /** The engine tags with a compiled form of `hash` (a legacy script's only evidence). */
 async function compiledTags(layout: Layout, hash: string): Promise<string[]> {
   const tags = await readdir(layout.compiledDir).catch(() => [] as string[])
-  const found = await Promise.all(tags.map(async (tag) => {
-    try {
-      return (await exists(layout.compiled(tag, hash))) ? [tag] : []
-    } catch {
-      return [] // not a tag burn makes (verify reports it)
-    }
-  }))
+  const found = await Promise.all(
+    tags.map(async (tag) => {
+      try {
+        return (await exists(layout.compiled(tag, hash))) ? [tag] : []
+      } catch {
+        return [] // not a tag burn makes (verify reports it)
+      }
+    }),
+  )
   return found.flat()
 }
 
@@ -107,7 +110,11 @@ export const preferredEngine = (engines: EngineName[]): EngineName => (engines.i
  * `burn run` and `burn batch` on every path. v8 for a script registered only for quickjs is
  * refused (exit 2), whoever asks.
  */
-export async function runTarget(store: Store | undefined, ref: string, requested?: EngineName): Promise<{hash: string; engine: EngineName}> {
+export async function runTarget(
+  store: Store | undefined,
+  ref: string,
+  requested?: EngineName,
+): Promise<{hash: string; engine: EngineName}> {
   const hash = await resolveScript(store, ref)
   const engines = await registeredEngines(store!.layout, hash)
   if (requested === undefined) return {hash, engine: preferredEngine(engines)}
@@ -140,7 +147,12 @@ export async function registerEngine(layout: Layout, hash: string, requested?: E
  * A record found without its source is such debris and is replaced, not merged. Returns the
  * engines recorded.
  */
-export async function recordEngine(layout: Layout, hash: string, engine: EngineName, writeSource?: () => Promise<void>): Promise<EngineName[]> {
+export async function recordEngine(
+  layout: Layout,
+  hash: string,
+  engine: EngineName,
+  writeSource?: () => Promise<void>,
+): Promise<EngineName[]> {
   const sourceThere = await exists(layout.object(hash))
   if (sourceThere && !writeSource) {
     const recorded = await readRecord(layout, hash)

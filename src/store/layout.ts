@@ -35,27 +35,65 @@ export function checkTag(tag: string): string {
 export class Layout {
   constructor(readonly root: string) {}
 
-  get storeJson() { return join(this.root, 'store.json') }
-  get cachedirTag() { return join(this.root, 'CACHEDIR.TAG') }
-  get objectsDir() { return join(this.root, 'objects') }
-  get compiledDir() { return join(this.root, 'compiled') }
-  get namesDir() { return join(this.root, 'names') }
-  get pendingDir() { return join(this.root, 'pending') }
-  get statsDir() { return join(this.root, 'stats') }
-  get tmpDir() { return join(this.root, 'tmp') }
+  get storeJson() {
+    return join(this.root, 'store.json')
+  }
+  get cachedirTag() {
+    return join(this.root, 'CACHEDIR.TAG')
+  }
+  get objectsDir() {
+    return join(this.root, 'objects')
+  }
+  get compiledDir() {
+    return join(this.root, 'compiled')
+  }
+  get namesDir() {
+    return join(this.root, 'names')
+  }
+  get pendingDir() {
+    return join(this.root, 'pending')
+  }
+  get statsDir() {
+    return join(this.root, 'stats')
+  }
+  get tmpDir() {
+    return join(this.root, 'tmp')
+  }
   /** Files that failed a check are moved here for `verify`/`gc`; never read as cache entries. */
-  get damagedDir() { return join(this.root, 'damaged') }
+  get damagedDir() {
+    return join(this.root, 'damaged')
+  }
   /** The engines each script was registered for (trust.ts): absent in stores of earlier burns. */
-  get enginesDir() { return join(this.root, 'engines') }
-  get daemonDir() { return join(this.root, 'daemon') }
+  get enginesDir() {
+    return join(this.root, 'engines')
+  }
+  get daemonDir() {
+    return join(this.root, 'daemon')
+  }
   /** The directories every store has (made with it, checked at every open). */
-  get storeDirs() { return [this.objectsDir, this.compiledDir, this.namesDir, this.pendingDir, this.statsDir, this.tmpDir, this.damagedDir, this.enginesDir] }
+  get storeDirs() {
+    return [this.objectsDir, this.compiledDir, this.namesDir, this.pendingDir, this.statsDir, this.tmpDir, this.damagedDir, this.enginesDir]
+  }
 
-  objectShard(prefix: string) { return join(this.objectsDir, prefix.slice(0, 2)) }
-  object(hash: string) { return join(this.objectsDir, checkHash(hash).slice(0, 2), hash) }
-  compiledTagDir(tag: string) { return join(this.compiledDir, checkTag(tag)) }
-  compiled(tag: string, hash: string) { return join(this.compiledTagDir(tag), checkHash(hash).slice(0, 2), hash) }
-  engines(hash: string) { return join(this.enginesDir, checkHash(hash).slice(0, 2), hash) }
-  name(name: string) { return join(this.namesDir, checkName(name)) }
-  lock(key: string) { return join(this.pendingDir, `${key}.lock`) }
+  objectShard(prefix: string) {
+    return join(this.objectsDir, prefix.slice(0, 2))
+  }
+  object(hash: string) {
+    return join(this.objectsDir, checkHash(hash).slice(0, 2), hash)
+  }
+  compiledTagDir(tag: string) {
+    return join(this.compiledDir, checkTag(tag))
+  }
+  compiled(tag: string, hash: string) {
+    return join(this.compiledTagDir(tag), checkHash(hash).slice(0, 2), hash)
+  }
+  engines(hash: string) {
+    return join(this.enginesDir, checkHash(hash).slice(0, 2), hash)
+  }
+  name(name: string) {
+    return join(this.namesDir, checkName(name))
+  }
+  lock(key: string) {
+    return join(this.pendingDir, `${key}.lock`)
+  }
 }

@@ -32,11 +32,20 @@ export interface LockOptions {
   makeDir?: boolean
 }
 
-export interface LockInfo {pid: number; host: string; token: string; created: number}
+export interface LockInfo {
+  pid: number
+  host: string
+  token: string
+  created: number
+}
 
 export class Lock {
   private timer: NodeJS.Timeout
-  constructor(readonly path: string, readonly token: string, readonly waited: boolean) {
+  constructor(
+    readonly path: string,
+    readonly token: string,
+    readonly waited: boolean,
+  ) {
     this.timer = setInterval(() => {
       const now = new Date()
       utimes(this.path, now, now).catch(() => {})

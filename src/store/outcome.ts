@@ -28,13 +28,19 @@ export async function runScript(
   let result: JobResult
   try {
     result = await exec({
-      op: 'run', engine: opts.engine, tag, hash,
-      sourcePath: layout.object(hash), compiledPath: layout.compiled(tag, hash),
-      input: opts.input, limits: opts.limits,
+      op: 'run',
+      engine: opts.engine,
+      tag,
+      hash,
+      sourcePath: layout.object(hash),
+      compiledPath: layout.compiled(tag, hash),
+      input: opts.input,
+      limits: opts.limits,
     })
   } catch (error) {
     // forget or gc removed the script between lookup and read: a clean miss, never a wrong result
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') throw notFoundError(`script ${hash} was removed while it was being run; register it again`, {hash})
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT')
+      throw notFoundError(`script ${hash} was removed while it was being run; register it again`, {hash})
     throw error
   }
   await afterRun(store, {hash, tag, result})
@@ -90,13 +96,21 @@ function outcomeName(e: JobError): string {
 export function jobError(e: JobError, hash: string): BurnError {
   switch (e.kind) {
     case 'script':
-      return new BurnError('scriptError', e.stack && e.stack.includes(e.message) ? e.stack : `${e.message}${e.stack ? `\n${e.stack}` : ''}`, {hash, message: e.message, stack: e.stack})
+      return new BurnError(
+        'scriptError',
+        e.stack && e.stack.includes(e.message) ? e.stack : `${e.message}${e.stack ? `\n${e.stack}` : ''}`,
+        {hash, message: e.message, stack: e.stack},
+      )
     case 'limit':
       return new BurnError('limit', e.message, {hash, limit: e.limit})
     case 'badData':
       return new BurnError('badData', e.message, {hash})
     case 'compile':
-      return new BurnError('compile', `${e.message}${e.line ? ` (line ${e.line}${e.column ? `, column ${e.column}` : ''})` : ''}`, {hash, line: e.line, column: e.column})
+      return new BurnError('compile', `${e.message}${e.line ? ` (line ${e.line}${e.column ? `, column ${e.column}` : ''})` : ''}`, {
+        hash,
+        line: e.line,
+        column: e.column,
+      })
     case 'sourceDamaged':
       return new BurnError('store', `${e.message}; it was set aside: run \`burn verify\` and register the script again`, {hash})
     default:

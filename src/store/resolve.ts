@@ -31,7 +31,10 @@ export async function resolveScript(store: Store | undefined, ref: string): Prom
     const target = await readAlias(store, ref)
     if (target !== undefined) {
       if (!(await exists(layout.object(target)))) {
-        throw notFoundError(`name ${ref} points to ${target}, which is not in the store; register the script again or \`burn forget ${ref}\``, {name: ref, hash: target})
+        throw notFoundError(
+          `name ${ref} points to ${target}, which is not in the store; register the script again or \`burn forget ${ref}\``,
+          {name: ref, hash: target},
+        )
       }
       return target
     }
@@ -41,14 +44,20 @@ export async function resolveScript(store: Store | undefined, ref: string): Prom
     const matches = names.filter((n) => FULL_HASH.test(n) && n.startsWith(ref)).sort()
     if (matches.length === 1) return matches[0]
     if (matches.length > 1) {
-      throw notFoundError(`ambiguous prefix ${ref}: it matches ${matches.length} scripts:\n${matches.map((m) => `  ${m}`).join('\n')}\nuse more digits`, {candidates: matches})
+      throw notFoundError(
+        `ambiguous prefix ${ref}: it matches ${matches.length} scripts:\n${matches.map((m) => `  ${m}`).join('\n')}\nuse more digits`,
+        {candidates: matches},
+      )
     }
   }
   throw notFound(ref)
 }
 
 function notFound(ref: string): BurnError {
-  return notFoundError(`no script matches ${JSON.stringify(ref)}; \`burn list\` shows what is registered, \`burn register <file>\` adds one`, {ref})
+  return notFoundError(
+    `no script matches ${JSON.stringify(ref)}; \`burn list\` shows what is registered, \`burn register <file>\` adds one`,
+    {ref},
+  )
 }
 
 /** The hash a name points to, or undefined when there is no such name. */

@@ -45,12 +45,30 @@ export interface StoreScan {
   dirs: Entry[]
 }
 
-const AREAS: Record<string, Area> = {objects: 'objects', compiled: 'compiled', engines: 'engines', names: 'names', stats: 'stats', pending: 'pending', tmp: 'tmp', damaged: 'damaged', daemon: 'daemon'}
+const AREAS: Record<string, Area> = {
+  objects: 'objects',
+  compiled: 'compiled',
+  engines: 'engines',
+  names: 'names',
+  stats: 'stats',
+  pending: 'pending',
+  tmp: 'tmp',
+  damaged: 'damaged',
+  daemon: 'daemon',
+}
 const SHARD = /^[0-9a-f]{2}$/
 
 function entry(root: string, rel: string, st: Stats): Entry {
   return {
-    rel, path: join(root, rel), size: st.size, disk: st.blocks * 512, mtimeMs: st.mtimeMs, ctimeMs: st.ctimeMs, mode: st.mode & 0o7777, uid: st.uid, ino: st.ino,
+    rel,
+    path: join(root, rel),
+    size: st.size,
+    disk: st.blocks * 512,
+    mtimeMs: st.mtimeMs,
+    ctimeMs: st.ctimeMs,
+    mode: st.mode & 0o7777,
+    uid: st.uid,
+    ino: st.ino,
     type: st.isFile() ? 'file' : st.isDirectory() ? 'dir' : 'other',
   }
 }
@@ -75,7 +93,13 @@ export function statEntry(root: string, rel: string): Entry | undefined {
 export function scanStore(layout: Layout): StoreScan {
   const root = layout.root
   const s: StoreScan = {
-    root, objects: new Map(), compiled: new Map(), engines: new Map(), names: [], misplaced: [], dirs: [],
+    root,
+    objects: new Map(),
+    compiled: new Map(),
+    engines: new Map(),
+    names: [],
+    misplaced: [],
+    dirs: [],
     files: {objects: [], compiled: [], engines: [], names: [], stats: [], pending: [], tmp: [], damaged: [], daemon: [], other: []},
   }
   const rootEntry = statEntry(root, '')
@@ -118,27 +142,42 @@ export function scanStore(layout: Layout): StoreScan {
     if (area === 'objects' || area === 'engines') {
       // objects/<shard>/<hash>, engines/<shard>/<hash>
       const byHash = area === 'objects' ? s.objects : s.engines
-      walk(top, area, (f, p) => {
-        const ok = f.type === 'file' && p.length === 3 && SHARD.test(p[1]) && FULL_HASH.test(p[2]) && p[2].startsWith(p[1])
-        if (ok) byHash.set(p[2], f)
-        return ok
-      }, 3)
+      walk(
+        top,
+        area,
+        (f, p) => {
+          const ok = f.type === 'file' && p.length === 3 && SHARD.test(p[1]) && FULL_HASH.test(p[2]) && p[2].startsWith(p[1])
+          if (ok) byHash.set(p[2], f)
+          return ok
+        },
+        3,
+      )
     } else if (area === 'compiled') {
       // compiled/<tag>/<shard>/<hash>
-      walk(top, area, (f, p) => {
-        const ok = f.type === 'file' && p.length === 4 && SHARD.test(p[2]) && FULL_HASH.test(p[3]) && p[3].startsWith(p[2])
-        if (ok) {
-          let byHash = s.compiled.get(p[1])
-          if (!byHash) s.compiled.set(p[1], (byHash = new Map()))
-          byHash.set(p[3], f)
-        }
-        return ok
-      }, 4)
+      walk(
+        top,
+        area,
+        (f, p) => {
+          const ok = f.type === 'file' && p.length === 4 && SHARD.test(p[2]) && FULL_HASH.test(p[3]) && p[3].startsWith(p[2])
+          if (ok) {
+            let byHash = s.compiled.get(p[1])
+            if (!byHash) s.compiled.set(p[1], (byHash = new Map()))
+            byHash.set(p[3], f)
+          }
+          return ok
+        },
+        4,
+      )
     } else if (area === 'names') {
-      walk(top, area, (f) => {
-        s.names.push(f)
-        return true
-      }, 2)
+      walk(
+        top,
+        area,
+        (f) => {
+          s.names.push(f)
+          return true
+        },
+        2,
+      )
     } else {
       walk(top, area)
     }

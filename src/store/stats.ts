@@ -70,7 +70,8 @@ export async function checkStatsFile(path: string): Promise<string | undefined> 
   if ('damaged' in r) return `not valid JSON (${r.damaged})`
   if ('missing' in r) return undefined
   const v = r.value
-  const isNumbers = (o: unknown) => o === undefined || (typeof o === 'object' && o !== null && Object.values(o).every((n) => typeof n === 'number'))
+  const isNumbers = (o: unknown) =>
+    o === undefined || (typeof o === 'object' && o !== null && Object.values(o).every((n) => typeof n === 'number'))
   if (!isNumbers(v.counters) || !isNumbers(v.used)) return 'counters or last-use times are not numbers'
   return undefined
 }
@@ -80,7 +81,12 @@ const deltaTime = (name: string) => Number(name.split('-')[1])
 function totalsFrom(r: Read<Totals>, deltas: string[]): Totals {
   if ('value' in r) {
     const b = r.value
-    return {since: typeof b.since === 'number' ? b.since : Date.now(), counters: {...b.counters}, used: {...b.used}, merged: Array.isArray(b.merged) ? b.merged : []}
+    return {
+      since: typeof b.since === 'number' ? b.since : Date.now(),
+      counters: {...b.counters},
+      used: {...b.used},
+      merged: Array.isArray(b.merged) ? b.merged : [],
+    }
   }
   // Never folded yet: the counters run since the oldest delta.
   const first = deltas.map(deltaTime).find((t) => Number.isFinite(t))

@@ -17,7 +17,8 @@ const euid = () => process.geteuid?.()
 
 /** Why the store directory `path` is not to be trusted (with the fix), or undefined when it is. */
 export function distrust(path: string, st: Stats, uid = euid()): string | undefined {
-  if (st.isSymbolicLink()) return `${path} is a symbolic link; burn does not follow links out of its store: remove it or pass another --cache-dir`
+  if (st.isSymbolicLink())
+    return `${path} is a symbolic link; burn does not follow links out of its store: remove it or pass another --cache-dir`
   if (!st.isDirectory()) return `${path} is not a directory; remove it or pass another --cache-dir`
   if (uid === undefined) return undefined // no owners to compare (Windows)
   if (st.uid !== uid) {

@@ -81,7 +81,10 @@ async function initStore(layout: Layout, fresh: boolean): Promise<void> {
   } catch (error) {
     if (error instanceof BurnError) throw error
     const e = error as NodeJS.ErrnoException
-    throw storeError(`cannot create the store in ${layout.root}: ${e.message}; check permissions and free space, or pass another --cache-dir`, {errno: e.code})
+    throw storeError(
+      `cannot create the store in ${layout.root}: ${e.message}; check permissions and free space, or pass another --cache-dir`,
+      {errno: e.code},
+    )
   }
 }
 
@@ -111,7 +114,10 @@ async function checkFormat(layout: Layout): Promise<void> {
     return
   }
   if (format > STORE_FORMAT) {
-    throw storeError(`the store in ${layout.root} has format ${format}, newer than this burn supports (${STORE_FORMAT}); upgrade burn or pass another --cache-dir`, {format})
+    throw storeError(
+      `the store in ${layout.root} has format ${format}, newer than this burn supports (${STORE_FORMAT}); upgrade burn or pass another --cache-dir`,
+      {format},
+    )
   }
   if (format < 1) throw storeError(`store.json in ${layout.root} has an invalid format ${format}; run \`burn verify --fix\``)
 }

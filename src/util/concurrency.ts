@@ -12,6 +12,7 @@ export function parseConcurrency(value: number | undefined): number {
   const cpus = availableParallelism()
   if (value === undefined) return cpus
   const max = MAX_RUNNERS_PER_CPU * cpus
-  if (value > max) throw usageError(`invalid --concurrency ${value}: at most ${max} (${MAX_RUNNERS_PER_CPU} runner processes per CPU, ${cpus} CPUs here)`)
+  if (value > max)
+    throw usageError(`invalid --concurrency ${value}: at most ${max} (${MAX_RUNNERS_PER_CPU} runner processes per CPU, ${cpus} CPUs here)`)
   return value
 }

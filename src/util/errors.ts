@@ -36,4 +36,18 @@ export function describeError(err: unknown): {exit: number; kind: string; messag
   return {exit: EXIT.internal, kind: 'internal', message: `internal error (a bug in burn): ${e?.stack ?? String(err)}`, data: {}}
 }
 
-const STORE_ERRNOS = new Set(['EACCES', 'EPERM', 'ENOSPC', 'EDQUOT', 'EROFS', 'ENOTDIR', 'EISDIR', 'EEXIST', 'ELOOP', 'EFTYPE', 'EIO', 'EMFILE', 'ENFILE'])
+const STORE_ERRNOS = new Set([
+  'EACCES',
+  'EPERM',
+  'ENOSPC',
+  'EDQUOT',
+  'EROFS',
+  'ENOTDIR',
+  'EISDIR',
+  'EEXIST',
+  'ELOOP',
+  'EFTYPE',
+  'EIO',
+  'EMFILE',
+  'ENFILE',
+])

@@ -12,7 +12,6 @@ import {BACKSLASH, CLOSE_BRACE, CLOSE_BRACKET, COMMA, NEWLINE, OPEN_BRACE, OPEN_
  * such an error cannot be resynchronized, so it ends the batch (exit 7) under every --on-error.
  */
 
-
 // Byte classes of the hot loop: 1 marks the bytes that need a look.
 const IN_STRING = new Uint8Array(256)
 IN_STRING[QUOTE] = IN_STRING[BACKSLASH] = 1
@@ -21,7 +20,13 @@ for (const b of [QUOTE, COMMA, OPEN_BRACKET, CLOSE_BRACKET, OPEN_BRACE, CLOSE_BR
 
 export const isBlankByte = (b: number) => b === 0x20 || b === NEWLINE || b === 0x0d || b === 0x09
 
-const enum State { Before, FirstOrEnd, Value, Element, After }
+const enum State {
+  Before,
+  FirstOrEnd,
+  Value,
+  Element,
+  After,
+}
 
 export interface ScanEvents {
   /** An element starts at byte `offset` of the buffer being scanned, on line `line`. */
@@ -106,7 +111,8 @@ export class JsonArrayScanner {
         }
         switch (this.state) {
           case State.Before:
-            if (b !== OPEN_BRACKET) throw badDataError(`input must be a JSON array; it starts with ${describeByte(b)} at line ${line}`, {line})
+            if (b !== OPEN_BRACKET)
+              throw badDataError(`input must be a JSON array; it starts with ${describeByte(b)} at line ${line}`, {line})
             this.state = State.FirstOrEnd
             i++
             break
@@ -120,7 +126,10 @@ export class JsonArrayScanner {
           // falls through: the first element
           case State.Value:
             if (b === COMMA || b === CLOSE_BRACKET) {
-              throw badDataError(`invalid JSON array at line ${line}: expected a value before ${describeByte(b)} (row ${this.count + 1})`, {line, row: this.count + 1})
+              throw badDataError(`invalid JSON array at line ${line}: expected a value before ${describeByte(b)} (row ${this.count + 1})`, {
+                line,
+                row: this.count + 1,
+              })
             }
             this.state = State.Element
             depth = 0
@@ -145,7 +154,10 @@ export class JsonArrayScanner {
   finish(): void {
     if (this.state === State.Before) throw badDataError('input must be a JSON array; the input is empty')
     if (!this.closed) {
-      throw badDataError(`the JSON array is not closed: the input ends at line ${this.line}${this.inString ? ' inside a string' : ''} (row ${this.count + (this.state === State.Element ? 1 : 0)})`, {line: this.line})
+      throw badDataError(
+        `the JSON array is not closed: the input ends at line ${this.line}${this.inString ? ' inside a string' : ''} (row ${this.count + (this.state === State.Element ? 1 : 0)})`,
+        {line: this.line},
+      )
     }
   }
 

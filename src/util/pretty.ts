@@ -16,7 +16,10 @@ export function prettyJson(json: string, maxBytes: number): string {
   let from = 0
   const add = (added: number) => {
     bytes += added
-    if (bytes > maxBytes) throw new BurnError('limit', `result is at least ${bytes} bytes with --pretty, over --max-output ${maxBytes} bytes`, {limit: 'max-output'})
+    if (bytes > maxBytes)
+      throw new BurnError('limit', `result is at least ${bytes} bytes with --pretty, over --max-output ${maxBytes} bytes`, {
+        limit: 'max-output',
+      })
   }
   const newline = (to: number, end: number) => {
     pieces.push(json.slice(from, end))
@@ -31,7 +34,8 @@ export function prettyJson(json: string, maxBytes: number): string {
       i = stringEnd(json, i)
     } else if (c === OPEN_BRACE || c === OPEN_BRACKET) {
       const next = json.charCodeAt(i + 1)
-      if (next === CLOSE_BRACE || next === CLOSE_BRACKET) i++ // `{}` and `[]` stay as they are
+      if (next === CLOSE_BRACE || next === CLOSE_BRACKET)
+        i++ // `{}` and `[]` stay as they are
       else newline(++depth, i + 1)
     } else if (c === CLOSE_BRACE || c === CLOSE_BRACKET) {
       newline(--depth, i)
@@ -47,7 +51,6 @@ export function prettyJson(json: string, maxBytes: number): string {
   pieces.push(json.slice(from))
   return pieces.join('')
 }
-
 
 /** The index of the quote that closes the string opening at `start`. */
 function stringEnd(json: string, start: number): number {

@@ -67,7 +67,8 @@ export function fileKind(st: Stats): string {
 function refuse(path: string, st: Stats, opts: ReadOptions): void {
   if (st.isDirectory()) throw coded('EISDIR', `${path} is a directory`, path)
   if (!st.isFile()) throw coded('EFTYPE', `${path} is ${fileKind(st)}, not a regular file`, path)
-  if (opts.maxBytes !== undefined && st.size > opts.maxBytes) throw coded('EFBIG', `${path} is ${st.size} bytes, over ${opts.maxBytes}`, path)
+  if (opts.maxBytes !== undefined && st.size > opts.maxBytes)
+    throw coded('EFBIG', `${path} is ${st.size} bytes, over ${opts.maxBytes}`, path)
 }
 
 function explain(e: NodeJS.ErrnoException, path: string): NodeJS.ErrnoException {

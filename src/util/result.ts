@@ -5,7 +5,10 @@
  * of JSON.stringify's silent drops or generic TypeError.
  */
 export class SerializeError extends Error {
-  constructor(message: string, readonly path: string) {
+  constructor(
+    message: string,
+    readonly path: string,
+  ) {
     super(message)
   }
 }
@@ -18,7 +21,13 @@ export interface Unserializable {
 export const notJsonError = (p: Unserializable) => new SerializeError(`result is not JSON: ${p.what} at ${p.path}`, p.path)
 
 export function serializeResult(value: unknown): string {
-  const r = checkedStringify(value, JSON.stringify, (v) => findUnserializable(v), bigIntToJSON(), (e) => e instanceof RangeError)
+  const r = checkedStringify(
+    value,
+    JSON.stringify,
+    (v) => findUnserializable(v),
+    bigIntToJSON(),
+    (e) => e instanceof RangeError,
+  )
   if (typeof r !== 'string') throw notJsonError(r)
   return r
 }
@@ -66,7 +75,12 @@ function suspicious(v: unknown, depth: number): boolean {
   const values: unknown[] = Array.isArray(v) ? v : Object.values(v)
   for (let i = 0; i < values.length; i++) {
     const e = values[i]
-    if (typeof e === 'object' && e !== null ? suspicious(e, depth + 1) : typeof e === 'function' || typeof e === 'symbol' || typeof e === 'bigint') return true
+    if (
+      typeof e === 'object' && e !== null
+        ? suspicious(e, depth + 1)
+        : typeof e === 'function' || typeof e === 'symbol' || typeof e === 'bigint'
+    )
+      return true
   }
   return false
 }
@@ -94,7 +108,13 @@ const bigIntToJSON = () => typeof (BigInt.prototype as {toJSON?: unknown}).toJSO
  * quickjs engine runs this very function's source inside its sandbox, with builtins it
  * captured before the script ran.
  */
-export function checkedStringify(value: unknown, stringify: typeof JSON.stringify, find: (v: unknown) => Unserializable | undefined, bigIntHasToJSON: boolean, plainWhen?: (e: unknown) => boolean): string | Unserializable {
+export function checkedStringify(
+  value: unknown,
+  stringify: typeof JSON.stringify,
+  find: (v: unknown) => Unserializable | undefined,
+  bigIntHasToJSON: boolean,
+  plainWhen?: (e: unknown) => boolean,
+): string | Unserializable {
   if (bigIntHasToJSON) {
     const problem = find(value)
     if (problem) return problem
@@ -130,7 +150,11 @@ export function checkedStringify(value: unknown, stringify: typeof JSON.stringif
  * (it refers to no module binding, only to standard globals): the quickjs engine runs this very
  * function's source inside its sandbox. `tooDeep` recognises the engine's stack-overflow error.
  */
-export function findUnserializable(root: unknown, tooDeep = (e: unknown) => e instanceof RangeError, rootPath = '$'): Unserializable | undefined {
+export function findUnserializable(
+  root: unknown,
+  tooDeep = (e: unknown) => e instanceof RangeError,
+  rootPath = '$',
+): Unserializable | undefined {
   const ancestors: object[] = []
   const visit = (value: unknown, key: string, path: string): {what: string; path: string} | undefined => {
     // As JSON.stringify: toJSON is looked up on objects and on functions (never on a BigInt:
@@ -160,7 +184,11 @@ export function findUnserializable(root: unknown, tooDeep = (e: unknown) => e in
             }
           } else {
             for (const k of Object.keys(value)) {
-              const p = visit((value as Record<string, unknown>)[k], k, `${path}${/^[A-Za-z_$][\w$]*$/.test(k) ? `.${k}` : `[${JSON.stringify(k)}]`}`)
+              const p = visit(
+                (value as Record<string, unknown>)[k],
+                k,
+                `${path}${/^[A-Za-z_$][\w$]*$/.test(k) ? `.${k}` : `[${JSON.stringify(k)}]`}`,
+              )
               if (p) return p
             }
           }

@@ -44,7 +44,9 @@ function sameText(actual: string, expected: string, label: string): void {
   if (actual === expected) return
   let i = 0
   while (i < actual.length && actual[i] === expected[i]) i++
-  assert.fail(`${label}: output differs at character ${i} (lengths ${actual.length} vs ${expected.length}): ${JSON.stringify(actual.slice(i, i + 80))} vs ${JSON.stringify(expected.slice(i, i + 80))}`)
+  assert.fail(
+    `${label}: output differs at character ${i} (lengths ${actual.length} vs ${expected.length}): ${JSON.stringify(actual.slice(i, i + 80))} vs ${JSON.stringify(expected.slice(i, i + 80))}`,
+  )
 }
 
 const run = (args: string[], input?: string) => burn(['batch', ...args], {cacheDir, input, timeoutMs: 120_000})
@@ -109,7 +111,9 @@ describe('output equals plain Node, byte for byte', () => {
   })
 
   test('default chunking, blank lines and CRLF line ends in the input', () => {
-    const text = ndjson(rows10k).replaceAll('\n', '\r\n').replace(/(\r\n)(?=\{"id":5,)/, '$1\r\n   \r\n\r\n')
+    const text = ndjson(rows10k)
+      .replaceAll('\n', '\r\n')
+      .replace(/(\r\n)(?=\{"id":5,)/, '$1\r\n   \r\n\r\n')
     const r = run(['map'], text)
     assert.equal(r.code, 0, r.stderr)
     sameText(r.stdout, expected10k, 'crlf')
@@ -151,7 +155,15 @@ describe('bad input and bad results: exit 7 naming the chunk, rows and line', ()
     assert.equal(j.stdout, '')
     const summary = JSON.parse(j.stderr)
     assert.deepEqual(
-      {code: summary.error.code, kind: summary.error.kind, chunk: summary.error.chunk, row: summary.error.row, line: summary.error.line, firstRow: summary.error.firstRow, lastRow: summary.error.lastRow},
+      {
+        code: summary.error.code,
+        kind: summary.error.kind,
+        chunk: summary.error.chunk,
+        row: summary.error.row,
+        line: summary.error.line,
+        firstRow: summary.error.firstRow,
+        lastRow: summary.error.lastRow,
+      },
       {code: 7, kind: 'badData', chunk: 1, row: 4, line: 5, firstRow: 1, lastRow: 5},
     )
   })
@@ -175,7 +187,10 @@ describe('bad input and bad results: exit 7 naming the chunk, rows and line', ()
   test('NDJSON whose rows are arrays needs --input-format ndjson', () => {
     const r = run(['count', '--chunk-size', '0'], '[1,2]\n[3,4]\n')
     assert.equal(r.code, 7)
-    assert.match(r.stderr, /unexpected data after the JSON array at line 2; if the input is NDJSON whose rows are arrays, pass --input-format ndjson/)
+    assert.match(
+      r.stderr,
+      /unexpected data after the JSON array at line 2; if the input is NDJSON whose rows are arrays, pass --input-format ndjson/,
+    )
     const ok = run(['count', '--chunk-size', '0', '--input-format', 'ndjson'], '[1,2]\n[3,4]\n')
     assert.deepEqual([ok.code, ok.stdout], [0, '2\n'])
   })
@@ -190,7 +205,17 @@ describe('--on-error with one chunk that throws and one that exceeds --memory', 
   // chunks of 2 rows: [1 2] [3 4] [5 6] [7 8]; one throws, one allocates until killed
   const input = (first: string, second: string) =>
     [1, 2, 3, 4, 5, 6, 7, 8].map((id) => JSON.stringify({id, x: id === 3 ? first : id === 5 ? second : id})).join('\n') + '\n'
-  const args = (mode: string, concurrency = '2') => ['faulty', '--chunk-size', '2', '--memory', '64MiB', '--on-error', mode, '-c', concurrency]
+  const args = (mode: string, concurrency = '2') => [
+    'faulty',
+    '--chunk-size',
+    '2',
+    '--memory',
+    '64MiB',
+    '--on-error',
+    mode,
+    '-c',
+    concurrency,
+  ]
 
   test('fail stops at the first failed chunk in input order, keeping what came before', () => {
     const thrown = run(args('fail'), input('throw', 'bomb'))
@@ -212,12 +237,23 @@ describe('--on-error with one chunk that throws and one that exceeds --memory', 
     const r = run([...args('emit'), '--json'], input('throw', 'bomb'))
     assert.equal(r.code, 0)
     assert.equal(r.stdout, '1\n2\n7\n8\n')
-    const lines = r.stderr.trim().split('\n').map((l) => JSON.parse(l))
+    const lines = r.stderr
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l))
     assert.equal(lines.length, 3)
     const [thrown, killed, summary] = lines
     assert.match(thrown.message, /^Error: boom at 3\n/)
     assert.deepEqual({...thrown, message: undefined}, {chunk: 2, firstRow: 3, lastRow: 4, code: 5, kind: 'scriptError', message: undefined})
-    assert.deepEqual(killed, {chunk: 3, firstRow: 5, lastRow: 6, code: 6, kind: 'limit', limit: 'memory', message: 'memory limit exceeded: the script used more than --memory 64MiB'})
+    assert.deepEqual(killed, {
+      chunk: 3,
+      firstRow: 5,
+      lastRow: 6,
+      code: 6,
+      kind: 'limit',
+      limit: 'memory',
+      message: 'memory limit exceeded: the script used more than --memory 64MiB',
+    })
     assert.deepEqual([summary.rowsIn, summary.rowsOut, summary.chunks, summary.chunksFailed, summary.error], [8, 4, 4, 2, undefined])
   })
 })
@@ -229,7 +265,10 @@ describe('output', () => {
     const failed = run(['faulty', '--chunk-size', '1', '-o', out], '{"id":1,"x":1}\n{"id":2,"x":"throw"}\n')
     assert.equal(failed.code, 5)
     assert.equal(readFileSync(out, 'utf8'), 'old\n')
-    assert.deepEqual(readdirSync(dir).filter((f) => f.includes('.burn-')), [])
+    assert.deepEqual(
+      readdirSync(dir).filter((f) => f.includes('.burn-')),
+      [],
+    )
     const ok = run(['map', '-f', files.nd10k, '-o', out, '--output-format', 'json'])
     assert.deepEqual([ok.code, ok.stdout], [0, ''])
     sameText(readFileSync(out, 'utf8'), JSON.stringify(rows10k.map(rowFn)) + '\n', '--output')
@@ -241,10 +280,23 @@ describe('output', () => {
     sameText(r.stdout, expected10k, 'rows')
     const s = JSON.parse(r.stderr)
     assert.equal(typeof s.seconds, 'number')
-    assert.deepEqual({...s, seconds: 0, hash: ''}, {
-      rowsIn: 10000, rowsOut: 10000, chunks: 10, chunksFailed: 0, engine: 'v8', inputFormat: 'ndjson', outputFormat: 'ndjson',
-      chunkSize: 1000, concurrency: 2, outputClosed: false, seconds: 0, hash: '',
-    })
+    assert.deepEqual(
+      {...s, seconds: 0, hash: ''},
+      {
+        rowsIn: 10000,
+        rowsOut: 10000,
+        chunks: 10,
+        chunksFailed: 0,
+        engine: 'v8',
+        inputFormat: 'ndjson',
+        outputFormat: 'ndjson',
+        chunkSize: 1000,
+        concurrency: 2,
+        outputClosed: false,
+        seconds: 0,
+        hash: '',
+      },
+    )
   })
 
   test('--progress off a terminal: the summary line on stderr', () => {
@@ -258,7 +310,11 @@ describe('output', () => {
     const out = join(dir, 'tty-out.ndjson')
     // script(1) makes a pseudo-terminal; it has no size until stty gives it one
     const cmd = `stty cols 120 rows 40; ${JSON.stringify(process.execPath)} ${JSON.stringify(BIN)} batch map -f ${JSON.stringify(files.nd10k)} -o ${JSON.stringify(out)} --chunk-size 100`
-    const r = spawnSync('script', ['-qec', cmd, '/dev/null'], {env: {...process.env, BURN_CACHE_DIR: cacheDir}, encoding: 'utf8', timeout: 60_000})
+    const r = spawnSync('script', ['-qec', cmd, '/dev/null'], {
+      env: {...process.env, BURN_CACHE_DIR: cacheDir},
+      encoding: 'utf8',
+      timeout: 60_000,
+    })
     assert.equal(r.status, 0, r.stdout)
     assert.match(r.stdout, /batch: 10000 rows in, 10000 rows out, 0 chunks failed, \d+\.\d\ds/)
     sameText(readFileSync(out, 'utf8'), expected10k, 'tty')
@@ -314,7 +370,10 @@ describe('large inputs', {skip: process.platform !== 'linux' && 'needs /proc'}, 
     await writeBig(big4m, 4_000_000)
     const peak = (file: string) =>
       new Promise<number>((res, rej) => {
-        const child = spawn(process.execPath, [BIN, 'batch', 'map', '-f', file], {env: {...process.env, BURN_CACHE_DIR: cacheDir}, stdio: ['ignore', 'ignore', 'pipe']})
+        const child = spawn(process.execPath, [BIN, 'batch', 'map', '-f', file], {
+          env: {...process.env, BURN_CACHE_DIR: cacheDir},
+          stdio: ['ignore', 'ignore', 'pipe'],
+        })
         let max = 0
         let stderr = ''
         const poll = setInterval(() => (max = Math.max(max, treeRss(child.pid!))), 20)

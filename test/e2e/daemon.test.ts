@@ -68,19 +68,37 @@ describe('the run daemon', () => {
   const cache = tmp()
   const dir = tmp()
   const double = register(cache, writeScript(dir, 'double.js', 'module.exports = (x) => ({y: x.x * 2})\n'), ['--name', 'double'])
-  register(cache, writeScript(dir, 'log.js', 'module.exports = (x) => { console.log("seen", x); console.error("to stderr"); return [x, x] }\n'), ['--name', 'log'])
+  register(
+    cache,
+    writeScript(dir, 'log.js', 'module.exports = (x) => { console.log("seen", x); console.error("to stderr"); return [x, x] }\n'),
+    ['--name', 'log'],
+  )
   register(cache, writeScript(dir, 'throws.js', 'module.exports = () => { throw new TypeError("bad row") }\n'), ['--name', 'throws'])
   register(cache, writeScript(dir, 'spin.js', 'module.exports = () => { for (;;) {} }\n'), ['--name', 'spin'])
-  register(cache, writeScript(dir, 'bomb.js', 'module.exports = () => { const k = []; for (;;) k.push(new Uint8Array(1 << 20).fill(1)) }\n'), ['--name', 'bomb'])
+  register(
+    cache,
+    writeScript(dir, 'bomb.js', 'module.exports = () => { const k = []; for (;;) k.push(new Uint8Array(1 << 20).fill(1)) }\n'),
+    ['--name', 'bomb'],
+  )
   register(cache, writeScript(dir, 'big.js', 'module.exports = () => "z".repeat(5000)\n'), ['--name', 'big'])
   register(cache, writeScript(dir, 'bigint.js', 'module.exports = () => ({a: [1, 10n]})\n'), ['--name', 'bigint'])
   // a result and a log each larger than a pipe's buffer (64 KiB): nothing cut at the early exit
-  register(cache, writeScript(dir, 'huge.js', 'module.exports = () => { console.error("e".repeat(300000)); return "z".repeat(1 << 20) }\n'), ['--name', 'huge'])
+  register(
+    cache,
+    writeScript(dir, 'huge.js', 'module.exports = () => { console.error("e".repeat(300000)); return "z".repeat(1 << 20) }\n'),
+    ['--name', 'huge'],
+  )
   register(cache, join(dir, 'huge.js'), ['--engine', 'quickjs'])
-  register(cache, writeScript(dir, 'q.js', 'module.exports = (x) => { let n = 0; for (let i = 0; i < x; i++) n += i; return n }\n'), ['--name', 'q', '--engine', 'quickjs'])
+  register(cache, writeScript(dir, 'q.js', 'module.exports = (x) => { let n = 0; for (let i = 0; i < x; i++) n += i; return n }\n'), [
+    '--name',
+    'q',
+    '--engine',
+    'quickjs',
+  ])
   writeFileSync(join(dir, 'in.json'), '{"x": 21}')
   // console lines, then a result or an error: n lines of 9 to 14 bytes
-  const logThen = 'module.exports = (n) => { for (let i = 0; i < n; i++) console.log("line " + i); if (n === 7) throw new Error("seven"); return {n} }\n'
+  const logThen =
+    'module.exports = (n) => { for (let i = 0; i < n; i++) console.log("line " + i); if (n === 7) throw new Error("seven"); return {n} }\n'
   register(cache, writeScript(dir, 'logthen.js', logThen), ['--name', 'logthen'])
   register(cache, join(dir, 'logthen.js'), ['--engine', 'quickjs'])
 
@@ -105,7 +123,7 @@ describe('the run daemon', () => {
     ['stdin input', ['run', 'double'], '{"x":6}'],
     ['empty stdin is null', ['run', 'log'], ''],
     ['--input-file - ', ['run', 'double', '--input-file', '-'], '{"x":7}'],
-    ['a relative --input-file, from the caller\'s cwd', ['run', 'double', '--input-file', 'in.json'], undefined, 'dir'],
+    ["a relative --input-file, from the caller's cwd", ['run', 'double', '--input-file', 'in.json'], undefined, 'dir'],
     ['a missing --input-file', ['run', 'double', '--input-file', 'nope.json'], undefined, 'dir'],
     ['invalid JSON input', ['run', 'double', '--input', '{x']],
     ['console output', ['run', 'log', '--input', '"hi"']],
@@ -162,14 +180,29 @@ describe('the run daemon', () => {
       for (const env of [direct, {}]) {
         const how = env === direct ? 'direct' : 'daemon'
         // stderr gone: the console lines are dropped, the result still comes
-        const a = await burnAsync(['run', 'logthen', '--engine', engine, '--input', '20000'], {cacheDir: cache, env, closeOutput: ['stderr']})
+        const a = await burnAsync(['run', 'logthen', '--engine', engine, '--input', '20000'], {
+          cacheDir: cache,
+          env,
+          closeOutput: ['stderr'],
+        })
         assert.deepEqual([a.code, a.stdout], [0, '{"n":20000}\n'], how)
         // still counted against --max-log: the same exit 6 as with a reader
-        const b = await burnAsync(['run', 'logthen', '--engine', engine, '--input', '20000', '--max-log', '64KiB'], {cacheDir: cache, env, closeOutput: ['stderr']})
+        const b = await burnAsync(['run', 'logthen', '--engine', engine, '--input', '20000', '--max-log', '64KiB'], {
+          cacheDir: cache,
+          env,
+          closeOutput: ['stderr'],
+        })
         assert.deepEqual([b.code, b.stdout], [6, ''], how)
         // both gone (`2>&1 | head -1`)
-        for (const [input, code] of [['20000', 0], ['7', 5]] as const) {
-          const c = await burnAsync(['run', 'logthen', '--engine', engine, '--input', input], {cacheDir: cache, env, closeOutput: ['stdout', 'stderr']})
+        for (const [input, code] of [
+          ['20000', 0],
+          ['7', 5],
+        ] as const) {
+          const c = await burnAsync(['run', 'logthen', '--engine', engine, '--input', input], {
+            cacheDir: cache,
+            env,
+            closeOutput: ['stdout', 'stderr'],
+          })
           assert.deepEqual([c.code, c.signal], [code, null], `${how} ${input}`)
         }
       }
@@ -179,7 +212,10 @@ describe('the run daemon', () => {
 
   it('runs the script in a runner process of the daemon', async () => {
     const pid = await daemonUp(cache)
-    register(cache, writeScript(dir, 'slow.js', 'module.exports = () => new Promise((r) => setTimeout(() => r("done"), 600))\n'), ['--name', 'slow'])
+    register(cache, writeScript(dir, 'slow.js', 'module.exports = () => new Promise((r) => setTimeout(() => r("done"), 600))\n'), [
+      '--name',
+      'slow',
+    ])
     const run = burnAsync(['run', 'slow'], {cacheDir: cache})
     let runner: {pid: number; cmd: string} | undefined
     for (let i = 0; i < 40 && !runner; i++) {
@@ -193,8 +229,13 @@ describe('the run daemon', () => {
   it('counts hits exactly under 8 concurrent runs', async () => {
     await daemonUp(cache)
     const before = stats(cache)
-    const rs = await Promise.all(Array.from({length: 8}, (_, i) => burnAsync(['run', 'double', '--input', `{"x":${i}}`], {cacheDir: cache})))
-    assert.deepEqual(rs.map((r) => [r.code, r.stdout]), rs.map((_, i) => [0, `{"y":${i * 2}}\n`]))
+    const rs = await Promise.all(
+      Array.from({length: 8}, (_, i) => burnAsync(['run', 'double', '--input', `{"x":${i}}`], {cacheDir: cache})),
+    )
+    assert.deepEqual(
+      rs.map((r) => [r.code, r.stdout]),
+      rs.map((_, i) => [0, `{"y":${i * 2}}\n`]),
+    )
     const after = stats(cache)
     assert.equal(after.hits - before.hits, 8)
     assert.equal(after.misses - before.misses, 0)
@@ -247,7 +288,7 @@ describe('the run daemon', () => {
     assert.equal(after.codeCacheRejections - before.codeCacheRejections, 0)
   })
 
-  it('holds the call\'s own limits in a quickjs sandbox made ahead for the call before', async () => {
+  it("holds the call's own limits in a quickjs sandbox made ahead for the call before", async () => {
     await daemonUp(cache)
     const q = (...extra: string[]) => burn(['run', 'q', '--engine', 'quickjs', '--input', '10', ...extra], {cacheDir: cache})
     for (let i = 0; i < 2; i++) assert.equal(q('--max-output', '1KiB').stdout, '45\n')
@@ -256,7 +297,7 @@ describe('the run daemon', () => {
     assert.deepEqual([over.code, over.stderr], [6, 'Error: result is at least 2 bytes, over --max-output 1 bytes\n'])
   })
 
-  it('holds a slow client\'s output back in its runner, not in its own memory', async () => {
+  it("holds a slow client's output back in its runner, not in its own memory", async () => {
     const pid = await daemonUp(cache)
     register(cache, writeScript(dir, 'forty.js', 'module.exports = () => "x".repeat(40 << 20)\n'), ['--name', 'forty'])
     const runners = () => childrenOf(pid).filter((c) => c.cmd.includes('run-child.cjs --pooled')).length
@@ -268,7 +309,10 @@ describe('the run daemon', () => {
     const go = join(dir, 'forty.go')
     const env = {...process.env, BURN_CACHE_DIR: cache, BURN_DAEMON_IDLE: '15s'}
     const reader = `until [ -e "${go}" ]; do sleep 0.05; done; wc -c`
-    const client = spawn('bash', ['-c', `"${process.execPath}" "${BIN}" run forty | (${reader})`], {env, stdio: ['ignore', 'pipe', 'inherit']})
+    const client = spawn('bash', ['-c', `"${process.execPath}" "${BIN}" run forty | (${reader})`], {
+      env,
+      stdio: ['ignore', 'pipe', 'inherit'],
+    })
     let out = ''
     client.stdout.on('data', (d: Buffer) => (out += d))
     const closed = new Promise((resolve) => client.on('close', resolve))
@@ -335,9 +379,16 @@ describe('the run daemon', () => {
 
   it('kills the runner when its client goes away', async () => {
     const pid = await daemonUp(cache)
-    register(cache, writeScript(dir, 'long.js', 'module.exports = () => { console.error("started"); return new Promise((r) => setTimeout(r, 20000)) }\n'), ['--name', 'long'])
+    register(
+      cache,
+      writeScript(dir, 'long.js', 'module.exports = () => { console.error("started"); return new Promise((r) => setTimeout(r, 20000)) }\n'),
+      ['--name', 'long'],
+    )
     const idle = new Set(childrenOf(pid).map((c) => c.pid))
-    const client = spawn(process.execPath, [BIN, 'run', 'long', '--timeout', '30s'], {env: {...process.env, BURN_CACHE_DIR: cache}, stdio: ['ignore', 'pipe', 'pipe']})
+    const client = spawn(process.execPath, [BIN, 'run', 'long', '--timeout', '30s'], {
+      env: {...process.env, BURN_CACHE_DIR: cache},
+      stdio: ['ignore', 'pipe', 'pipe'],
+    })
     const exited = new Promise<NodeJS.Signals | null>((r) => client.on('close', (_code, signal) => r(signal)))
     // the script runs once its console line comes back through the daemon
     await new Promise<void>((r) => client.stderr.on('data', (d: Buffer) => d.toString().includes('started') && r()))
@@ -389,7 +440,10 @@ describe('run daemon lifetime and scope', () => {
     burn(['run', 'a'], {cacheDir: c2, env: {BURN_DAEMON_IDLE: '500ms'}})
     const p2 = await daemonUp(c2)
     assert.ok(await gone(p2), 'daemon left when idle')
-    assert.deepEqual(daemonFiles(c2).filter((f) => f.endsWith('.sock')), [])
+    assert.deepEqual(
+      daemonFiles(c2).filter((f) => f.endsWith('.sock')),
+      [],
+    )
   })
 
   it('starting for a cache dir removed meanwhile, it makes nothing and exits', async () => {
@@ -397,7 +451,11 @@ describe('run daemon lifetime and scope', () => {
     const cache = tmp()
     register(cache, writeScript(tmp(), 'a.js', 'module.exports = 1\n'), ['--name', 'a'])
     rmSync(cache, {recursive: true, force: true})
-    const d = spawn(process.execPath, [join(ROOT, 'dist', 'fast', 'daemon.js'), cache, join(cache, 'daemon', 'k.sock'), join(cache, 'daemon', 'k.lock')], {stdio: 'ignore'})
+    const d = spawn(
+      process.execPath,
+      [join(ROOT, 'dist', 'fast', 'daemon.js'), cache, join(cache, 'daemon', 'k.sock'), join(cache, 'daemon', 'k.lock')],
+      {stdio: 'ignore'},
+    )
     const code = await new Promise((r) => d.on('exit', r))
     assert.equal(code, 0)
     assert.equal(existsSync(cache), false)
@@ -405,7 +463,11 @@ describe('run daemon lifetime and scope', () => {
     const c2 = tmp()
     register(c2, writeScript(tmp(), 'a.js', 'module.exports = 1\n'), ['--name', 'a'])
     rmSync(join(c2, 'daemon'), {recursive: true, force: true})
-    const d2 = spawn(process.execPath, [join(ROOT, 'dist', 'fast', 'daemon.js'), c2, join(c2, 'daemon', 'k.sock'), join(c2, 'daemon', 'k.lock')], {stdio: 'ignore'})
+    const d2 = spawn(
+      process.execPath,
+      [join(ROOT, 'dist', 'fast', 'daemon.js'), c2, join(c2, 'daemon', 'k.sock'), join(c2, 'daemon', 'k.lock')],
+      {stdio: 'ignore'},
+    )
     try {
       const pid = await daemonUp(c2)
       assert.equal(pid, d2.pid)
@@ -430,11 +492,17 @@ describe('run daemon lifetime and scope', () => {
     const live = daemonFiles(cache).filter((f) => !deadFiles.includes(f))
     assert.equal(live.length, 2, `no second daemon came up: ${daemonFiles(cache)}`)
     const dry = json(burn(['gc', '--json', '--dry-run'], {cacheDir: cache}))
-    assert.deepEqual(dry.actions.filter((a: any) => a.kind === 'dead-daemon').map((a: any) => [a.path, a.done]), deadFiles.map((f) => [`daemon/${f}`, false]))
+    assert.deepEqual(
+      dry.actions.filter((a: any) => a.kind === 'dead-daemon').map((a: any) => [a.path, a.done]),
+      deadFiles.map((f) => [`daemon/${f}`, false]),
+    )
     assert.equal(daemonFiles(cache).length, 4)
     const r = json(burn(['gc', '--json'], {cacheDir: cache}))
     const acts = r.actions.filter((a: any) => a.kind === 'dead-daemon')
-    assert.deepEqual(acts.map((a: any) => [a.path, a.done]), deadFiles.map((f) => [`daemon/${f}`, true]))
+    assert.deepEqual(
+      acts.map((a: any) => [a.path, a.done]),
+      deadFiles.map((f) => [`daemon/${f}`, true]),
+    )
     assert.match(acts[0].detail, new RegExp(`^owner process ${dead} is gone$`))
     assert.deepEqual(daemonFiles(cache), live)
     assert.equal(burn(['run', 'a'], {cacheDir: cache, env: {TZ: 'Asia/Tokyo'}}).stdout, '1\n')

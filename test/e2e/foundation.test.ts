@@ -71,7 +71,14 @@ describe('register and run', () => {
     assert.equal(burn(['run', val], {cacheDir: cache}).stdout, '{"answer":42}\n')
     const undef = register(cache, writeScript(dir, 'u.js', 'module.exports = () => undefined\n'))
     assert.equal(burn(['run', undef], {cacheDir: cache}).stdout, 'null\n')
-    const asy = register(cache, writeScript(dir, 'a.js', 'module.exports = async (i) => { console.log("seen", i); await new Promise(r => setTimeout(r, 5)); return i }\n'))
+    const asy = register(
+      cache,
+      writeScript(
+        dir,
+        'a.js',
+        'module.exports = async (i) => { console.log("seen", i); await new Promise(r => setTimeout(r, 5)); return i }\n',
+      ),
+    )
     const r = burn(['run', asy, '--input', '[1,2]'], {cacheDir: cache})
     assert.equal(r.stdout, '[1,2]\n')
     assert.equal(r.stderr, 'seen [ 1, 2 ]\n')
@@ -108,7 +115,10 @@ describe('register and run', () => {
     assert.equal(r.code, 0, r.stderr)
     const out = json(r)
     assert.equal(out.results.length, 5)
-    assert.deepEqual(out.results.map((x: {status: string}) => x.status), Array(5).fill('compiled'))
+    assert.deepEqual(
+      out.results.map((x: {status: string}) => x.status),
+      Array(5).fill('compiled'),
+    )
     assert.deepEqual(out.errors, [])
     const src = 'module.exports = (x) => x + 1\n'
     const s = burn(['register', '-', '--name', 'inc'], {cacheDir: cache, input: src})
@@ -144,11 +154,13 @@ describe('concurrency across processes', () => {
     const dir = tmp()
     const files = Array.from({length: 8}, (_, i) => writeScript(dir, `d${i}.js`, `module.exports = (x) => ({me: ${i}, x})\n`))
     const rs = await Promise.all(files.map((f) => burnAsync(['register', f, '--json'], {cacheDir: cache})))
-    const runs = await Promise.all(rs.map((r, i) => {
-      assert.equal(r.code, 0, r.stderr)
-      assert.equal(json(r).results[0].hash, sha(readFileSync(files[i])))
-      return burnAsync(['run', json(r).results[0].hash, '--input', String(i * 10)], {cacheDir: cache})
-    }))
+    const runs = await Promise.all(
+      rs.map((r, i) => {
+        assert.equal(r.code, 0, r.stderr)
+        assert.equal(json(r).results[0].hash, sha(readFileSync(files[i])))
+        return burnAsync(['run', json(r).results[0].hash, '--input', String(i * 10)], {cacheDir: cache})
+      }),
+    )
     runs.forEach((r, i) => assert.equal(r.stdout, `{"me":${i},"x":${i * 10}}\n`))
     assert.equal(stats(cache).compiles, 8)
   })
@@ -156,8 +168,17 @@ describe('concurrency across processes', () => {
 
 describe('crash safety', () => {
   const points = [
-    'lock:acquired', 'register:compiled', 'object:tmp-written', 'object:tmp-synced', 'object:renamed', 'register:object-written',
-    'compiled:tmp-written', 'compiled:tmp-synced', 'compiled:renamed', 'name:tmp-written', 'name:renamed',
+    'lock:acquired',
+    'register:compiled',
+    'object:tmp-written',
+    'object:tmp-synced',
+    'object:renamed',
+    'register:object-written',
+    'compiled:tmp-written',
+    'compiled:tmp-synced',
+    'compiled:renamed',
+    'name:tmp-written',
+    'name:renamed',
   ]
   for (const point of points) {
     it(`a register killed with SIGKILL at ${point} leaves nothing half-written`, () => {
@@ -188,11 +209,14 @@ describe('damage never gives a wrong result', () => {
     return {cache, hash}
   }
   const damages: Array<[string, (p: string) => void]> = [
-    ['a flipped byte', (p) => {
-      const b = readFileSync(p)
-      b[b.length >> 1] ^= 0xff
-      writeFileSync(p, b)
-    }],
+    [
+      'a flipped byte',
+      (p) => {
+        const b = readFileSync(p)
+        b[b.length >> 1] ^= 0xff
+        writeFileSync(p, b)
+      },
+    ],
     ['a truncated file', (p) => truncateSync(p, Math.floor(statSync(p).size / 2))],
     ['a zero-length file', (p) => truncateSync(p, 0)],
   ]
@@ -294,11 +318,27 @@ describe('exit codes and bad input', () => {
 
   const cases: Array<{name: string; args: string[]; code: number; stderr?: RegExp; env?: Record<string, string>; input?: string}> = [
     {name: 'success', args: ['run', 'ok', '--input', '1'], code: 0},
-    {name: 'a bug (injected)', args: ['register', writeScript(dir, 'bug.js', 'module.exports = "bug"\n')], code: 1, env: {BURN_FAULT: 'register:compiled:throw'}, stderr: /^Error: internal error \(a bug in burn\): Error: injected internal error at register:compiled/},
+    {
+      name: 'a bug (injected)',
+      args: ['register', writeScript(dir, 'bug.js', 'module.exports = "bug"\n')],
+      code: 1,
+      env: {BURN_FAULT: 'register:compiled:throw'},
+      stderr: /^Error: internal error \(a bug in burn\): Error: injected internal error at register:compiled/,
+    },
     {name: 'an unknown flag', args: ['run', 'ok', '--nope'], code: 2, stderr: /Nonexistent flag: --nope/},
     {name: 'a bad engine', args: ['run', 'ok', '--engine', 'lua'], code: 2, stderr: /Expected --engine=lua to be one of: v8, quickjs/},
-    {name: 'conflicting input flags', args: ['run', 'ok', '--input', '1', '--input-file', 'x'], code: 2, stderr: /--input-file=x cannot also be provided when using --input/},
-    {name: 'a path traversal', args: ['run', '../../etc/passwd'], code: 2, stderr: /^Error: invalid script reference "..\/..\/etc\/passwd"/},
+    {
+      name: 'conflicting input flags',
+      args: ['run', 'ok', '--input', '1', '--input-file', 'x'],
+      code: 2,
+      stderr: /--input-file=x cannot also be provided when using --input/,
+    },
+    {
+      name: 'a path traversal',
+      args: ['run', '../../etc/passwd'],
+      code: 2,
+      stderr: /^Error: invalid script reference "..\/..\/etc\/passwd"/,
+    },
     {name: 'an absolute path', args: ['run', '/etc/passwd'], code: 2, stderr: /^Error: invalid script reference "\/etc\/passwd"/},
     {name: 'a name with a slash', args: ['register', join(dir, 'ok.js'), '--name', 'a/b'], code: 2, stderr: /^Error: invalid name "a\/b"/},
     {name: 'a name with ..', args: ['register', join(dir, 'ok.js'), '--name', '..'], code: 2, stderr: /^Error: invalid name "\.\."/},
@@ -307,11 +347,36 @@ describe('exit codes and bad input', () => {
     {name: 'an unknown script', args: ['run', 'nosuchscript'], code: 3, stderr: /^Error: no script matches "nosuchscript"/},
     {name: 'an unknown hash', args: ['run', 'f'.repeat(64)], code: 3},
     {name: 'a missing file', args: ['register', join(dir, 'missing.js')], code: 3, stderr: /^Error: file not found: .*missing\.js/},
-    {name: 'a missing input file', args: ['run', 'ok', '--input-file', join(dir, 'none.json')], code: 3, stderr: /^Error: input file .*none\.json does not exist/},
-    {name: 'a syntax error', args: ['register', writeScript(dir, 'syn.js', 'module.exports = (x) => {\n  return x +;\n}\n')], code: 4, stderr: /^Error: .*syn\.js:2:13: SyntaxError: Unexpected token ';'/},
-    {name: 'a script that throws', args: ['run', register(cache, writeScript(dir, 'th.js', 'module.exports = () => { throw new RangeError("nope") }\n'))], code: 5, stderr: /^Error: RangeError: nope\n {4}at module\.exports \(script-[0-9a-f]{12}\.js:1:/},
-    {name: 'an init that throws', args: ['register', writeScript(dir, 'init.js', 'throw new Error("at init")\n')], code: 5, stderr: /module initialisation threw: Error: at init/},
-    {name: 'a timeout', args: ['run', register(cache, writeScript(dir, 'loop.js', 'module.exports = () => { while (true) {} }\n')), '--timeout', '300ms'], code: 6, stderr: /^Error: timeout: the script ran longer than --timeout 300ms/},
+    {
+      name: 'a missing input file',
+      args: ['run', 'ok', '--input-file', join(dir, 'none.json')],
+      code: 3,
+      stderr: /^Error: input file .*none\.json does not exist/,
+    },
+    {
+      name: 'a syntax error',
+      args: ['register', writeScript(dir, 'syn.js', 'module.exports = (x) => {\n  return x +;\n}\n')],
+      code: 4,
+      stderr: /^Error: .*syn\.js:2:13: SyntaxError: Unexpected token ';'/,
+    },
+    {
+      name: 'a script that throws',
+      args: ['run', register(cache, writeScript(dir, 'th.js', 'module.exports = () => { throw new RangeError("nope") }\n'))],
+      code: 5,
+      stderr: /^Error: RangeError: nope\n {4}at module\.exports \(script-[0-9a-f]{12}\.js:1:/,
+    },
+    {
+      name: 'an init that throws',
+      args: ['register', writeScript(dir, 'init.js', 'throw new Error("at init")\n')],
+      code: 5,
+      stderr: /module initialisation threw: Error: at init/,
+    },
+    {
+      name: 'a timeout',
+      args: ['run', register(cache, writeScript(dir, 'loop.js', 'module.exports = () => { while (true) {} }\n')), '--timeout', '300ms'],
+      code: 6,
+      stderr: /^Error: timeout: the script ran longer than --timeout 300ms/,
+    },
     {name: 'invalid JSON input', args: ['run', 'ok', '--input', '{"a":'], code: 7, stderr: /^Error: invalid JSON input: /},
     {name: 'invalid JSON on stdin', args: ['run', 'ok'], input: 'not json', code: 7, stderr: /^Error: invalid JSON input: /},
   ]
@@ -350,7 +415,10 @@ describe('exit codes and bad input', () => {
     for (const args of [['run', 'ok3'], ['register', join(dir, 'ok3.js')], ['list']]) {
       const r = burn(args, {cacheDir: c3})
       assert.equal(r.code, 8)
-      assert.match(r.stderr, /^Error: the store in .* has format 2, newer than this burn supports \(1\); upgrade burn or pass another --cache-dir/)
+      assert.match(
+        r.stderr,
+        /^Error: the store in .* has format 2, newer than this burn supports \(1\); upgrade burn or pass another --cache-dir/,
+      )
     }
   })
 

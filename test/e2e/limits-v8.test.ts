@@ -18,20 +18,108 @@ interface Breach {
 }
 
 const breaches: Breach[] = [
-  {name: 'while(true){}', src: 'module.exports = () => { while (true) {} }', args: ['--timeout', '500ms'], code: 6, stderr: /^Error: timeout: the script ran longer than --timeout 500ms\n$/, maxMs: 3000},
-  {name: 'a loop inside a promise callback', src: 'module.exports = () => Promise.resolve().then(() => { while (true) {} })', args: ['--timeout', '500ms'], code: 6, stderr: /^Error: timeout: the script ran longer than --timeout 500ms\n$/, maxMs: 3000},
-  {name: 'an async function that never settles', src: 'module.exports = async () => { await new Promise(() => {}) }', args: ['--timeout', '500ms'], code: 6, stderr: /^Error: timeout: /, maxMs: 3000},
-  {name: 'a timer that keeps the promise pending', src: 'module.exports = () => new Promise(() => setInterval(() => {}, 50))', args: ['--timeout', '500ms'], code: 6, stderr: /^Error: timeout: the script ran longer than --timeout 500ms\n$/, maxMs: 3000},
-  {name: 'an array push loop', src: 'module.exports = () => { const a = []; for (;;) a.push({x: Math.random(), s: "k" + a.length}) }', args: ['--memory', '64MiB'], code: 6, stderr: /^Error: memory limit exceeded: the script used more than --memory 64MiB\n$/},
-  {name: 'new Array(5e8).fill(0)', src: 'module.exports = () => new Array(5e8).fill(0).length', args: ['--memory', '64MiB'], code: 6, stderr: /^Error: memory limit exceeded: /},
-  {name: 'string doubling', src: 'module.exports = () => { let s = "x"; for (;;) s += s }', args: ['--memory', '64MiB'], code: 5, stderr: /^Error: RangeError: Invalid string length\n/},
-  {name: 'string doubling that touches the memory', src: 'module.exports = () => { let s = "x"; const keep = []; for (;;) { s += s; keep.push(s.slice(1)) } }', args: ['--memory', '64MiB'], code: 6, stderr: /^Error: memory limit exceeded: /},
-  {name: 'many 1 MB typed arrays (off the V8 heap)', src: 'module.exports = () => { const k = []; for (;;) k.push(new Uint8Array(1 << 20).fill(1)) }', args: ['--memory', '64MiB'], code: 6, stderr: /^Error: memory limit exceeded: the script used more than --memory 64MiB\n$/},
-  {name: 'many 1 MB ArrayBuffers', src: 'module.exports = () => { const k = []; for (;;) k.push(new ArrayBuffer(1 << 20)) }', args: ['--memory', '64MiB', '--timeout', '3s'], code: 6, stderr: /^Error: (memory limit exceeded|timeout): /},
-  {name: 'deep recursion', src: 'const f = (n) => f(n + 1) + 1\nmodule.exports = () => f(0)', args: [], code: 5, stderr: /^Error: RangeError: Maximum call stack size exceeded\n/},
-  {name: 'a result larger than --max-output', src: 'module.exports = () => "y".repeat(2000)', args: ['--max-output', '1000'], code: 6, stderr: /^Error: result is 2002 bytes, over --max-output 1000 bytes\n$/},
-  {name: 'a flood of console output', src: 'module.exports = () => { for (;;) console.log("flood") }', args: ['--max-log', '1000'], code: 6, stderr: /Error: console output exceeded --max-log 1000 bytes\n$/},
-  {name: 'a flood that catches the limit error', src: 'module.exports = () => { try { for (;;) console.log("flood") } catch {} return "caught" }', args: ['--max-log', '1000'], code: 6, stderr: /Error: console output exceeded --max-log 1000 bytes\n$/},
+  {
+    name: 'while(true){}',
+    src: 'module.exports = () => { while (true) {} }',
+    args: ['--timeout', '500ms'],
+    code: 6,
+    stderr: /^Error: timeout: the script ran longer than --timeout 500ms\n$/,
+    maxMs: 3000,
+  },
+  {
+    name: 'a loop inside a promise callback',
+    src: 'module.exports = () => Promise.resolve().then(() => { while (true) {} })',
+    args: ['--timeout', '500ms'],
+    code: 6,
+    stderr: /^Error: timeout: the script ran longer than --timeout 500ms\n$/,
+    maxMs: 3000,
+  },
+  {
+    name: 'an async function that never settles',
+    src: 'module.exports = async () => { await new Promise(() => {}) }',
+    args: ['--timeout', '500ms'],
+    code: 6,
+    stderr: /^Error: timeout: /,
+    maxMs: 3000,
+  },
+  {
+    name: 'a timer that keeps the promise pending',
+    src: 'module.exports = () => new Promise(() => setInterval(() => {}, 50))',
+    args: ['--timeout', '500ms'],
+    code: 6,
+    stderr: /^Error: timeout: the script ran longer than --timeout 500ms\n$/,
+    maxMs: 3000,
+  },
+  {
+    name: 'an array push loop',
+    src: 'module.exports = () => { const a = []; for (;;) a.push({x: Math.random(), s: "k" + a.length}) }',
+    args: ['--memory', '64MiB'],
+    code: 6,
+    stderr: /^Error: memory limit exceeded: the script used more than --memory 64MiB\n$/,
+  },
+  {
+    name: 'new Array(5e8).fill(0)',
+    src: 'module.exports = () => new Array(5e8).fill(0).length',
+    args: ['--memory', '64MiB'],
+    code: 6,
+    stderr: /^Error: memory limit exceeded: /,
+  },
+  {
+    name: 'string doubling',
+    src: 'module.exports = () => { let s = "x"; for (;;) s += s }',
+    args: ['--memory', '64MiB'],
+    code: 5,
+    stderr: /^Error: RangeError: Invalid string length\n/,
+  },
+  {
+    name: 'string doubling that touches the memory',
+    src: 'module.exports = () => { let s = "x"; const keep = []; for (;;) { s += s; keep.push(s.slice(1)) } }',
+    args: ['--memory', '64MiB'],
+    code: 6,
+    stderr: /^Error: memory limit exceeded: /,
+  },
+  {
+    name: 'many 1 MB typed arrays (off the V8 heap)',
+    src: 'module.exports = () => { const k = []; for (;;) k.push(new Uint8Array(1 << 20).fill(1)) }',
+    args: ['--memory', '64MiB'],
+    code: 6,
+    stderr: /^Error: memory limit exceeded: the script used more than --memory 64MiB\n$/,
+  },
+  {
+    name: 'many 1 MB ArrayBuffers',
+    src: 'module.exports = () => { const k = []; for (;;) k.push(new ArrayBuffer(1 << 20)) }',
+    args: ['--memory', '64MiB', '--timeout', '3s'],
+    code: 6,
+    stderr: /^Error: (memory limit exceeded|timeout): /,
+  },
+  {
+    name: 'deep recursion',
+    src: 'const f = (n) => f(n + 1) + 1\nmodule.exports = () => f(0)',
+    args: [],
+    code: 5,
+    stderr: /^Error: RangeError: Maximum call stack size exceeded\n/,
+  },
+  {
+    name: 'a result larger than --max-output',
+    src: 'module.exports = () => "y".repeat(2000)',
+    args: ['--max-output', '1000'],
+    code: 6,
+    stderr: /^Error: result is 2002 bytes, over --max-output 1000 bytes\n$/,
+  },
+  {
+    name: 'a flood of console output',
+    src: 'module.exports = () => { for (;;) console.log("flood") }',
+    args: ['--max-log', '1000'],
+    code: 6,
+    stderr: /Error: console output exceeded --max-log 1000 bytes\n$/,
+  },
+  {
+    name: 'a flood that catches the limit error',
+    src: 'module.exports = () => { try { for (;;) console.log("flood") } catch {} return "caught" }',
+    args: ['--max-log', '1000'],
+    code: 6,
+    stderr: /Error: console output exceeded --max-log 1000 bytes\n$/,
+  },
 ]
 
 describe('limits on the v8 engine', () => {
@@ -65,7 +153,9 @@ describe('limits on the v8 engine', () => {
   })
 
   it('a hit under limits does not recompile: no V8 flag differs between register and run', () => {
-    const j = json(burn(['run', ok, '--input', '2', '--json', '--memory', '32MiB', '--timeout', '2s', '--max-output', '1KiB'], {cacheDir: cache}))
+    const j = json(
+      burn(['run', ok, '--input', '2', '--json', '--memory', '32MiB', '--timeout', '2s', '--max-output', '1KiB'], {cacheDir: cache}),
+    )
     assert.equal(j.cache, 'hit')
   })
 })

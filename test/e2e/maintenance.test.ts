@@ -1,7 +1,19 @@
 import assert from 'node:assert/strict'
 import {spawn, spawnSync} from 'node:child_process'
 import {createHash} from 'node:crypto'
-import {chmodSync, cpSync, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, rmSync, truncateSync, utimesSync, writeFileSync} from 'node:fs'
+import {
+  chmodSync,
+  cpSync,
+  existsSync,
+  lstatSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  truncateSync,
+  utimesSync,
+  writeFileSync,
+} from 'node:fs'
 import {hostname} from 'node:os'
 import {dirname, join} from 'node:path'
 import {before, describe, test} from 'node:test'
@@ -46,11 +58,24 @@ async function foreignArtifact(cache: string, h: string): Promise<string> {
   const xxh = await loadXxh64()
   const src = readFileSync(objectPath(cache, h))
   const path = compiledPath(cache, FOREIGN_TAG, h)
-  put(path, encodeArtifact({tag: FOREIGN_TAG, sourceHash: h, sourceXxh: xxh(src), sourceLength: src.length}, Buffer.from('not a real code cache'), xxh))
+  put(
+    path,
+    encodeArtifact(
+      {tag: FOREIGN_TAG, sourceHash: h, sourceXxh: xxh(src), sourceLength: src.length},
+      Buffer.from('not a real code cache'),
+      xxh,
+    ),
+  )
   return path
 }
 
-interface Walk {files: number; bytes: number; disk: number; top: Record<string, {files: number; bytes: number}>; tags: Record<string, {files: number; bytes: number}>}
+interface Walk {
+  files: number
+  bytes: number
+  disk: number
+  top: Record<string, {files: number; bytes: number}>
+  tags: Record<string, {files: number; bytes: number}>
+}
 
 /** An independent walk of the store: file sizes per top-level part, and du's disk use. */
 function walk(root: string): Walk {
@@ -90,7 +115,11 @@ describe('burn stats: exact shared counters', () => {
   test(`8 processes x ${RUNS} runs at once (plus one script error, one bad input, one timeout each): exact counts that survive restarts; --zero resets`, async () => {
     const dir = tmp()
     const cache = join(dir, 'cache')
-    const file = writeScript(dir, 'c.js', 'module.exports = (x) => { if (x && x.throw) throw new Error("boom"); if (x && x.loop) for (;;) {} return {n: x} }\n')
+    const file = writeScript(
+      dir,
+      'c.js',
+      'module.exports = (x) => { if (x && x.throw) throw new Error("boom"); if (x && x.loop) for (;;) {} return {n: x} }\n',
+    )
     register(cache, file, ['--name', 'c'])
     ok(burn(['stats', '--zero'], {cacheDir: cache}), 'stats --zero')
     const loop = async (p: number) => {
@@ -127,7 +156,10 @@ describe('burn stats: exact shared counters', () => {
     assert.equal(folded.store.areas.stats.files, 1, 'gc folds every delta into totals.json')
 
     const zeroed = json(ok(burn(['stats', '--zero', '--json'], {cacheDir: cache}), 'stats --zero'))
-    assert.ok(Object.values(zeroed.counters).every((v) => v === 0), JSON.stringify(zeroed.counters))
+    assert.ok(
+      Object.values(zeroed.counters).every((v) => v === 0),
+      JSON.stringify(zeroed.counters),
+    )
     assert.ok(Date.parse(zeroed.since) > Date.parse(first.since))
     assert.equal(zeroed.store.scripts, 1, '--zero leaves the store alone')
     ok(burn(['run', 'c', '--input', '1'], {cacheDir: cache}), 'run')
@@ -140,7 +172,9 @@ describe('burn stats: exact shared counters', () => {
     const dir = tmp()
     const cache = join(dir, 'cache')
     for (let i = 0; i < 6; i++) writeScript(join(dir, 'src'), `r${i}.js`, `module.exports = (x) => ({r: ${i}, x})\n`)
-    const rs = await Promise.all(Array.from({length: 8}, () => burnAsync(['register', join(dir, 'src', '*.js'), '--json'], {cacheDir: cache})))
+    const rs = await Promise.all(
+      Array.from({length: 8}, () => burnAsync(['register', join(dir, 'src', '*.js'), '--json'], {cacheDir: cache})),
+    )
     for (const r of rs) assert.equal(json(ok(r, 'register')).results.length, 6)
     const c = json(burn(['stats', '--json'], {cacheDir: cache})).counters
     assert.equal(c['register.misses'], 6)
@@ -216,14 +250,56 @@ describe('burn verify: each kind of damage alone', () => {
     writeFileSync(p, b)
   }
   const cases: Case[] = [
-    {name: 'a flipped byte in a source', kind: 'source-mismatch', severity: 'damage', detail: /same length/, removesA: true, inject: (c) => flip(objectPath(c, A), (n) => n - 3)},
-    {name: 'a flipped byte in a compiled form', kind: 'compiled-bad', severity: 'damage', detail: /checksum/, inject: (c, t) => flip(compiledPath(c, t, A), (n) => n - 10)},
-    {name: 'a truncated source', kind: 'source-mismatch', severity: 'damage', detail: /truncated: 10 of 33 bytes/, removesA: true, inject: (c) => truncateSync(objectPath(c, A), 10)},
-    {name: 'a truncated compiled form', kind: 'compiled-bad', severity: 'damage', detail: /header says/, inject: (c, t) => truncateSync(compiledPath(c, t, A), lstatSync(compiledPath(c, t, A)).size - 20)},
-    {name: 'a zero-length source', kind: 'source-mismatch', severity: 'damage', detail: /empty file/, removesA: true, inject: (c) => truncateSync(objectPath(c, A), 0)},
-    {name: 'a zero-length compiled form', kind: 'compiled-bad', severity: 'damage', detail: /empty file/, inject: (c, t) => truncateSync(compiledPath(c, t, A), 0)},
     {
-      name: 'a source under a wrong name', kind: 'source-mismatch', severity: 'damage', detail: /content hashes to [0-9a-f]{64}: changed, or a file under a wrong name/,
+      name: 'a flipped byte in a source',
+      kind: 'source-mismatch',
+      severity: 'damage',
+      detail: /same length/,
+      removesA: true,
+      inject: (c) => flip(objectPath(c, A), (n) => n - 3),
+    },
+    {
+      name: 'a flipped byte in a compiled form',
+      kind: 'compiled-bad',
+      severity: 'damage',
+      detail: /checksum/,
+      inject: (c, t) => flip(compiledPath(c, t, A), (n) => n - 10),
+    },
+    {
+      name: 'a truncated source',
+      kind: 'source-mismatch',
+      severity: 'damage',
+      detail: /truncated: 10 of 33 bytes/,
+      removesA: true,
+      inject: (c) => truncateSync(objectPath(c, A), 10),
+    },
+    {
+      name: 'a truncated compiled form',
+      kind: 'compiled-bad',
+      severity: 'damage',
+      detail: /header says/,
+      inject: (c, t) => truncateSync(compiledPath(c, t, A), lstatSync(compiledPath(c, t, A)).size - 20),
+    },
+    {
+      name: 'a zero-length source',
+      kind: 'source-mismatch',
+      severity: 'damage',
+      detail: /empty file/,
+      removesA: true,
+      inject: (c) => truncateSync(objectPath(c, A), 0),
+    },
+    {
+      name: 'a zero-length compiled form',
+      kind: 'compiled-bad',
+      severity: 'damage',
+      detail: /empty file/,
+      inject: (c, t) => truncateSync(compiledPath(c, t, A), 0),
+    },
+    {
+      name: 'a source under a wrong name',
+      kind: 'source-mismatch',
+      severity: 'damage',
+      detail: /content hashes to [0-9a-f]{64}: changed, or a file under a wrong name/,
       inject: (c) => {
         const wrong = sha('not the content')
         put(objectPath(c, wrong), SRC_A)
@@ -231,36 +307,82 @@ describe('burn verify: each kind of damage alone', () => {
       },
     },
     {
-      name: 'a source in the wrong shard', kind: 'misplaced', severity: 'damage',
+      name: 'a source in the wrong shard',
+      kind: 'misplaced',
+      severity: 'damage',
       inject: (c) => {
         const shard = A.startsWith('00') ? '01' : '00'
         put(join(c, 'objects', shard, A), SRC_A)
         return `objects/${shard}/${A}`
       },
     },
-    {name: 'an alias to a missing hash', kind: 'dangling-alias', severity: 'damage', inject: (c) => (put(join(c, 'names', 'ghost'), sha('nothing') + '\n'), 'names/ghost')},
-    {name: 'an alias that holds no hash', kind: 'bad-alias', severity: 'damage', inject: (c) => (put(join(c, 'names', 'junk'), 'hello\n'), 'names/junk')},
     {
-      name: 'the lock of a dead process', kind: 'stale-lock', severity: 'debris',
+      name: 'an alias to a missing hash',
+      kind: 'dangling-alias',
+      severity: 'damage',
+      inject: (c) => (put(join(c, 'names', 'ghost'), sha('nothing') + '\n'), 'names/ghost'),
+    },
+    {
+      name: 'an alias that holds no hash',
+      kind: 'bad-alias',
+      severity: 'damage',
+      inject: (c) => (put(join(c, 'names', 'junk'), 'hello\n'), 'names/junk'),
+    },
+    {
+      name: 'the lock of a dead process',
+      kind: 'stale-lock',
+      severity: 'debris',
       inject: (c, t) => {
         const rel = `pending/${A}.${t}.lock`
         put(join(c, rel), JSON.stringify({pid: deadPid(), host: hostname(), token: 'feedface', created: Date.now()}))
         return rel
       },
     },
-    {name: 'an old tmp file', kind: 'old-tmp', severity: 'debris', inject: (c) => (put(join(c, 'tmp', 'object.99.abcdef.tmp'), 'partial', new Date(Date.now() - 2 * 3600_000)), 'tmp/object.99.abcdef.tmp')},
     {
-      name: 'a compiled form of a foreign engine tag', kind: 'foreign-compiled', severity: 'debris',
+      name: 'an old tmp file',
+      kind: 'old-tmp',
+      severity: 'debris',
+      inject: (c) => (
+        put(join(c, 'tmp', 'object.99.abcdef.tmp'), 'partial', new Date(Date.now() - 2 * 3600_000)),
+        'tmp/object.99.abcdef.tmp'
+      ),
+    },
+    {
+      name: 'a compiled form of a foreign engine tag',
+      kind: 'foreign-compiled',
+      severity: 'debris',
       inject: async (c) => (await foreignArtifact(c, A), `compiled/${FOREIGN_TAG}/${A.slice(0, 2)}/${A}`),
     },
-    {name: 'an orphan compiled form', kind: 'orphan-compiled', severity: 'debris', inject: (c, t) => {
-      const h = sha('gone')
-      put(compiledPath(c, t, h), 'whatever')
-      return `compiled/${t}/${h.slice(0, 2)}/${h}`
-    }},
-    {name: 'a damaged store.json', kind: 'store-json', severity: 'damage', detail: /not valid JSON/, inject: (c) => (put(join(c, 'store.json'), '{"form'), 'store.json')},
-    {name: 'a damaged stats file', kind: 'stats-bad', severity: 'damage', inject: (c) => (put(join(c, 'stats', 'd-1-2-3.json'), '{"counters":'), 'stats/d-1-2-3.json')},
-    {name: 'a group-writable directory', kind: 'permissions', severity: 'damage', detail: /group/, inject: (c) => (chmodSync(join(c, 'names'), 0o770), 'names')},
+    {
+      name: 'an orphan compiled form',
+      kind: 'orphan-compiled',
+      severity: 'debris',
+      inject: (c, t) => {
+        const h = sha('gone')
+        put(compiledPath(c, t, h), 'whatever')
+        return `compiled/${t}/${h.slice(0, 2)}/${h}`
+      },
+    },
+    {
+      name: 'a damaged store.json',
+      kind: 'store-json',
+      severity: 'damage',
+      detail: /not valid JSON/,
+      inject: (c) => (put(join(c, 'store.json'), '{"form'), 'store.json'),
+    },
+    {
+      name: 'a damaged stats file',
+      kind: 'stats-bad',
+      severity: 'damage',
+      inject: (c) => (put(join(c, 'stats', 'd-1-2-3.json'), '{"counters":'), 'stats/d-1-2-3.json'),
+    },
+    {
+      name: 'a group-writable directory',
+      kind: 'permissions',
+      severity: 'damage',
+      detail: /group/,
+      inject: (c) => (chmodSync(join(c, 'names'), 0o770), 'names'),
+    },
   ]
 
   for (const k of cases) {
@@ -279,7 +401,8 @@ describe('burn verify: each kind of damage alone', () => {
       if (path) assert.equal(p.path, path)
       if (k.detail) assert.match(p.detail, k.detail)
       assert.equal(v1.code, k.severity === 'damage' ? 8 : 0, v1.stdout)
-      if (cases.indexOf(k) === 0) assert.match(burn(['verify'], {cacheDir: cache}).stderr, /^Error: 1 damaged item\(s\) remain; run `burn verify --fix`\n$/)
+      if (cases.indexOf(k) === 0)
+        assert.match(burn(['verify'], {cacheDir: cache}).stderr, /^Error: 1 damaged item\(s\) remain; run `burn verify --fix`\n$/)
 
       const r2 = json(ok(burn(['verify', '--fix', '--json'], {cacheDir: cache}), 'verify --fix'))
       assert.equal(r2.problems.length, 1)
@@ -302,7 +425,11 @@ describe('burn verify: each kind of damage alone', () => {
 
   const hasScript = spawnSync('script', ['--version']).status === 0
   test('verify shows progress on a terminal, and only there', {skip: hasScript ? false : 'no `script` command to make a terminal'}, () => {
-    const r = spawnSync('script', ['-qec', `stty cols 100 rows 30; "${process.execPath}" "${BIN}" verify`, '/dev/null'], {env: {...process.env, BURN_CACHE_DIR: base}, encoding: 'utf8', timeout: 30_000})
+    const r = spawnSync('script', ['-qec', `stty cols 100 rows 30; "${process.execPath}" "${BIN}" verify`, '/dev/null'], {
+      env: {...process.env, BURN_CACHE_DIR: base},
+      encoding: 'utf8',
+      timeout: 30_000,
+    })
     assert.equal(r.status, 0, r.stdout)
     assert.match(r.stdout, /verifying/)
     assert.match(r.stdout, /the store is clean/)
@@ -336,14 +463,22 @@ describe('burn gc', () => {
     const max = walk(cache).disk - Math.floor(sizeB / 2)
 
     const dry = json(ok(burn(['gc', '--max-size', String(max), '--dry-run', '--json'], {cacheDir: cache}), 'gc --dry-run'))
-    assert.deepEqual(dry.actions.map((a: {kind: string; hash: string}) => [a.kind, a.hash]), [['evict-size', B]])
+    assert.deepEqual(
+      dry.actions.map((a: {kind: string; hash: string}) => [a.kind, a.hash]),
+      [['evict-size', B]],
+    )
     assert.ok(existsSync(objectPath(cache, B)), 'a dry run removes nothing')
 
     const r = json(ok(burn(['gc', '--max-size', String(max), '--json'], {cacheDir: cache}), 'gc --max-size'))
-    assert.deepEqual(r.actions.map((a: {kind: string; hash: string; done: boolean}) => [a.kind, a.hash, a.done]), [['evict-size', B, true]])
+    assert.deepEqual(
+      r.actions.map((a: {kind: string; hash: string; done: boolean}) => [a.kind, a.hash, a.done]),
+      [['evict-size', B, true]],
+    )
     assert.equal(r.fits, true)
     assert.ok(r.freed.diskBytes >= sizeB)
-    const left = json(burn(['list', '--json'], {cacheDir: cache})).scripts.map((s: {hash: string}) => s.hash).sort()
+    const left = json(burn(['list', '--json'], {cacheDir: cache}))
+      .scripts.map((s: {hash: string}) => s.hash)
+      .sort()
     assert.deepEqual(left, [A, C].sort())
     assert.ok(walk(cache).disk <= max)
     assert.equal(burn(['run', B], {cacheDir: cache}).code, 3)
@@ -357,7 +492,10 @@ describe('burn gc', () => {
     await new Promise((r) => setTimeout(r, 2500))
     const fresh = register(cache, writeScript(dir, 'fresh.js', pad(8)), ['--name', 'fresh'])
     const r = json(ok(burn(['gc', '--older-than', '2s', '--json'], {cacheDir: cache}), 'gc --older-than'))
-    assert.deepEqual(r.actions.map((a: {kind: string; hash: string; names: string[]}) => [a.kind, a.hash, a.names]), [['evict-age', old, ['old']]])
+    assert.deepEqual(
+      r.actions.map((a: {kind: string; hash: string; names: string[]}) => [a.kind, a.hash, a.names]),
+      [['evict-age', old, ['old']]],
+    )
     assert.equal(burn(['run', 'old'], {cacheDir: cache}).code, 3)
     assert.equal(ok(burn(['run', 'fresh', '--input', '1'], {cacheDir: cache}), 'run').stdout, '{"s":8,"x":1}\n')
     assert.deepEqual(json(burn(['verify', '--json'], {cacheDir: cache})).problems, [])
@@ -371,8 +509,14 @@ describe('burn gc', () => {
     const tag = currentTag(cache)
     put(join(cache, 'tmp', 'old.tmp'), 'x'.repeat(100), new Date(Date.now() - 2 * 3600_000))
     put(join(cache, 'tmp', 'young.tmp'), 'in flight')
-    put(join(cache, 'pending', `${sha('x')}.${tag}.lock`), JSON.stringify({pid: deadPid(), host: hostname(), token: 't', created: Date.now()}))
-    put(join(cache, 'pending', `${sha('y')}.${tag}.lock`), JSON.stringify({pid: process.pid, host: hostname(), token: 'live', created: Date.now()}))
+    put(
+      join(cache, 'pending', `${sha('x')}.${tag}.lock`),
+      JSON.stringify({pid: deadPid(), host: hostname(), token: 't', created: Date.now()}),
+    )
+    put(
+      join(cache, 'pending', `${sha('y')}.${tag}.lock`),
+      JSON.stringify({pid: process.pid, host: hostname(), token: 'live', created: Date.now()}),
+    )
     put(join(cache, 'damaged', 'object.z.1.ab'), 'bad')
     await foreignArtifact(cache, a)
     put(compiledPath(cache, tag, sha('orphan')), 'orphan')
@@ -382,7 +526,10 @@ describe('burn gc', () => {
     const kinds = r.actions.map((x: {kind: string}) => x.kind).sort()
     assert.deepEqual(kinds, ['dangling-alias', 'foreign', 'orphan', 'set-aside', 'stale-lock', 'tmp'])
     assert.ok(r.actions.every((x: {done: boolean}) => x.done))
-    assert.equal(r.freed.bytes, r.actions.reduce((s: number, x: {bytes: number}) => s + x.bytes, 0))
+    assert.equal(
+      r.freed.bytes,
+      r.actions.reduce((s: number, x: {bytes: number}) => s + x.bytes, 0),
+    )
     assert.ok(existsSync(join(cache, 'tmp', 'young.tmp')), 'a young tmp file may be a write in flight')
     assert.ok(existsSync(join(cache, 'pending', `${sha('y')}.${tag}.lock`)), 'a live lock stays')
     assert.ok(!existsSync(join(cache, 'compiled', FOREIGN_TAG)), 'the emptied foreign tag directory goes too')
@@ -394,7 +541,15 @@ describe('burn gc', () => {
 
   test('nonsense sizes and ages are usage errors (exit 2)', () => {
     const cache = join(tmp(), 'cache')
-    for (const args of [['--max-size', 'lots'], ['--max-size', '5MB/s'], ['--max-size', '0'], ['--max-size', '-1MB'], ['--older-than', '30'], ['--older-than', 'yesterday'], ['--tmp-age', '0h']]) {
+    for (const args of [
+      ['--max-size', 'lots'],
+      ['--max-size', '5MB/s'],
+      ['--max-size', '0'],
+      ['--max-size', '-1MB'],
+      ['--older-than', '30'],
+      ['--older-than', 'yesterday'],
+      ['--tmp-age', '0h'],
+    ]) {
       const r = burn(['gc', ...args, '--json'], {cacheDir: cache})
       assert.equal(r.code, 2, `${args.join(' ')}: ${r.stdout}${r.stderr}`)
       assert.equal(json(r).error.kind, 'usage')
@@ -405,7 +560,10 @@ describe('burn gc', () => {
 
   /** `burn gc` stopped right after it planned its evictions (BURN_FAULT=...:stop); `race` runs, then gc goes on. */
   async function gcRacedBy(cache: string, race: () => void): Promise<any> {
-    const gc = spawn(process.execPath, [BIN, 'gc', '--json', '--max-size', '1'], {env: {...process.env, BURN_CACHE_DIR: cache, BURN_FAULT: 'gc:planned:stop'}, stdio: ['ignore', 'pipe', 'pipe']})
+    const gc = spawn(process.execPath, [BIN, 'gc', '--json', '--max-size', '1'], {
+      env: {...process.env, BURN_CACHE_DIR: cache, BURN_FAULT: 'gc:planned:stop'},
+      stdio: ['ignore', 'pipe', 'pipe'],
+    })
     let out = ''
     gc.stdout.setEncoding('utf8').on('data', (d: string) => (out += d))
     const closed = new Promise((r) => gc.on('close', r))
@@ -442,16 +600,24 @@ describe('burn gc', () => {
       assert.equal(json(burn(['register', files[2], '--name', 'kept2', '--json'], {cacheDir: cache})).results[0].status, 'compiled')
     })
     const evictions = report.actions.filter((a: any) => a.kind === 'evict-size')
-    assert.deepEqual(evictions.map((a: any) => [a.hash, a.done, a.skipped]).sort(), [
-      [hashes[0], true, undefined], [hashes[1], false, 'registered again since gc planned'], [hashes[2], false, 'registered again since gc planned'],
-    ].sort())
+    assert.deepEqual(
+      evictions.map((a: any) => [a.hash, a.done, a.skipped]).sort(),
+      [
+        [hashes[0], true, undefined],
+        [hashes[1], false, 'registered again since gc planned'],
+        [hashes[2], false, 'registered again since gc planned'],
+      ].sort(),
+    )
     assert.equal(burn(['run', 'kept'], {cacheDir: cache}).stdout, '"b"\n')
     assert.equal(burn(['run', 'kept2'], {cacheDir: cache}).stdout, '"c"\n')
     assert.equal(burn(['run', hashes[0]], {cacheDir: cache}).code, 3)
     assert.deepEqual(json(burn(['verify', '--json'], {cacheDir: cache})).problems, [])
     // the mark of use leaves the registration time `burn list` shows as it was
     const now = json(burn(['list', '--json'], {cacheDir: cache})).scripts.map((s: any) => [s.hash, s.registered])
-    assert.deepEqual(now, registered.filter(([h]: [string]) => h !== hashes[0]))
+    assert.deepEqual(
+      now,
+      registered.filter(([h]: [string]) => h !== hashes[0]),
+    )
   })
 
   test('gc during a stream of concurrent runs: every run gives its exact result or a clean exit 3, nothing else', async (t) => {
@@ -459,10 +625,15 @@ describe('burn gc', () => {
     const cache = join(dir, 'cache')
     const N = 6
     for (let i = 0; i < N; i++) writeScript(join(dir, 'src'), `s${i}.js`, pad(i))
-    const hashes: string[] = json(ok(burn(['register', join(dir, 'src', '*.js'), '--json'], {cacheDir: cache}), 'register')).results.map((r: {hash: string; file: string}) => r.hash)
+    const hashes: string[] = json(ok(burn(['register', join(dir, 'src', '*.js'), '--json'], {cacheDir: cache}), 'register')).results.map(
+      (r: {hash: string; file: string}) => r.hash,
+    )
     const tag = currentTag(cache)
     put(join(cache, 'tmp', 'old.tmp'), 'x', new Date(Date.now() - 2 * 3600_000))
-    put(join(cache, 'pending', `${sha('x')}.${tag}.lock`), JSON.stringify({pid: deadPid(), host: hostname(), token: 't', created: Date.now()}))
+    put(
+      join(cache, 'pending', `${sha('x')}.${tag}.lock`),
+      JSON.stringify({pid: deadPid(), host: hostname(), token: 't', created: Date.now()}),
+    )
     await foreignArtifact(cache, hashes[0])
 
     let stop = false
@@ -502,7 +673,9 @@ describe('burn gc', () => {
       }
     }
     assert.ok(results > 0)
-    t.diagnostic(`${runs.length} runs: ${results} results, ${runs.length - results} exit 3; ${evicted.size} scripts evicted by ${gcs.length} gc runs`)
+    t.diagnostic(
+      `${runs.length} runs: ${results} results, ${runs.length - results} exit 3; ${evicted.size} scripts evicted by ${gcs.length} gc runs`,
+    )
     const v = json(burn(['verify', '--json'], {cacheDir: cache}))
     assert.deepEqual(v.problems, [])
   })

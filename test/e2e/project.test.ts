@@ -11,7 +11,9 @@ describe('project', () => {
     const manifest = JSON.parse(readFileSync(join(ROOT, 'oclif.manifest.json'), 'utf8'))
     // topics are directories: src/commands/daemon/stop.ts is `daemon:stop`
     const files = readdirSync(join(ROOT, 'src', 'commands'), {recursive: true, encoding: 'utf8'})
-      .filter((f) => f.endsWith('.ts')).map((f) => f.replace(/\.ts$/, '').split('/').join(':')).sort()
+      .filter((f) => f.endsWith('.ts'))
+      .map((f) => f.replace(/\.ts$/, '').split('/').join(':'))
+      .sort()
     assert.deepEqual(Object.keys(manifest.commands).sort(), files)
   })
 

@@ -88,13 +88,16 @@ const hashes = (() => {
   const files = Object.entries(SOURCES).map(([name, source]) => writeScript(dir, `${name}.js`, source))
   const r = burn(['register', ...files, ...Q, '--json'], {cacheDir})
   assert.equal(r.code, 0, r.stderr)
-  return Object.fromEntries((json(r).results as Array<{file: string; hash: string}>).map((o) => [o.file.replace(/^.*\/|\.js$/g, ''), o.hash]))
+  return Object.fromEntries(
+    (json(r).results as Array<{file: string; hash: string}>).map((o) => [o.file.replace(/^.*\/|\.js$/g, ''), o.hash]),
+  )
 })()
 const script = (name: keyof typeof SOURCES) => hashes[name]
 
 const run = (hash: string, args: string[] = [], input?: string) => burnAsync(['run', hash, ...Q, ...args], {cacheDir, input})
 /** Registers one of the scripts above for v8 too, to compare the engines on it. */
-const trustOnV8 = (name: keyof typeof SOURCES) => assert.equal(burn(['register', `${dir}/${name}.js`, '--engine', 'v8'], {cacheDir}).code, 0)
+const trustOnV8 = (name: keyof typeof SOURCES) =>
+  assert.equal(burn(['register', `${dir}/${name}.js`, '--engine', 'v8'], {cacheDir}).code, 0)
 
 /** burn itself ended normally: an exit code, no signal. */
 function exitedCleanly(r: Result): void {
@@ -198,10 +201,16 @@ describe('quickjs: the script contract', {concurrency: 2}, () => {
       // (all cases at once on a few cores: the deepest takes ~2 s of CPU, so --timeout is set far
       // above what any case needs; a timeout is not what this corpus is about)
       Promise.all(cases.map((c) => run(odd, ['--input', JSON.stringify(c), '--timeout', '120s']))),
-      Promise.all(cases.map((c) => burnAsync(['run', odd, '--engine', 'v8', '--input', JSON.stringify(c), '--timeout', '120s'], {cacheDir}))),
+      Promise.all(
+        cases.map((c) => burnAsync(['run', odd, '--engine', 'v8', '--input', JSON.stringify(c), '--timeout', '120s'], {cacheDir})),
+      ),
     ])
     for (const [i, c] of cases.entries()) {
-      assert.deepEqual({code: q[i].code, stdout: q[i].stdout, stderr: q[i].stderr}, {code: v8[i].code, stdout: v8[i].stdout, stderr: v8[i].stderr}, c)
+      assert.deepEqual(
+        {code: q[i].code, stdout: q[i].stdout, stderr: q[i].stderr},
+        {code: v8[i].code, stdout: v8[i].stdout, stderr: v8[i].stderr},
+        c,
+      )
       assert.deepEqual({code: q[i].code, out: q[i].code === 0 ? q[i].stdout : q[i].stderr}, ODD_RESULTS[c], c)
     }
   })
@@ -264,7 +273,7 @@ describe('quickjs: memory bombs under --memory 64MiB', {concurrency: 2}, () => {
     })
   }
 
-  it('plain string doubling hits QuickJS\'s string length cap first: a clean exit 5', async () => {
+  it("plain string doubling hits QuickJS's string length cap first: a clean exit 5", async () => {
     // Strings are ropes, so doubling costs no memory until QuickJS's 2^30 length limit.
     const r = await run(script('bombDoubling'), ['--memory', '64MiB'])
     exitedCleanly(r)
@@ -275,7 +284,10 @@ describe('quickjs: memory bombs under --memory 64MiB', {concurrency: 2}, () => {
 })
 
 describe('quickjs: time, stack, output and log limits', () => {
-  for (const [name, key] of [['while (true) {}', 'spin'], ['a promise-callback loop', 'promiseLoop']] as const) {
+  for (const [name, key] of [
+    ['while (true) {}', 'spin'],
+    ['a promise-callback loop', 'promiseLoop'],
+  ] as const) {
     it(`${name} ends with exit 6 timeout within a margin`, async () => {
       const hash = script(key)
       const t0 = Date.now()

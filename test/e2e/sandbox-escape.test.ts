@@ -37,25 +37,38 @@ interface Case {
 const exportsVerdict = (body: string) => `${PRELUDE}\nmodule.exports = ${body}`
 
 const CASES: Case[] = [
-  {name: 'this.constructor.constructor("return process")', v8: true,
-    source: `${PRELUDE}\nconst v = attempt(() => viaConstructor(this))\nmodule.exports = () => v`},
-  {name: 'constructor chain from the input object', v8: true, input: '{"a":1}',
-    source: exportsVerdict('(input) => attempt(() => viaConstructor(input))')},
-  {name: 'constructor chain from console.log', v8: true,
-    source: exportsVerdict('() => attempt(() => proveHost(console.log.constructor("return process")()))')},
-  {name: 'constructor chain from module', v8: true,
-    source: exportsVerdict('() => attempt(() => viaConstructor(module))')},
-  {name: 'prototype of exports', v8: true,
-    source: exportsVerdict('() => attempt(() => viaConstructor(Object.getPrototypeOf(exports)))')},
-  {name: 'prototype chain of globalThis', v8: false,
+  {
+    name: 'this.constructor.constructor("return process")',
+    v8: true,
+    source: `${PRELUDE}\nconst v = attempt(() => viaConstructor(this))\nmodule.exports = () => v`,
+  },
+  {
+    name: 'constructor chain from the input object',
+    v8: true,
+    input: '{"a":1}',
+    source: exportsVerdict('(input) => attempt(() => viaConstructor(input))'),
+  },
+  {
+    name: 'constructor chain from console.log',
+    v8: true,
+    source: exportsVerdict('() => attempt(() => proveHost(console.log.constructor("return process")()))'),
+  },
+  {name: 'constructor chain from module', v8: true, source: exportsVerdict('() => attempt(() => viaConstructor(module))')},
+  {name: 'prototype of exports', v8: true, source: exportsVerdict('() => attempt(() => viaConstructor(Object.getPrototypeOf(exports)))')},
+  {
+    name: 'prototype chain of globalThis',
+    v8: false,
     source: exportsVerdict(`() => attempt(() => {
       for (let o = Object.getPrototypeOf(globalThis); o; o = Object.getPrototypeOf(o)) {
         const v = attempt(() => viaConstructor(o))
         if (v.escaped) return v
       }
       return verdict(false, 'chain ends in the sandbox')
-    })`)},
-  {name: 'constructor chains from every global', v8: true,
+    })`),
+  },
+  {
+    name: 'constructor chains from every global',
+    v8: true,
     source: exportsVerdict(`() => {
       let last = verdict(false, 'nothing reached the host')
       for (const k of Reflect.ownKeys(globalThis)) {
@@ -65,43 +78,93 @@ const CASES: Case[] = [
         if (r.escaped) return verdict(true, 'via global ' + String(k) + ': ' + r.detail)
       }
       return last
-    }`)},
-  {name: 'host timer function (setTimeout)', v8: true,
-    source: exportsVerdict('() => attempt(() => proveHost(setTimeout.constructor("return process")()))')},
-  {name: 'error thrown by a host builtin (structuredClone)', v8: true,
-    source: exportsVerdict('() => attempt(() => { try { structuredClone(() => 1) } catch (e) { return viaConstructor(e) } return verdict(false, "no error") })')},
-  {name: 'util.inspect.custom symbol through console.log', v8: true,
+    }`),
+  },
+  {
+    name: 'host timer function (setTimeout)',
+    v8: true,
+    source: exportsVerdict('() => attempt(() => proveHost(setTimeout.constructor("return process")()))'),
+  },
+  {
+    name: 'error thrown by a host builtin (structuredClone)',
+    v8: true,
+    source: exportsVerdict(
+      '() => attempt(() => { try { structuredClone(() => 1) } catch (e) { return viaConstructor(e) } return verdict(false, "no error") })',
+    ),
+  },
+  {
+    name: 'util.inspect.custom symbol through console.log',
+    v8: true,
     source: exportsVerdict(`() => attempt(() => {
       let leaked
       console.log({[Symbol.for('nodejs.util.inspect.custom')](depth, options, inspect) { leaked = inspect || options; return '' }})
       return leaked ? proveHost(leaked.constructor('return process')()) : verdict(false, 'custom inspect not called')
-    })`)},
-  {name: 'Proxy on the input, then its prototype', v8: true, input: '{"a":1}',
-    source: exportsVerdict('(input) => attempt(() => viaConstructor(Reflect.getPrototypeOf(new Proxy(input, {}))))')},
-  {name: 'Object.prototype pollution through the input (toJSON)', v8: true, input: '{"a":1}', args: ['--json'],
+    })`),
+  },
+  {
+    name: 'Proxy on the input, then its prototype',
+    v8: true,
+    input: '{"a":1}',
+    source: exportsVerdict('(input) => attempt(() => viaConstructor(Reflect.getPrototypeOf(new Proxy(input, {}))))'),
+  },
+  {
+    name: 'Object.prototype pollution through the input (toJSON)',
+    v8: true,
+    input: '{"a":1}',
+    args: ['--json'],
     source: `module.exports = (input) => { Object.getPrototypeOf(input).toJSON = function () { return {hijacked: true} }; return {escaped: false, detail: 'polluted'} }`,
     check: (r) => {
       const out = json(r)
       return {escaped: typeof out.hash !== 'string', detail: `burn printed ${r.stdout.trim().slice(0, 60)}`}
-    }},
-  {name: 'Object.prototype pollution in the script realm', v8: false, args: ['--json'],
+    },
+  },
+  {
+    name: 'Object.prototype pollution in the script realm',
+    v8: false,
+    args: ['--json'],
     source: `Object.prototype.hash = 'forged'; Object.prototype.cache = 'forged'\nmodule.exports = () => ({escaped: false, detail: 'polluted'})`,
     check: (r) => {
       const out = json(r)
       return {escaped: out.hash === 'forged' || out.cache === 'forged', detail: `hash ${String(out.hash).slice(0, 12)}, cache ${out.cache}`}
-    }},
+    },
+  },
   {name: 'globalThis.process', v8: false, source: exportsVerdict('() => attempt(() => proveHost(globalThis.process))')},
-  {name: 'require("fs")', v8: false,
-    source: exportsVerdict('() => attempt(() => typeof require === "function" ? verdict(true, typeof require("fs").readFileSync) : verdict(false, "require is " + typeof require))')},
-  {name: 'dynamic import()', v8: false,
-    source: exportsVerdict('() => import("fs").then((m) => verdict(typeof m.readFileSync === "function", "import resolved"), (e) => verdict(false, e))')},
-  {name: 'Function("return this")()', v8: false,
-    source: exportsVerdict('() => attempt(() => { const g = Function("return this")(); return g.process ? proveHost(g.process) : verdict(false, "global has no process; require is " + typeof g.require) })')},
-  {name: 'indirect eval("this")', v8: false,
-    source: exportsVerdict('() => attempt(() => { const g = (0, eval)("this"); return g.process ? proveHost(g.process) : verdict(false, "global has no process") })')},
-  {name: 'Function.caller of the export', v8: true,
-    source: `${PRELUDE}\nmodule.exports = function f() { return attempt(() => { const c = f.caller; return c ? viaConstructor(c) : verdict(false, 'caller is ' + c) }) }`},
-  {name: 'Error.prepareStackTrace call sites', v8: true,
+  {
+    name: 'require("fs")',
+    v8: false,
+    source: exportsVerdict(
+      '() => attempt(() => typeof require === "function" ? verdict(true, typeof require("fs").readFileSync) : verdict(false, "require is " + typeof require))',
+    ),
+  },
+  {
+    name: 'dynamic import()',
+    v8: false,
+    source: exportsVerdict(
+      '() => import("fs").then((m) => verdict(typeof m.readFileSync === "function", "import resolved"), (e) => verdict(false, e))',
+    ),
+  },
+  {
+    name: 'Function("return this")()',
+    v8: false,
+    source: exportsVerdict(
+      '() => attempt(() => { const g = Function("return this")(); return g.process ? proveHost(g.process) : verdict(false, "global has no process; require is " + typeof g.require) })',
+    ),
+  },
+  {
+    name: 'indirect eval("this")',
+    v8: false,
+    source: exportsVerdict(
+      '() => attempt(() => { const g = (0, eval)("this"); return g.process ? proveHost(g.process) : verdict(false, "global has no process") })',
+    ),
+  },
+  {
+    name: 'Function.caller of the export',
+    v8: true,
+    source: `${PRELUDE}\nmodule.exports = function f() { return attempt(() => { const c = f.caller; return c ? viaConstructor(c) : verdict(false, 'caller is ' + c) }) }`,
+  },
+  {
+    name: 'Error.prepareStackTrace call sites',
+    v8: true,
     source: exportsVerdict(`() => attempt(() => {
       Error.prepareStackTrace = (e, frames) => frames
       const frames = new Error('x').stack
@@ -112,27 +175,43 @@ const CASES: Case[] = [
         }
       }
       return verdict(false, frames.length + ' frames, no host object')
-    })`)},
-  {name: 'host APIs: fetch, std, os, Deno, Bun', v8: false,
+    })`),
+  },
+  {
+    name: 'host APIs: fetch, std, os, Deno, Bun',
+    v8: false,
     source: exportsVerdict(`() => {
       const found = ['fetch', 'std', 'os', 'Deno', 'Bun', 'XMLHttpRequest', 'Buffer'].filter((k) => typeof globalThis[k] !== 'undefined')
       return verdict(found.length > 0, found.length ? 'found ' + found.join(', ') : 'none present')
-    }`)},
-  {name: 'WebAssembly', v8: false,
-    source: exportsVerdict('() => verdict(false, typeof WebAssembly === "undefined" ? "absent" : "present, but without host imports")')},
-  {name: 'SharedArrayBuffer and Atomics.wait', v8: false,
+    }`),
+  },
+  {
+    name: 'WebAssembly',
+    v8: false,
+    source: exportsVerdict('() => verdict(false, typeof WebAssembly === "undefined" ? "absent" : "present, but without host imports")'),
+  },
+  {
+    name: 'SharedArrayBuffer and Atomics.wait',
+    v8: false,
     source: exportsVerdict(`() => attempt(() => {
       if (typeof SharedArrayBuffer === 'undefined') return verdict(false, 'no SharedArrayBuffer')
       return verdict(false, 'Atomics.wait returned ' + Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 10))
-    })`)},
-  {name: 'Symbol.for registry and global symbols', v8: false,
+    })`),
+  },
+  {
+    name: 'Symbol.for registry and global symbols',
+    v8: false,
     source: exportsVerdict(`() => attempt(() => {
       const syms = Object.getOwnPropertySymbols(globalThis).map(String)
       const s = Symbol.for('nodejs.rejection')
       return verdict(false, syms.length + ' global symbols; registry symbol ' + String(s))
-    })`)},
-  {name: 'constructor chain from a stack overflow error', v8: false,
-    source: exportsVerdict('() => attempt(() => { try { const f = () => f(); f() } catch (e) { return viaConstructor(e) } })')},
+    })`),
+  },
+  {
+    name: 'constructor chain from a stack overflow error',
+    v8: false,
+    source: exportsVerdict('() => attempt(() => { try { const f = () => f(); f() } catch (e) { return viaConstructor(e) } })'),
+  },
 ]
 
 type Outcome = {code: number | null; escaped: boolean; detail: string}
@@ -161,12 +240,14 @@ async function runCorpus(engine: string): Promise<Outcome[]> {
   const hashes = registerAll(engine)
   const outcomes: Outcome[] = new Array(CASES.length)
   let next = 0
-  await Promise.all(Array.from({length: 4}, async () => {
-    while (next < CASES.length) {
-      const i = next++
-      outcomes[i] = await runCase(CASES[i], hashes[i], engine)
-    }
-  }))
+  await Promise.all(
+    Array.from({length: 4}, async () => {
+      while (next < CASES.length) {
+        const i = next++
+        outcomes[i] = await runCase(CASES[i], hashes[i], engine)
+      }
+    }),
+  )
   if (process.env.BURN_ESCAPE_TABLE) {
     for (const [i, o] of outcomes.entries()) process.stderr.write(`| ${CASES[i].name} | ${o.escaped ? '**yes**' : 'no'} | ${o.detail} |\n`)
   }
@@ -191,6 +272,10 @@ describe('sandbox escape corpus', () => {
   it('v8: escapes exactly where the table says (trusted code only)', async () => {
     const outcomes = await runCorpus('v8')
     const escaped = CASES.filter((_, i) => outcomes[i].escaped).map((c) => c.name)
-    assert.deepEqual(escaped, CASES.filter((c) => c.v8).map((c) => c.name), outcomes.map((o, i) => `${CASES[i].name}: ${o.detail}`).join('\n'))
+    assert.deepEqual(
+      escaped,
+      CASES.filter((c) => c.v8).map((c) => c.name),
+      outcomes.map((o, i) => `${CASES[i].name}: ${o.detail}`).join('\n'),
+    )
   })
 })

@@ -133,7 +133,10 @@ describe('the client trusts only a socket of its own user', {skip: isRoot ? fals
       const r = burn(['run', 'double', '--input', '{"x":21}'], {cacheDir: cache})
       assert.equal(r.stdout, '{"y":42}\n')
       assert.equal(r.code, 0)
-      assert.match(r.stderr, /^burn: not using the run daemon: the socket .* is owned by uid 65534, not by you \(uid 0\); the call runs directly/)
+      assert.match(
+        r.stderr,
+        /^burn: not using the run daemon: the socket .* is owned by uid 65534, not by you \(uid 0\); the call runs directly/,
+      )
       assert.equal(existsSync(record), false, 'the fake daemon received bytes')
     } finally {
       fake.kill('SIGKILL')
@@ -149,12 +152,18 @@ describe('the client trusts only a socket of its own user', {skip: isRoot ? fals
     spawnSync('chown', ['65534:65534', daemonDir])
     let r = burn(['run', 'double', '--input', '{"x":1}'], {cacheDir: cache})
     assert.equal(r.code, 8)
-    assert.equal(r.stderr, `Error: ${daemonDir} is owned by uid 65534, not by you (uid 0): its owner decides what burn would run; pass another --cache-dir (or, if it is yours, \`chown -R 0 ${daemonDir}\`)\n`)
+    assert.equal(
+      r.stderr,
+      `Error: ${daemonDir} is owned by uid 65534, not by you (uid 0): its owner decides what burn would run; pass another --cache-dir (or, if it is yours, \`chown -R 0 ${daemonDir}\`)\n`,
+    )
     spawnSync('chown', ['0:0', daemonDir])
     chmodSync(daemonDir, 0o777)
     r = burn(['run', 'double', '--input', '{"x":1}'], {cacheDir: cache})
     assert.equal(r.code, 8)
-    assert.equal(r.stderr, `Error: ${daemonDir} is writable by group and others (mode 0777): they could plant scripts you would run; \`chmod 700 ${daemonDir}\` if nobody else wrote into it, or pass another --cache-dir\n`)
+    assert.equal(
+      r.stderr,
+      `Error: ${daemonDir} is writable by group and others (mode 0777): they could plant scripts you would run; \`chmod 700 ${daemonDir}\` if nobody else wrote into it, or pass another --cache-dir\n`,
+    )
   })
 })
 
@@ -184,17 +193,25 @@ describe('burn daemon stop signals only verified daemons', () => {
     }
   })
 
-  it('signals nothing for a lock with "pid": -1 (every process of the user), and removes it', {skip: isRoot ? false : 'needs root for a PID namespace'}, () => {
-    const cache = tmp()
-    const dir = tmp()
-    register(cache, writeScript(dir, 'double.js', 'module.exports = (x) => ({y: x.x * 2})\n'), ['--name', 'double'])
-    const lock = plant(cache, 'bbbbbbbbbbbbbbbbbbbb', -1)
-    // In a PID namespace of its own: were -1 ever signalled, only that namespace would feel it.
-    const script = `sleep 30 & S=$!; "$0" "$1" daemon stop; echo "exit $?"; kill -0 $S && echo "sleep alive"; kill $S`
-    const r = spawnSync('unshare', ['--pid', '--fork', '--mount-proc', 'sh', '-c', script, process.execPath, BIN], {env: envFor(cache, {BURN_DAEMON: 'off'}), encoding: 'utf8', timeout: 60_000})
-    assert.equal(r.stdout, 'no run daemon was running\nexit 0\nsleep alive\n', r.stderr)
-    assert.equal(existsSync(lock), false)
-  })
+  it(
+    'signals nothing for a lock with "pid": -1 (every process of the user), and removes it',
+    {skip: isRoot ? false : 'needs root for a PID namespace'},
+    () => {
+      const cache = tmp()
+      const dir = tmp()
+      register(cache, writeScript(dir, 'double.js', 'module.exports = (x) => ({y: x.x * 2})\n'), ['--name', 'double'])
+      const lock = plant(cache, 'bbbbbbbbbbbbbbbbbbbb', -1)
+      // In a PID namespace of its own: were -1 ever signalled, only that namespace would feel it.
+      const script = `sleep 30 & S=$!; "$0" "$1" daemon stop; echo "exit $?"; kill -0 $S && echo "sleep alive"; kill $S`
+      const r = spawnSync('unshare', ['--pid', '--fork', '--mount-proc', 'sh', '-c', script, process.execPath, BIN], {
+        env: envFor(cache, {BURN_DAEMON: 'off'}),
+        encoding: 'utf8',
+        timeout: 60_000,
+      })
+      assert.equal(r.stdout, 'no run daemon was running\nexit 0\nsleep alive\n', r.stderr)
+      assert.equal(existsSync(lock), false)
+    },
+  )
 
   it('still stops a real daemon', async () => {
     const cache = tmp()
@@ -226,7 +243,10 @@ describe('a daemon directory that is a symlink is never followed', () => {
     const link = join(cache, 'daemon')
     symlinkSync(project, link)
     const message = `Error: ${link} is a symbolic link; burn does not follow links out of its store: remove it or pass another --cache-dir\n`
-    for (const args of [['daemon', 'stop'], ['daemon', 'status']]) {
+    for (const args of [
+      ['daemon', 'stop'],
+      ['daemon', 'status'],
+    ]) {
       const r = burn(args, {cacheDir: cache})
       assert.equal(r.code, 8, args.join(' '))
       assert.equal(r.stderr, message)
@@ -247,7 +267,11 @@ describe('no runner outlives its supervisor', () => {
 
   /** Starts a spinning call in a session of its own; its runner's PID once the script spins. */
   async function spinning(env: NodeJS.ProcessEnv, engine: string): Promise<{client: ChildProcess; runner: number}> {
-    const client = spawn(process.execPath, [BIN, 'run', 'spin', '--engine', engine, '--timeout', '120s', '--input', '1'], {env, detached: true, stdio: 'ignore'})
+    const client = spawn(process.execPath, [BIN, 'run', 'spin', '--engine', engine, '--timeout', '120s', '--input', '1'], {
+      env,
+      detached: true,
+      stdio: 'ignore',
+    })
     const runner = await waitFor('the runner', () => children(client.pid!, 'run-child.cjs')[0])
     // (the script spins once the runner has loaded it; its load is not what is tested)
     await sleep(1500)
@@ -271,7 +295,10 @@ describe('no runner outlives its supervisor', () => {
       burn(['run', 'spin', '--engine', engine, '--timeout', '1ms', '--input', '1'], {cacheDir: cache})
       const {pid} = await daemonUp(cache)
       // BURN_DAEMON=require: the client does not run the call again directly once the daemon is gone
-      const client = spawn(process.execPath, [BIN, 'run', 'spin', '--engine', engine, '--timeout', '120s', '--input', '1'], {env: envFor(cache, {BURN_DAEMON: 'require'}), stdio: 'ignore'})
+      const client = spawn(process.execPath, [BIN, 'run', 'spin', '--engine', engine, '--timeout', '120s', '--input', '1'], {
+        env: envFor(cache, {BURN_DAEMON: 'require'}),
+        stdio: 'ignore',
+      })
       const ended = new Promise((resolve) => client.on('exit', resolve))
       try {
         await sleep(2000)
@@ -310,15 +337,27 @@ describe('nothing blocks forever, and garbage changes nothing', () => {
     const {pid} = await daemonUp(cache)
     process.kill(pid, 'SIGSTOP')
     try {
-      const r = await Promise.race([burnAsync(['run', 'double', '--input', '{"x":21}', '--timeout', '1s'], {cacheDir: cache}), sleep(40_000).then(() => undefined)])
+      const r = await Promise.race([
+        burnAsync(['run', 'double', '--input', '{"x":21}', '--timeout', '1s'], {cacheDir: cache}),
+        sleep(40_000).then(() => undefined),
+      ])
       assert.ok(r, 'burn run still hangs after 40 s')
       assert.equal(r.stdout, '{"y":42}\n')
       assert.equal(r.code, 0)
-      assert.equal(r.stderr, 'burn: the burn run daemon sent nothing for 15s; the call runs directly (burn daemon stop ends a stuck daemon)\n')
-      const q = await burnAsync(['run', 'double', '--input', '{"x":21}', '--timeout', '1s'], {cacheDir: cache, env: {BURN_DAEMON: 'require'}})
+      assert.equal(
+        r.stderr,
+        'burn: the burn run daemon sent nothing for 15s; the call runs directly (burn daemon stop ends a stuck daemon)\n',
+      )
+      const q = await burnAsync(['run', 'double', '--input', '{"x":21}', '--timeout', '1s'], {
+        cacheDir: cache,
+        env: {BURN_DAEMON: 'require'},
+      })
       assert.equal(q.code, 1)
       assert.equal(q.stdout, '')
-      assert.equal(q.stderr, 'Error: the burn run daemon sent nothing for 15s (BURN_DAEMON=require); run it again (burn daemon stop ends a stuck daemon)\n')
+      assert.equal(
+        q.stderr,
+        'Error: the burn run daemon sent nothing for 15s (BURN_DAEMON=require); run it again (burn daemon stop ends a stuck daemon)\n',
+      )
     } finally {
       process.kill(pid, 'SIGCONT')
     }
@@ -331,7 +370,11 @@ describe('nothing blocks forever, and garbage changes nothing', () => {
     register(cache, writeScript(dir, 'big.js', 'module.exports = () => "x".repeat(4 << 20)\n'), ['--name', 'big'])
     burn(['run', 'big', '--timeout', '1s'], {cacheDir: cache})
     await daemonUp(cache)
-    const r = spawnSync('bash', ['-c', 'set -o pipefail; "$0" "$1" run big --timeout 1s | (sleep 17; wc -c)', process.execPath, BIN], {env: envFor(cache, {BURN_DAEMON: 'require'}), encoding: 'utf8', timeout: 60_000})
+    const r = spawnSync('bash', ['-c', 'set -o pipefail; "$0" "$1" run big --timeout 1s | (sleep 17; wc -c)', process.execPath, BIN], {
+      env: envFor(cache, {BURN_DAEMON: 'require'}),
+      encoding: 'utf8',
+      timeout: 60_000,
+    })
     assert.equal(r.stderr, '')
     assert.equal(r.stdout.trim(), String((4 << 20) + 3))
     assert.equal(r.status, 0)
@@ -360,10 +403,15 @@ describe('nothing blocks forever, and garbage changes nothing', () => {
     big.write('R', 0, 'latin1')
     big.writeUInt32BE(0xffff_fff0, 1)
     const garbage: Record<string, Buffer> = {
-      'R null': frame('R', 'null'), 'R not JSON': frame('R', '{argv'), 'R wrong types': frame('R', '{"argv": 5, "cwd": 1, "stdin": 2}'),
-      'R argv not strings': frame('R', '{"argv": [1], "cwd": "/", "stdin": null}'), 'unknown type': frame('Z', '{}'), 'oversized length': big,
+      'R null': frame('R', 'null'),
+      'R not JSON': frame('R', '{argv'),
+      'R wrong types': frame('R', '{"argv": 5, "cwd": 1, "stdin": 2}'),
+      'R argv not strings': frame('R', '{"argv": [1], "cwd": "/", "stdin": null}'),
+      'unknown type': frame('Z', '{}'),
+      'oversized length': big,
     }
-    for (const [name, bytes] of Object.entries(garbage)) assert.ok(await sendRaw(socket, bytes) < 3000, `${name}: the connection was not closed`)
+    for (const [name, bytes] of Object.entries(garbage))
+      assert.ok((await sendRaw(socket, bytes)) < 3000, `${name}: the connection was not closed`)
     assert.ok(await gone(pid, 8000), 'the daemon did not idle out')
   })
 
@@ -378,7 +426,7 @@ describe('nothing blocks forever, and garbage changes nothing', () => {
   // Linear reading is asserted where a loaded machine cannot blur it (test/unit/run/frames.test.ts:
   // bytes copied); here the bytes, and the two times as a diagnostic (no timing assertion).
   it('relays 40 MB of stdin through the daemon with the same result as the direct path', async (t) => {
-    const input = JSON.stringify(Array.from({length: 3_500_000}, (_, i) => i % 1000 === 0 ? 'x'.repeat(10) : i))
+    const input = JSON.stringify(Array.from({length: 3_500_000}, (_, i) => (i % 1000 === 0 ? 'x'.repeat(10) : i)))
     assert.ok(input.length > 20e6)
     const big = input.length < 40e6 ? input + ' '.repeat(40e6 - input.length) : input
     const timed = async (env: Record<string, string>) => {

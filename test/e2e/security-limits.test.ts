@@ -17,7 +17,8 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
 
 const SOURCES: Record<string, string> = {
   // The issue's script: each fuel interrupt became a rejection it caught, and it went on.
-  fuelCatch: 'module.exports = async () => { let n = 0, caught = 0; for (let k = 0; k < 1000; k++) { try { await (async () => { for (let i = 0; i < 20000; i++) n++ })() } catch { caught++ } } return {n, caught} }',
+  fuelCatch:
+    'module.exports = async () => { let n = 0, caught = 0; for (let k = 0; k < 1000; k++) { try { await (async () => { for (let i = 0; i < 20000; i++) n++ })() } catch { caught++ } } return {n, caught} }',
   promiseLoop: 'module.exports = async () => { for (;;) await null }',
   // Reported as "the script's promise can never settle": the interrupt ended the chain.
   thenLoop: 'module.exports = () => new Promise(() => { const f = () => Promise.resolve().then(f); f() })',
@@ -34,9 +35,12 @@ const SOURCES: Record<string, string> = {
   // One chunk a second, so that its runners can be counted while they live.
   slowRows: 'module.exports = async (rows) => { await new Promise((r) => setTimeout(r, 1500)); return rows }',
   // v8: what a script's timers and stray promises throw, outside the awaited call.
-  timerThrow: "module.exports = async () => { setTimeout(() => { throw new Error('u'.repeat(1e7)) }); await new Promise((r) => setTimeout(r, 300)); return 1 }",
-  timerLog: "module.exports = async () => { setTimeout(() => { for (;;) console.log('z'.repeat(1000)) }); await new Promise((r) => setTimeout(r, 300)); return 1 }",
-  strayReject: "module.exports = async () => { Promise.reject(new Error('r'.repeat(1e7))); await new Promise((r) => setTimeout(r, 100)); return 1 }",
+  timerThrow:
+    "module.exports = async () => { setTimeout(() => { throw new Error('u'.repeat(1e7)) }); await new Promise((r) => setTimeout(r, 300)); return 1 }",
+  timerLog:
+    "module.exports = async () => { setTimeout(() => { for (;;) console.log('z'.repeat(1000)) }); await new Promise((r) => setTimeout(r, 300)); return 1 }",
+  strayReject:
+    "module.exports = async () => { Promise.reject(new Error('r'.repeat(1e7))); await new Promise((r) => setTimeout(r, 100)); return 1 }",
   deep: 'module.exports = (n) => { const chains = []; for (let c = 0; c < n.chains; c++) { let v = []; for (let i = 0; i < n.depth; i++) v = [v]; chains.push(v) } return chains }',
 }
 const names: Record<string, string> = {}
@@ -76,7 +80,10 @@ describe('fuel is final (quickjs)', () => {
 
   it('the fuel-catch script exits 6 with the fuel message in batch', () => {
     const r = burn(['batch', 'fuelCatch', ...Q, '--fuel', '1'], {cacheDir, input: '[1,2,3]'})
-    assert.deepEqual([r.code, r.stdout, r.stderr], [6, '', 'Error: chunk 1 (rows 1-3): fuel exhausted: the script used more than --fuel 1\n'])
+    assert.deepEqual(
+      [r.code, r.stdout, r.stderr],
+      [6, '', 'Error: chunk 1 (rows 1-3): fuel exhausted: the script used more than --fuel 1\n'],
+    )
   })
 
   for (const name of ['promiseLoop', 'thenLoop', 'thenChain', 'executorLoop']) {
@@ -103,7 +110,10 @@ describe('every byte burn writes is under a limit', () => {
     })
 
     it(`${engine}: with --json --max-output 1KiB the error object stays valid JSON under 1 KiB`, () => {
-      const r = burn(['run', 'hugeThrow', '--engine', engine, '--json', '--max-output', '1KiB', '--timeout', '60s'], {cacheDir, env: direct})
+      const r = burn(['run', 'hugeThrow', '--engine', engine, '--json', '--max-output', '1KiB', '--timeout', '60s'], {
+        cacheDir,
+        env: direct,
+      })
       assert.equal(r.code, 5, r.stderr.slice(0, 300))
       assert.equal(r.stderr, '')
       assert.ok(Buffer.byteLength(r.stdout) <= 1024, `${Buffer.byteLength(r.stdout)} bytes`)
@@ -113,12 +123,21 @@ describe('every byte burn writes is under a limit', () => {
     })
 
     it(`${engine}: --pretty of a result 3,500 arrays deep is refused under --max-output (exit 6), not printed`, () => {
-      const r = burn(['run', 'deep', '--engine', engine, '--pretty', '--max-output', '16KiB', '--input', '{"chains":1,"depth":3500}'], {cacheDir, env: direct})
-      assert.deepEqual([r.code, r.stdout, r.stderr], [6, '', 'Error: result is at least 16412 bytes with --pretty, over --max-output 16384 bytes\n'])
+      const r = burn(['run', 'deep', '--engine', engine, '--pretty', '--max-output', '16KiB', '--input', '{"chains":1,"depth":3500}'], {
+        cacheDir,
+        env: direct,
+      })
+      assert.deepEqual(
+        [r.code, r.stdout, r.stderr],
+        [6, '', 'Error: result is at least 16412 bytes with --pretty, over --max-output 16384 bytes\n'],
+      )
     })
 
     it(`${engine}: batch --on-error emit writes each chunk's error record under --max-log`, () => {
-      const r = burn(['batch', 'chunkThrow', '--engine', engine, '--chunk-size', '1', '--on-error', 'emit', '--max-log', '1KiB'], {cacheDir, input: '1\n2\n3\n'})
+      const r = burn(['batch', 'chunkThrow', '--engine', engine, '--chunk-size', '1', '--on-error', 'emit', '--max-log', '1KiB'], {
+        cacheDir,
+        input: '1\n2\n3\n',
+      })
       assert.equal(r.code, 0, r.stderr.slice(0, 300))
       const lines = r.stderr.trimEnd().split('\n')
       assert.equal(lines.length, 3)
@@ -131,7 +150,10 @@ describe('every byte burn writes is under a limit', () => {
 
   for (const chains of [20, 32]) {
     it(`--pretty of ${chains} chains 3,500 deep (hundreds of MB indented) is exit 6 under --max-output 1MiB`, () => {
-      const r = burn(['run', 'deep', '--pretty', '--max-output', '1MiB', '--input', `{"chains":${chains},"depth":3500}`], {cacheDir, env: direct})
+      const r = burn(['run', 'deep', '--pretty', '--max-output', '1MiB', '--input', `{"chains":${chains},"depth":3500}`], {
+        cacheDir,
+        env: direct,
+      })
       assert.equal(r.code, 6, r.stderr.slice(0, 300))
       assert.equal(r.stdout, '')
       assert.match(r.stderr, /^Error: result is at least \d+ bytes with --pretty, over --max-output 1048576 bytes\n$/)
@@ -148,7 +170,10 @@ describe('every byte burn writes is under a limit', () => {
     it(`v8, ${how}: console output from a timer past --max-log is exit 6 with the limit, not an internal error`, () => {
       const r = burn(['run', 'timerLog', '--engine', 'v8', '--max-log', '1KiB'], {cacheDir, env})
       assert.deepEqual([r.code, r.stdout], [6, ''])
-      assert.ok(r.stderr.endsWith('Error: console output exceeded --max-log 1024 bytes\n') && r.stderr.length <= 1024 + 60, r.stderr.slice(-300))
+      assert.ok(
+        r.stderr.endsWith('Error: console output exceeded --max-log 1024 bytes\n') && r.stderr.length <= 1024 + 60,
+        r.stderr.slice(-300),
+      )
     })
     it(`v8, ${how}: a rejection the script left unhandled is ignored (no 10 MB report, exit 0)`, () => {
       const r = burn(['run', 'strayReject', '--engine', 'v8', '--max-log', '1KiB'], {cacheDir, env})
@@ -161,7 +186,8 @@ describe('every byte burn writes is under a limit', () => {
   })
 })
 
-const MEMORY_FLOOR = (value: string) => `Error: invalid --memory ${JSON.stringify(value)}: give at least 8MiB (a runner's own memory moves by a few MiB while a script runs)\n`
+const MEMORY_FLOOR = (value: string) =>
+  `Error: invalid --memory ${JSON.stringify(value)}: give at least 8MiB (a runner's own memory moves by a few MiB while a script runs)\n`
 
 describe('--memory has a floor, and the outcome only grows with it', () => {
   for (const engine of ['quickjs', 'v8']) {
@@ -180,13 +206,20 @@ describe('--memory has a floor, and the outcome only grows with it', () => {
     it(`${engine}: over a ladder of limits from the floor up, a script that succeeds at one succeeds at every larger one`, () => {
       const ladder = ['8MiB', '12MiB', '16MiB', '24MiB', '32MiB', '64MiB', '128MiB']
       const small = ladder.map((m) => burn(['run', 'small', '--engine', engine, '--memory', m, '--input', '1'], {cacheDir, env: direct}))
-      assert.deepEqual(small.map((r) => [r.code, r.stdout]), ladder.map(() => [0, '{"n":1000,"x":1}\n']))
+      assert.deepEqual(
+        small.map((r) => [r.code, r.stdout]),
+        ladder.map(() => [0, '{"n":1000,"x":1}\n']),
+      )
       // 10 MB of strings: out of memory low on the ladder (on quickjs), then a success for good.
       const alloc = ladder.map((m) => burn(['run', 'alloc', '--engine', engine, '--memory', m, '--input', '10'], {cacheDir, env: direct}))
       const codes = alloc.map((r) => r.code)
       const first = codes.indexOf(0)
       assert.ok(first !== -1, `never succeeded: ${codes}`)
-      assert.deepEqual(codes.slice(first), ladder.slice(first).map(() => 0), `not monotonic: ${codes}`)
+      assert.deepEqual(
+        codes.slice(first),
+        ladder.slice(first).map(() => 0),
+        `not monotonic: ${codes}`,
+      )
       for (const r of alloc.slice(0, first)) assert.match(r.stderr, /^Error: memory limit exceeded: /)
     })
   }
@@ -194,7 +227,18 @@ describe('--memory has a floor, and the outcome only grows with it', () => {
 
 // Paths of this machine, host stack frames (any frame not in the script's file), wasm internals:
 // none may leave the sandbox.
-const HOST = new RegExp(['node_modules', 'file://', '\\.wasm', 'wasm://', 'node:internal', '\\((?!script-[0-9a-f]{12}\\.js:)[^()]*:\\d+:\\d+\\)', ROOT.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')].join('|'), 'm')
+const HOST = new RegExp(
+  [
+    'node_modules',
+    'file://',
+    '\\.wasm',
+    'wasm://',
+    'node:internal',
+    '\\((?!script-[0-9a-f]{12}\\.js:)[^()]*:\\d+:\\d+\\)',
+    ROOT.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'),
+  ].join('|'),
+  'm',
+)
 
 describe('no host stack or path in any quickjs error', () => {
   const NASTY: Record<string, string> = {
@@ -205,13 +249,19 @@ describe('no host stack or path in any quickjs error', () => {
     deepLog: 'module.exports = () => { let v = []; for (let i = 0; i < 1e5; i++) v = [v]; console.log(v); return 1 }',
     deepResult: 'module.exports = () => { let v = []; for (let i = 0; i < 1e6; i++) v = [v]; return v }',
     hugeThrow: 'module.exports = () => { throw new Error("x".repeat(5e7)) }',
-    oomInCatch: 'module.exports = () => { const keep = []; for (;;) { try { let s = "y"; for (;;) { s += s; keep.push(s) } } catch (e) { keep.push(String(e)) } } }',
+    oomInCatch:
+      'module.exports = () => { const keep = []; for (;;) { try { let s = "y"; for (;;) { s += s; keep.push(s) } } catch (e) { keep.push(String(e)) } } }',
     proxyThrown: 'module.exports = () => { throw new Proxy({}, {get() { throw new Error("trap") }, has() { throw new Error("has") }}) }',
     stackGetter: 'module.exports = () => { const e = new Error("m"); Object.defineProperty(e, "stack", {get() { throw e }}); throw e }',
   }
   const nastyCache = join(dir, 'nasty-cache')
-  for (const [name, source] of Object.entries(NASTY)) register(nastyCache, writeScript(join(dir, 'nasty'), `${name}.js`, source), ['--name', name, ...Q])
-  for (const limits of [['--memory', '8MiB'], ['--memory', '16MiB', '--fuel', '1000', '--json'], ['--memory', '64MiB', '--max-log', '1KiB']]) {
+  for (const [name, source] of Object.entries(NASTY))
+    register(nastyCache, writeScript(join(dir, 'nasty'), `${name}.js`, source), ['--name', name, ...Q])
+  for (const limits of [
+    ['--memory', '8MiB'],
+    ['--memory', '16MiB', '--fuel', '1000', '--json'],
+    ['--memory', '64MiB', '--max-log', '1KiB'],
+  ]) {
     it(`the corpus under ${limits.join(' ')}: exit 5, 6 or 7, and no host path`, () => {
       for (const name of Object.keys(NASTY)) {
         const r = burn(['run', name, ...Q, ...limits, '--timeout', '10s'], {cacheDir: nastyCache, env: direct})
@@ -259,7 +309,9 @@ describe('--concurrency is capped', () => {
 
   it(`batch --concurrency ${max} for 3 rows starts at most 3 runners`, async () => {
     const child = spawn(process.execPath, [BIN, 'batch', 'slowRows', '--engine', 'v8', '--chunk-size', '1', '--concurrency', String(max)], {
-      cwd: ROOT, env: {...process.env, BURN_CACHE_DIR: cacheDir}, stdio: ['pipe', 'pipe', 'pipe'],
+      cwd: ROOT,
+      env: {...process.env, BURN_CACHE_DIR: cacheDir},
+      stdio: ['pipe', 'pipe', 'pipe'],
     })
     let stdout = ''
     child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d))

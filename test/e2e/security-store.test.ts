@@ -1,7 +1,18 @@
 import assert from 'node:assert/strict'
 import {spawnSync} from 'node:child_process'
 import {createHash} from 'node:crypto'
-import {chmodSync, chownSync, existsSync, mkdirSync, readdirSync, renameSync, rmSync, symlinkSync, truncateSync, writeFileSync} from 'node:fs'
+import {
+  chmodSync,
+  chownSync,
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  renameSync,
+  rmSync,
+  symlinkSync,
+  truncateSync,
+  writeFileSync,
+} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {after, describe, test} from 'node:test'
@@ -21,7 +32,10 @@ const sha = (s: string) => createHash('sha256').update(s).digest('hex')
 
 /** A command, as another user (uid 65534), through sh. */
 function asNobody(script: string, input = ''): void {
-  const r = spawnSync('setpriv', ['--reuid', String(NOBODY), '--regid', String(NOBODY), '--clear-groups', 'sh', '-ec', script], {input, encoding: 'utf8'})
+  const r = spawnSync('setpriv', ['--reuid', String(NOBODY), '--regid', String(NOBODY), '--clear-groups', 'sh', '-ec', script], {
+    input,
+    encoding: 'utf8',
+  })
   assert.equal(r.status, 0, `as uid ${NOBODY}: ${script}\n${r.stderr}`)
 }
 
@@ -38,7 +52,8 @@ function done(r: Result, what: string): Result {
   return r
 }
 
-const run = (args: string[], cacheDir: string, env?: Record<string, string>) => done(burn(args, {cacheDir, timeoutMs: SPAWN_MS, env}), `burn ${args.join(' ')}`)
+const run = (args: string[], cacheDir: string, env?: Record<string, string>) =>
+  done(burn(args, {cacheDir, timeoutMs: SPAWN_MS, env}), `burn ${args.join(' ')}`)
 
 function refused(r: Result, message: string): void {
   assert.equal(r.stderr, `Error: ${message}\n`, r.stdout)
@@ -46,30 +61,40 @@ function refused(r: Result, message: string): void {
   assert.equal(r.stdout, '')
 }
 
-const ownedBy = (dir: string, uid: number) => `${dir} is owned by uid ${uid}, not by you (uid 0): its owner decides what burn would run; pass another --cache-dir (or, if it is yours, \`chown -R 0 ${dir}\`)`
-const writable = (dir: string, who: string, mode: string) => `${dir} is writable by ${who} (mode ${mode}): they could plant scripts you would run; \`chmod 700 ${dir}\` if nobody else wrote into it, or pass another --cache-dir`
-const symlinked = (dir: string) => `${dir} is a symbolic link; burn does not follow links out of its store: remove it or pass another --cache-dir`
+const ownedBy = (dir: string, uid: number) =>
+  `${dir} is owned by uid ${uid}, not by you (uid 0): its owner decides what burn would run; pass another --cache-dir (or, if it is yours, \`chown -R 0 ${dir}\`)`
+const writable = (dir: string, who: string, mode: string) =>
+  `${dir} is writable by ${who} (mode ${mode}): they could plant scripts you would run; \`chmod 700 ${dir}\` if nobody else wrote into it, or pass another --cache-dir`
+const symlinked = (dir: string) =>
+  `${dir} is a symbolic link; burn does not follow links out of its store: remove it or pass another --cache-dir`
 
 describe('store ownership and privacy', () => {
   const work = tmp()
   const script = writeScript(work, 't.js', 'module.exports = (x) => ({t: x})\n')
 
-  test('the planted-name attack: a cache dir another user made (0777) is refused by register and run, and their script never runs', {skip: asRootOnly}, () => {
-    const shared = nobodysDir()
-    const registered = run(['register', script, '--name', 'transform'], shared)
-    // The other user plants a whole store of their own, with names/transform -> their script
-    // (under its real SHA-256), moving aside whatever was there.
-    const evil = 'module.exports = () => { require("fs").writeFileSync(process.env.MARK, "ran"); return "planted" }\n'
-    const h = sha(evil)
-    asNobody(`cd '${shared}'; for d in names objects store.json; do if [ -e $d ]; then mv $d $d.aside; fi; done
+  test(
+    'the planted-name attack: a cache dir another user made (0777) is refused by register and run, and their script never runs',
+    {skip: asRootOnly},
+    () => {
+      const shared = nobodysDir()
+      const registered = run(['register', script, '--name', 'transform'], shared)
+      // The other user plants a whole store of their own, with names/transform -> their script
+      // (under its real SHA-256), moving aside whatever was there.
+      const evil = 'module.exports = () => { require("fs").writeFileSync(process.env.MARK, "ran"); return "planted" }\n'
+      const h = sha(evil)
+      asNobody(
+        `cd '${shared}'; for d in names objects store.json; do if [ -e $d ]; then mv $d $d.aside; fi; done
       printf '{"format":1}\\n' > store.json; mkdir -p names objects/${h.slice(0, 2)}
-      cat > objects/${h.slice(0, 2)}/${h}; printf '${h}\\n' > names/transform`, evil)
-    const mark = join(work, 'mark')
-    const r = run(['run', 'transform', '--input', '1'], shared, {MARK: mark})
-    refused(r, `the cache directory ${ownedBy(shared, NOBODY)}`)
-    assert.equal(existsSync(mark), false, "the other user's script ran")
-    refused(registered, `the cache directory ${ownedBy(shared, NOBODY)}`)
-  })
+      cat > objects/${h.slice(0, 2)}/${h}; printf '${h}\\n' > names/transform`,
+        evil,
+      )
+      const mark = join(work, 'mark')
+      const r = run(['run', 'transform', '--input', '1'], shared, {MARK: mark})
+      refused(r, `the cache directory ${ownedBy(shared, NOBODY)}`)
+      assert.equal(existsSync(mark), false, "the other user's script ran")
+      refused(registered, `the cache directory ${ownedBy(shared, NOBODY)}`)
+    },
+  )
 
   test('a cache dir of our own that group and others can write (0777) is refused; 0755 is accepted', () => {
     const cache = join(tmp(), 'cache')
@@ -83,11 +108,12 @@ describe('store ownership and privacy', () => {
     }
   })
 
-  test('a store directory that is writable by group, or another user\'s, is refused naming it', {skip: asRootOnly}, () => {
+  test("a store directory that is writable by group, or another user's, is refused naming it", {skip: asRootOnly}, () => {
     const cache = tmp()
     const hash = register(cache, script, ['--name', 't'])
     chmodSync(join(cache, 'names'), 0o770)
-    for (const args of [['run', 't'], ['list'], ['register', script], ['gc'], ['stats']]) refused(run(args, cache), writable(join(cache, 'names'), 'group', '0770'))
+    for (const args of [['run', 't'], ['list'], ['register', script], ['gc'], ['stats']])
+      refused(run(args, cache), writable(join(cache, 'names'), 'group', '0770'))
     chmodSync(join(cache, 'names'), 0o700)
     chownSync(join(cache, 'objects'), NOBODY, NOBODY)
     refused(run(['run', 't'], cache), ownedBy(join(cache, 'objects'), NOBODY))
@@ -110,7 +136,8 @@ describe('store ownership and privacy', () => {
     writeFileSync(join(outside, 'Cargo.lock'), 'keep me\n')
     rmSync(join(cache, 'daemon'), {recursive: true, force: true})
     symlinkSync(outside, join(cache, 'daemon'))
-    for (const args of [['list'], ['register', script], ['gc'], ['stats'], ['forget', 't']]) refused(run(args, cache), symlinked(join(cache, 'daemon')))
+    for (const args of [['list'], ['register', script], ['gc'], ['stats'], ['forget', 't']])
+      refused(run(args, cache), symlinked(join(cache, 'daemon')))
     refused(run(['run', 't'], cache, {BURN_DAEMON: 'off'}), symlinked(join(cache, 'daemon')))
     assert.deepEqual(readdirSync(outside), ['Cargo.lock'])
     rmSync(join(cache, 'daemon'))
@@ -142,7 +169,12 @@ describe('a FIFO anywhere in the store never hangs a command', () => {
   function repairs(cache: string, kinds: string[]): void {
     const before = run(['verify', '--json'], cache)
     assert.equal(before.code, 8, before.stdout)
-    assert.deepEqual(json(before).problems.map((p: {kind: string}) => p.kind).sort(), [...kinds].sort())
+    assert.deepEqual(
+      json(before)
+        .problems.map((p: {kind: string}) => p.kind)
+        .sort(),
+      [...kinds].sort(),
+    )
     const fixed = run(['verify', '--fix', '--json'], cache)
     assert.equal(fixed.code, 0, fixed.stdout)
     assert.equal(json(fixed).clean, true)
@@ -161,7 +193,10 @@ describe('a FIFO anywhere in the store never hangs a command', () => {
     refused(run(['forget', 'f'], cache), damaged)
     const list = run(['list', '--json'], cache)
     assert.equal(list.code, 0, list.stderr)
-    assert.deepEqual(json(list).scripts.map((s: {hash: string; names: string[]}) => [s.hash, s.names]), [[hash, []]])
+    assert.deepEqual(
+      json(list).scripts.map((s: {hash: string; names: string[]}) => [s.hash, s.names]),
+      [[hash, []]],
+    )
     repairs(cache, ['bad-alias'])
     assert.equal(run(['run', hash, '--input', '1'], cache).stdout, '{"f":1}\n')
   })
@@ -170,7 +205,8 @@ describe('a FIFO anywhere in the store never hangs a command', () => {
     const {cache} = store()
     fifo(join(cache, 'store.json'))
     const damaged = `store.json in ${cache} is damaged (${join(cache, 'store.json')} is a FIFO, not a regular file); run \`burn verify --fix\``
-    for (const args of [['run', 'f'], ['register', script], ['list'], ['stats'], ['gc'], ['forget', 'f'], ['show', 'f']]) refused(run(args, cache), damaged)
+    for (const args of [['run', 'f'], ['register', script], ['list'], ['stats'], ['gc'], ['forget', 'f'], ['show', 'f']])
+      refused(run(args, cache), damaged)
     repairs(cache, ['store-json'])
     assert.equal(run(['run', 'f', '--input', '2'], cache).stdout, '{"f":2}\n')
   })
@@ -186,12 +222,19 @@ describe('a FIFO anywhere in the store never hangs a command', () => {
     const {cache, hash} = store()
     const p = join(cache, 'compiled', TAG, hash.slice(0, 2), hash)
     fifo(p)
-    assert.deepEqual(json(run(['run', 'f', '--input', '4', '--json'], cache, {BURN_DAEMON: 'off'})), {hash, cache: 'corrupt', result: {f: 4}})
+    assert.deepEqual(json(run(['run', 'f', '--input', '4', '--json'], cache, {BURN_DAEMON: 'off'})), {
+      hash,
+      cache: 'corrupt',
+      result: {f: 4},
+    })
     fifo(p)
     const r = run(['register', script, '--json'], cache)
     assert.equal(r.code, 0, r.stderr)
     assert.equal(json(r).results[0].status, 'compiled')
-    assert.deepEqual(readdirSync(join(cache, 'pending')).filter((n) => n.endsWith('.lock')), [])
+    assert.deepEqual(
+      readdirSync(join(cache, 'pending')).filter((n) => n.endsWith('.lock')),
+      [],
+    )
     assert.deepEqual(json(run(['run', 'f', '--input', '5', '--json'], cache, {BURN_DAEMON: 'off'})), {hash, cache: 'hit', result: {f: 5}})
     const v = run(['verify', '--json'], cache)
     assert.deepEqual(json(v).problems, [])
@@ -201,7 +244,10 @@ describe('a FIFO anywhere in the store never hangs a command', () => {
     const {cache, hash} = store()
     const p = join(cache, 'engines', hash.slice(0, 2), hash)
     fifo(p)
-    refused(run(['run', 'f', '--input', '1'], cache, {BURN_DAEMON: 'off'}), `the engines record of script ${hash} cannot be read (${p} is a FIFO, not a regular file); run \`burn verify --fix\``)
+    refused(
+      run(['run', 'f', '--input', '1'], cache, {BURN_DAEMON: 'off'}),
+      `the engines record of script ${hash} cannot be read (${p} is a FIFO, not a regular file); run \`burn verify --fix\``,
+    )
     repairs(cache, ['misplaced'])
     assert.deepEqual(json(run(['run', 'f', '--input', '5', '--json'], cache, {BURN_DAEMON: 'off'})), {hash, cache: 'hit', result: {f: 5}})
   })
@@ -213,7 +259,10 @@ describe('a FIFO anywhere in the store never hangs a command', () => {
     fifo(join(cache, 'objects', hash.slice(0, 2), hash))
     const r = run(['run', hash], cache)
     assert.equal(r.code, 8, r.stderr)
-    assert.match(r.stderr, new RegExp(`^Error: the stored source of ${hash} cannot be read \\(.* is a FIFO, not a regular file\\); it was set aside`))
+    assert.match(
+      r.stderr,
+      new RegExp(`^Error: the stored source of ${hash} cannot be read \\(.* is a FIFO, not a regular file\\); it was set aside`),
+    )
   })
 
   test('at a lock file: register breaks it instead of waiting on it', () => {
@@ -247,7 +296,10 @@ describe('register reads only regular files, and only so much', () => {
     const cache = tmp()
     const big = writeScript(work, 'big.js', `module.exports = 1 // ${'x'.repeat(2 * 1024 * 1024)}\n`)
     const r = run(['register', big, '--max-source', '1MiB'], cache)
-    assert.equal(r.stderr, `Error: ${big} is larger than the source size limit of 1MiB; pass --max-source with a larger size to register it\n`)
+    assert.equal(
+      r.stderr,
+      `Error: ${big} is larger than the source size limit of 1MiB; pass --max-source with a larger size to register it\n`,
+    )
     assert.equal(r.code, 6)
     assert.equal(run(['register', big, '--max-source', '4MiB'], cache).code, 0)
     // The default is 64 MiB (a sparse file: nothing is read to refuse it).
@@ -255,7 +307,10 @@ describe('register reads only regular files, and only so much', () => {
     writeFileSync(huge, '')
     truncateSync(huge, 64 * 1024 * 1024 + 1)
     const d = run(['register', huge], cache)
-    assert.equal(d.stderr, `Error: ${huge} is larger than the source size limit of 64MiB; pass --max-source with a larger size to register it\n`)
+    assert.equal(
+      d.stderr,
+      `Error: ${huge} is larger than the source size limit of 64MiB; pass --max-source with a larger size to register it\n`,
+    )
     assert.equal(d.code, 6)
     const bad = run(['register', big, '--max-source', 'lots'], cache)
     assert.equal(bad.code, 2)
@@ -264,10 +319,23 @@ describe('register reads only regular files, and only so much', () => {
 
   test('stdin is capped too', () => {
     const cache = tmp()
-    const r = done(burn(['register', '-', '--max-source', '1KiB'], {cacheDir: cache, input: `module.exports = 1 // ${'y'.repeat(4096)}\n`, timeoutMs: SPAWN_MS}), 'register -')
-    assert.equal(r.stderr, 'Error: <stdin> is larger than the source size limit of 1KiB; pass --max-source with a larger size to register it\n')
+    const r = done(
+      burn(['register', '-', '--max-source', '1KiB'], {
+        cacheDir: cache,
+        input: `module.exports = 1 // ${'y'.repeat(4096)}\n`,
+        timeoutMs: SPAWN_MS,
+      }),
+      'register -',
+    )
+    assert.equal(
+      r.stderr,
+      'Error: <stdin> is larger than the source size limit of 1KiB; pass --max-source with a larger size to register it\n',
+    )
     assert.equal(r.code, 6)
-    const ok = done(burn(['register', '-', '--max-source', '1KiB', '--json'], {cacheDir: cache, input: 'module.exports = 2\n', timeoutMs: SPAWN_MS}), 'register -')
+    const ok = done(
+      burn(['register', '-', '--max-source', '1KiB', '--json'], {cacheDir: cache, input: 'module.exports = 2\n', timeoutMs: SPAWN_MS}),
+      'register -',
+    )
     assert.equal(ok.code, 0, ok.stderr)
     assert.equal(json(ok).results[0].hash, sha('module.exports = 2\n'))
   })

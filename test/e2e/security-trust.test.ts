@@ -76,7 +76,8 @@ describe('trust is decided at register time', () => {
       assert.deepEqual(outcome(run(cache, ['u'], {})), [0, '"sandbox"\n', ''], `call ${i}`)
       await sleep(150)
     }
-    for (let i = 0; i < 2; i++) assert.deepEqual(outcome(run(cache, ['u', '--engine', 'v8'], {})), [2, '', `Error: ${refused('u', u.hash)}\n`])
+    for (let i = 0; i < 2; i++)
+      assert.deepEqual(outcome(run(cache, ['u', '--engine', 'v8'], {})), [2, '', `Error: ${refused('u', u.hash)}\n`])
   })
 
   it('a runner the daemon made ready for a v8 script never runs a quickjs-only script on v8', async () => {
@@ -108,7 +109,13 @@ describe('trust is decided at register time', () => {
     const j = batch(['--engine', 'v8', '--json'])
     assert.equal(j.code, 2)
     assert.equal(j.stdout, '')
-    assert.deepEqual(JSON.parse(j.stderr).error, {code: 2, kind: 'usage', message: refused('b', b.hash), hash: b.hash, engines: ['quickjs']})
+    assert.deepEqual(JSON.parse(j.stderr).error, {
+      code: 2,
+      kind: 'usage',
+      message: refused('b', b.hash),
+      hash: b.hash,
+      engines: ['quickjs'],
+    })
     // the summary names the engine the rows ran on
     const s = batch(['--json'])
     assert.equal(JSON.parse(s.stderr).engine, 'quickjs')
@@ -166,7 +173,9 @@ describe('trust is decided at register time', () => {
     const dir = tmp()
     const u = reg(cache, writeScript(dir, 'u.js', RUN_SOURCE), ['--engine', 'quickjs', '--name', 'u'])
     const t = reg(cache, writeScript(dir, 't.js', `${RUN_SOURCE}// t\n`), ['--name', 't'])
-    const byHash = Object.fromEntries(json(burn(['list', '--json'], {cacheDir: cache})).scripts.map((s: {hash: string; engines: string[]}) => [s.hash, s.engines]))
+    const byHash = Object.fromEntries(
+      json(burn(['list', '--json'], {cacheDir: cache})).scripts.map((s: {hash: string; engines: string[]}) => [s.hash, s.engines]),
+    )
     assert.deepEqual(byHash, {[u.hash]: ['quickjs'], [t.hash]: ['v8']})
     const s = json(burn(['show', 'u', '--json'], {cacheDir: cache}))
     assert.deepEqual([s.engines, s.compiled], [['quickjs'], ['quickjs-0.32.0']])
@@ -188,9 +197,15 @@ describe('trust is decided at register time', () => {
     plant()
     const v = burn(['verify', '--json'], {cacheDir: cache})
     assert.equal(v.code, 0, 'debris does not fail verify')
-    assert.deepEqual(json(v).problems.map((p: {kind: string; severity: string; path: string}) => [p.kind, p.severity, p.path]), [['orphan-engines', 'debris', `engines/ab/${orphan}`]])
+    assert.deepEqual(
+      json(v).problems.map((p: {kind: string; severity: string; path: string}) => [p.kind, p.severity, p.path]),
+      [['orphan-engines', 'debris', `engines/ab/${orphan}`]],
+    )
     const g = json(burn(['gc', '--json'], {cacheDir: cache}))
-    assert.deepEqual(g.actions.map((a: {kind: string; path: string; done: boolean}) => [a.kind, a.path, a.done]), [['orphan', `engines/ab/${orphan}`, true]])
+    assert.deepEqual(
+      g.actions.map((a: {kind: string; path: string; done: boolean}) => [a.kind, a.path, a.done]),
+      [['orphan', `engines/ab/${orphan}`, true]],
+    )
     assert.equal(existsSync(join(cache, 'engines', 'ab', orphan)), false)
     plant()
     assert.equal(burn(['verify', '--fix'], {cacheDir: cache}).code, 0)
@@ -201,7 +216,10 @@ describe('trust is decided at register time', () => {
     const cache = tmp()
     const u = reg(cache, writeScript(tmp(), 'u.js', RUN_SOURCE), ['--engine', 'quickjs', '--name', 'u'])
     const g = json(burn(['gc', '--max-size', '1B', '--json'], {cacheDir: cache}))
-    assert.deepEqual(g.actions.filter((a: {kind: string}) => a.kind === 'evict-size').map((a: {hash: string; done: boolean}) => [a.hash, a.done]), [[u.hash, true]])
+    assert.deepEqual(
+      g.actions.filter((a: {kind: string}) => a.kind === 'evict-size').map((a: {hash: string; done: boolean}) => [a.hash, a.done]),
+      [[u.hash, true]],
+    )
     assert.equal(existsSync(enginesRecord(cache, u.hash)), false)
     assert.deepEqual(readdirSync(join(cache, 'engines', u.hash.slice(0, 2))), [])
   })
@@ -210,12 +228,25 @@ describe('trust is decided at register time', () => {
     const cache = tmp()
     const u = reg(cache, writeScript(tmp(), 'u.js', RUN_SOURCE), ['--engine', 'quickjs', '--name', 'u'])
     const rel = `engines/${u.hash.slice(0, 2)}/${u.hash}`
-    for (const [bad, why] of [['["v8", "node"]\n', 'names no engine burn knows: "node"'], ['{"engines":["v8"]}', 'not a non-empty JSON list'], ['[]', 'not a non-empty JSON list'], ['["v8","v8"]', 'names an engine twice'], ['garbage', 'not JSON']]) {
+    for (const [bad, why] of [
+      ['["v8", "node"]\n', 'names no engine burn knows: "node"'],
+      ['{"engines":["v8"]}', 'not a non-empty JSON list'],
+      ['[]', 'not a non-empty JSON list'],
+      ['["v8","v8"]', 'names an engine twice'],
+      ['garbage', 'not JSON'],
+    ]) {
       writeFileSync(enginesRecord(cache, u.hash), bad)
       const v = burn(['verify', '--json'], {cacheDir: cache})
       assert.equal(v.code, 8, bad)
-      assert.deepEqual(json(v).problems.map((p: {kind: string; severity: string; path: string; detail: string}) => [p.kind, p.severity, p.path, p.detail]), [['engines-bad', 'damage', rel, `not an engines record: ${why}`]])
-      assert.deepEqual(outcome(run(cache, ['u'])), [8, '', `Error: the engines record of script ${u.hash} is damaged (${why}); run \`burn verify --fix\`\n`])
+      assert.deepEqual(
+        json(v).problems.map((p: {kind: string; severity: string; path: string; detail: string}) => [p.kind, p.severity, p.path, p.detail]),
+        [['engines-bad', 'damage', rel, `not an engines record: ${why}`]],
+      )
+      assert.deepEqual(outcome(run(cache, ['u'])), [
+        8,
+        '',
+        `Error: the engines record of script ${u.hash} is damaged (${why}); run \`burn verify --fix\`\n`,
+      ])
     }
     // The quickjs marker damaged too: nothing is left that could say the script is quickjs only,
     // and the fix must not fall back to v8 (the earlier default) for it.
@@ -223,7 +254,13 @@ describe('trust is decided at register time', () => {
     writeFileSync(join(cache, 'compiled', marker, u.hash.slice(0, 2), u.hash), 'damaged')
     const fix = burn(['verify', '--fix', '--json'], {cacheDir: cache})
     assert.equal(fix.code, 0)
-    assert.deepEqual(json(fix).problems.map((p: {kind: string; fixed: boolean}) => [p.kind, p.fixed]), [['compiled-bad', true], ['engines-bad', true]])
+    assert.deepEqual(
+      json(fix).problems.map((p: {kind: string; fixed: boolean}) => [p.kind, p.fixed]),
+      [
+        ['compiled-bad', true],
+        ['engines-bad', true],
+      ],
+    )
     assert.equal(readFileSync(enginesRecord(cache, u.hash), 'utf8'), '["quickjs"]\n')
     assert.equal(burn(['verify'], {cacheDir: cache}).code, 0)
     // the fix fails safe: the sandbox only, whatever the record said before it was damaged
@@ -246,7 +283,9 @@ describe('trust is decided at register time', () => {
     // anything else: v8, the earlier default
     assert.deepEqual(outcome(run(cache, ['t'])), [0, '"host"\n', ''])
     assert.deepEqual(outcome(run(cache, ['b'])), [0, '"host"\n', ''])
-    const listed = Object.fromEntries(json(burn(['list', '--json'], {cacheDir: cache})).scripts.map((s: {hash: string; engines: string[]}) => [s.hash, s.engines]))
+    const listed = Object.fromEntries(
+      json(burn(['list', '--json'], {cacheDir: cache})).scripts.map((s: {hash: string; engines: string[]}) => [s.hash, s.engines]),
+    )
     assert.deepEqual(listed, {[u.hash]: ['quickjs'], [t.hash]: ['v8'], [both.hash]: ['v8']})
     // a plain register of the quickjs-only one keeps it so, and writes its record
     const plain = reg(cache, join(dir, 'u.js'))

@@ -33,36 +33,44 @@ describe('storage faults', () => {
   const dir = tmp()
   const file = writeScript(dir, 'f.js', 'module.exports = (x) => ({f: x})\n')
 
-  it('a read-only cache directory: register exit 8, run still answers from it', {skip: canMount ? false : 'mount not permitted here'}, () => {
-    const mnt = mountTmpfs('size=8m')!
-    const cache = join(mnt, 'cache')
-    const hash = register(cache, file)
-    assert.equal(spawnSync('mount', ['-o', 'remount,ro', mnt]).status, 0)
-    const r = burn(['register', writeScript(dir, 'g.js', 'module.exports = 2\n')], {cacheDir: cache})
-    assert.equal(r.code, 8, r.stderr)
-    assert.match(r.stderr, /^Error: store problem: EROFS: read-only file system/)
-    const run = burn(['run', hash, '--input', '1'], {cacheDir: cache})
-    assert.equal(run.code, 0, run.stderr)
-    assert.equal(run.stdout, '{"f":1}\n')
-  })
+  it(
+    'a read-only cache directory: register exit 8, run still answers from it',
+    {skip: canMount ? false : 'mount not permitted here'},
+    () => {
+      const mnt = mountTmpfs('size=8m')!
+      const cache = join(mnt, 'cache')
+      const hash = register(cache, file)
+      assert.equal(spawnSync('mount', ['-o', 'remount,ro', mnt]).status, 0)
+      const r = burn(['register', writeScript(dir, 'g.js', 'module.exports = 2\n')], {cacheDir: cache})
+      assert.equal(r.code, 8, r.stderr)
+      assert.match(r.stderr, /^Error: store problem: EROFS: read-only file system/)
+      const run = burn(['run', hash, '--input', '1'], {cacheDir: cache})
+      assert.equal(run.code, 0, run.stderr)
+      assert.equal(run.stdout, '{"f":1}\n')
+    },
+  )
 
-  it('a full filesystem: exit 8, nothing half-written, and the store keeps working after space returns', {skip: canMount ? false : 'mount not permitted here'}, () => {
-    const mnt = mountTmpfs('size=1m')!
-    const cache = join(mnt, 'cache')
-    const hash = register(cache, file)
-    writeFileSync(join(mnt, 'filler'), Buffer.alloc(0))
-    // fill the disk to the last byte
-    spawnSync('sh', ['-c', `cat /dev/zero > ${join(mnt, 'filler')} 2>/dev/null`])
-    const big = writeScript(dir, 'big.js', `module.exports = ${JSON.stringify('z'.repeat(200_000))}.length\n`)
-    const r = burn(['register', big], {cacheDir: cache})
-    assert.equal(r.code, 8, r.stderr)
-    assert.match(r.stderr, /ENOSPC/)
-    assert.equal(burn(['run', hash, '--input', '2'], {cacheDir: cache}).stdout, '{"f":2}\n')
-    rmSync(join(mnt, 'filler'))
-    const again = burn(['register', big, '--json'], {cacheDir: cache})
-    assert.equal(again.code, 0, again.stderr)
-    assert.equal(burn(['run', json(again).results[0].hash], {cacheDir: cache}).stdout, '200000\n')
-  })
+  it(
+    'a full filesystem: exit 8, nothing half-written, and the store keeps working after space returns',
+    {skip: canMount ? false : 'mount not permitted here'},
+    () => {
+      const mnt = mountTmpfs('size=1m')!
+      const cache = join(mnt, 'cache')
+      const hash = register(cache, file)
+      writeFileSync(join(mnt, 'filler'), Buffer.alloc(0))
+      // fill the disk to the last byte
+      spawnSync('sh', ['-c', `cat /dev/zero > ${join(mnt, 'filler')} 2>/dev/null`])
+      const big = writeScript(dir, 'big.js', `module.exports = ${JSON.stringify('z'.repeat(200_000))}.length\n`)
+      const r = burn(['register', big], {cacheDir: cache})
+      assert.equal(r.code, 8, r.stderr)
+      assert.match(r.stderr, /ENOSPC/)
+      assert.equal(burn(['run', hash, '--input', '2'], {cacheDir: cache}).stdout, '{"f":2}\n')
+      rmSync(join(mnt, 'filler'))
+      const again = burn(['register', big, '--json'], {cacheDir: cache})
+      assert.equal(again.code, 0, again.stderr)
+      assert.equal(burn(['run', json(again).results[0].hash], {cacheDir: cache}).stdout, '200000\n')
+    },
+  )
 
   it('a compiled form replaced by a directory: a miss, recompiled, correct', () => {
     const cache = tmp()

@@ -40,8 +40,21 @@ export interface TortureReport {
 }
 
 const FAULT_POINTS = [
-  'lock:acquired', 'register:compiled', 'object:tmp-written', 'object:tmp-synced', 'object:renamed', 'register:object-written',
-  'engines:tmp-written', 'engines:renamed', 'compiled:tmp-written', 'compiled:tmp-synced', 'compiled:renamed', 'name:tmp-written', 'name:renamed', 'stats:tmp-written', 'stats:renamed',
+  'lock:acquired',
+  'register:compiled',
+  'object:tmp-written',
+  'object:tmp-synced',
+  'object:renamed',
+  'register:object-written',
+  'engines:tmp-written',
+  'engines:renamed',
+  'compiled:tmp-written',
+  'compiled:tmp-synced',
+  'compiled:renamed',
+  'name:tmp-written',
+  'name:renamed',
+  'stats:tmp-written',
+  'stats:renamed',
 ]
 
 function rng(seed: number): () => number {
@@ -89,8 +102,19 @@ export async function torture(opts: TortureOptions): Promise<TortureReport> {
     hashes.push(createHash('sha256').update(s).digest('hex'))
   }
   const rep: TortureReport = {
-    seed: opts.seed, operations: 0, byOp: {}, kills: 0, faultKills: 0, wrongResults: 0, unexpectedExits: 0, problems: [],
-    finalVerifyExit: null, finalGcExit: null, finalRunsCorrect: 0, finalRunsTotal: 0, statsSane: false,
+    seed: opts.seed,
+    operations: 0,
+    byOp: {},
+    kills: 0,
+    faultKills: 0,
+    wrongResults: 0,
+    unexpectedExits: 0,
+    problems: [],
+    finalVerifyExit: null,
+    finalGcExit: null,
+    finalRunsCorrect: 0,
+    finalRunsTotal: 0,
+    statsSane: false,
   }
   const problem = (kind: 'wrong' | 'exit', msg: string) => {
     if (kind === 'wrong') rep.wrongResults++
@@ -102,19 +126,25 @@ export async function torture(opts: TortureOptions): Promise<TortureReport> {
 
   const exec = (args: string[], o: {fault?: string; input?: string; kill?: boolean} = {}): Promise<Proc> =>
     new Promise((resolve) => {
-      const child = spawn(process.execPath, [BIN, ...args], {env: o.fault ? {...env, BURN_FAULT: o.fault} : env, stdio: ['pipe', 'pipe', 'pipe']})
+      const child = spawn(process.execPath, [BIN, ...args], {
+        env: o.fault ? {...env, BURN_FAULT: o.fault} : env,
+        stdio: ['pipe', 'pipe', 'pipe'],
+      })
       const p: Proc = {code: null, signal: null, stdout: '', stderr: '', killedByUs: false}
       child.stdout.setEncoding('utf8').on('data', (d: string) => (p.stdout += d))
       child.stderr.setEncoding('utf8').on('data', (d: string) => (p.stderr += d))
       child.stdin.on('error', () => {})
       child.stdin.end(o.input ?? '')
       if (o.kill) {
-        setTimeout(() => {
-          if (child.exitCode === null && child.signalCode === null) {
-            p.killedByUs = true
-            child.kill('SIGKILL')
-          }
-        }, Math.floor(random() * 400))
+        setTimeout(
+          () => {
+            if (child.exitCode === null && child.signalCode === null) {
+              p.killedByUs = true
+              child.kill('SIGKILL')
+            }
+          },
+          Math.floor(random() * 400),
+        )
       }
       child.on('close', (code, signal) => resolve({...p, code, signal}))
     })
@@ -123,7 +153,10 @@ export async function torture(opts: TortureOptions): Promise<TortureReport> {
     register: async () => {
       const i = Math.floor(random() * opts.scripts)
       const fault = random() < 0.15 ? pick(FAULT_POINTS) : undefined
-      const p = await exec(['register', files[i], '--json', ...(random() < 0.3 ? ['--name', `n${i}`] : [])], {fault, kill: random() < opts.killRate})
+      const p = await exec(['register', files[i], '--json', ...(random() < 0.3 ? ['--name', `n${i}`] : [])], {
+        fault,
+        kill: random() < opts.killRate,
+      })
       if (p.signal === 'SIGKILL') {
         if (p.killedByUs) rep.kills++
         else rep.faultKills++
@@ -147,7 +180,10 @@ export async function torture(opts: TortureOptions): Promise<TortureReport> {
       const i = Math.floor(random() * opts.scripts)
       const n = 1 + Math.floor(random() * 300)
       const rows = Array.from({length: n}, (_, k) => k + Math.floor(random() * 100))
-      const p = await exec(['batch', hashes[i], '--chunk-size', String(1 + Math.floor(random() * 50)), '--concurrency', '2'], {input: rows.map(String).join('\n') + '\n', kill: random() < opts.killRate})
+      const p = await exec(['batch', hashes[i], '--chunk-size', String(1 + Math.floor(random() * 50)), '--concurrency', '2'], {
+        input: rows.map(String).join('\n') + '\n',
+        kill: random() < opts.killRate,
+      })
       if (p.signal === 'SIGKILL') return void (p.killedByUs ? rep.kills++ : rep.faultKills++)
       if (p.code === 3) return
       if (p.code !== 0) return problem('exit', `batch s${i} exit ${p.code}: ${p.stderr.slice(0, 300)}`)
@@ -166,7 +202,15 @@ export async function torture(opts: TortureOptions): Promise<TortureReport> {
       if (p.code !== 0) problem('exit', `gc exit ${p.code}: ${p.stderr.slice(0, 300)}`)
     },
   }
-  const weights = ([['register', 4], ['run', 8], ['batch', 2], ['forget', 1], ['gc', 1]] as Array<[string, number]>).filter(([op]) => !opts.ops || opts.ops.includes(op))
+  const weights = (
+    [
+      ['register', 4],
+      ['run', 8],
+      ['batch', 2],
+      ['forget', 1],
+      ['gc', 1],
+    ] as Array<[string, number]>
+  ).filter(([op]) => !opts.ops || opts.ops.includes(op))
   const total = weights.reduce((a, [, w]) => a + w, 0)
   const chooseOp = () => {
     let x = random() * total
@@ -177,14 +221,16 @@ export async function torture(opts: TortureOptions): Promise<TortureReport> {
   // Warm the store once so early runs have something to hit.
   await exec(['register', ...files])
   const deadline = Date.now() + opts.seconds * 1000
-  await Promise.all(Array.from({length: opts.workers}, async () => {
-    while (Date.now() < deadline) {
-      const op = chooseOp()
-      await ops[op]()
-      rep.operations++
-      rep.byOp[op] = (rep.byOp[op] ?? 0) + 1
-    }
-  }))
+  await Promise.all(
+    Array.from({length: opts.workers}, async () => {
+      while (Date.now() < deadline) {
+        const op = chooseOp()
+        await ops[op]()
+        rep.operations++
+        rep.byOp[op] = (rep.byOp[op] ?? 0) + 1
+      }
+    }),
+  )
 
   // The end state: gc and verify are clean, stats are sane, every script answers correctly.
   rep.finalGcExit = (await exec(['gc'])).code
@@ -195,7 +241,8 @@ export async function torture(opts: TortureOptions): Promise<TortureReport> {
   try {
     const counters = JSON.parse(stats.stdout).counters as Record<string, number>
     // every counter a whole non-negative number, and no compile without a miss before it
-    rep.statsSane = Object.values(counters).every((v) => Number.isInteger(v) && v >= 0) && (counters.compiles ?? 0) <= (counters.misses ?? 0)
+    rep.statsSane =
+      Object.values(counters).every((v) => Number.isInteger(v) && v >= 0) && (counters.compiles ?? 0) <= (counters.misses ?? 0)
   } catch {
     rep.statsSane = false
   }

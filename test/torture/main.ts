@@ -17,5 +17,14 @@ console.error(`torture: ${opts.seconds}s, ${opts.workers} workers, ${opts.script
 const rep = await torture(opts)
 console.log(JSON.stringify(rep, null, 2))
 const killed = rep.kills + rep.faultKills
-console.log(`operations ${rep.operations}, killed ${killed} (${((100 * killed) / rep.operations).toFixed(1)}%: ${rep.kills} at random moments, ${rep.faultKills} at fault points), wrong results ${rep.wrongResults}, unexpected exit codes ${rep.unexpectedExits}, final verify exit ${rep.finalVerifyExit}, final runs ${rep.finalRunsCorrect}/${rep.finalRunsTotal}`)
-process.exitCode = rep.wrongResults === 0 && rep.unexpectedExits === 0 && rep.finalVerifyExit === 0 && rep.finalRunsCorrect === rep.finalRunsTotal && rep.statsSane ? 0 : 1
+console.log(
+  `operations ${rep.operations}, killed ${killed} (${((100 * killed) / rep.operations).toFixed(1)}%: ${rep.kills} at random moments, ${rep.faultKills} at fault points), wrong results ${rep.wrongResults}, unexpected exit codes ${rep.unexpectedExits}, final verify exit ${rep.finalVerifyExit}, final runs ${rep.finalRunsCorrect}/${rep.finalRunsTotal}`,
+)
+process.exitCode =
+  rep.wrongResults === 0 &&
+  rep.unexpectedExits === 0 &&
+  rep.finalVerifyExit === 0 &&
+  rep.finalRunsCorrect === rep.finalRunsTotal &&
+  rep.statsSane
+    ? 0
+    : 1

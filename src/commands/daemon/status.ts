@@ -15,7 +15,18 @@ export default class DaemonStatus extends BurnCommand {
     const daemons = await listDaemons(this.cacheDir(flags))
     if (!this.jsonEnabled()) {
       if (daemons.length === 0) this.log('no run daemon')
-      else this.log(await renderTable(['key', 'pid', 'state', 'started'], daemons.map((d) => [d.key, d.pid ?? '-', d.running ? (d.listening ? 'running' : 'starting') : 'dead (left files)', d.startedAt ?? '-'])))
+      else
+        this.log(
+          await renderTable(
+            ['key', 'pid', 'state', 'started'],
+            daemons.map((d) => [
+              d.key,
+              d.pid ?? '-',
+              d.running ? (d.listening ? 'running' : 'starting') : 'dead (left files)',
+              d.startedAt ?? '-',
+            ]),
+          ),
+        )
     }
     return {daemons}
   }

@@ -2,7 +2,20 @@ import type {QuickJSHandle} from 'quickjs-emscripten'
 import {errorTextLimit} from '../../util/cut-text.js'
 import {notJsonError} from '../../util/result.js'
 import type {Job, JobError, JobResult} from '../protocol.js'
-import {dump, failure, isHostStackOverflow, newGuestString, newSandbox, prepareSandbox, readGuestString, sandboxFailed, stringLength, takeSandbox, warmQuickjs, type Sandbox} from './sandbox.js'
+import {
+  dump,
+  failure,
+  isHostStackOverflow,
+  newGuestString,
+  newSandbox,
+  prepareSandbox,
+  readGuestString,
+  sandboxFailed,
+  stringLength,
+  takeSandbox,
+  warmQuickjs,
+  type Sandbox,
+} from './sandbox.js'
 import {maxOutputExceeded, scriptFilename} from '../script-errors.js'
 import {loadSource, parseJobInput} from '../source.js'
 
@@ -30,7 +43,8 @@ export async function compileQuickjs(job: Extract<Job, {op: 'compile'}>): Promis
   const box = await newSandbox(job.limits).catch(sandboxFailed)
   if ('kind' in box) return {ok: false, error: box}
   // Anything but a limit is the source's fault: a SyntaxError, or nesting too deep to parse.
-  const asCompile = (e: JobError, error?: unknown): JobError => (e.kind === 'script' ? {kind: 'compile', message: e.message, ...syntaxPosition(error, filename)} : e)
+  const asCompile = (e: JobError, error?: unknown): JobError =>
+    e.kind === 'script' ? {kind: 'compile', message: e.message, ...syntaxPosition(error, filename)} : e
   try {
     const r = box.ctx.evalCode(Buffer.from(job.source).toString('utf8'), filename, {type: 'global', compileOnly: true})
     if (r.error) {
@@ -66,7 +80,8 @@ export async function runQuickjs(job: Extract<Job, {op: 'run'}>): Promise<JobRes
 }
 
 const NEVER_SETTLES: JobError = {
-  kind: 'limit', limit: 'timeout',
+  kind: 'limit',
+  limit: 'timeout',
   message: `timeout: the script's promise can never settle (nothing is left to run; quickjs has no timers)`,
 }
 
@@ -75,7 +90,12 @@ const NEVER_SETTLES: JobError = {
  * only strings come out. The guest state is read defensively: the script may have tampered
  * with anything in its realm.
  */
-function execute(box: Sandbox, job: Extract<Job, {op: 'run'}>, source: string, filename: string): {ok: true; output: string} | {ok: false; error: JobError} {
+function execute(
+  box: Sandbox,
+  job: Extract<Job, {op: 'run'}>,
+  source: string,
+  filename: string,
+): {ok: true; output: string} | {ok: false; error: JobError} {
   const {ctx, rt, limits} = box
   const api = (name: string, ...args: QuickJSHandle[]) => ctx.getProp(box.api, name).consume((f) => ctx.callFunction(f, box.api, ...args))
   // What was thrown, cut in the guest to what --max-log lets out (or whole if that fails: out of memory).
@@ -83,10 +103,14 @@ function execute(box: Sandbox, job: Extract<Job, {op: 'run'}>, source: string, f
     const r = api('bound', thrown, ctx.newNumber(errorTextLimit(limits.maxLogBytes)))
     return r.error ? thrown : r.value
   }
-  const fail = (guest?: QuickJSHandle, host?: unknown) => ({ok: false as const, error: failure(box, filename, {guest: guest && dump(box, bounded(guest)), host})})
+  const fail = (guest?: QuickJSHandle, host?: unknown) => ({
+    ok: false as const,
+    error: failure(box, filename, {guest: guest && dump(box, bounded(guest)), host}),
+  })
   // The input is parsed only here, by the guest (the host parsing it too cost ~140 ms on 7 MB).
   // JSON text holds no NUL, and the guest string, a C string, would end at one.
-  if (job.input.includes('\0')) return {ok: false, error: invalidInput(job.input, {kind: 'badData', message: 'invalid JSON input: a NUL character'})}
+  if (job.input.includes('\0'))
+    return {ok: false, error: invalidInput(job.input, {kind: 'badData', message: 'invalid JSON input: a NUL character'})}
   const parsed = newGuestString(box, job.input).consume((text) => api('input', text))
   if (parsed.error) {
     const r = fail(parsed.error)
@@ -124,7 +148,10 @@ function execute(box: Sandbox, job: Extract<Job, {op: 'run'}>, source: string, f
   if (isTrue('threw')) return fail(prop('error'))
   const what = prop('what')
   if (ctx.typeof(what) === 'string') {
-    return {ok: false, error: {kind: 'badData', message: notJsonError({what: ctx.getString(what), path: ctx.getString(prop('path'))}).message}}
+    return {
+      ok: false,
+      error: {kind: 'badData', message: notJsonError({what: ctx.getString(what), path: ctx.getString(prop('path'))}).message},
+    }
   }
   const output = prop('output')
   if (ctx.typeof(output) !== 'string') return {ok: false, error: {kind: 'internal', message: 'the quickjs sandbox returned no result'}}

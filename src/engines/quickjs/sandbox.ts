@@ -98,7 +98,13 @@ export async function newSandbox(limits: Limits): Promise<Sandbox> {
   const prelude = ctx.unwrapResult(ctx.evalCode(PRELUDE_SOURCE, PRELUDE_FILENAME, {type: 'global'}))
   const api = ctx.unwrapResult(ctx.callFunction(prelude, ctx.undefined, hostLog))
   return {
-    rt, ctx, api, console: budget, limits, memory, maxBytes: pages * PAGE,
+    rt,
+    ctx,
+    api,
+    console: budget,
+    limits,
+    memory,
+    maxBytes: pages * PAGE,
     get fuelOut() {
       return fuelOut
     },
@@ -138,7 +144,10 @@ export async function prepareSandbox(limits: Limits): Promise<void> {
   // A pooled runner may have made it already, from the daemon's hint.
   if (prepared?.key !== key) prepared = {key, box: newSandbox(limits)}
   // A sandbox that cannot be made fails the run that takes it, as a job error (takeSandbox).
-  await prepared.box.then(() => {}, () => {})
+  await prepared.box.then(
+    () => {},
+    () => {},
+  )
 }
 
 /**
@@ -170,7 +179,11 @@ interface ContextInternals {
     /** What the wasm code calls into the host; quickjs-emscripten's own wrappers catch host errors. */
     callbacks: {shouldInterrupt(...args: unknown[]): number}
   }
-  ffi: {QTS_NewString(ctx: number, ptr: number): number; QTS_GetString(ctx: number, value: number): number; QTS_FreeCString(ctx: number, ptr: number): void}
+  ffi: {
+    QTS_NewString(ctx: number, ptr: number): number
+    QTS_GetString(ctx: number, value: number): number
+    QTS_FreeCString(ctx: number, ptr: number): void
+  }
   ctx: {value: number}
   memory: {heapValueHandle(ptr: number): QuickJSHandle}
 }

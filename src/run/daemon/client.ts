@@ -108,12 +108,16 @@ function relay(sock: Socket, req: PooledRequest): Promise<{code: number} | {fail
     let code: number | undefined
     let hung = false
     let heard = Date.now()
-    const watch = (): NodeJS.Timeout => setTimeout(() => {
-      const quiet = Date.now() - heard
-      if (quiet < SILENCE_MS) return (timer = watch())
-      hung = true
-      sock.destroy()
-    }, SILENCE_MS - (Date.now() - heard))
+    const watch = (): NodeJS.Timeout =>
+      setTimeout(
+        () => {
+          const quiet = Date.now() - heard
+          if (quiet < SILENCE_MS) return (timer = watch())
+          hung = true
+          sock.destroy()
+        },
+        SILENCE_MS - (Date.now() - heard),
+      )
     let timer = watch()
     sock.on('data', (chunk: Buffer) => {
       let frames
@@ -176,7 +180,10 @@ function startDaemon(paths: DaemonPaths): void {
   // Only for an existing store: a run against a missing one fails, and must not create it.
   if (!existsSync(join(paths.cacheDir, 'store.json'))) return
   try {
-    spawn(process.execPath, [...process.execArgv, DAEMON_JS, paths.cacheDir, paths.socket, paths.lock], {detached: true, stdio: 'ignore'}).unref()
+    spawn(process.execPath, [...process.execArgv, DAEMON_JS, paths.cacheDir, paths.socket, paths.lock], {
+      detached: true,
+      stdio: 'ignore',
+    }).unref()
   } catch {
     // the daemon is an optimisation: this call runs directly either way
   }

@@ -34,9 +34,14 @@ export function parseRequest(payload: Buffer): PooledRequest | undefined {
   } catch {
     return undefined
   }
-  const ok = typeof req === 'object' && req !== null && Array.isArray(req.argv) && req.argv.every((a) => typeof a === 'string')
-    && typeof req.cwd === 'string' && (req.stdin === null || typeof req.stdin === 'string')
-  return ok ? req as PooledRequest : undefined
+  const ok =
+    typeof req === 'object' &&
+    req !== null &&
+    Array.isArray(req.argv) &&
+    req.argv.every((a) => typeof a === 'string') &&
+    typeof req.cwd === 'string' &&
+    (req.stdin === null || typeof req.stdin === 'string')
+  return ok ? (req as PooledRequest) : undefined
 }
 
 /** What a pooled runner prepares while it waits for its call: the store, and the script of the call expected next. */

@@ -26,7 +26,11 @@ export class OutputRelay {
   private waitingDrain = false
   private onSent?: () => void
 
-  constructor(private readonly child: ChildProcess, private readonly send: Send, private readonly conn: Socket) {
+  constructor(
+    private readonly child: ChildProcess,
+    private readonly send: Send,
+    private readonly conn: Socket,
+  ) {
     const out = child.stdout!
     const err = child.stderr!
     err.on('data', (d: Buffer) => {

@@ -31,13 +31,20 @@ describe('compiled artifact header', async () => {
   })
 
   it('every truncation is caught, and so is an appended byte', () => {
-    for (let n = 0; n < good.length; n++) assert.equal(decodeArtifact(good.subarray(0, n), {tag: meta.tag, sourceHash: hash}, xxh).ok, false)
+    for (let n = 0; n < good.length; n++)
+      assert.equal(decodeArtifact(good.subarray(0, n), {tag: meta.tag, sourceHash: hash}, xxh).ok, false)
     assert.equal(decodeArtifact(Buffer.concat([good, Buffer.from([0])]), {tag: meta.tag, sourceHash: hash}, xxh).ok, false)
   })
 
   it('another tag or another source hash is a miss with a reason', () => {
-    assert.deepEqual(decodeArtifact(good, {tag: 'v8-other', sourceHash: hash}, xxh), {ok: false, reason: 'engine tag v8-test-tag is not v8-other'})
+    assert.deepEqual(decodeArtifact(good, {tag: 'v8-other', sourceHash: hash}, xxh), {
+      ok: false,
+      reason: 'engine tag v8-test-tag is not v8-other',
+    })
     const other = 'f'.repeat(64)
-    assert.deepEqual(decodeArtifact(good, {tag: meta.tag, sourceHash: other}, xxh), {ok: false, reason: `made from source ${hash}, not ${other}`})
+    assert.deepEqual(decodeArtifact(good, {tag: meta.tag, sourceHash: other}, xxh), {
+      ok: false,
+      reason: `made from source ${hash}, not ${other}`,
+    })
   })
 })

@@ -6,9 +6,18 @@ import {parseRows} from '../../../src/engines/rows.js'
 type RunJob = Extract<Job, {op: 'run'}>
 
 const job = (text: string, extra: Partial<RunJob> = {}): RunJob => ({
-  op: 'run', engine: 'v8', tag: 't', hash: 'h', sourcePath: '', compiledPath: '', input: '', rows: true, rowsIn: 'ndjson',
+  op: 'run',
+  engine: 'v8',
+  tag: 't',
+  hash: 'h',
+  sourcePath: '',
+  compiledPath: '',
+  input: '',
+  rows: true,
+  rowsIn: 'ndjson',
   limits: {timeoutMs: 1000, memoryBytes: 1 << 20, maxOutputBytes: 1 << 20, maxLogBytes: 1 << 20},
-  inputBytes: Buffer.from(text), ...extra,
+  inputBytes: Buffer.from(text),
+  ...extra,
 })
 
 // NDJSON bytes are decoded in pieces of 64 KiB cut after a newline (rows.ts): what comes out must

@@ -31,7 +31,13 @@ describe('run daemon frame reader', () => {
     const copied = copiedWhile(() => {
       for (let at = 0; at < stream.length; at += 65536) frames.push(...reader.push(stream.subarray(at, at + 65536)))
     })
-    assert.deepEqual(frames.map((f) => [f.type, f.payload.length]), [['R', 40e6], ['x', 1]])
+    assert.deepEqual(
+      frames.map((f) => [f.type, f.payload.length]),
+      [
+        ['R', 40e6],
+        ['x', 1],
+      ],
+    )
     assert.ok(frames[0].payload.equals(payload))
     assert.ok(copied <= 2 * stream.length, `copied ${copied} bytes for a stream of ${stream.length}`)
   })
@@ -41,7 +47,8 @@ describe('run daemon frame reader', () => {
     for (let size = 1; size <= stream.length; size++) {
       const reader = new FrameReader()
       const got: string[] = []
-      for (let at = 0; at < stream.length; at += size) for (const f of reader.push(stream.subarray(at, at + size))) got.push(`${f.type}:${f.payload}`)
+      for (let at = 0; at < stream.length; at += size)
+        for (const f of reader.push(stream.subarray(at, at + size))) got.push(`${f.type}:${f.payload}`)
       assert.deepEqual(got, ['o:hello', 'e:', 'x:5'], `chunks of ${size}`)
     }
   })

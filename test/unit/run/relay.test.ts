@@ -18,10 +18,14 @@ function harness(opts: {full?: () => boolean} = {}) {
   const child = {stdout, stderr} as unknown as ChildProcess
   const conn = new EventEmitter() as unknown as Socket
   const sent: string[] = []
-  const relay = new OutputRelay(child, (type, d) => {
-    sent.push(`${type}:${d}`)
-    return !(opts.full?.() ?? false)
-  }, conn)
+  const relay = new OutputRelay(
+    child,
+    (type, d) => {
+      sent.push(`${type}:${d}`)
+      return !(opts.full?.() ?? false)
+    },
+    conn,
+  )
   return {stdout, stderr, conn, sent, relay}
 }
 

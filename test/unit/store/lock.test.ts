@@ -52,10 +52,16 @@ describe('lock files', () => {
         fs.rmSync(${JSON.stringify(marker)})
         await l.release()
       }`
-    const codes = await Promise.all(Array.from({length: 8}, () => new Promise<number | null>((resolve) => {
-      const c = spawn(process.execPath, ['--input-type=module', '-e', code], {stdio: 'inherit'})
-      c.on('exit', resolve)
-    })))
+    const codes = await Promise.all(
+      Array.from(
+        {length: 8},
+        () =>
+          new Promise<number | null>((resolve) => {
+            const c = spawn(process.execPath, ['--input-type=module', '-e', code], {stdio: 'inherit'})
+            c.on('exit', resolve)
+          }),
+      ),
+    )
     assert.deepEqual(codes, Array(8).fill(0))
   })
 })

@@ -24,7 +24,10 @@ describe('shared counters', () => {
       const {Layout} = await import(${JSON.stringify(LAYOUT_JS)})
       const l = new Layout(${JSON.stringify(root)})
       for (let i = 0; i < 40; i++) { await compactStats(l, {force: true}); await new Promise((r) => setTimeout(r, 20)) }`
-    const run = (code: string) => new Promise<number | null>((resolve) => spawn(process.execPath, ['--input-type=module', '-e', code], {stdio: 'inherit'}).on('exit', resolve))
+    const run = (code: string) =>
+      new Promise<number | null>((resolve) =>
+        spawn(process.execPath, ['--input-type=module', '-e', code], {stdio: 'inherit'}).on('exit', resolve),
+      )
     const codes = await Promise.all([adder, adder, adder, adder, compacter, compacter].map(run))
     assert.deepEqual(codes, [0, 0, 0, 0, 0, 0])
     const s = await readStats(store.layout)

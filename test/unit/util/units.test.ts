@@ -18,12 +18,18 @@ describe('units', () => {
   })
   for (const bad of ['', 'lots', '-1MB', '0', '1e9', 'MB', '1.5.5MB']) {
     it(`rejects size ${JSON.stringify(bad)} as usage`, () => {
-      assert.throws(() => parseSize(bad, '--memory'), (e: unknown) => e instanceof BurnError && e.exitCode === 2)
+      assert.throws(
+        () => parseSize(bad, '--memory'),
+        (e: unknown) => e instanceof BurnError && e.exitCode === 2,
+      )
     })
   }
   for (const bad of ['', 'soon', '-5s', '0', '0ms']) {
     it(`rejects duration ${JSON.stringify(bad)} as usage`, () => {
-      assert.throws(() => parseDuration(bad, '--timeout'), (e: unknown) => e instanceof BurnError && e.exitCode === 2)
+      assert.throws(
+        () => parseDuration(bad, '--timeout'),
+        (e: unknown) => e instanceof BurnError && e.exitCode === 2,
+      )
     })
   }
 })
