@@ -14,7 +14,9 @@ export function treeRss(pid) {
       for (const t of readdirSync(`/proc/${p}/task`)) {
         for (const c of readFileSync(`/proc/${p}/task/${t}/children`, 'latin1').trim().split(/\s+/)) if (c) visit(Number(c))
       }
-    } catch {}
+    } catch {
+      // the process ended while it was being read: it holds no memory any more
+    }
   }
   visit(pid)
   return total

@@ -314,7 +314,7 @@ function require_hostname(): string {
 describe('exit codes and bad input', () => {
   const cache = tmp()
   const dir = tmp()
-  const ok = register(cache, writeScript(dir, 'ok.js', 'module.exports = (x) => x\n'), ['--name', 'ok'])
+  register(cache, writeScript(dir, 'ok.js', 'module.exports = (x) => x\n'), ['--name', 'ok'])
 
   const cases: Array<{name: string; args: string[]; code: number; stderr?: RegExp; env?: Record<string, string>; input?: string}> = [
     {name: 'success', args: ['run', 'ok', '--input', '1'], code: 0},
