@@ -1,14 +1,15 @@
 import {lstat, utimes} from 'node:fs/promises'
 import {writeAtomic} from '../store/atomic.js'
 import {checkCompiled, lockKey, publishCompiled} from '../store/compiled.js'
-import {BurnError, storeError} from '../util/errors.js'
+import {storeError} from '../util/errors.js'
 import {faultPoint} from '../util/faults.js'
 import {sha256} from '../util/hash.js'
 import {checkName} from '../store/layout.js'
 import {acquireLock, Lock} from '../store/lock.js'
 import {readRegular} from '../util/read-regular.js'
 import type {RunnerPool} from '../runners/pool.js'
-import type {JobError, Limits} from '../engines/protocol.js'
+import {engineError} from '../engines/engine-error.js'
+import type {Limits} from '../engines/protocol.js'
 import {engineTag, type EngineName} from '../engines/tag.js'
 import type {Store} from '../store/store.js'
 import {recordEngine, registerEngine} from '../store/engine-trust.js'
@@ -69,7 +70,7 @@ export async function registerSource(
       const result = await pool.exec({op: 'compile', engine, tag, hash, source: opts.source, filename: opts.file, limits: opts.limits})
       if (!result.ok) {
         counters.compileFailures++
-        throw compileFailure(result.error, opts.file)
+        throw engineError(result.error, {file: opts.file})
       }
       counters.compiles++
       counters.compileMs += result.compileMs
@@ -116,19 +117,4 @@ async function writeObject(store: Store, hash: string, source: Uint8Array): Prom
 
 function sha256Matches(data: Uint8Array | undefined, hash: string): boolean {
   return data !== undefined && sha256(data) === hash
-}
-
-function compileFailure(error: JobError, file: string): BurnError {
-  switch (error.kind) {
-    case 'compile': {
-      const where = error.line === undefined ? file : `${file}:${error.line}${error.column === undefined ? '' : `:${error.column}`}`
-      return new BurnError('compile', `${where}: ${error.message}`, {file, line: error.line, column: error.column})
-    }
-    case 'script':
-      return new BurnError('scriptError', `${file}: ${error.message}${error.stack ? `\n${error.stack}` : ''}`, {file})
-    case 'limit':
-      return new BurnError('limit', `${file}: ${error.message}`, {file, limit: error.limit})
-    default:
-      return new BurnError(error.kind === 'badData' ? 'badData' : 'internal', `${file}: ${error.message}`, {file})
-  }
 }

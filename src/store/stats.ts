@@ -3,6 +3,7 @@ import {readdir, rm} from 'node:fs/promises'
 import {join} from 'node:path'
 import {writeAtomic} from './atomic.js'
 import {setAside} from './damaged.js'
+import type {CounterDelta} from './counters.js'
 import type {Layout} from './layout.js'
 import {acquireLock, Lock} from './lock.js'
 import {notRegular, readRegular} from '../util/read-regular.js'
@@ -19,10 +20,12 @@ import {notRegular, readRegular} from '../util/read-regular.js'
  * Any process that writes a delta folds now and then (about one write in COMPACT_EVERY checks,
  * and only past COMPACT_AT deltas), so stats/ stays small without a daemon.
  */
+/** Counters as read back: ids of counters.ts, and any other a different burn wrote to the same store. */
 export type Counters = Record<string, number>
 
 export interface Delta {
-  counters?: Counters
+  /** Code that counts passes a CounterDelta (counters.ts); tests and folding pass any. */
+  counters?: Counters | CounterDelta
   used?: Record<string, number>
 }
 
