@@ -5,7 +5,7 @@ import {writeAtomic} from './atomic.js'
 import {setAside} from './damaged.js'
 import type {CounterDelta} from './counters.js'
 import type {Layout} from './layout.js'
-import {acquireLock, Lock} from './lock.js'
+import {withLock} from './lock.js'
 import {notRegular, readRegular} from '../util/read-regular.js'
 
 /*
@@ -149,9 +149,8 @@ export interface CompactOptions {
 export async function compactStats(layout: Layout, opts: CompactOptions = {}): Promise<boolean> {
   const names = await listDeltas(layout)
   if (!opts.zero && !opts.force && names.length < COMPACT_AT) return false
-  const lock = await acquireLock(layout.lock('stats'), {waitMs: opts.zero || opts.force ? 30_000 : 0})
-  if (!(lock instanceof Lock)) return false
-  try {
+  const waitMs = opts.zero || opts.force ? 30_000 : 0
+  return withLock(layout.lock('stats'), {waitMs, busy: () => false}, async () => {
     const current = await listDeltas(layout)
     const read = await readJson<Totals>(totalsPath(layout))
     // A damaged totals.json is kept for `verify` to show; the counters start again from here.
@@ -180,7 +179,5 @@ export async function compactStats(layout: Layout, opts: CompactOptions = {}): P
     await writeAtomic(layout.tmpDir, totalsPath(layout), JSON.stringify(next), 'stats-totals')
     for (const n of next.merged) await rm(join(layout.statsDir, n), {force: true})
     return true
-  } finally {
-    await lock.release()
-  }
+  })
 }
