@@ -5,6 +5,7 @@ import {storeError} from '../util/errors.js'
 import {faultPoint} from '../util/faults.js'
 import {sha256} from '../util/hash.js'
 import {checkName} from '../store/layout.js'
+import {writeName} from '../store/names.js'
 import {withLock} from '../store/lock.js'
 import {readRegular} from '../util/read-regular.js'
 import type {RunnerPool} from '../runners/pool.js'
@@ -69,7 +70,7 @@ export async function registerSource(
       const c = await compileAndStore(store, pool, {...opts, hash, engine, tag}, counters)
       outcome = {...base, engines: c.engines, status: c.status, waited, compileMs: c.compileMs}
     }
-    if (opts.name !== undefined) await writeAtomic(layout.tmpDir, layout.name(opts.name), hash + '\n', 'name')
+    if (opts.name !== undefined) await writeName(layout, opts.name, hash)
     return outcome
   })
 }
