@@ -4,7 +4,7 @@ import {readRegularSync} from '../util/read-regular.js'
 import {checkParents} from './store-trust.js'
 import {storeError, usageError} from '../util/errors.js'
 import {ENGINES, type EngineName} from '../engines/tag.js'
-import type {Layout} from './layout.js'
+import {isValidTag, type Layout} from './layout.js'
 import {withLock} from './lock.js'
 import {resolveScript} from './resolve.js'
 import {exists, type Store} from './store.js'
@@ -90,15 +90,8 @@ export async function registeredEngines(layout: Layout, hash: string): Promise<E
 /** The engine tags with a compiled form of `hash` (a legacy script's only evidence). */
 async function compiledTags(layout: Layout, hash: string): Promise<string[]> {
   const tags = await readdir(layout.compiledDir).catch(() => [] as string[])
-  const found = await Promise.all(
-    tags.map(async (tag) => {
-      try {
-        return (await exists(layout.compiled(tag, hash))) ? [tag] : []
-      } catch {
-        return [] // not a tag burn makes (verify reports it)
-      }
-    }),
-  )
+  // (a directory that is not a tag burn makes is skipped here; verify reports it)
+  const found = await Promise.all(tags.filter(isValidTag).map(async (tag) => ((await exists(layout.compiled(tag, hash))) ? [tag] : [])))
   return found.flat()
 }
 
