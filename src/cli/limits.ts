@@ -25,7 +25,8 @@ function parseMemory(value: string): number {
   const bytes = parseSize(value, '--memory')
   if (bytes < MEMORY_FLOOR_BYTES) {
     throw usageError(
-      `invalid --memory ${JSON.stringify(value)}: give at least ${formatSize(MEMORY_FLOOR_BYTES)} (a runner's own memory moves by a few MiB while a script runs)`,
+      `invalid --memory ${JSON.stringify(value)}: give at least ${formatSize(MEMORY_FLOOR_BYTES)} ` +
+        "(a runner's own memory moves by a few MiB while a script runs)",
     )
   }
   return bytes

@@ -35,7 +35,9 @@ export const engineSpec: Spec = {
     char: 'e',
     options: ['v8', 'quickjs'],
     description:
-      'Engine: v8 (trusted code, fastest) or quickjs (sandbox for untrusted code). Default: the engine the script was registered for (quickjs if both); register: v8 for a new script. v8 runs only scripts registered for it.',
+      'Engine: v8 (trusted code, fastest) or quickjs (sandbox for untrusted code). ' +
+      'Default: the engine the script was registered for (quickjs if both); register: v8 for a new script. ' +
+      'v8 runs only scripts registered for it.',
   },
 }
 
@@ -50,7 +52,9 @@ export const limitSpec: Spec = {
     type: 'string',
     char: 'm',
     helpValue: '<size>',
-    description: `Memory the script may add to its runner, e.g. 64MiB (default ${DEFAULT_LIMITS.memory}, at least ${MEMORY_FLOOR_BYTES / 1048576}MiB).`,
+    description:
+      `Memory the script may add to its runner, e.g. 64MiB ` +
+      `(default ${DEFAULT_LIMITS.memory}, at least ${MEMORY_FLOOR_BYTES / 1048576}MiB).`,
   },
   fuel: {type: 'string', helpValue: '<n>', description: 'Deterministic instruction budget (quickjs engine; default: unlimited).'},
   'max-output': {type: 'string', helpValue: '<size>', description: `Largest result JSON, in bytes (default ${DEFAULT_LIMITS.maxOutput}).`},
@@ -91,7 +95,9 @@ export const batchSpec: Spec = {
     char: 'n',
     min: 0,
     helpValue: '<rows>',
-    description: `Rows per call; 0 = the whole input in one call (default ${DEFAULT_CHUNK_ROWS} rows, and at most ${DEFAULT_CHUNK_BYTES / 1024 / 1024} MiB of input per chunk).`,
+    description:
+      `Rows per call; 0 = the whole input in one call ` +
+      `(default ${DEFAULT_CHUNK_ROWS} rows, and at most ${DEFAULT_CHUNK_BYTES / 1024 / 1024} MiB of input per chunk).`,
   },
   concurrency: {
     type: 'integer',

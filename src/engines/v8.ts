@@ -183,8 +183,8 @@ export async function runV8(job: Extract<Job, {op: 'run'}>): Promise<JobResult> 
     ;({output, rows} = job.rows ? serializeRows(result, job.rowSeparator) : {output: serializeResult(result), rows: undefined})
     checkOutputSize(output, job.limits)
   } catch (error) {
-    if (log.budget.exceeded) error = log.budget.exceeded
-    return {ok: false, error: scriptError(error, filename, job.limits), cache, cacheReason, compileMs}
+    // A console over budget makes the script fail however it went on: the limit is the error.
+    return {ok: false, error: scriptError(log.budget.exceeded || error, filename, job.limits), cache, cacheReason, compileMs}
   }
   const runMs = performance.now() - t1
   // Republish on any miss, and once on a hit of register's body-only cache: the cache made now
@@ -237,7 +237,6 @@ async function callRows(job: Extract<Job, {op: 'run'}>, warm: Loaded, filename: 
       runMs: performance.now() - t1,
     }
   } catch (error) {
-    if (log.exceeded) error = log.exceeded
-    return {ok: false, error: scriptError(error, filename, job.limits), cache: 'none'}
+    return {ok: false, error: scriptError(log.exceeded || error, filename, job.limits), cache: 'none'}
   }
 }

@@ -1,22 +1,7 @@
+import {ALWAYS_SHOWN} from '../store/counters.js'
 import {compactStats, readStats, type Counters} from '../store/stats.js'
 import type {Store} from '../store/store.js'
 import {storeUsage, type StoreUsage} from './usage.js'
-
-/** Counters every report shows, at 0 when nothing happened yet (others appear when counted). */
-export const KNOWN_COUNTERS = [
-  'register.hits',
-  'register.misses',
-  'compiles',
-  'compileFailures',
-  'compileMs',
-  'codeCacheRejections',
-  'hits',
-  'misses',
-  'runs.ok',
-  'runs.script',
-  'runs.badData',
-  'batch.rows',
-] as const
 
 export interface StatsReport {
   since: string
@@ -37,7 +22,7 @@ export async function statsReport(store: Store, opts: {zero?: boolean} = {}): Pr
   if (opts.zero) await compactStats(store.layout, {zero: true})
   else await compactStats(store.layout).catch(() => false)
   const [totals, usage] = await Promise.all([readStats(store.layout), storeUsage(store)])
-  const counters: Counters = Object.fromEntries(KNOWN_COUNTERS.map((k) => [k, 0]))
+  const counters: Counters = Object.fromEntries(ALWAYS_SHOWN.map((k) => [k, 0]))
   for (const [k, v] of Object.entries(totals.counters)) counters[k] = v
   const runs = Object.entries(counters)
     .filter(([k]) => k.startsWith('runs.'))

@@ -5,6 +5,7 @@ import type {Limits} from '../engines/protocol.js'
 import type {EngineName} from '../engines/tag.js'
 import {registerSource, type RegisterCounters, type RegisterOutcome} from './register.js'
 import type {SourceInput} from './sources.js'
+import type {CounterDelta} from '../store/counters.js'
 import {recordStats} from '../store/stats.js'
 import type {Store} from '../store/store.js'
 
@@ -61,18 +62,20 @@ export async function registerMany(
     pool.close()
     const used: Record<string, number> = {}
     for (const it of items) if (it?.ok) used[it.outcome.hash] = Date.now()
-    await recordStats(store.layout, {
-      counters: {
-        hits: counters.hits,
-        misses: counters.misses,
-        'register.hits': counters.hits,
-        'register.misses': counters.misses,
-        compiles: counters.compiles,
-        compileFailures: counters.compileFailures,
-        compileMs: Math.round(counters.compileMs),
-      },
-      used,
-    }).catch(() => {})
+    await recordStats(store.layout, {counters: registerDelta(counters), used}).catch(() => {})
   }
   return items
+}
+
+/** A register's hits and misses count twice: as register's own and in the totals runs share. */
+function registerDelta(c: RegisterCounters): CounterDelta {
+  return {
+    hits: c.hits,
+    misses: c.misses,
+    'register.hits': c.hits,
+    'register.misses': c.misses,
+    compiles: c.compiles,
+    compileFailures: c.compileFailures,
+    compileMs: Math.round(c.compileMs),
+  }
 }

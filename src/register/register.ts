@@ -1,14 +1,16 @@
 import {lstat, utimes} from 'node:fs/promises'
 import {writeAtomic} from '../store/atomic.js'
 import {checkCompiled, lockKey, publishCompiled} from '../store/compiled.js'
-import {BurnError, storeError} from '../util/errors.js'
+import {storeError} from '../util/errors.js'
 import {faultPoint} from '../util/faults.js'
 import {sha256} from '../util/hash.js'
 import {checkName} from '../store/layout.js'
-import {acquireLock, Lock} from '../store/lock.js'
+import {writeName} from '../store/names.js'
+import {withLock} from '../store/lock.js'
 import {readRegular} from '../util/read-regular.js'
 import type {RunnerPool} from '../runners/pool.js'
-import type {JobError, Limits} from '../engines/protocol.js'
+import {engineError} from '../engines/engine-error.js'
+import type {Limits} from '../engines/protocol.js'
 import {engineTag, type EngineName} from '../engines/tag.js'
 import type {Store} from '../store/store.js'
 import {recordEngine, registerEngine} from '../store/engine-trust.js'
@@ -54,39 +56,49 @@ export async function registerSource(
   const tag = engineTag(engine)
   const base = {hash, file: opts.file, name: opts.name, engine, bytes: opts.source.length}
 
-  let outcome: RegisterOutcome
   // Settled under the script's registry lock, name included, hit or not: `burn gc` evicts under
   // the same locks and skips a script whose source was touched since it planned (evict.ts), so
   // a register that succeeds leaves its script stored and its name pointing at it. (A lock wait
   // that times out, a holder alive but stuck for 60 s, proceeds without: that guarantee lapses.)
-  const lock = await acquireLock(layout.lock(lockKey(hash, tag)))
-  const waited = lock instanceof Lock ? lock.waited : true
-  try {
+  return withLock(layout.lock(lockKey(hash, tag)), {}, async (lock) => {
+    const waited = lock?.waited ?? true
+    let outcome: RegisterOutcome
     if ((await checkCompiled(layout, tag, hash)).state === 'valid' && (await touch(layout.object(hash)))) {
       outcome = {...base, engines: await recordEngine(layout, hash, engine), status: 'hit', waited, compileMs: 0}
+      counters.hits++
     } else {
-      counters.misses++
-      const result = await pool.exec({op: 'compile', engine, tag, hash, source: opts.source, filename: opts.file, limits: opts.limits})
-      if (!result.ok) {
-        counters.compileFailures++
-        throw compileFailure(result.error, opts.file)
-      }
-      counters.compiles++
-      counters.compileMs += result.compileMs
-      faultPoint('register:compiled')
-      const engines = await recordEngine(layout, hash, engine, () => writeObject(store, hash, opts.source))
-      faultPoint('register:object-written')
-      await publishCompiled(layout, tag, hash, opts.source, result.cachedData ?? new Uint8Array(0))
-      // (a source kept from before, e.g. registered for the other engine, is marked used too)
-      await touch(layout.object(hash))
-      outcome = {...base, engines, status: 'compiled', waited, compileMs: result.compileMs}
+      const c = await compileAndStore(store, pool, {...opts, hash, engine, tag}, counters)
+      outcome = {...base, engines: c.engines, status: c.status, waited, compileMs: c.compileMs}
     }
-    if (outcome.status === 'hit') counters.hits++
-    if (opts.name !== undefined) await writeAtomic(layout.tmpDir, layout.name(opts.name), hash + '\n', 'name')
-  } finally {
-    if (lock instanceof Lock) await lock.release()
+    if (opts.name !== undefined) await writeName(layout, opts.name, hash)
+    return outcome
+  })
+}
+
+/** A miss: compile in a runner, then write the record, the source and the compiled form, in that order. */
+async function compileAndStore(
+  store: Store,
+  pool: RunnerPool,
+  opts: {source: Uint8Array; file: string; limits: Limits; hash: string; engine: EngineName; tag: string},
+  counters: RegisterCounters,
+): Promise<Pick<RegisterOutcome, 'engines' | 'status' | 'compileMs'>> {
+  const {layout} = store
+  const {hash, engine, tag} = opts
+  counters.misses++
+  const result = await pool.exec({op: 'compile', engine, tag, hash, source: opts.source, filename: opts.file, limits: opts.limits})
+  if (!result.ok) {
+    counters.compileFailures++
+    throw engineError(result.error, {file: opts.file})
   }
-  return outcome
+  counters.compiles++
+  counters.compileMs += result.compileMs
+  faultPoint('register:compiled')
+  const engines = await recordEngine(layout, hash, engine, () => writeObject(store, hash, opts.source))
+  faultPoint('register:object-written')
+  await publishCompiled(layout, tag, hash, opts.source, result.cachedData ?? new Uint8Array(0))
+  // (a source kept from before, e.g. registered for the other engine, is marked used too)
+  await touch(layout.object(hash))
+  return {engines, status: 'compiled', compileMs: result.compileMs}
 }
 
 /**
@@ -116,19 +128,4 @@ async function writeObject(store: Store, hash: string, source: Uint8Array): Prom
 
 function sha256Matches(data: Uint8Array | undefined, hash: string): boolean {
   return data !== undefined && sha256(data) === hash
-}
-
-function compileFailure(error: JobError, file: string): BurnError {
-  switch (error.kind) {
-    case 'compile': {
-      const where = error.line === undefined ? file : `${file}:${error.line}${error.column === undefined ? '' : `:${error.column}`}`
-      return new BurnError('compile', `${where}: ${error.message}`, {file, line: error.line, column: error.column})
-    }
-    case 'script':
-      return new BurnError('scriptError', `${file}: ${error.message}${error.stack ? `\n${error.stack}` : ''}`, {file})
-    case 'limit':
-      return new BurnError('limit', `${file}: ${error.message}`, {file, limit: error.limit})
-    default:
-      return new BurnError(error.kind === 'badData' ? 'badData' : 'internal', `${file}: ${error.message}`, {file})
-  }
 }

@@ -48,7 +48,8 @@ export async function refuseLink(dir: string): Promise<void> {
   const st = await lstat(dir)
   if (st.isSymbolicLink() || !st.isDirectory()) {
     const err = new Error(
-      `${dir} is ${st.isSymbolicLink() ? 'a symbolic link' : 'not a directory'}; burn does not follow links out of its store (run \`burn verify --fix\`)`,
+      `${dir} is ${st.isSymbolicLink() ? 'a symbolic link' : 'not a directory'}; ` +
+        'burn does not follow links out of its store (run `burn verify --fix`)',
     ) as NodeJS.ErrnoException
     err.code = 'ELOOP'
     throw err

@@ -4,7 +4,7 @@ import {decodeArtifact, encodeArtifact, type Decoded} from '../engines/artifact.
 import {setAside} from './damaged.js'
 import {loadXxh64} from '../util/hash.js'
 import type {Layout} from './layout.js'
-import {acquireLock, Lock} from './lock.js'
+import {withLock} from './lock.js'
 import {notRegular, readRegular} from '../util/read-regular.js'
 import {checkScriptDirs} from './store.js'
 
@@ -62,17 +62,13 @@ export async function republishCompiled(
   sourcePath: string,
   payload: Uint8Array,
 ): Promise<boolean> {
-  const lock = await acquireLock(layout.lock(lockKey(hash, tag)), {waitMs: 0})
-  if (!(lock instanceof Lock)) return false
-  try {
+  return withLock(layout.lock(lockKey(hash, tag)), {waitMs: 0, busy: () => false}, async () => {
     const source = await readRegular(sourcePath).catch(() => undefined)
     if (!source) return false
     // a run's cache is made after the call: warm
     await publishCompiled(layout, tag, hash, source, payload, true)
     return true
-  } finally {
-    await lock.release()
-  }
+  })
 }
 
 export const lockKey = (hash: string, tag: string) => `${hash}.${tag}`

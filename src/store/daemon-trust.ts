@@ -33,7 +33,10 @@ export function daemonDirProblem(dir: string): string | undefined {
   return distrust(dir, st)
 }
 
-/** Why the socket at `path` is not one this user's daemon made (this user's, no access for anyone else); undefined: it is. Throws ENOENT. */
+/**
+ * Why the socket at `path` is not one this user's daemon made (this user's, no access for anyone
+ * else); undefined: it is. Throws ENOENT.
+ */
 export function socketProblem(path: string): string | undefined {
   const st = lstatSync(path)
   if (!st.isSocket()) return `${path} is not a socket`

@@ -4,8 +4,8 @@ import {readRegularSync} from '../util/read-regular.js'
 import {checkParents} from './store-trust.js'
 import {storeError, usageError} from '../util/errors.js'
 import {ENGINES, type EngineName} from '../engines/tag.js'
-import type {Layout} from './layout.js'
-import {acquireLock, Lock} from './lock.js'
+import {isValidTag, type Layout} from './layout.js'
+import {withLock} from './lock.js'
 import {resolveScript} from './resolve.js'
 import {exists, type Store} from './store.js'
 
@@ -90,15 +90,8 @@ export async function registeredEngines(layout: Layout, hash: string): Promise<E
 /** The engine tags with a compiled form of `hash` (a legacy script's only evidence). */
 async function compiledTags(layout: Layout, hash: string): Promise<string[]> {
   const tags = await readdir(layout.compiledDir).catch(() => [] as string[])
-  const found = await Promise.all(
-    tags.map(async (tag) => {
-      try {
-        return (await exists(layout.compiled(tag, hash))) ? [tag] : []
-      } catch {
-        return [] // not a tag burn makes (verify reports it)
-      }
-    }),
-  )
+  // (a directory that is not a tag burn makes is skipped here; verify reports it)
+  const found = await Promise.all(tags.filter(isValidTag).map(async (tag) => ((await exists(layout.compiled(tag, hash))) ? [tag] : [])))
   return found.flat()
 }
 
@@ -121,7 +114,8 @@ export async function runTarget(
   if (requested === 'v8' && !engines.includes('v8')) {
     const script = ref === hash ? hash : `${ref} (${hash})`
     throw usageError(
-      `script ${script} is registered for the quickjs sandbox only, so it does not run on v8; if you trust its code, register it again with --engine v8 (\`burn register <file> --engine v8\`), or run it without --engine`,
+      `script ${script} is registered for the quickjs sandbox only, so it does not run on v8; ` +
+        'if you trust its code, register it again with --engine v8 (`burn register <file> --engine v8`), or run it without --engine',
       {hash, engines},
     )
   }
@@ -158,15 +152,12 @@ export async function recordEngine(
     const recorded = await readRecord(layout, hash)
     if (recorded?.includes(engine)) return recorded
   }
-  const lock = await acquireLock(layout.lock(`${hash}.engines`))
-  try {
+  return withLock(layout.lock(`${hash}.engines`), {}, async () => {
     const before = (await exists(layout.object(hash))) ? await registeredEngines(layout, hash) : []
     const after = ENGINES.filter((e) => e === engine || before.includes(e))
     const recorded = await readRecord(layout, hash).catch(() => undefined)
     if (recorded?.join() !== after.join()) await writeAtomic(layout.tmpDir, layout.engines(hash), JSON.stringify(after) + '\n', 'engines')
     await writeSource?.()
     return after
-  } finally {
-    if (lock instanceof Lock) await lock.release()
-  }
+  })
 }

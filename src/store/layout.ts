@@ -13,22 +13,28 @@ const NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/
 // Engine tags are made by burn, but they are checked too since `gc` reads them back from disk.
 const TAG = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/
 
+// Each validator comes as a predicate (isValid*) and as a check that throws the usage error.
+export const isValidName = (name: string): boolean => NAME.test(name) && !name.includes('..')
+export const isValidHash = (hash: string): boolean => FULL_HASH.test(hash)
+export const isValidTag = (tag: string): boolean => TAG.test(tag)
+
 export function checkName(name: string): string {
-  if (!NAME.test(name) || name.includes('..')) {
+  if (!isValidName(name)) {
     throw usageError(
-      `invalid name ${JSON.stringify(name)}: use 1-128 letters, digits, '.', '_' or '-', starting with a letter or digit, with no '..' and no path separators`,
+      `invalid name ${JSON.stringify(name)}: use 1-128 letters, digits, '.', '_' or '-', starting with a letter or digit, ` +
+        "with no '..' and no path separators",
     )
   }
   return name
 }
 
 export function checkHash(hash: string): string {
-  if (!FULL_HASH.test(hash)) throw usageError(`invalid hash ${JSON.stringify(hash)}: expected 64 lowercase hex digits`)
+  if (!isValidHash(hash)) throw usageError(`invalid hash ${JSON.stringify(hash)}: expected 64 lowercase hex digits`)
   return hash
 }
 
 export function checkTag(tag: string): string {
-  if (!TAG.test(tag)) throw usageError(`invalid engine tag ${JSON.stringify(tag)}`)
+  if (!isValidTag(tag)) throw usageError(`invalid engine tag ${JSON.stringify(tag)}`)
   return tag
 }
 

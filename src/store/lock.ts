@@ -72,9 +72,14 @@ export function envMs(name: string, fallback: number): number {
   return Number.isFinite(v) && v >= 0 ? v : fallback
 }
 
+/** How long a waiter waits for a live holder by default (tests and the torture run shorten it). */
+export const lockWaitMs = () => envMs('BURN_LOCK_WAIT_MS', 60_000)
+/** The heartbeat age past which a lock is stale by default, for acquirers, gc, verify and usage alike. */
+export const lockStaleMs = () => envMs('BURN_LOCK_STALE_MS', 10_000)
+
 export async function acquireLock(path: string, opts: LockOptions = {}): Promise<Acquired> {
-  const waitMs = opts.waitMs ?? envMs('BURN_LOCK_WAIT_MS', 60_000)
-  const staleMs = opts.staleMs ?? envMs('BURN_LOCK_STALE_MS', 10_000)
+  const waitMs = opts.waitMs ?? lockWaitMs()
+  const staleMs = opts.staleMs ?? lockStaleMs()
   const deadline = Date.now() + waitMs
   let waited = false
   let delay = 5
@@ -91,6 +96,23 @@ export async function acquireLock(path: string, opts: LockOptions = {}): Promise
     waited = true
     await sleep(delay + Math.random() * delay)
     delay = Math.min(delay * 2, 50)
+  }
+}
+
+/**
+ * Runs `fn` holding the lock at `path` and releases it after, whatever `fn` does. When the wait
+ * times out: with `busy`, its value is returned and `fn` does not run; without, `fn` runs
+ * without the lock (`lock` undefined), which acquireLock's callers accept where the lock only
+ * saves duplicate work.
+ */
+export async function withLock<T>(path: string, opts: LockOptions & {busy?: () => T}, fn: (lock?: Lock) => Promise<T>): Promise<T> {
+  const got = await acquireLock(path, opts)
+  const lock = got instanceof Lock ? got : undefined
+  if (!lock && opts.busy) return opts.busy()
+  try {
+    return await fn(lock)
+  } finally {
+    await lock?.release()
   }
 }
 

@@ -1,18 +1,54 @@
 import {link, lstat, mkdir, rename, rm} from 'node:fs/promises'
-import {tmpName} from './atomic.js'
-import type {Layout} from './layout.js'
-import {readRegular} from '../util/read-regular.js'
+import {tmpName, writeAtomic} from './atomic.js'
+import {storeError} from '../util/errors.js'
+import {isValidHash, type Layout} from './layout.js'
+import {notRegular, readRegular} from '../util/read-regular.js'
+
+/*
+ * Names (`names/<name>`): a file holding the full hash it points to and a newline. Written by
+ * register (an atomic rename, no lock: the last register wins), read by every `<script>`
+ * argument (resolve.ts), removed by forget and gc only while it still points where they judged.
+ */
+
+/** The hash a name file's text points to, or undefined when the text is not a name file's. */
+export function nameTarget(text: string): string | undefined {
+  const hash = text.trim()
+  return isValidHash(hash) ? hash : undefined
+}
+
+/** The hash a name points to, or undefined when there is no such name; a damaged name is a store error (exit 8). */
+export async function readName(layout: Layout, name: string): Promise<string | undefined> {
+  let text: string
+  try {
+    text = (await readRegular(layout.name(name))).toString('utf8')
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined
+    // a directory, a FIFO or a symbolic link: never followed, never waited on
+    if (notRegular(error)) {
+      throw storeError(`name ${name} in the store is damaged (${(error as Error).message}); run \`burn verify --fix\``, {name})
+    }
+    throw error
+  }
+  const hash = nameTarget(text)
+  if (hash === undefined) throw storeError(`name ${name} in the store is damaged; run \`burn verify --fix\``, {name})
+  return hash
+}
+
+/** Points `name` at `hash`, replacing what it pointed to (the caller checked the name). */
+export async function writeName(layout: Layout, name: string, hash: string): Promise<void> {
+  await writeAtomic(layout.tmpDir, layout.name(name), hash + '\n', 'name')
+}
 
 /**
  * Removes names/<name> only if it still points to `hash`. A register may rewrite a name at any
  * moment (its write is an atomic rename, with no lock), so the file is first moved out of the
  * way (only one process can move a given file), then checked: if what was moved is a newer
- * alias, it is linked back (link refuses to overwrite an even newer one). The same trick as
+ * name, it is linked back (link refuses to overwrite an even newer one). The same trick as
  * breaking a stale lock (lock.ts). Returns the sizes removed, or undefined when nothing was.
  */
-export async function removeAlias(layout: Layout, name: string, hash: string): Promise<{size: number; diskBytes: number} | undefined> {
+export async function removeName(layout: Layout, name: string, hash: string): Promise<{size: number; diskBytes: number} | undefined> {
   const path = layout.name(name)
-  const aside = tmpName(layout.tmpDir, 'alias')
+  const aside = tmpName(layout.tmpDir, 'name')
   try {
     await mkdir(layout.tmpDir, {recursive: true, mode: 0o700})
     await rename(path, aside)
@@ -21,12 +57,12 @@ export async function removeAlias(layout: Layout, name: string, hash: string): P
   }
   const st = await lstat(aside).catch(() => undefined)
   if (!st?.isFile()) {
-    // Not an alias file at all (verify reports it): put it back untouched.
+    // Not a name file at all (verify reports it): put it back untouched.
     await rename(aside, path).catch(() => {})
     return undefined
   }
   const text = (await readRegular(aside).catch(() => '')).toString()
-  if (text.trim() !== hash) {
+  if (nameTarget(text) !== hash) {
     await link(aside, path).catch(() => {})
     await rm(aside, {force: true})
     return undefined
@@ -34,3 +70,6 @@ export async function removeAlias(layout: Layout, name: string, hash: string): P
   await rm(aside, {force: true})
   return {size: st.size, diskBytes: st.blocks * 512}
 }
+
+/** The old word, for maintenance/ (forget, gc, verify) until they import removeName. */
+export {removeName as removeAlias}

@@ -1,9 +1,11 @@
 import {setAside} from './damaged.js'
 import {republishCompiled} from './compiled.js'
-import {BurnError, notFoundError} from '../util/errors.js'
+import {notFoundError, type BurnError} from '../util/errors.js'
+import {engineError} from '../engines/engine-error.js'
 import type {Job, JobError, JobResult, Limits} from '../engines/protocol.js'
 import {engineTag, type EngineName} from '../engines/tag.js'
-import {recordStats, type Counters} from './stats.js'
+import type {CounterDelta, Outcome, OutcomeFamily} from './counters.js'
+import {recordStats} from './stats.js'
 import {checkScriptDirs, type Store} from './store.js'
 
 export interface RunOutcome {
@@ -44,7 +46,7 @@ export async function runScript(
     throw error
   }
   await afterRun(store, {hash, tag, result})
-  if (!result.ok) throw jobError(result.error, hash)
+  if (!result.ok) throw engineError(result.error, {hash})
   return {hash, output: result.output ?? 'null', cache: result.cache}
 }
 
@@ -70,8 +72,8 @@ export async function settleResult(store: Store, r: {hash: string; tag: string; 
  * The counters of one call's result: the store hit or miss (none when the runner reused a
  * script it had loaded), a compile, and `<outcomes>.ok` or `<outcomes>.<error kind>`.
  */
-export function resultCounters(result: JobResult, outcomes = 'runs'): Counters {
-  const c: Counters = {}
+export function resultCounters(result: JobResult, outcomes: OutcomeFamily = 'runs'): CounterDelta {
+  const c: CounterDelta = {}
   if (result.cache === 'hit') {
     c.hits = 1
     if (result.cachedData) c.codeCacheUpgrades = 1
@@ -88,32 +90,10 @@ export function resultCounters(result: JobResult, outcomes = 'runs'): Counters {
   return c
 }
 
-function outcomeName(e: JobError): string {
+function outcomeName(e: JobError): Outcome {
   if (e.kind === 'limit') return `limit.${e.limit}`
   return e.kind
 }
 
-export function jobError(e: JobError, hash: string): BurnError {
-  switch (e.kind) {
-    case 'script':
-      return new BurnError(
-        'scriptError',
-        e.stack && e.stack.includes(e.message) ? e.stack : `${e.message}${e.stack ? `\n${e.stack}` : ''}`,
-        {hash, message: e.message, stack: e.stack},
-      )
-    case 'limit':
-      return new BurnError('limit', e.message, {hash, limit: e.limit})
-    case 'badData':
-      return new BurnError('badData', e.message, {hash})
-    case 'compile':
-      return new BurnError('compile', `${e.message}${e.line ? ` (line ${e.line}${e.column ? `, column ${e.column}` : ''})` : ''}`, {
-        hash,
-        line: e.line,
-        column: e.column,
-      })
-    case 'sourceDamaged':
-      return new BurnError('store', `${e.message}; it was set aside: run \`burn verify\` and register the script again`, {hash})
-    default:
-      return new BurnError('internal', `internal error (a bug in burn): ${e.message}`, {hash})
-  }
-}
+/** Kept for batch/chunk-error.ts until it calls engineError (engines/engine-error.ts) itself. */
+export const jobError = (e: JobError, hash: string): BurnError => engineError(e, {hash})

@@ -1,7 +1,7 @@
 import {readdir} from 'node:fs/promises'
-import {BurnError, notFoundError, storeError, usageError} from '../util/errors.js'
-import {FULL_HASH, HASH_PREFIX, checkName} from './layout.js'
-import {notRegular, readRegular} from '../util/read-regular.js'
+import {BurnError, notFoundError, usageError} from '../util/errors.js'
+import {FULL_HASH, HASH_PREFIX, isValidName} from './layout.js'
+import {readName} from './names.js'
 import {exists, type Store} from './store.js'
 
 /**
@@ -11,14 +11,11 @@ import {exists, type Store} from './store.js'
  */
 export async function resolveScript(store: Store | undefined, ref: string): Promise<string> {
   const isHex = HASH_PREFIX.test(ref)
-  let isName = false
-  try {
-    checkName(ref)
-    isName = true
-  } catch {}
+  const isName = isValidName(ref)
   if (!isHex && !isName) {
     throw usageError(
-      `invalid script reference ${JSON.stringify(ref)}: expected a full hash, a unique prefix of at least 6 hex digits, or a name (to add a file, use \`burn register <file>\`)`,
+      `invalid script reference ${JSON.stringify(ref)}: expected a full hash, a unique prefix of at least 6 hex digits, ` +
+        'or a name (to add a file, use `burn register <file>`)',
     )
   }
   if (!store) throw notFound(ref)
@@ -28,7 +25,7 @@ export async function resolveScript(store: Store | undefined, ref: string): Prom
     throw notFound(ref)
   }
   if (isName) {
-    const target = await readAlias(store, ref)
+    const target = await readName(layout, ref)
     if (target !== undefined) {
       if (!(await exists(layout.object(target)))) {
         throw notFoundError(
@@ -58,22 +55,4 @@ function notFound(ref: string): BurnError {
     `no script matches ${JSON.stringify(ref)}; \`burn list\` shows what is registered, \`burn register <file>\` adds one`,
     {ref},
   )
-}
-
-/** The hash a name points to, or undefined when there is no such name. */
-export async function readAlias(store: Store, name: string): Promise<string | undefined> {
-  let text: string
-  try {
-    text = (await readRegular(store.layout.name(name))).toString('utf8')
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined
-    // a directory, a FIFO or a symbolic link: never followed, never waited on
-    if (notRegular(error)) {
-      throw storeError(`name ${name} in the store is damaged (${(error as Error).message}); run \`burn verify --fix\``, {name})
-    }
-    throw error
-  }
-  const hash = text.trim()
-  if (!FULL_HASH.test(hash)) throw storeError(`name ${name} in the store is damaged; run \`burn verify --fix\``, {name})
-  return hash
 }

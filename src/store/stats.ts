@@ -3,8 +3,9 @@ import {readdir, rm} from 'node:fs/promises'
 import {join} from 'node:path'
 import {writeAtomic} from './atomic.js'
 import {setAside} from './damaged.js'
+import type {CounterDelta} from './counters.js'
 import type {Layout} from './layout.js'
-import {acquireLock, Lock} from './lock.js'
+import {withLock} from './lock.js'
 import {notRegular, readRegular} from '../util/read-regular.js'
 
 /*
@@ -19,10 +20,12 @@ import {notRegular, readRegular} from '../util/read-regular.js'
  * Any process that writes a delta folds now and then (about one write in COMPACT_EVERY checks,
  * and only past COMPACT_AT deltas), so stats/ stays small without a daemon.
  */
+/** Counters as read back: ids of counters.ts, and any other a different burn wrote to the same store. */
 export type Counters = Record<string, number>
 
 export interface Delta {
-  counters?: Counters
+  /** Code that counts passes a CounterDelta (counters.ts); tests and folding pass any. */
+  counters?: Counters | CounterDelta
   used?: Record<string, number>
 }
 
@@ -146,9 +149,8 @@ export interface CompactOptions {
 export async function compactStats(layout: Layout, opts: CompactOptions = {}): Promise<boolean> {
   const names = await listDeltas(layout)
   if (!opts.zero && !opts.force && names.length < COMPACT_AT) return false
-  const lock = await acquireLock(layout.lock('stats'), {waitMs: opts.zero || opts.force ? 30_000 : 0})
-  if (!(lock instanceof Lock)) return false
-  try {
+  const waitMs = opts.zero || opts.force ? 30_000 : 0
+  return withLock(layout.lock('stats'), {waitMs, busy: () => false}, async () => {
     const current = await listDeltas(layout)
     const read = await readJson<Totals>(totalsPath(layout))
     // A damaged totals.json is kept for `verify` to show; the counters start again from here.
@@ -177,7 +179,5 @@ export async function compactStats(layout: Layout, opts: CompactOptions = {}): P
     await writeAtomic(layout.tmpDir, totalsPath(layout), JSON.stringify(next), 'stats-totals')
     for (const n of next.merged) await rm(join(layout.statsDir, n), {force: true})
     return true
-  } finally {
-    await lock.release()
-  }
+  })
 }

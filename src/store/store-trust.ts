@@ -22,12 +22,18 @@ export function distrust(path: string, st: Stats, uid = euid()): string | undefi
   if (!st.isDirectory()) return `${path} is not a directory; remove it or pass another --cache-dir`
   if (uid === undefined) return undefined // no owners to compare (Windows)
   if (st.uid !== uid) {
-    return `${path} is owned by uid ${st.uid}, not by you (uid ${uid}): its owner decides what burn would run; pass another --cache-dir (or, if it is yours, \`chown -R ${uid} ${path}\`)`
+    return (
+      `${path} is owned by uid ${st.uid}, not by you (uid ${uid}): its owner decides what burn would run; ` +
+      `pass another --cache-dir (or, if it is yours, \`chown -R ${uid} ${path}\`)`
+    )
   }
   const writable = st.mode & 0o022
   if (writable) {
     const who = writable === 0o022 ? 'group and others' : writable & 0o020 ? 'group' : 'others'
-    return `${path} is writable by ${who} (mode 0${(st.mode & 0o777).toString(8)}): they could plant scripts you would run; \`chmod 700 ${path}\` if nobody else wrote into it, or pass another --cache-dir`
+    return (
+      `${path} is writable by ${who} (mode 0${(st.mode & 0o777).toString(8)}): they could plant scripts you would run; ` +
+      `\`chmod 700 ${path}\` if nobody else wrote into it, or pass another --cache-dir`
+    )
   }
   return undefined
 }

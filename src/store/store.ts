@@ -115,7 +115,8 @@ async function checkFormat(layout: Layout): Promise<void> {
   }
   if (format > STORE_FORMAT) {
     throw storeError(
-      `the store in ${layout.root} has format ${format}, newer than this burn supports (${STORE_FORMAT}); upgrade burn or pass another --cache-dir`,
+      `the store in ${layout.root} has format ${format}, newer than this burn supports (${STORE_FORMAT}); ` +
+        'upgrade burn or pass another --cache-dir',
       {format},
     )
   }

@@ -1,11 +1,11 @@
 import assert from 'node:assert/strict'
 import {spawn, spawnSync} from 'node:child_process'
-import {writeFileSync} from 'node:fs'
+import {existsSync, writeFileSync} from 'node:fs'
 import {hostname} from 'node:os'
 import {join} from 'node:path'
 import {describe, it} from 'node:test'
 import {fileURLToPath} from 'node:url'
-import {acquireLock, Lock, staleReason} from '../../../src/store/lock.js'
+import {acquireLock, Lock, lockStaleMs, lockWaitMs, staleReason, withLock} from '../../../src/store/lock.js'
 import {tmp} from '../../helpers.js'
 
 const LOCK_JS = fileURLToPath(new URL('../../../src/store/lock.js', import.meta.url))
@@ -63,5 +63,54 @@ describe('lock files', () => {
       ),
     )
     assert.deepEqual(codes, Array(8).fill(0))
+  })
+
+  it('withLock holds the lock around fn and releases it after, even when fn throws', async () => {
+    const path = join(tmp(), 'w.lock')
+    const seen = await withLock(path, {}, async (lock) => [lock instanceof Lock, existsSync(path)])
+    assert.deepEqual(seen, [true, true])
+    assert.equal(existsSync(path), false)
+    await assert.rejects(
+      withLock(path, {}, async () => {
+        throw new Error('boom')
+      }),
+      /^Error: boom$/,
+    )
+    assert.equal(existsSync(path), false)
+  })
+
+  it('withLock on a busy lock: busy() answers without running fn; without busy, fn runs without the lock', async () => {
+    const path = join(tmp(), 'b.lock')
+    const held = await acquireLock(path)
+    assert.ok(held instanceof Lock)
+    let ran = false
+    const r = await withLock(path, {waitMs: 50, busy: () => 'busy'}, async () => {
+      ran = true
+      return 'ran'
+    })
+    assert.deepEqual([r, ran], ['busy', false])
+    assert.equal(await withLock(path, {waitMs: 50}, async (lock) => (lock === undefined ? 'without' : 'with')), 'without')
+    assert.equal(await held.stillOwned(), true)
+    await held.release()
+  })
+
+  it('reads the lock timeout defaults from the environment, in one place', () => {
+    const saved = [process.env.BURN_LOCK_WAIT_MS, process.env.BURN_LOCK_STALE_MS]
+    try {
+      delete process.env.BURN_LOCK_WAIT_MS
+      delete process.env.BURN_LOCK_STALE_MS
+      assert.deepEqual([lockWaitMs(), lockStaleMs()], [60_000, 10_000])
+      process.env.BURN_LOCK_WAIT_MS = '300'
+      process.env.BURN_LOCK_STALE_MS = 'soon'
+      assert.deepEqual([lockWaitMs(), lockStaleMs()], [300, 10_000])
+    } finally {
+      for (const [k, v] of [
+        ['BURN_LOCK_WAIT_MS', saved[0]],
+        ['BURN_LOCK_STALE_MS', saved[1]],
+      ] as const) {
+        if (v === undefined) delete process.env[k]
+        else process.env[k] = v
+      }
+    }
   })
 })
