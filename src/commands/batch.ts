@@ -7,11 +7,20 @@ import {usageError} from '../util/errors.js'
 
 export default class Batch extends BurnCommand {
   static summary = 'Stream rows through a registered script: in chunks, in parallel, in order.'
-  static description = `Rows come from --input-file or stdin, as one JSON array (streamed, never read whole) or NDJSON (one value per line; blank lines are skipped), told apart by the first non-blank byte unless --input-format says. Each chunk of --chunk-size rows is one call: the script gets an array of rows and must return an array, whose elements are written in input order, as NDJSON or (--output-format json) one JSON array. Chunks run on --concurrency runner processes at once; memory stays flat however large the input, and a slow reader of the output slows the batch down instead of filling memory. Closing the output early (| head) ends the batch with exit 0.
+  static description = `Rows come from --input-file or stdin, as one JSON array (streamed, never read whole) or NDJSON (one value per \
+line; blank lines are skipped), told apart by the first non-blank byte unless --input-format says. Each chunk of --chunk-size rows is one \
+call: the script gets an array of rows and must return an array, whose elements are written in input order, as NDJSON or (--output-format \
+json) one JSON array. Chunks run on --concurrency runner processes at once; memory stays flat however large the input, and a slow reader \
+of the output slows the batch down instead of filling memory. Closing the output early (| head) ends the batch with exit 0.
 
-Limits apply per chunk. --on-error fail (the default) stops at the first failed chunk in input order, after writing every row before it, and exits 5, 6 or 7 as \`burn run\` would; skip drops failed chunks and goes on; emit also writes one JSON line per failed chunk to stderr ({"chunk", "firstRow", "lastRow", "code", "kind", "message"}). With skip and emit the exit code is 0: the summary counts the failed chunks. Rows and chunks are numbered from 1, like lines. A file given to --output appears only when the batch succeeds. The script's module body runs once per runner process, not once per chunk.
+Limits apply per chunk. --on-error fail (the default) stops at the first failed chunk in input order, after writing every row before it, \
+and exits 5, 6 or 7 as \`burn run\` would; skip drops failed chunks and goes on; emit also writes one JSON line per failed chunk to stderr \
+({"chunk", "firstRow", "lastRow", "code", "kind", "message"}). With skip and emit the exit code is 0: the summary counts the failed \
+chunks. Rows and chunks are numbered from 1, like lines. A file given to --output appears only when the batch succeeds. The script's \
+module body runs once per runner process, not once per chunk.
 
-On a terminal a spinner shows progress on stderr, then one summary line; --progress shows both elsewhere too. With --json the summary (and any error) is one JSON object on stderr, and stdout still carries only rows.`
+On a terminal a spinner shows progress on stderr, then one summary line; --progress shows both elsewhere too. With --json the summary (and \
+any error) is one JSON object on stderr, and stdout still carries only rows.`
 
   static examples = [
     '<%= config.bin %> batch transform --input-file rows.ndjson > out.ndjson',

@@ -5,8 +5,8 @@ import {openStore} from '../store/store.js'
 
 export default class Forget extends BurnCommand {
   static summary = 'Remove scripts: source, compiled forms and names.'
-  static description =
-    'Idempotent: a script that is already gone is reported and is not an error. Takes the registry locks, so it never races a register of the same script.'
+  static description = `Idempotent: a script that is already gone is reported and is not an error. Takes the registry locks, so it never \
+races a register of the same script.`
   static examples = ['<%= config.bin %> forget transform', '<%= config.bin %> forget 3f2a9c 81b0de --json']
   static strict = false
   static args = {script: Args.string({required: true, description: 'hashes, unique prefixes or names'})}

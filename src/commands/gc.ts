@@ -9,9 +9,13 @@ import {parseDuration, parseSize} from '../util/units.js'
 
 export default class Gc extends BurnCommand {
   static summary = 'Remove debris and evict scripts by size or age.'
-  static description = `Always removes: tmp files older than --tmp-age (younger ones may be writes in flight), locks whose owner is gone, files of run daemons that are gone, set-aside (damaged) files, compiled forms whose source is gone, names that point nowhere, and compiled forms of other engine tags (older Node versions; --keep-foreign keeps them).
---max-size evicts least-recently-used scripts until the store's disk use (as \`du\` counts it) fits; --older-than evicts scripts not used for that long. A script's last use is its last run or register.
-Safe while other processes register, run and batch: it takes the registry locks, skips what is in use, and a run racing an eviction gets its result or a clean exit 3.`
+  static description = `Always removes: tmp files older than --tmp-age (younger ones may be writes in flight), locks whose owner is gone, \
+files of run daemons that are gone, set-aside (damaged) files, compiled forms whose source is gone, names that point nowhere, and compiled \
+forms of other engine tags (older Node versions; --keep-foreign keeps them).
+--max-size evicts least-recently-used scripts until the store's disk use (as \`du\` counts it) fits; --older-than evicts scripts not used \
+for that long. A script's last use is its last run or register.
+Safe while other processes register, run and batch: it takes the registry locks, skips what is in use, and a run racing an eviction gets \
+its result or a clean exit 3.`
   static examples = [
     {description: 'Remove debris only', command: '<%= config.bin %> gc'},
     {description: 'Keep the store under 500 MiB, least recently used scripts first', command: '<%= config.bin %> gc --max-size 500MB'},
@@ -104,12 +108,11 @@ async function render(r: GcReport, list: boolean): Promise<string> {
       ),
     )
   }
-  out.push(
-    `${r.dryRun ? 'would free' : 'freed'} ${humanBytes(r.freed.diskBytes)} on disk (${r.freed.files} files, ${humanBytes(r.freed.bytes)}); store ${humanBytes(r.before.diskBytes)} -> ${humanBytes(r.after.diskBytes)}`,
-  )
-  if (r.maxSize !== null && !r.fits)
-    out.push(
-      `the store is still over --max-size ${humanBytes(r.maxSize)}${r.skipped ? ` (${r.skipped} item(s) in use were skipped; run gc again)` : ''}`,
-    )
+  const freed = `${humanBytes(r.freed.diskBytes)} on disk (${r.freed.files} files, ${humanBytes(r.freed.bytes)})`
+  out.push(`${r.dryRun ? 'would free' : 'freed'} ${freed}; store ${humanBytes(r.before.diskBytes)} -> ${humanBytes(r.after.diskBytes)}`)
+  if (r.maxSize !== null && !r.fits) {
+    const skipped = r.skipped ? ` (${r.skipped} item(s) in use were skipped; run gc again)` : ''
+    out.push(`the store is still over --max-size ${humanBytes(r.maxSize)}${skipped}`)
+  }
   return out.join('\n')
 }

@@ -5,8 +5,8 @@ import {renderTable, humanBytes} from '../cli/table.js'
 
 export default class List extends BurnCommand {
   static summary = 'List registered scripts.'
-  static description =
-    'Hash prefix, names, source size, the engines each script is registered for (--json also lists its compiled forms), registration time and last use.'
+  static description = `Hash prefix, names, source size, the engines each script is registered for (--json also lists its compiled forms), \
+registration time and last use.`
   static examples = ['<%= config.bin %> list', '<%= config.bin %> list --json']
 
   async run(): Promise<unknown> {

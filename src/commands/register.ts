@@ -16,9 +16,13 @@ import {formatSize, parseSize} from '../util/units.js'
 
 export default class Register extends BurnCommand {
   static summary = 'Hash, compile and store scripts; print their hashes.'
-  static description = `Each source is stored under the SHA-256 of its exact bytes (the same as sha256sum) and compiled once per engine, however many processes register it at the same time. Registering the same bytes again is a hit. A syntax error exits 4 with file, line and column and stores nothing.
+  static description = `Each source is stored under the SHA-256 of its exact bytes (the same as sha256sum) and compiled once per engine, \
+however many processes register it at the same time. Registering the same bytes again is a hit. A syntax error exits 4 with file, line and \
+column and stores nothing.
 
-Trust is decided here: the engines a script is registered for are stored with it, and runs without --engine use them (the quickjs sandbox when both). Without --engine a new script is registered for v8 (trusted code) and a stored one keeps its engines; a script registered only with --engine quickjs never runs on v8 until it is registered again with --engine v8.`
+Trust is decided here: the engines a script is registered for are stored with it, and runs without --engine use them (the quickjs sandbox \
+when both). Without --engine a new script is registered for v8 (trusted code) and a stored one keeps its engines; a script registered only \
+with --engine quickjs never runs on v8 until it is registered again with --engine v8.`
   static examples = [
     '<%= config.bin %> register transform.js',
     '<%= config.bin %> register transform.js --name transform',

@@ -8,7 +8,9 @@ import {runSpec} from '../cli/spec.js'
 
 export default class Run extends BurnCommand {
   static summary = 'Run a registered script with JSON in and JSON out.'
-  static description = `The script is found by full hash, unique hash prefix (6+ hex digits) or name. Input comes from --input, --input-file, or stdin when it is not a terminal; with none, the input is null. The result is printed as one line of JSON on stdout; the script's console output goes to stderr. With --json the output is {"hash", "cache", "result"}.`
+  static description = `The script is found by full hash, unique hash prefix (6+ hex digits) or name. Input comes from --input, \
+--input-file, or stdin when it is not a terminal; with none, the input is null. The result is printed as one line of JSON on stdout; the \
+script's console output goes to stderr. With --json the output is {"hash", "cache", "result"}.`
   static examples = [
     `<%= config.bin %> run 3f2a9c --input '{"x":1}'`,
     `<%= config.bin %> run transform --input-file row.json --pretty`,

@@ -25,7 +25,9 @@ const label = (k: string) => LABELS[k] ?? (k.startsWith('runs.limit.') ? `runs: 
 
 export default class Stats extends BurnCommand {
   static summary = 'Show cache counters and store size.'
-  static description = `Counters are shared by every process and exact under concurrency; they survive restarts until --zero resets them (the store itself is untouched). Store sizes come from a walk of the cache directory at the time of the call: bytes are file sizes, "on disk" is what \`du -s -B1\` reports.`
+  static description = `Counters are shared by every process and exact under concurrency; they survive restarts until --zero resets them \
+(the store itself is untouched). Store sizes come from a walk of the cache directory at the time of the call: bytes are file sizes, "on \
+disk" is what \`du -s -B1\` reports.`
   static examples = [
     {description: 'Counters and store size as tables', command: '<%= config.bin %> stats'},
     {description: 'The same for scripts', command: `<%= config.bin %> stats --json | jq '.counters["runs.ok"], .store.diskBytes'`},

@@ -9,7 +9,11 @@ import {verifyStore, type VerifyReport} from '../maintenance/verify.js'
 
 export default class Verify extends BurnCommand {
   static summary = 'Check every file of the store; --fix repairs what it finds.'
-  static description = `Re-hashes every source (SHA-256) against its name; checks every compiled form (header, checksums, engine tag, source hash and the source it was made from), every name, store.json, the stats files and the permissions (0700 directories, 0600 files). Each problem is reported once with what --fix does about it: a damaged source is set aside (damaged/) with its compiled forms and names, so the script is simply not registered until it is registered again; a damaged compiled form is set aside and the next run compiles again; debris (old tmp files, stale locks, orphan or foreign compiled forms) is removed.
+  static description = `Re-hashes every source (SHA-256) against its name; checks every compiled form (header, checksums, engine tag, \
+source hash and the source it was made from), every name, store.json, the stats files and the permissions (0700 directories, 0600 files). \
+Each problem is reported once with what --fix does about it: a damaged source is set aside (damaged/) with its compiled forms and names, \
+so the script is simply not registered until it is registered again; a damaged compiled form is set aside and the next run compiles again; \
+debris (old tmp files, stale locks, orphan or foreign compiled forms) is removed.
 Exit 8 while damage remains; 0 when the store is clean (debris alone does not fail the check).`
   static examples = [
     {description: 'Check the store', command: '<%= config.bin %> verify'},
@@ -65,16 +69,17 @@ async function render(r: VerifyReport): Promise<string> {
       ),
     )
   }
-  out.push(
-    `checked ${c.sources} sources (${humanBytes(c.sourceBytes)}), ${c.compiled} compiled forms (${humanBytes(c.compiledBytes)}), ${c.names} names, ${c.locks} locks, ${c.tmpFiles} tmp files, ${c.statsFiles} stats files in ${(r.ms / 1000).toFixed(1)} s`,
-  )
+  const stored = `${c.sources} sources (${humanBytes(c.sourceBytes)}), ${c.compiled} compiled forms (${humanBytes(c.compiledBytes)})`
+  const other = `${c.names} names, ${c.locks} locks, ${c.tmpFiles} tmp files, ${c.statsFiles} stats files`
+  out.push(`checked ${stored}, ${other} in ${(r.ms / 1000).toFixed(1)} s`)
   const fixed = r.problems.filter((p) => p.fixed).length
+  const damage = r.problems.filter((p) => p.severity === 'damage').length
   out.push(
     r.problems.length === 0
       ? 'the store is clean'
       : r.fix
         ? `${r.problems.length} problem(s) found, ${fixed} repaired${r.clean ? '; the store is clean' : ''}`
-        : `${r.problems.length} problem(s) found (${r.problems.filter((p) => p.severity === 'damage').length} damage); \`burn verify --fix\` repairs them`,
+        : `${r.problems.length} problem(s) found (${damage} damage); \`burn verify --fix\` repairs them`,
   )
   if (r.setAside > 0) out.push(`${r.setAside} set-aside file(s) in damaged/; \`burn gc\` removes them`)
   return out.join('\n')

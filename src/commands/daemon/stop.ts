@@ -5,8 +5,8 @@ import {stopDaemons} from '../../maintenance/daemons.js'
 
 export default class DaemonStop extends BurnCommand {
   static summary = 'Stop the run daemons of the cache dir.'
-  static description =
-    'Each daemon finishes the calls it is serving, then exits; files left by daemons that died are removed. The next `burn run` starts a new one (unless BURN_DAEMON=off).'
+  static description = `Each daemon finishes the calls it is serving, then exits; files left by daemons that died are removed. \
+The next \`burn run\` starts a new one (unless BURN_DAEMON=off).`
   static examples = ['<%= config.bin %> daemon stop', '<%= config.bin %> daemon stop --json']
   static strict = false
 

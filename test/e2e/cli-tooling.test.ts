@@ -1,0 +1,128 @@
+import assert from 'node:assert/strict'
+import {spawnSync} from 'node:child_process'
+import {copyFileSync, existsSync, readFileSync} from 'node:fs'
+import {homedir} from 'node:os'
+import {join} from 'node:path'
+import {describe, it} from 'node:test'
+import {BIN, burn, ROOT, tmp} from '../helpers.js'
+
+// oclif's own tooling: @oclif/plugin-not-found (src/oclif/not-found.ts), @oclif/plugin-autocomplete
+// (src/oclif/autocomplete-dir.ts) and the `oclif` package's readme command (docs/commands.md).
+
+// oclif wraps error lines at OCLIF_COLUMNS, else at 80 off a terminal
+const plain = {OCLIF_COLUMNS: undefined}
+
+describe('an unknown command', () => {
+  it('is a usage error (exit 2) that names the nearest command, off a terminal', () => {
+    const cacheDir = join(tmp(), 'cache')
+    const r = burn(['regster'], {cacheDir, env: plain})
+    assert.deepEqual(
+      {code: r.code, stdout: r.stdout, stderr: r.stderr},
+      {
+        code: 2,
+        stdout: '',
+        stderr:
+          ' ›   Warning: regster is not a burn command.\n ›   Error: Did you mean register? Run burn help for the list of commands.\n',
+      },
+    )
+    assert.equal(existsSync(cacheDir), false, 'no store is made')
+  })
+
+  it('in a topic points at the help of that topic', () => {
+    const r = burn(['daemon', 'stat'], {cacheDir: tmp(), env: plain})
+    assert.deepEqual(
+      {code: r.code, stdout: r.stdout, stderr: r.stderr},
+      {
+        code: 2,
+        stdout: '',
+        stderr:
+          ' ›   Warning: daemon stat is not a burn command.\n' +
+          ' ›   Error: Did you mean daemon status? Run burn help daemon for the list of \n' +
+          ' ›   commands.\n',
+      },
+    )
+  })
+
+  // util-linux `script` gives the command a terminal; the plugin's own prompt then asks.
+  const hasScript = process.platform === 'linux' && spawnSync('script', ['--version']).status === 0
+  const onTerminal = (args: string[], answer: string, cacheDir: string) => {
+    const cmd = [process.execPath, BIN, ...args].map((a) => `'${a}'`).join(' ')
+    const r = spawnSync('script', ['-qec', cmd, '/dev/null'], {
+      input: answer,
+      encoding: 'utf8',
+      timeout: 60_000,
+      env: {...process.env, BURN_CACHE_DIR: cacheDir, NO_COLOR: '1', FORCE_COLOR: '0'},
+    })
+    return {code: r.status, out: r.stdout}
+  }
+
+  it('on a terminal asks "Did you mean ...?"; no is still exit 2', {skip: !hasScript && 'needs util-linux script'}, () => {
+    const r = onTerminal(['regster'], 'n\r', tmp())
+    assert.equal(r.code, 2)
+    assert.match(r.out, /Did you mean register\?/)
+    assert.match(r.out, /Error: Run burn help for a list of available commands\./)
+  })
+
+  it('on a terminal runs the suggestion when told yes', {skip: !hasScript && 'needs util-linux script'}, () => {
+    const r = onTerminal(['lst'], 'y\r', tmp())
+    assert.equal(r.code, 0)
+    assert.match(r.out, /no scripts registered; add one with `burn register <file>`\r\n$/)
+  })
+})
+
+describe('autocomplete', () => {
+  it('`burn autocomplete bash` prints the setup and writes completions outside the store', () => {
+    const dir = tmp()
+    const [cacheDir, dataDir] = [join(dir, 'cache'), join(dir, 'data')]
+    const r = burn(['autocomplete', 'bash'], {cacheDir, env: {BURN_DATA_DIR: dataDir}})
+    assert.equal(r.code, 0)
+    assert.match(r.stdout, /^\nSetup Instructions for BURN CLI Autocomplete ---\n/)
+    assert.ok(r.stdout.includes('  printf "$(burn autocomplete script bash)" >> ~/.bashrc; source ~/.bashrc\n'))
+    assert.equal(r.stderr, 'Building the autocomplete cache... done\n')
+    assert.equal(existsSync(cacheDir), false, 'the store is not touched')
+    const fn = readFileSync(join(dataDir, 'autocomplete', 'functions', 'bash', 'burn.bash'), 'utf8')
+    assert.match(fn, /^register --json --cache-dir --name --concurrency --max-source --engine --timeout --memory$/m)
+    assert.match(fn, /^daemon:status --json --cache-dir$/m)
+
+    const script = burn(['autocomplete', 'script', 'bash'], {cacheDir, env: {BURN_DATA_DIR: dataDir}})
+    const setup = join(dataDir, 'autocomplete', 'bash_setup')
+    assert.deepEqual(
+      {code: script.code, stdout: script.stdout},
+      {
+        code: 0,
+        stdout: `\nBURN_AC_BASH_SETUP_PATH=${setup} && test -f $BURN_AC_BASH_SETUP_PATH && source $BURN_AC_BASH_SETUP_PATH; # burn autocomplete setup\n\n`,
+      },
+    )
+  })
+
+  it('burn run --help still goes through oclif (the fast path steps aside)', () => {
+    const r = burn(['run', '--help'], {cacheDir: tmp()})
+    assert.equal(r.code, 0)
+    assert.match(r.stdout, /^Run a registered script with JSON in and JSON out\.\n\nUSAGE\n {2}\$ burn run SCRIPT /)
+  })
+})
+
+describe('docs/commands.md', () => {
+  it("is what `npm run readme` (oclif's readme command) makes from the built commands", () => {
+    const committed = readFileSync(join(ROOT, 'docs', 'commands.md'), 'utf8')
+    const fresh = join(tmp(), 'commands.md')
+    copyFileSync(join(ROOT, 'docs', 'commands.md'), fresh)
+    // the environment and flags of the readme script in package.json
+    const r = spawnSync(process.execPath, [join(ROOT, 'node_modules', 'oclif', 'bin', 'run.js'), 'readme', '--readme-path', fresh], {
+      cwd: ROOT,
+      encoding: 'utf8',
+      env: {...process.env, OCLIF_SKIP_NEW_VERSION_CHECK: 'true', COLUMNS: '120'},
+    })
+    assert.equal(r.status, 0, r.stderr)
+    assert.equal(readFileSync(fresh, 'utf8'), committed, 'docs/commands.md is stale: run `npm run readme`')
+  })
+
+  it('names every command as `burn ...` and holds no machine path', () => {
+    const doc = readFileSync(join(ROOT, 'docs', 'commands.md'), 'utf8')
+    const manifest = JSON.parse(readFileSync(join(ROOT, 'oclif.manifest.json'), 'utf8'))
+    for (const id of [...Object.keys(manifest.commands), 'autocomplete']) {
+      assert.ok(doc.includes(`\n## \`burn ${id.replaceAll(':', ' ')}`), `${id} has a section`)
+    }
+    for (const path of [ROOT, homedir(), '/tmp/']) assert.equal(doc.includes(path), false, `no ${path}`)
+  })
+})
