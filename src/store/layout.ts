@@ -13,8 +13,10 @@ const NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/
 // Engine tags are made by burn, but they are checked too since `gc` reads them back from disk.
 const TAG = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/
 
+export const isValidName = (name: string): boolean => NAME.test(name) && !name.includes('..')
+
 export function checkName(name: string): string {
-  if (!NAME.test(name) || name.includes('..')) {
+  if (!isValidName(name)) {
     throw usageError(
       `invalid name ${JSON.stringify(name)}: use 1-128 letters, digits, '.', '_' or '-', starting with a letter or digit, with no '..' and no path separators`,
     )
@@ -28,9 +30,11 @@ export function checkHash(hash: string): string {
 }
 
 export function checkTag(tag: string): string {
-  if (!TAG.test(tag)) throw usageError(`invalid engine tag ${JSON.stringify(tag)}`)
+  if (!isValidTag(tag)) throw usageError(`invalid engine tag ${JSON.stringify(tag)}`)
   return tag
 }
+
+export const isValidTag = (tag: string): boolean => TAG.test(tag)
 
 export class Layout {
   constructor(readonly root: string) {}
@@ -95,5 +99,12 @@ export class Layout {
   }
   lock(key: string) {
     return join(this.pendingDir, `${key}.lock`)
+  }
+  /** The lock a run daemon holds, and the socket it listens on (src/run/daemon/where.ts makes the key). */
+  daemonLock(key: string) {
+    return join(this.daemonDir, `${key}.lock`)
+  }
+  daemonSocket(key: string) {
+    return join(this.daemonDir, `${key}.sock`)
   }
 }
