@@ -309,6 +309,8 @@ describe('verify: checkMisplaced and checkNames', () => {
     put(join(root, 'names', 'junk'), 'hello\n')
     put(join(root, 'names', 'ghost'), nothing + '\n')
     put(join(root, 'names', '-dash'), A + '\n')
+    // a hash, but in a file far longer than a name file: not read
+    put(join(root, 'names', 'long'), A + ' '.repeat(1024) + '\n')
     const ctx = await after(store, [checkSources, readNameFiles, checkNames])
     assert.deepEqual(
       problems(ctx).map((p) => [p.kind, p.path, p.hash, p.detail, p.action]),
@@ -316,9 +318,10 @@ describe('verify: checkMisplaced and checkNames', () => {
         ['bad-alias', 'names/-dash', undefined, 'not a valid name', 'set aside (damaged/)'],
         ['dangling-alias', 'names/ghost', nothing, `points to ${nothing}, which is not in the store`, 'remove'],
         ['bad-alias', 'names/junk', undefined, 'does not hold a hash', 'set aside (damaged/)'],
+        ['bad-alias', 'names/long', undefined, 'does not hold a hash', 'set aside (damaged/)'],
       ],
     )
-    assert.equal(ctx.checked.names, 5)
+    assert.equal(ctx.checked.names, 6)
     assert.deepEqual(ctx.names.namesOf.get(A), ['-dash', 'a'])
   })
 })
