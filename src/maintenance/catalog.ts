@@ -2,6 +2,7 @@ import {lstat, readdir} from 'node:fs/promises'
 import {join} from 'node:path'
 import {FULL_HASH} from '../store/layout.js'
 import {readRegular} from '../util/read-regular.js'
+import {nameTarget} from '../store/names.js'
 import {readStats} from '../store/stats.js'
 import type {Store} from '../store/store.js'
 import type {EngineName} from '../engines/tag.js'
@@ -45,8 +46,8 @@ async function subdirs(dir: string): Promise<string[]> {
 export async function readNames(store: Store): Promise<Map<string, string>> {
   const map = new Map<string, string>()
   for (const n of (await readdir(store.layout.namesDir).catch(() => [] as string[])).sort()) {
-    const text = (await readRegular(join(store.layout.namesDir, n)).catch(() => '')).toString()
-    if (FULL_HASH.test(text.trim())) map.set(n, text.trim())
+    const target = nameTarget((await readRegular(join(store.layout.namesDir, n)).catch(() => '')).toString())
+    if (target !== undefined) map.set(n, target)
   }
   return map
 }

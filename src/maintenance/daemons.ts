@@ -1,11 +1,13 @@
 import {readFileSync} from 'node:fs'
 import {readdir} from 'node:fs/promises'
-import {basename, dirname, join, resolve} from 'node:path'
+import {basename, dirname, resolve} from 'node:path'
 import {daemonDirProblem} from '../store/daemon-trust.js'
 import {storeError} from '../util/errors.js'
-import {acquireLock, breakJudged, breakStaleLock, Lock, ownerAlive, pidAlive, readInfo, staleReason, type LockInfo} from '../store/lock.js'
-import {lockStaleMs, removeIfUnchanged} from './repair.js'
-import {statEntry, type Entry} from '../store/scan.js'
+import {Layout} from '../store/layout.js'
+import {breakJudged, ownerAlive, pidAlive, readInfo, type LockInfo} from '../store/lock.js'
+import {daemonDebris} from './debris.js'
+import {lockStaleMs} from './repair.js'
+import {statEntry} from '../store/scan.js'
 
 /**
  * The run daemons of a store, as their files in <cache>/daemon show them: `<key>.lock` (a lock
@@ -21,22 +23,22 @@ export interface DaemonInfo {
   startedAt?: string
 }
 
-/** <cache>/daemon, once it is known to be this user's own directory (exit 8 otherwise: nothing in it is read or removed). */
-function daemonDir(root: string): string {
-  const dir = join(resolve(root), 'daemon')
-  const problem = daemonDirProblem(dir)
+/** The store's layout, once <cache>/daemon is known to be this user's own (exit 8 otherwise: nothing in it is read or removed). */
+function daemonLayout(root: string): Layout {
+  const layout = new Layout(resolve(root))
+  const problem = daemonDirProblem(layout.daemonDir)
   if (problem) throw storeError(problem)
-  return dir
+  return layout
 }
 
 export async function listDaemons(root: string): Promise<DaemonInfo[]> {
-  const dir = daemonDir(root)
-  const names = await readdir(dir).catch(() => [] as string[])
+  const layout = daemonLayout(root)
+  const names = await readdir(layout.daemonDir).catch(() => [] as string[])
   const keys = [...new Set(names.filter((n) => /\.(lock|sock)$/.test(n)).map((n) => n.replace(/\.(lock|sock)$/, '')))].sort()
   return Promise.all(
     keys.map(async (key) => {
       // no lock: a socket left by a daemon that died
-      const lock = join(dir, `${key}.lock`)
+      const lock = layout.daemonLock(key)
       const info = await readInfo(lock)
       return {
         key,
@@ -85,11 +87,11 @@ export type AskToStop = (socket: string) => Promise<string | undefined>
  * own (server.ts watch()).
  */
 export async function stopDaemons(root: string, ask: AskToStop, waitMs = 10_000): Promise<DaemonInfo[]> {
-  const dir = daemonDir(root)
+  const layout = daemonLayout(root)
   const all = await listDaemons(root)
   const stopping: Array<{lock: string; token: string; pid: number}> = []
   for (const d of all) {
-    const lock = join(dir, `${d.key}.lock`)
+    const lock = layout.daemonLock(d.key)
     const info = await readInfo(lock)
     if (!info) continue // no owner record: daemonDebris judges it by its age
     d.running = await stopOne(lock, info, d.listening, ask)
@@ -101,7 +103,7 @@ export async function stopDaemons(root: string, ask: AskToStop, waitMs = 10_000)
   const left = async (s: (typeof stopping)[number]) => (await readInfo(s.lock))?.token === s.token || pidAlive(s.pid)
   const held = async () => (await Promise.all(stopping.map(left))).some(Boolean)
   while (Date.now() < deadline && (await held())) await new Promise((r) => setTimeout(r, 25))
-  const files = (await readdir(dir).catch(() => [] as string[])).map((name) => statEntry(root, `daemon/${name}`))
+  const files = (await readdir(layout.daemonDir).catch(() => [] as string[])).map((name) => statEntry(root, `daemon/${name}`))
   for (const d of await daemonDebris(
     files.filter((e) => e !== undefined),
     lockStaleMs(),
@@ -116,56 +118,4 @@ async function stopOne(lock: string, info: LockInfo, listening: boolean, ask: As
   if (!ownerAlive(info) || !isDaemonProcess(info.pid, lock)) return false
   process.kill(info.pid, 'SIGTERM')
   return true
-}
-
-/** A file in <cache>/daemon that no live daemon holds, and its removal. */
-export interface DaemonDebris {
-  entry: Entry
-  detail: string
-  /** Checks again and removes; false when it turned out to be in use or changed meanwhile. */
-  remove: () => Promise<boolean>
-}
-
-/**
- * What run daemons that are gone left among `files` (entries of <cache>/daemon): a lock whose
- * owner is gone (killed with -9, or of a burn build or environment no longer used); a socket
- * with no live lock beside it (a live daemon holds its lock, with a heartbeat, from before it
- * listens until its socket is gone), removed holding that lock so that a daemon starting
- * meanwhile cannot bind its socket between the check and the removal; and what an
- * interrupted lock break left.
- */
-export async function daemonDebris(files: Entry[], staleMs: number): Promise<DaemonDebris[]> {
-  const out: DaemonDebris[] = []
-  const removed = async (e: Entry) => (await removeIfUnchanged(e)) === 'done'
-  const locks = new Map(files.filter((e) => e.path.endsWith('.lock')).map((e) => [e.path, e]))
-  const dead = new Set<string>()
-  for (const [path, entry] of locks) {
-    const why = await staleReason(path, staleMs)
-    if (!why) continue
-    dead.add(path)
-    out.push({entry, detail: why, remove: async () => Boolean(await breakStaleLock(path, staleMs))})
-  }
-  for (const entry of files) {
-    if (/\.lock\.broken\.[0-9a-f]+$/.test(entry.path)) {
-      if (Date.now() - entry.mtimeMs > staleMs) out.push({entry, detail: 'leftover of a broken lock', remove: () => removed(entry)})
-      continue
-    }
-    if (!entry.path.endsWith('.sock')) continue
-    const lock = entry.path.replace(/\.sock$/, '.lock')
-    if (locks.has(lock) && !dead.has(lock)) continue
-    out.push({
-      entry,
-      detail: 'socket of a daemon that is gone',
-      remove: async () => {
-        const held = await acquireLock(lock, {waitMs: 0, makeDir: false})
-        if (!(held instanceof Lock)) return false
-        try {
-          return await removed(entry)
-        } finally {
-          await held.release()
-        }
-      },
-    })
-  }
-  return out
 }

@@ -1,5 +1,4 @@
 import {lstat, rm, unlink} from 'node:fs/promises'
-import {join} from 'node:path'
 import {removeAlias} from '../store/names.js'
 import {listTags, readNames} from './catalog.js'
 import {lockKey} from '../store/compiled.js'
@@ -104,7 +103,7 @@ export async function removeScript(store: Store, hash: string, opts: RemoveOptio
         out.diskBytes += r.diskBytes
       }
     }
-    for (const tag of tags) await gone(join(layout.compiledTagDir(tag), hash.slice(0, 2), hash))
+    for (const tag of tags) await gone(layout.compiled(tag, hash))
     await gone(layout.object(hash), opts.setAsideSource ? 'aside' : 'rm')
     // The record goes last: a source left without it by a crash would run on v8 (trust.ts).
     await gone(layout.engines(hash))

@@ -1,24 +1,13 @@
 import {existsSync} from 'node:fs'
 import {readdir, rmdir} from 'node:fs/promises'
 import {join} from 'node:path'
-import {removeAlias} from '../store/names.js'
-import {daemonDebris} from './daemons.js'
+import {entryName, readNames, removeAlias, type NameIndex} from '../store/names.js'
+import {daemonDebris, oldTmp, pendingDebris, removeForeign, removeOrphan, type Debris} from './debris.js'
 import {candidates, evict, type Eviction} from './evict.js'
 import {faultPoint} from '../util/faults.js'
-import {checkTag, FULL_HASH} from '../store/layout.js'
-import {breakStaleLock, staleReason} from '../store/lock.js'
-import {
-  DEFAULT_TMP_AGE_MS,
-  lockStaleMs,
-  maintenanceLock,
-  removeIfUnchanged,
-  underKeyLock,
-  underKeyLocks,
-  unchanged,
-  type Outcome,
-} from './repair.js'
-import {readRegularSync} from '../util/read-regular.js'
-import {scanStore, totalOf, type Entry, type Sum} from '../store/scan.js'
+import {FULL_HASH, isValidTag, type Layout} from '../store/layout.js'
+import {DEFAULT_TMP_AGE_MS, lockStaleMs, maintenanceLock, removeIfUnchanged, type Outcome} from './repair.js'
+import {scanStore, totalOf, type Entry, type StoreScan, type Sum} from '../store/scan.js'
 import {compactStats, readStats} from '../store/stats.js'
 import type {Store} from '../store/store.js'
 import {currentTags} from './usage.js'
@@ -73,199 +62,234 @@ export interface GcReport {
   ms: number
 }
 
+/** What the steps of one gc share: the walk they judge, and the actions they add to. */
+export interface GcContext {
+  store: Store
+  layout: Layout
+  opts: GcOptions
+  dryRun: boolean
+  tmpAgeMs: number
+  staleMs: number
+  scan: StoreScan
+  before: Sum
+  now: number
+  current: Set<string>
+  /** Valid engine tags, and those of them whose compiled forms stay (this burn's, or all with --keep-foreign). */
+  validTags: string[]
+  keptTags: string[]
+  actions: GcAction[]
+  /** Read by readNameFiles, once the debris is gone. */
+  names: NameIndex
+  evictions: Eviction[]
+}
+
+export type GcStep = (ctx: GcContext) => Promise<void>
+
+/** In this order: debris first, then eviction (which frees what debris did not), then names and stats that point to what went. */
+export const GC_STEPS: GcStep[] = [
+  removeOldTmp,
+  breakStaleLocks,
+  removeDaemonDebris,
+  removeSetAside,
+  removeForeignAndOrphanCompiled,
+  removeOrphanRecords,
+  readNameFiles,
+  evictScripts,
+  removeDanglingNames,
+  foldStats,
+]
+
 export async function gcStore(store: Store, opts: GcOptions = {}): Promise<GcReport> {
   const t0 = Date.now()
-  const {layout} = store
-  const dryRun = Boolean(opts.dryRun)
-  const tmpAgeMs = opts.tmpAgeMs ?? DEFAULT_TMP_AGE_MS
-  const lock = dryRun ? undefined : await maintenanceLock(layout)
+  const lock = opts.dryRun ? undefined : await maintenanceLock(store.layout)
   try {
-    const scan = scanStore(layout)
-    const before = totalOf(scan)
-    const now = Date.now()
-    const current = new Set(currentTags())
-    const actions: GcAction[] = []
-    const progress = (what: string) => opts.onProgress?.(what)
-
-    const act = async (a: Omit<GcAction, 'done' | 'files' | 'bytes' | 'diskBytes'>, e: Entry, run: () => Promise<Outcome | boolean>) => {
-      const action: GcAction = {...a, files: 1, bytes: e.size, diskBytes: e.disk, done: false}
-      actions.push(action)
-      if (dryRun) return
-      const r = await run().catch((error: Error) => {
-        action.skipped = `failed: ${error.message}`
-        return false as const
-      })
-      if (r === true || r === 'done') action.done = true
-      else if (!action.skipped)
-        action.skipped = r === 'busy' ? 'in use: its registry lock is held' : 'changed or removed by another process meanwhile'
-    }
-
-    // 1. Old tmp files (younger ones may be publishes in flight), stale locks, set-aside files.
-    progress('removing debris')
-    for (const e of scan.files.tmp) {
-      if (now - e.mtimeMs > tmpAgeMs)
-        await act({kind: 'tmp', path: e.rel, detail: `older than ${Math.round(tmpAgeMs / 60_000)} min`}, e, () => removeIfUnchanged(e))
-    }
-    const staleMs = lockStaleMs()
-    for (const e of scan.files.pending) {
-      if (e.rel.endsWith('.lock')) {
-        const why = await staleReason(e.path, staleMs)
-        if (why) await act({kind: 'stale-lock', path: e.rel, detail: why}, e, async () => Boolean(await breakStaleLock(e.path, staleMs)))
-      } else if (now - e.mtimeMs > staleMs) {
-        await act({kind: 'stale-lock', path: e.rel, detail: 'leftover of a broken lock'}, e, () => removeIfUnchanged(e))
-      }
-    }
-    for (const d of await daemonDebris(scan.files.daemon, staleMs))
-      await act({kind: 'dead-daemon', path: d.entry.rel, detail: d.detail}, d.entry, d.remove)
-    for (const e of scan.files.damaged)
-      await act({kind: 'set-aside', path: e.rel, detail: 'set aside after failing a check'}, e, () => removeIfUnchanged(e))
-
-    // 2. Compiled forms of other engine tags, and compiled forms whose source is gone.
-    const keptTags: string[] = []
-    const validTags: string[] = []
-    for (const [tag, files] of scan.compiled) {
-      let valid = true
-      try {
-        checkTag(tag)
-      } catch {
-        valid = false // not burn's: `verify` reports it
-      }
-      const foreign = valid && !current.has(tag) && !opts.keepForeign
-      if (valid && !foreign) keptTags.push(tag)
-      if (valid) validTags.push(tag)
-      if (!valid) continue
-      for (const [hash, e] of files) {
-        if (foreign) {
-          await act({kind: 'foreign', path: e.rel, hash, detail: `engine tag ${tag} is not this burn's`}, e, () =>
-            underKeyLock(
-              layout,
-              hash,
-              tag,
-              () => unchanged(e),
-              () => removeIfUnchanged(e),
-            ),
-          )
-        } else if (!scan.objects.has(hash)) {
-          await act({kind: 'orphan', path: e.rel, hash, detail: 'its source is not in the store'}, e, () =>
-            underKeyLock(
-              layout,
-              hash,
-              tag,
-              async () => (await unchanged(e)) && !existsSync(layout.object(hash)),
-              () => removeIfUnchanged(e),
-            ),
-          )
-        }
-      }
-      if (foreign && !dryRun) await removeEmptyDirs(join(layout.compiledDir, tag))
-    }
-    // Engines records whose source is gone (a register or forget that died midway, trust.ts).
-    for (const [hash, e] of scan.engines) {
-      if (scan.objects.has(hash)) continue
-      await act({kind: 'orphan', path: e.rel, hash, detail: 'engines record of a source that is not in the store'}, e, () =>
-        underKeyLocks(
-          layout,
-          hash,
-          [...current],
-          async () => (await unchanged(e)) && !existsSync(layout.object(hash)),
-          () => removeIfUnchanged(e),
-        ),
-      )
-    }
-
-    // 3. Eviction, by age and then by size, in least-recently-used order.
-    let freedDisk = actions.reduce((a, x) => a + (x.done || dryRun ? x.diskBytes : 0), 0)
-    const namesOf = new Map<string, string[]>()
-    const aliasOf = new Map<string, string>()
-    for (const e of scan.names) {
-      const target = readAlias(e)
-      if (!target) continue
-      aliasOf.set(e.rel.slice('names/'.length), target)
-      namesOf.set(target, [...(namesOf.get(target) ?? []), e.rel.slice('names/'.length)])
-    }
-    let evictions: Eviction[] = []
-    if (opts.maxSize !== undefined || opts.olderThanMs !== undefined) {
-      progress('choosing scripts to evict')
-      if (!dryRun) await compactStats(layout, {force: true}).catch(() => false)
-      const {used} = await readStats(layout)
-      const planned = candidates(scan, used, namesOf, keptTags)
-      faultPoint('gc:planned')
-      const r = await evict(store, planned, {
-        maxSize: opts.maxSize,
-        olderThanMs: opts.olderThanMs,
-        now,
-        currentDisk: before.diskBytes - freedDisk,
-        dryRun,
-        tags: validTags,
-        onProgress: (n) => progress(`evicted ${n} script(s)`),
-      })
-      evictions = r.evictions
-      for (const ev of evictions) {
-        actions.push({
-          kind: ev.reason === 'age' ? 'evict-age' : 'evict-size',
-          path: `objects/${ev.hash.slice(0, 2)}/${ev.hash}`,
-          hash: ev.hash,
-          names: ev.names,
-          detail: `last used ${new Date(ev.lastUsed).toISOString()}`,
-          files: ev.files,
-          bytes: ev.bytes,
-          diskBytes: ev.diskBytes,
-          done: ev.done,
-          skipped: ev.skipped,
-        })
-      }
-    }
-
-    // 4. Names that point nowhere (evicted names went with their script above).
-    const evictedNames = new Set(evictions.flatMap((ev) => (ev.done || dryRun ? ev.names : [])))
-    const evictedHashes = new Set(evictions.filter((ev) => ev.done || dryRun).map((ev) => ev.hash))
-    for (const e of scan.names) {
-      const name = e.rel.slice('names/'.length)
-      const target = aliasOf.get(name)
-      if (!target || evictedNames.has(name)) continue
-      const gone = dryRun ? !scan.objects.has(target) || evictedHashes.has(target) : !existsSync(layout.object(target))
-      if (!gone) continue
-      await act(
-        {kind: 'dangling-alias', path: e.rel, hash: target, detail: `points to ${target.slice(0, 12)}…, which is not in the store`},
-        e,
-        async () => (existsSync(layout.object(target)) ? 'changed' : (await removeAlias(layout, name, target)) ? 'done' : 'changed'),
-      )
-    }
-
-    // 5. Fold the stats; last-use times of scripts that are gone are dropped.
-    if (!dryRun)
-      await compactStats(layout, {force: true, keepUsed: (h) => FULL_HASH.test(h) && existsSync(layout.object(h))}).catch(() => false)
-
-    const counted = actions.filter((a) => a.done || (dryRun && !a.skipped))
-    freedDisk = counted.reduce((a, x) => a + x.diskBytes, 0)
-    const freed = {files: counted.reduce((a, x) => a + x.files, 0), bytes: counted.reduce((a, x) => a + x.bytes, 0), diskBytes: freedDisk}
-    const after = dryRun
-      ? {files: before.files - freed.files, bytes: before.bytes - freed.bytes, diskBytes: before.diskBytes - freed.diskBytes}
-      : totalOf(scanStore(layout))
-    return {
-      store: layout.root,
-      dryRun,
-      actions,
-      freed,
-      before,
-      after,
-      maxSize: opts.maxSize ?? null,
-      fits: opts.maxSize === undefined ? null : after.diskBytes <= opts.maxSize,
-      skipped: actions.filter((a) => a.skipped).length,
-      ms: Date.now() - t0,
-    }
+    const ctx = gcContext(store, opts)
+    for (const step of GC_STEPS) await step(ctx)
+    return gcReport(ctx, t0)
   } finally {
     await lock?.release()
   }
 }
 
-function readAlias(e: Entry): string | undefined {
-  if (e.type !== 'file' || e.size > 1024) return undefined
-  try {
-    const t = readRegularSync(e.path).toString('utf8').trim()
-    return FULL_HASH.test(t) ? t : undefined
-  } catch {
-    return undefined
+/** The walk of the store and what is judged from it alone. */
+export function gcContext(store: Store, opts: GcOptions = {}): GcContext {
+  const scan = scanStore(store.layout)
+  const current = new Set(currentTags())
+  // A tag that is not a valid one is not burn's: `verify` reports it, gc leaves it.
+  const validTags = [...scan.compiled.keys()].filter(isValidTag)
+  return {
+    store,
+    layout: store.layout,
+    opts,
+    dryRun: Boolean(opts.dryRun),
+    tmpAgeMs: opts.tmpAgeMs ?? DEFAULT_TMP_AGE_MS,
+    staleMs: lockStaleMs(),
+    scan,
+    before: totalOf(scan),
+    now: Date.now(),
+    current,
+    validTags,
+    keptTags: validTags.filter((tag) => current.has(tag) || opts.keepForeign),
+    actions: [],
+    names: {targets: new Map(), namesOf: new Map(), unreadable: new Set(), gone: new Set()},
+    evictions: [],
+  }
+}
+
+type ActionHead = Omit<GcAction, 'done' | 'files' | 'bytes' | 'diskBytes'>
+
+/** Records one removal of `e` and, unless a dry run, makes it. */
+async function act(ctx: GcContext, a: ActionHead, e: Entry, run: () => Promise<Outcome | boolean>): Promise<void> {
+  const action: GcAction = {...a, files: 1, bytes: e.size, diskBytes: e.disk, done: false}
+  ctx.actions.push(action)
+  if (ctx.dryRun) return
+  const r = await run().catch((error: Error) => {
+    action.skipped = `failed: ${error.message}`
+    return false as const
+  })
+  if (r === true || r === 'done') action.done = true
+  else if (!action.skipped)
+    action.skipped = r === 'busy' ? 'in use: its registry lock is held' : 'changed or removed by another process meanwhile'
+}
+
+const actDebris = (ctx: GcContext, kind: GcKind, d: Debris) => act(ctx, {kind, path: d.entry.rel, detail: d.detail}, d.entry, d.remove)
+
+// 1. Old tmp files (younger ones may be publishes in flight), stale locks, set-aside files.
+export async function removeOldTmp(ctx: GcContext): Promise<void> {
+  ctx.opts.onProgress?.('removing debris')
+  const detail = `older than ${Math.round(ctx.tmpAgeMs / 60_000)} min`
+  for (const {entry} of oldTmp(ctx.scan.files.tmp, ctx.tmpAgeMs, ctx.now))
+    await act(ctx, {kind: 'tmp', path: entry.rel, detail}, entry, () => removeIfUnchanged(entry))
+}
+
+export async function breakStaleLocks(ctx: GcContext): Promise<void> {
+  for (const e of ctx.scan.files.pending) {
+    const d = await pendingDebris(e, ctx.staleMs, ctx.now)
+    if (d) await actDebris(ctx, 'stale-lock', d)
+  }
+}
+
+export async function removeDaemonDebris(ctx: GcContext): Promise<void> {
+  for (const d of await daemonDebris(ctx.scan.files.daemon, ctx.staleMs)) await actDebris(ctx, 'dead-daemon', d)
+}
+
+export async function removeSetAside(ctx: GcContext): Promise<void> {
+  for (const e of ctx.scan.files.damaged)
+    await act(ctx, {kind: 'set-aside', path: e.rel, detail: 'set aside after failing a check'}, e, () => removeIfUnchanged(e))
+}
+
+// 2. Compiled forms of other engine tags, and compiled forms whose source is gone.
+export async function removeForeignAndOrphanCompiled(ctx: GcContext): Promise<void> {
+  const {layout, scan} = ctx
+  for (const tag of ctx.validTags) {
+    const foreign = !ctx.keptTags.includes(tag)
+    for (const [hash, e] of scan.compiled.get(tag) ?? []) {
+      if (foreign) {
+        const detail = `engine tag ${tag} is not this burn's`
+        await act(ctx, {kind: 'foreign', path: e.rel, hash, detail}, e, () => removeForeign(layout, e, hash, tag))
+      } else if (!scan.objects.has(hash)) {
+        const detail = 'its source is not in the store'
+        await act(ctx, {kind: 'orphan', path: e.rel, hash, detail}, e, () => removeOrphan(layout, e, hash, [tag]))
+      }
+    }
+    if (foreign && !ctx.dryRun) await removeEmptyDirs(layout.compiledTagDir(tag))
+  }
+}
+
+// Engines records whose source is gone (a register or forget that died midway, trust.ts).
+export async function removeOrphanRecords(ctx: GcContext): Promise<void> {
+  const detail = 'engines record of a source that is not in the store'
+  for (const [hash, e] of ctx.scan.engines) {
+    if (ctx.scan.objects.has(hash)) continue
+    await act(ctx, {kind: 'orphan', path: e.rel, hash, detail}, e, () => removeOrphan(ctx.layout, e, hash, [...ctx.current]))
+  }
+}
+
+export async function readNameFiles(ctx: GcContext): Promise<void> {
+  ctx.names = readNames(ctx.scan.names)
+}
+
+// 3. Eviction, by age and then by size, in least-recently-used order.
+export async function evictScripts(ctx: GcContext): Promise<void> {
+  const {opts, layout, dryRun} = ctx
+  if (opts.maxSize === undefined && opts.olderThanMs === undefined) return
+  const freedDisk = ctx.actions.reduce((a, x) => a + (x.done || dryRun ? x.diskBytes : 0), 0)
+  opts.onProgress?.('choosing scripts to evict')
+  if (!dryRun) await compactStats(layout, {force: true}).catch(() => false)
+  const {used} = await readStats(layout)
+  const planned = candidates(ctx.scan, used, ctx.names.namesOf, ctx.keptTags)
+  faultPoint('gc:planned')
+  const r = await evict(ctx.store, planned, {
+    maxSize: opts.maxSize,
+    olderThanMs: opts.olderThanMs,
+    now: ctx.now,
+    currentDisk: ctx.before.diskBytes - freedDisk,
+    dryRun,
+    tags: ctx.validTags,
+    onProgress: (n) => opts.onProgress?.(`evicted ${n} script(s)`),
+  })
+  ctx.evictions = r.evictions
+  for (const ev of ctx.evictions) {
+    ctx.actions.push({
+      kind: ev.reason === 'age' ? 'evict-age' : 'evict-size',
+      path: `objects/${ev.hash.slice(0, 2)}/${ev.hash}`,
+      hash: ev.hash,
+      names: ev.names,
+      detail: `last used ${new Date(ev.lastUsed).toISOString()}`,
+      files: ev.files,
+      bytes: ev.bytes,
+      diskBytes: ev.diskBytes,
+      done: ev.done,
+      skipped: ev.skipped,
+    })
+  }
+}
+
+// 4. Names that point nowhere (evicted names went with their script above).
+export async function removeDanglingNames(ctx: GcContext): Promise<void> {
+  const {layout, scan, dryRun} = ctx
+  const evicted = ctx.evictions.filter((ev) => ev.done || dryRun)
+  const evictedNames = new Set(evicted.flatMap((ev) => ev.names))
+  const evictedHashes = new Set(evicted.map((ev) => ev.hash))
+  for (const e of scan.names) {
+    const name = entryName(e)
+    const target = ctx.names.targets.get(name)
+    if (!target || evictedNames.has(name)) continue
+    const gone = dryRun ? !scan.objects.has(target) || evictedHashes.has(target) : !existsSync(layout.object(target))
+    if (!gone) continue
+    const detail = `points to ${target.slice(0, 12)}…, which is not in the store`
+    await act(ctx, {kind: 'dangling-alias', path: e.rel, hash: target, detail}, e, async () =>
+      existsSync(layout.object(target)) ? 'changed' : (await removeAlias(layout, name, target)) ? 'done' : 'changed',
+    )
+  }
+}
+
+// 5. Fold the stats; last-use times of scripts that are gone are dropped.
+export async function foldStats(ctx: GcContext): Promise<void> {
+  if (ctx.dryRun) return
+  const {layout} = ctx
+  await compactStats(layout, {force: true, keepUsed: (h) => FULL_HASH.test(h) && existsSync(layout.object(h))}).catch(() => false)
+}
+
+function gcReport(ctx: GcContext, t0: number): GcReport {
+  const {actions, before, dryRun, opts} = ctx
+  const counted = actions.filter((a) => a.done || (dryRun && !a.skipped))
+  const total = (f: (a: GcAction) => number) => counted.reduce((n, a) => n + f(a), 0)
+  const freed = {files: total((a) => a.files), bytes: total((a) => a.bytes), diskBytes: total((a) => a.diskBytes)}
+  const after = dryRun
+    ? {files: before.files - freed.files, bytes: before.bytes - freed.bytes, diskBytes: before.diskBytes - freed.diskBytes}
+    : totalOf(scanStore(ctx.layout))
+  return {
+    store: ctx.layout.root,
+    dryRun,
+    actions,
+    freed,
+    before,
+    after,
+    maxSize: opts.maxSize ?? null,
+    fits: opts.maxSize === undefined ? null : after.diskBytes <= opts.maxSize,
+    skipped: actions.filter((a) => a.skipped).length,
+    ms: Date.now() - t0,
   }
 }
 

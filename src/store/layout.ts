@@ -102,4 +102,11 @@ export class Layout {
   lock(key: string) {
     return join(this.pendingDir, `${key}.lock`)
   }
+  /** The lock a run daemon holds, and the socket it listens on (src/run/daemon/where.ts makes the key). */
+  daemonLock(key: string) {
+    return join(this.daemonDir, `${key}.lock`)
+  }
+  daemonSocket(key: string) {
+    return join(this.daemonDir, `${key}.sock`)
+  }
 }

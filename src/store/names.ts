@@ -2,7 +2,8 @@ import {link, lstat, mkdir, rename, rm} from 'node:fs/promises'
 import {tmpName, writeAtomic} from './atomic.js'
 import {storeError} from '../util/errors.js'
 import {isValidHash, type Layout} from './layout.js'
-import {notRegular, readRegular} from '../util/read-regular.js'
+import {notRegular, readRegular, readRegularSync} from '../util/read-regular.js'
+import type {Entry} from './scan.js'
 
 /*
  * Names (`names/<name>`): a file holding the full hash it points to and a newline. Written by
@@ -37,6 +38,42 @@ export async function readName(layout: Layout, name: string): Promise<string | u
 /** Points `name` at `hash`, replacing what it pointed to (the caller checked the name). */
 export async function writeName(layout: Layout, name: string, hash: string): Promise<void> {
   await writeAtomic(layout.tmpDir, layout.name(name), hash + '\n', 'name')
+}
+
+/** Every name of a store walk (scan.ts), each file read once: what gc and verify judge names by. */
+export interface NameIndex {
+  /** name -> the hash it holds. */
+  targets: Map<string, string>
+  /** hash -> its names, in walk order. */
+  namesOf: Map<string, string[]>
+  /** Names whose file could not be read, and those removed since the walk. */
+  unreadable: Set<string>
+  gone: Set<string>
+}
+
+/** A name file is a hash and a newline: anything much longer is not one, and is not read. */
+const NAME_FILE_MAX = 1024
+
+export const entryName = (e: Entry): string => e.rel.slice('names/'.length)
+
+export function readNames(entries: Entry[]): NameIndex {
+  const index: NameIndex = {targets: new Map(), namesOf: new Map(), unreadable: new Set(), gone: new Set()}
+  for (const e of entries) {
+    const name = entryName(e)
+    if (e.type !== 'file' || e.size > NAME_FILE_MAX) continue
+    let text: string
+    try {
+      text = readRegularSync(e.path).toString('utf8')
+    } catch (error) {
+      ;((error as NodeJS.ErrnoException).code === 'ENOENT' ? index.gone : index.unreadable).add(name)
+      continue
+    }
+    const target = nameTarget(text)
+    if (target === undefined) continue
+    index.targets.set(name, target)
+    index.namesOf.set(target, [...(index.namesOf.get(target) ?? []), name])
+  }
+  return index
 }
 
 /**

@@ -90,6 +90,56 @@ export function statEntry(root: string, rel: string): Entry | undefined {
   }
 }
 
+/** Claims a file found under an area as a proper entry of it (by its path's parts); false: misplaced. */
+type Claim = (s: StoreScan, e: Entry, parts: string[]) => boolean
+
+/** Where a hash file belongs in each sharded area, and how many parts its path has there. */
+const CLAIMS: Partial<Record<Area, {claim: Claim; leaf: number}>> = {
+  // objects/<shard>/<hash>, engines/<shard>/<hash>
+  objects: {claim: (s, f, p) => claimSharded(s.objects, f, p), leaf: 3},
+  engines: {claim: (s, f, p) => claimSharded(s.engines, f, p), leaf: 3},
+  // compiled/<tag>/<shard>/<hash>
+  compiled: {
+    claim: (s, f, p) => {
+      let byHash = s.compiled.get(p[1])
+      const ok = claimSharded((byHash ??= new Map()), f, p.slice(1))
+      if (ok) s.compiled.set(p[1], byHash)
+      return ok
+    },
+    leaf: 4,
+  },
+  names: {claim: (s, f) => (s.names.push(f), true), leaf: 2},
+}
+
+function claimSharded(byHash: Map<string, Entry>, f: Entry, p: string[]): boolean {
+  const ok = f.type === 'file' && p.length === 3 && SHARD.test(p[1]) && FULL_HASH.test(p[2]) && p[2].startsWith(p[1])
+  if (ok) byHash.set(p[2], f)
+  return ok
+}
+
+/**
+ * Everything below `rel` goes to `area`; `claim` may take a file as a proper entry, and a
+ * directory at a depth of `leaf` parts or more stands where a file belongs: misplaced (its
+ * contents are counted, and go with it when it is set aside).
+ */
+function walk(s: StoreScan, rel: string, area: Area, claim?: Claim, leaf = Infinity): void {
+  for (const name of list(join(s.root, rel))) {
+    const r = `${rel}/${name}`
+    const e = statEntry(s.root, r)
+    if (!e) continue
+    if (e.type === 'dir') {
+      s.dirs.push(e)
+      if (claim && r.split('/').length >= leaf) {
+        s.misplaced.push(e)
+        walk(s, r, area)
+      } else walk(s, r, area, claim, leaf)
+      continue
+    }
+    s.files[area].push(e)
+    if (claim && !claim(s, e, r.split('/'))) s.misplaced.push(e)
+  }
+}
+
 export function scanStore(layout: Layout): StoreScan {
   const root = layout.root
   const s: StoreScan = {
@@ -105,82 +155,17 @@ export function scanStore(layout: Layout): StoreScan {
   const rootEntry = statEntry(root, '')
   if (!rootEntry) return s
   s.dirs.push({...rootEntry, rel: '.'})
-
-  // Everything below `rel` goes to `area`; `onFile` may claim a file as a proper entry, and a
-  // directory at a depth of `leaf` parts or more stands where a file belongs: misplaced (its
-  // contents are counted, and go with it when it is set aside).
-  const walk = (rel: string, area: Area, onFile?: (e: Entry, parts: string[]) => boolean, leaf = Infinity) => {
-    for (const name of list(join(root, rel))) {
-      const r = `${rel}/${name}`
-      const e = statEntry(root, r)
-      if (!e) continue
-      if (e.type === 'dir') {
-        s.dirs.push(e)
-        if (onFile && r.split('/').length >= leaf) {
-          s.misplaced.push(e)
-          walk(r, area)
-        } else walk(r, area, onFile, leaf)
-        continue
-      }
-      s.files[area].push(e)
-      if (onFile && !onFile(e, r.split('/'))) s.misplaced.push(e)
-    }
-  }
-
   for (const top of list(root)) {
     const e = statEntry(root, top)
     if (!e) continue
     const area = AREAS[top]
-    if (e.type !== 'dir' || !area) {
-      if (e.type === 'dir') {
-        s.dirs.push(e)
-        walk(top, 'other')
-      } else s.files.other.push(e)
+    if (e.type !== 'dir') {
+      s.files.other.push(e)
       continue
     }
     s.dirs.push(e)
-    if (area === 'objects' || area === 'engines') {
-      // objects/<shard>/<hash>, engines/<shard>/<hash>
-      const byHash = area === 'objects' ? s.objects : s.engines
-      walk(
-        top,
-        area,
-        (f, p) => {
-          const ok = f.type === 'file' && p.length === 3 && SHARD.test(p[1]) && FULL_HASH.test(p[2]) && p[2].startsWith(p[1])
-          if (ok) byHash.set(p[2], f)
-          return ok
-        },
-        3,
-      )
-    } else if (area === 'compiled') {
-      // compiled/<tag>/<shard>/<hash>
-      walk(
-        top,
-        area,
-        (f, p) => {
-          const ok = f.type === 'file' && p.length === 4 && SHARD.test(p[2]) && FULL_HASH.test(p[3]) && p[3].startsWith(p[2])
-          if (ok) {
-            let byHash = s.compiled.get(p[1])
-            if (!byHash) s.compiled.set(p[1], (byHash = new Map()))
-            byHash.set(p[3], f)
-          }
-          return ok
-        },
-        4,
-      )
-    } else if (area === 'names') {
-      walk(
-        top,
-        area,
-        (f) => {
-          s.names.push(f)
-          return true
-        },
-        2,
-      )
-    } else {
-      walk(top, area)
-    }
+    const claim = area && CLAIMS[area]
+    walk(s, top, area ?? 'other', claim?.claim, claim?.leaf)
   }
   // Tags with a directory but no file yet are still listed, so gc can remove empty foreign tags.
   for (const d of s.dirs) {

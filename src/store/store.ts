@@ -88,17 +88,31 @@ async function initStore(layout: Layout, fresh: boolean): Promise<void> {
   }
 }
 
-export async function readStoreFormat(layout: Layout): Promise<number | undefined> {
+/**
+ * store.json as written, for `openStore` and `verify` alike: undefined when there is none, the
+ * "format" it holds (unchecked: each caller judges it), or the error reading or parsing it gave.
+ */
+export async function readStoreJson(layout: Layout): Promise<{format: unknown} | {error: Error; parsing: boolean} | undefined> {
   let text: string
   try {
     text = (await readRegular(layout.storeJson)).toString('utf8')
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined
-    throw error
+    return {error: error as Error, parsing: false}
   }
-  const parsed = JSON.parse(text) as {format?: unknown}
-  if (typeof parsed.format !== 'number' || !Number.isInteger(parsed.format)) throw new Error('store.json has no integer "format"')
-  return parsed.format
+  try {
+    return {format: (JSON.parse(text) as {format?: unknown}).format}
+  } catch (error) {
+    return {error: error as Error, parsing: true}
+  }
+}
+
+export async function readStoreFormat(layout: Layout): Promise<number | undefined> {
+  const json = await readStoreJson(layout)
+  if (json === undefined) return undefined
+  if ('error' in json) throw json.error
+  if (typeof json.format !== 'number' || !Number.isInteger(json.format)) throw new Error('store.json has no integer "format"')
+  return json.format
 }
 
 async function checkFormat(layout: Layout): Promise<void> {

@@ -1,110 +1,21 @@
 import assert from 'node:assert/strict'
 import {spawn, spawnSync} from 'node:child_process'
-import {createHash} from 'node:crypto'
-import {
-  chmodSync,
-  cpSync,
-  existsSync,
-  lstatSync,
-  mkdirSync,
-  readdirSync,
-  readFileSync,
-  rmSync,
-  truncateSync,
-  utimesSync,
-  writeFileSync,
-} from 'node:fs'
+import {chmodSync, cpSync, existsSync, lstatSync, readdirSync, readFileSync, rmSync, truncateSync, writeFileSync} from 'node:fs'
 import {hostname} from 'node:os'
-import {dirname, join} from 'node:path'
+import {join} from 'node:path'
 import {before, describe, test} from 'node:test'
-import {encodeArtifact} from '../../src/engines/artifact.js'
-import {loadXxh64} from '../../src/util/hash.js'
+import {compiledPath, currentTag, deadPid, FOREIGN_TAG, foreignArtifact, objectPath, put, sha, walk} from '../fixtures/store.js'
 import {BIN, burn, burnAsync, json, register, tmp, writeScript, type Result} from '../helpers.js'
 
 // burn stats, gc and verify against the real binary: exact counters under concurrency, each
 // kind of damage alone, LRU order, gc racing runs, and sizes checked against a walk of the disk.
 
-const sha = (b: string | Buffer) => createHash('sha256').update(b).digest('hex')
-const FOREIGN_TAG = 'v8-node18.20.0-x64-deadbeef'
 /**
  * Runs per process in the counter test: the issue's 8 x 200. Measured on 2 cores, 8 concurrent
  * loops of `burn run` make about 6 runs/s in all, so this test takes ~4.5 min of the suite;
  * BURN_TEST_RUNS=25 gives a quick local run.
  */
 const RUNS = Number(process.env.BURN_TEST_RUNS ?? 200)
-
-/** Writes a file the way burn does: 0700 directories, 0600 files. */
-function put(path: string, data: string | Buffer, mtime?: Date): void {
-  mkdirSync(dirname(path), {recursive: true, mode: 0o700})
-  writeFileSync(path, data, {mode: 0o600})
-  if (mtime) utimesSync(path, mtime, mtime)
-}
-
-function currentTag(cache: string): string {
-  const tags = readdirSync(join(cache, 'compiled')).filter((t) => t.startsWith('v8-') && t !== FOREIGN_TAG)
-  assert.equal(tags.length, 1)
-  return tags[0]
-}
-
-const objectPath = (cache: string, h: string) => join(cache, 'objects', h.slice(0, 2), h)
-const compiledPath = (cache: string, tag: string, h: string) => join(cache, 'compiled', tag, h.slice(0, 2), h)
-
-function deadPid(): number {
-  const r = spawnSync(process.execPath, ['-e', ''])
-  return r.pid!
-}
-
-async function foreignArtifact(cache: string, h: string): Promise<string> {
-  const xxh = await loadXxh64()
-  const src = readFileSync(objectPath(cache, h))
-  const path = compiledPath(cache, FOREIGN_TAG, h)
-  put(
-    path,
-    encodeArtifact(
-      {tag: FOREIGN_TAG, sourceHash: h, sourceXxh: xxh(src), sourceLength: src.length},
-      Buffer.from('not a real code cache'),
-      xxh,
-    ),
-  )
-  return path
-}
-
-interface Walk {
-  files: number
-  bytes: number
-  disk: number
-  top: Record<string, {files: number; bytes: number}>
-  tags: Record<string, {files: number; bytes: number}>
-}
-
-/** An independent walk of the store: file sizes per top-level part, and du's disk use. */
-function walk(root: string): Walk {
-  const w: Walk = {files: 0, bytes: 0, disk: lstatSync(root).blocks * 512, top: {}, tags: {}}
-  const visit = (dir: string, rel: string[]) => {
-    for (const name of readdirSync(dir)) {
-      const p = join(dir, name)
-      const st = lstatSync(p)
-      w.disk += st.blocks * 512
-      if (st.isDirectory()) {
-        visit(p, [...rel, name])
-        continue
-      }
-      w.files++
-      w.bytes += st.size
-      const top = rel[0] ?? 'other'
-      w.top[top] ??= {files: 0, bytes: 0}
-      w.top[top].files++
-      w.top[top].bytes += st.size
-      if (top === 'compiled') {
-        w.tags[rel[1]] ??= {files: 0, bytes: 0}
-        w.tags[rel[1]].files++
-        w.tags[rel[1]].bytes += st.size
-      }
-    }
-  }
-  visit(root, [])
-  return w
-}
 
 function ok(r: Result, what: string): Result {
   assert.equal(r.code, 0, `${what} exited ${r.code}\nstdout: ${r.stdout}\nstderr: ${r.stderr}`)
