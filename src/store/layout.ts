@@ -32,6 +32,13 @@ export function checkTag(tag: string): string {
   return tag
 }
 
+// A run daemon's key is a digest burn makes (run/daemon/where.ts), and `burn daemon` reads keys
+// back from file names: one plain file name, as a tag.
+function checkDaemonKey(key: string): string {
+  if (!TAG.test(key)) throw usageError(`invalid run daemon key ${JSON.stringify(key)}`)
+  return key
+}
+
 export class Layout {
   constructor(readonly root: string) {}
 
@@ -67,6 +74,7 @@ export class Layout {
   get enginesDir() {
     return join(this.root, 'engines')
   }
+  /** The run daemons' sockets and locks (run/daemon/where.ts). */
   get daemonDir() {
     return join(this.root, 'daemon')
   }
@@ -95,5 +103,13 @@ export class Layout {
   }
   lock(key: string) {
     return join(this.pendingDir, `${key}.lock`)
+  }
+  /** The socket of the run daemon for one environment, `key` (run/daemon/where.ts). */
+  daemonSocket(key: string) {
+    return join(this.daemonDir, `${checkDaemonKey(key)}.sock`)
+  }
+  /** The lock that daemon holds while it lives. */
+  daemonLock(key: string) {
+    return join(this.daemonDir, `${checkDaemonKey(key)}.lock`)
   }
 }
