@@ -24,16 +24,22 @@ import {watchParent} from '../runners/parent-death.js'
 // Dies with its supervisor (the burn run or the run daemon), even in the middle of a sync loop.
 watchParent()
 
-/** Tells the parent (events.ts); quiet when nobody listens (run by hand). */
-function tell(...events: RunEvent[]): void {
+/**
+ * Tells the parent (events.ts). A write that fails throws: the script must never start unless
+ * its supervisor knows (its watchdog arms on `started`).
+ */
+const tell = (...events: RunEvent[]): void => void writeSync(EVENTS_FD, encodeEvents(...events))
+
+/** The same, for events that change nothing when nobody listens (run by hand). */
+function tellIfHeard(event: RunEvent): void {
   try {
-    writeSync(EVENTS_FD, encodeEvents(...events))
+    tell(event)
   } catch {
     // no parent listening
   }
 }
 
-announceStdout((stderrBytes, stdoutAt) => tell({kind: 'stdout-next', stderrBytes, stdoutAt}))
+announceStdout((stderrBytes, stdoutAt) => tellIfHeard({kind: 'stdout-next', stderrBytes, stdoutAt}))
 
 /** --json of the call in progress: how an error thrown outside it is rendered. */
 let json = false
@@ -161,7 +167,7 @@ function finish(code: number): never {
       // already closed
     }
   }
-  tell({kind: 'exit', code})
+  tellIfHeard({kind: 'exit', code})
   process.exit(code)
 }
 
