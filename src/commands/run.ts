@@ -1,9 +1,8 @@
 import {Args} from '@oclif/core'
 import {BurnCommand} from '../oclif/base-command.js'
 import {oclifFlags} from '../oclif/flags.js'
-import {toRunArgv} from '../run/request.js'
-import {spawnRunChild} from '../run/spawn.js'
-import {superviseRun} from '../run/supervisor.js'
+import {runDirect} from '../run/direct.js'
+import {runRequest} from '../run/request.js'
 import {runSpec} from '../cli/spec.js'
 
 export default class Run extends BurnCommand {
@@ -21,9 +20,7 @@ script's console output goes to stderr. With --json the output is {"hash", "cach
 
   async run(): Promise<void> {
     const {args, flags} = await this.parse(Run)
-    const all = {...flags, json: this.jsonEnabled()}
-    // The same supervised child as the fast path (bin/run.js); it prints its own output.
-    const {child, closed} = spawnRunChild(toRunArgv(args.script, all))
-    process.exitCode = await superviseRun(child, all, {closed})
+    // The same request and supervised child as the fast path (bin/run.js); it prints its own output.
+    process.exitCode = await runDirect(runRequest(args.script, {...flags, json: this.jsonEnabled()}))
   }
 }

@@ -3,40 +3,46 @@
 // or the run daemon) turns that into a clean exit 6. Everything it writes to the store is
 // atomic, so dying at any instruction leaves the store consistent.
 import {closeSync, writeSync} from 'node:fs'
-import {defaultCacheDir} from '../store/cache-dir.js'
 import {executeJob, preloadJob, warmEngine, warmRunner} from '../engines/execute.js'
 import {checkEngine, engineTag} from '../engines/tag.js'
 import type {Job, JobResult, Limits} from '../engines/protocol.js'
 import {scriptFilename, thrownError} from '../engines/script-errors.js'
-import {EXIT} from '../util/exit-codes.js'
 import {Layout} from '../store/layout.js'
-import {parseLimits} from '../cli/limits.js'
 import {prettyJson} from '../util/pretty.js'
 import {runScript} from '../store/outcome.js'
 import {runTarget} from '../store/engine-trust.js'
 import {openStore} from '../store/store.js'
 import {processStdin, readInput, readStdin, type StdinSource} from '../cli/input.js'
 import {renderError} from '../cli/render.js'
-import {parseRunArgv} from './request.js'
+import {usageError} from '../util/errors.js'
+import {fromChildArgs, inputFlags, type RunRequest} from './request.js'
+import {encodeEvents, EVENTS_FD, type RunEvent} from './events.js'
 import {announceStdout, writeAllSync} from '../util/write-sync.js'
-import type {PooledHint, PooledRequest} from './daemon/frames.js'
+import type {DaemonCall, PooledHint} from './daemon/frames.js'
 import {watchParent} from '../runners/parent-death.js'
 
 // Dies with its supervisor (the burn run or the run daemon), even in the middle of a sync loop.
 watchParent()
 
-// Lines to the parent: `h <engine> <hash>` (what the argument resolved to), `s` (the script
-// starts: its deadline and memory baseline start here), `e` (it ended), `o <err> <out>` (stdout
-// is written next, at byte <out>, after <err> bytes of stderr), `x <code>` (done, see finish()).
-const EVENTS_FD = 3
+/**
+ * Tells the parent (events.ts). A write that fails throws: the script must never start unless
+ * its supervisor knows (its watchdog arms on `started`).
+ */
+const tell = (...events: RunEvent[]): void => void writeSync(EVENTS_FD, encodeEvents(...events))
 
-announceStdout((err, out) => {
+/** The same, for events that change nothing when nobody listens (run by hand). */
+function tellIfHeard(event: RunEvent): void {
   try {
-    writeSync(EVENTS_FD, `o ${err} ${out}\n`)
+    tell(event)
   } catch {
-    // no parent listening (run by hand)
+    // no parent listening
   }
-})
+}
+
+announceStdout((stderrBytes, stdoutAt) => tellIfHeard({kind: 'stdout-next', stderrBytes, stdoutAt}))
+
+/** --json of the call in progress: how an error thrown outside it is rendered. */
+let json = false
 
 // A promise that can never settle (nothing left on the event loop) would otherwise end the
 // process silently with exit 0: it is reported as the timeout it would have become.
@@ -58,73 +64,65 @@ let failCall: ((error: unknown) => void) | undefined
 let callEnded = false
 process.on('uncaughtException', (error) => {
   if (failCall) return failCall(error)
-  if (!callEnded) finish(renderError(error, process.argv.includes('--json')))
+  if (!callEnded) finish(renderError(error, json))
 })
 process.on('unhandledRejection', (error) => {
-  if (!failCall && !callEnded) finish(renderError(error, process.argv.includes('--json')))
+  if (!failCall && !callEnded) finish(renderError(error, json))
 })
 const thrownOutside = (job: Job) =>
   new Promise<JobResult>((resolve) => {
     failCall = (error) => resolve({ok: false, error: thrownError(error, scriptFilename(job.hash), job.limits.maxLogBytes)})
   })
 
-async function main(argv: string[], stdin: StdinSource): Promise<number> {
-  const parsed = parseRunArgv(argv)
-  // The parent saw the same argv and lets oclif explain what is wrong with it.
-  if (!parsed) return EXIT.usage
-  const {ref, flags} = parsed
-  let limits: Limits | undefined
+async function main(req: RunRequest, stdin: StdinSource): Promise<number> {
+  json = req.output === 'json'
+  const limits = req.limits
   try {
-    const requested = flags.engine === undefined ? undefined : checkEngine(flags.engine)
-    // Bad flags are reported before the store is read.
-    limits = parseLimits(flags, requested)
-    const [store, input] = await Promise.all([openStore(flags['cache-dir'] ?? defaultCacheDir(), {create: false}), readInput(flags, stdin)])
+    const [store, input] = await Promise.all([openStore(req.cacheDir, {create: false}), readInput(inputFlags(req.input), stdin)])
     // The engine is the script's (registered), never a default taken before it was found.
-    const {hash, engine} = await runTarget(store, ref, requested)
-    limits = parseLimits(flags, engine)
+    const {hash, engine} = await runTarget(store, req.ref, req.engine)
+    if (req.fuelRefused !== undefined && engine !== 'quickjs') throw usageError(req.fuelRefused)
     // Loading an engine (the QuickJS wasm) is burn's cost, not the script's: done before 's'.
     await warmEngine(engine, limits)
-    const out = await runScript(
-      store!,
-      async (job) => {
-        writeSync(EVENTS_FD, `h ${job.engine} ${job.hash}\ns\n`)
-        const result = await Promise.race([executeJob(job), stalled, thrownOutside(job)])
-        failCall = undefined
-        callEnded = true
-        // Printing and bookkeeping after the script are burn's, not the script's: a watchdog kill
-        // can no longer follow an error this process already reported.
-        writeSync(EVENTS_FD, 'e\n')
-        return result
-      },
-      {hash, input, engine, limits},
-    )
-    const text = flags.json
-      ? JSON.stringify({hash: out.hash, cache: out.cache, result: JSON.parse(out.output)})
-      : flags.pretty
-        ? prettyJson(out.output, limits.maxOutputBytes)
-        : out.output
-    writeAllSync(1, text + '\n')
+    const out = await runScript(store!, (job) => runJob(job), {hash, input, engine, limits})
+    writeAllSync(1, output(req, out, limits) + '\n')
     return 0
   } catch (error) {
     // What a script wrote into its error is under the limit of where it goes (render.ts).
-    return renderError(error, Boolean(flags.json), limits && (flags.json ? limits.maxOutputBytes : limits.maxLogBytes))
+    return renderError(error, json, json ? limits.maxOutputBytes : limits.maxLogBytes)
   }
+}
+
+async function runJob(job: Job): Promise<JobResult> {
+  tell({kind: 'resolved', engine: job.engine, hash: job.hash}, {kind: 'started'})
+  const result = await Promise.race([executeJob(job), stalled, thrownOutside(job)])
+  failCall = undefined
+  callEnded = true
+  // Printing and bookkeeping after the script are burn's, not the script's: a watchdog kill
+  // can no longer follow an error this process already reported.
+  tell({kind: 'ended'})
+  return result
+}
+
+function output(req: RunRequest, out: {hash: string; cache: string; output: string}, limits: Limits): string {
+  if (req.output === 'json') return JSON.stringify({hash: out.hash, cache: out.cache, result: JSON.parse(out.output)})
+  return req.output === 'pretty' ? prettyJson(out.output, limits.maxOutputBytes) : out.output
 }
 
 /**
  * A runner the run daemon started ahead of its call. While it waits, everything a call runs
- * through is loaded and compiled (the store's metadata, the flag parsers, the xxh64 wasm, the
- * v8 engine on a trivial script: together about half of a tiny call in a fresh process; or the
- * sandbox of a call expected on quickjs), and the script the daemon expects is loaded. Then it does exactly one call, as sent on stdin.
+ * through is loaded and compiled (the store's metadata, the xxh64 wasm, the v8 engine on a
+ * trivial script: together about half of a tiny call in a fresh process; or the sandbox of a
+ * call expected on quickjs), and the script the daemon expects is loaded. Then it does exactly
+ * one call, the client's request as the daemon got it (daemon/frames.ts), sent on stdin.
  */
 async function pooled(hintArg: string | undefined): Promise<number> {
   let warm: Promise<unknown> = Promise.resolve()
   try {
     const hint = JSON.parse(hintArg ?? '') as PooledHint
-    const limits = parseLimits(parseRunArgv(['x', '--timeout', '1s'])!.flags, 'v8')
     // A call expected on quickjs gets its sandbox made (with the limits that call had last
     // time) instead of the v8 engine's warm-up, which it would not use.
-    const engine = hint.quickjs ? warmEngine('quickjs', hint.quickjs) : warmRunner(limits)
+    const engine = hint.quickjs ? warmEngine('quickjs', hint.quickjs) : warmRunner(WARM_UP_LIMITS)
     // (a store refused now is refused again, with its message, by the call itself)
     warm = Promise.all([openStore(hint.cacheDir, {create: false}), engine]).catch(() => {})
     if (hint.script) {
@@ -141,9 +139,17 @@ async function pooled(hintArg: string | undefined): Promise<number> {
   await warm.catch(() => {})
   // stdin closed without a request: the daemon is shutting down
   if (text === '') return 0
-  const req = JSON.parse(text) as PooledRequest
-  process.chdir(req.cwd)
-  return main(req.argv, {isTTY: req.stdin === null, read: async () => req.stdin ?? ''})
+  const call = JSON.parse(text) as DaemonCall
+  process.chdir(call.cwd)
+  return main(call.run, {isTTY: call.stdin === null, read: async () => call.stdin ?? ''})
+}
+
+// The v8 warm-up runs a trivial script that logs nothing: these limits only need to be valid.
+const WARM_UP_LIMITS: Limits = {timeoutMs: 1000, memoryBytes: 512 * 1024 * 1024, maxOutputBytes: 1024 * 1024, maxLogBytes: 1024 * 1024}
+
+/** A direct run (spawn.ts): the request comes as this process's arguments. */
+async function direct(): Promise<number> {
+  return main(fromChildArgs(process.argv.slice(2)), processStdin)
 }
 
 /**
@@ -161,13 +167,9 @@ function finish(code: number): never {
       // already closed
     }
   }
-  try {
-    writeSync(EVENTS_FD, `x ${code}\n`)
-  } catch {
-    // no parent listening (run by hand)
-  }
+  tellIfHeard({kind: 'exit', code})
   process.exit(code)
 }
 
-const done = process.argv[2] === '--pooled' ? pooled(process.argv[3]) : main(process.argv.slice(2), processStdin)
-done.then(finish, (error) => finish(renderError(error, process.argv.includes('--json'))))
+const done = process.argv[2] === '--pooled' ? pooled(process.argv[3]) : direct()
+done.then(finish, (error) => finish(renderError(error, json)))

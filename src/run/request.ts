@@ -1,6 +1,9 @@
 import {parseSpecArgv} from '../cli/argv.js'
-import {cacheDirSpec, runSpec, type Spec} from '../cli/spec.js'
-import type {LimitFlags} from '../cli/limit-defaults.js'
+import {parseLimits, type LimitFlags} from '../cli/limits.js'
+import {cacheDirSpec, runSpec} from '../cli/spec.js'
+import type {Limits} from '../engines/protocol.js'
+import type {EngineName} from '../engines/tag.js'
+import {defaultCacheDir} from '../store/cache-dir.js'
 
 export interface RunFlags extends LimitFlags {
   input?: string
@@ -11,20 +14,114 @@ export interface RunFlags extends LimitFlags {
   'cache-dir'?: string
 }
 
-const spec: Spec = {...runSpec, ...cacheDirSpec}
+/** Where a call's input JSON comes from (cli/input.ts reads it). */
+export type InputSource =
+  /** --input */
+  | {from: 'text'; text: string}
+  /** --input-file <path> */
+  | {from: 'file'; path: string}
+  /** --input-file -: standard input, as it is */
+  | {from: 'stdin'}
+  /** neither: standard input unless it is a terminal (then, or when it is blank, null) */
+  | {from: 'stdin-or-null'}
 
-/** `burn run`'s arguments without oclif (see parseSpecArgv). */
-export function parseRunArgv(argv: string[]): {ref: string; flags: RunFlags} | undefined {
-  return parseSpecArgv(argv, spec) as {ref: string; flags: RunFlags} | undefined
+/** plain: the result JSON as the script made it; pretty: indented (--pretty); json: {hash, cache, result} (--json). */
+export type OutputMode = 'plain' | 'pretty' | 'json'
+
+/**
+ * One `burn run`, parsed once by the process the user started (fast-run.ts, or the oclif
+ * command) and handed on as data: to the run daemon in its request frame (daemon/frames.ts),
+ * and to the run child (child.ts), which parse nothing.
+ */
+export interface RunRequest {
+  /** the script: full hash, unique prefix or name */
+  ref: string
+  input: InputSource
+  /** --engine; absent: the engine the script was registered for */
+  engine?: EngineName
+  limits: Limits
+  /**
+   * --fuel without --engine: the usage error the call ends with once its script turns out not
+   * to be quickjs's (parseLimits' own message; the engine is known only in the child).
+   */
+  fuelRefused?: string
+  cacheDir: string
+  output: OutputMode
 }
 
-/** The argv that parseRunArgv reads back as these flags (from oclif's parse). */
-export function toRunArgv(ref: string, flags: Record<string, unknown>): string[] {
-  const out: string[] = []
-  for (const k of [...Object.keys(spec), 'json']) {
-    const v = flags[k]
-    if (v === true) out.push(`--${k}`)
-    else if (typeof v === 'string') out.push(`--${k}=${v}`)
+/** `burn run`'s arguments without oclif; undefined when oclif must answer (help, any parse error: its usage messages). */
+export function parseRunArgv(argv: string[]): {ref: string; flags: RunFlags} | undefined {
+  return parseSpecArgv(argv, {...runSpec, ...cacheDirSpec}) as {ref: string; flags: RunFlags} | undefined
+}
+
+/** The request of `burn run <ref>` with these flags; throws the usage error of a bad limit. */
+export function runRequest(ref: string, flags: RunFlags): RunRequest {
+  // (the flag's spec allows only v8 and quickjs, in both parsers)
+  const engine = flags.engine as EngineName | undefined
+  return {
+    ref,
+    input: inputSource(flags),
+    engine,
+    limits: parseLimits(flags, engine),
+    fuelRefused: fuelRefused(flags),
+    cacheDir: flags['cache-dir'] ?? defaultCacheDir(),
+    output: flags.json ? 'json' : flags.pretty ? 'pretty' : 'plain',
   }
-  return [...out, '--', ref]
+}
+
+function inputSource(flags: RunFlags): InputSource {
+  if (flags.input !== undefined) return {from: 'text', text: flags.input}
+  const file = flags['input-file']
+  if (file === '-') return {from: 'stdin'}
+  return file === undefined ? {from: 'stdin-or-null'} : {from: 'file', path: file}
+}
+
+function fuelRefused(flags: RunFlags): string | undefined {
+  if (flags.fuel === undefined || flags.engine !== undefined) return undefined
+  try {
+    parseLimits(flags, 'v8')
+  } catch (error) {
+    return (error as Error).message
+  }
+  return undefined
+}
+
+/** The flags cli/input.ts reads an input source from. */
+export function inputFlags(input: InputSource): {input?: string; 'input-file'?: string} {
+  if (input.from === 'text') return {input: input.text}
+  if (input.from === 'file') return {'input-file': input.path}
+  return input.from === 'stdin' ? {'input-file': '-'} : {}
+}
+
+/*
+ * A direct run child's arguments: the request's JSON, then an --input text apart, as the user
+ * gave it: JSON would escape its quotes, and Linux takes at most 128 KiB in one argument.
+ */
+export function toChildArgs(req: RunRequest): string[] {
+  if (req.input.from !== 'text') return [JSON.stringify(req)]
+  return [JSON.stringify({...req, input: {from: 'text'}}), req.input.text]
+}
+
+export function fromChildArgs(args: string[]): RunRequest {
+  const req = JSON.parse(args[0]) as RunRequest
+  if (req.input.from === 'text') req.input = {from: 'text', text: args[1] ?? ''}
+  return req
+}
+
+const str = (v: unknown): v is string => typeof v === 'string'
+const size = (v: unknown): v is number => typeof v === 'number' && v > 0 && Number.isFinite(v)
+
+/** Whether a value that came over a socket (the run daemon's request frame) is a request in every field. */
+export function isRunRequest(v: unknown): v is RunRequest {
+  const r = v as Partial<RunRequest> | null
+  if (typeof r !== 'object' || r === null || !str(r.ref) || !str(r.cacheDir)) return false
+  if (r.engine !== undefined && r.engine !== 'v8' && r.engine !== 'quickjs') return false
+  if (r.fuelRefused !== undefined && !str(r.fuelRefused)) return false
+  if (r.output !== 'plain' && r.output !== 'pretty' && r.output !== 'json') return false
+  const l = r.limits as Partial<Limits> | undefined
+  if (typeof l !== 'object' || l === null || ![l.timeoutMs, l.memoryBytes, l.maxOutputBytes, l.maxLogBytes].every(size)) return false
+  if (l.fuel !== undefined && !size(l.fuel)) return false
+  const i = r.input as Partial<{from: string; text: unknown; path: unknown}> | undefined
+  if (typeof i !== 'object' || i === null) return false
+  return (i.from === 'text' && str(i.text)) || (i.from === 'file' && str(i.path)) || i.from === 'stdin' || i.from === 'stdin-or-null'
 }

@@ -1,6 +1,7 @@
 import {spawn, type ChildProcess} from 'node:child_process'
 import {RUN_CHILD} from './bundles.js'
 import {tiedNode} from '../runners/parent-death.js'
+import {toChildArgs, type RunRequest} from './request.js'
 
 // Apart from run/supervisor.ts so that a direct `burn run` starts its child before it loads
 // the supervisor (the two then start up in parallel).
@@ -16,9 +17,9 @@ export function childClosed(child: ChildProcess): Closed {
  * about 7 ms faster than ESM). `stdin`: text to feed it instead of this process's own stdin
  * (a call the run daemon dropped after the client had read its stdin).
  */
-export function spawnRunChild(argv: string[], stdin?: string): {child: ChildProcess; closed: Closed} {
+export function spawnRunChild(req: RunRequest, stdin?: string): {child: ChildProcess; closed: Closed} {
   const node = tiedNode(process.execArgv)
-  const child = spawn(node.execPath, [...node.execArgv, RUN_CHILD, ...argv], {
+  const child = spawn(node.execPath, [...node.execArgv, RUN_CHILD, ...toChildArgs(req)], {
     stdio: [stdin === undefined ? 'inherit' : 'pipe', 'inherit', 'inherit', 'pipe'],
   })
   const closed = childClosed(child)

@@ -1,12 +1,11 @@
 import type {ChildProcess} from 'node:child_process'
-import {defaultCacheDir} from '../store/cache-dir.js'
 import {QUICKJS_HOST_SLACK_BYTES, Watchdog} from '../runners/watchdog.js'
 import {BurnError} from '../util/errors.js'
-import {parseLimits} from '../cli/limits.js'
 import {recordStats} from '../store/stats.js'
 import {openStore} from '../store/store.js'
 import {renderError} from '../cli/render.js'
-import type {RunFlags} from './request.js'
+import {EVENTS_FD, RunEventReader} from './events.js'
+import type {RunRequest} from './request.js'
 import type {Closed} from './spawn.js'
 
 export interface SuperviseOptions {
@@ -35,38 +34,25 @@ export interface SuperviseOptions {
  * (deadline, resident memory, V8's heap abort) end here as exit 6; every other outcome is the
  * child's own exit code and output.
  */
-export async function superviseRun(child: ChildProcess, flags: RunFlags, opts: SuperviseOptions): Promise<number> {
+export async function superviseRun(child: ChildProcess, req: RunRequest, opts: SuperviseOptions): Promise<number> {
   const render = opts.render ?? renderError
-  let limits
-  try {
-    // Without --engine the child checks the limits against the script's registered engine.
-    limits = parseLimits(flags, flags.engine)
-  } catch (error) {
-    child.kill('SIGKILL')
-    return render(error, Boolean(flags.json))
-  }
-  const dog = new Watchdog(child, limits)
-  // Lines on fd 3 (run/child.ts): `h <engine> <hash>` the script resolved, `s` it starts, `e` it
-  // ended, `o <err> <out>` stdout from byte <out> follows <err> bytes of stderr, `x <code>` the
-  // call is over with that exit code (the child then only tears down).
+  const json = req.output === 'json'
+  const dog = new Watchdog(child, req.limits)
   let reported: (code: number) => void = () => {}
   const done = new Promise<number>((resolve) => (reported = resolve))
-  let pending = ''
-  let engine = flags.engine
-  child.stdio[3]!.on('data', (d: Buffer) => {
-    const lines = (pending + d.toString('latin1')).split('\n')
-    pending = lines.pop()!
-    for (const line of lines) {
-      const [event, a, b] = line.split(' ')
-      if (event === 's') dog.arm(engine === 'quickjs' ? QUICKJS_HOST_SLACK_BYTES : 0)
-      else if (event === 'e') {
+  let engine = req.engine as string | undefined
+  const events = new RunEventReader()
+  child.stdio[EVENTS_FD]!.on('data', (d: Buffer) => {
+    for (const e of events.push(d)) {
+      if (e.kind === 'started') dog.arm(engine === 'quickjs' ? QUICKJS_HOST_SLACK_BYTES : 0)
+      else if (e.kind === 'ended') {
         dog.disarm()
         opts.onEnded?.()
-      } else if (event === 'o') opts.stdoutOrder?.(Number(b), Number(a))
-      else if (event === 'x') reported(Number(a))
-      else if (event === 'h') {
-        engine = a
-        opts.onScript?.(a, b)
+      } else if (e.kind === 'stdout-next') opts.stdoutOrder?.(e.stdoutAt, e.stderrBytes)
+      else if (e.kind === 'exit') reported(e.code)
+      else if (e.kind === 'resolved') {
+        engine = e.engine
+        opts.onScript?.(e.engine, e.hash)
       }
     }
   })
@@ -84,16 +70,16 @@ export async function superviseRun(child: ChildProcess, flags: RunFlags, opts: S
   if (opts.cancelled?.()) return 130
   const breach = dog.deathBreach(code, signal)
   if (breach) {
-    await recordBreach(flags, breach.limit)
-    return render(new BurnError('limit', breach.message, {limit: breach.limit}), Boolean(flags.json))
+    await recordBreach(req.cacheDir, breach.limit)
+    return render(new BurnError('limit', breach.message, {limit: breach.limit}), json)
   }
-  if (code === null) return render(new BurnError('internal', `the run process was killed by ${signal}`), Boolean(flags.json))
+  if (code === null) return render(new BurnError('internal', `the run process was killed by ${signal}`), json)
   return code
 }
 
-async function recordBreach(flags: RunFlags, limit: string): Promise<void> {
+async function recordBreach(cacheDir: string, limit: string): Promise<void> {
   try {
-    const store = await openStore(flags['cache-dir'] ?? defaultCacheDir(), {create: false})
+    const store = await openStore(cacheDir, {create: false})
     if (store) await recordStats(store.layout, {counters: {[`runs.limit.${limit}`]: 1}})
   } catch {
     // counting is best effort: the breach itself is already reported

@@ -38,6 +38,15 @@ export function checkTag(tag: string): string {
   return tag
 }
 
+// A run daemon's key is a digest burn makes (run/daemon/where.ts), and `burn daemon` reads keys
+// back from file names: one plain file name, as a tag.
+// Keys come from where.ts (a hash) or from a listing of daemon/ (daemon status and stop, which
+// must see every file there, planted ones too): only what could leave the directory is refused.
+function checkDaemonKey(key: string): string {
+  if (key === '' || key === '.' || key === '..' || /[/\0]/.test(key)) throw usageError(`invalid run daemon key ${JSON.stringify(key)}`)
+  return key
+}
+
 export class Layout {
   constructor(readonly root: string) {}
 
@@ -73,6 +82,7 @@ export class Layout {
   get enginesDir() {
     return join(this.root, 'engines')
   }
+  /** The run daemons' sockets and locks (run/daemon/where.ts). */
   get daemonDir() {
     return join(this.root, 'daemon')
   }
@@ -102,11 +112,12 @@ export class Layout {
   lock(key: string) {
     return join(this.pendingDir, `${key}.lock`)
   }
-  /** The lock a run daemon holds, and the socket it listens on (src/run/daemon/where.ts makes the key). */
-  daemonLock(key: string) {
-    return join(this.daemonDir, `${key}.lock`)
-  }
+  /** The socket of the run daemon for one environment, `key` (run/daemon/where.ts). */
   daemonSocket(key: string) {
-    return join(this.daemonDir, `${key}.sock`)
+    return join(this.daemonDir, `${checkDaemonKey(key)}.sock`)
+  }
+  /** The lock that daemon holds while it lives. */
+  daemonLock(key: string) {
+    return join(this.daemonDir, `${checkDaemonKey(key)}.lock`)
   }
 }

@@ -1,17 +1,16 @@
 import {spawn} from 'node:child_process'
 import {existsSync, statSync} from 'node:fs'
 import {createConnection, type Socket} from 'node:net'
-import {dirname, join} from 'node:path'
-import {defaultCacheDir} from '../../store/cache-dir.js'
 import {cacheDirShared, daemonDirProblem, socketProblem} from '../../store/daemon-trust.js'
 import {BurnError, storeError} from '../../util/errors.js'
 import {readStdin, readsStdin} from '../../cli/input.js'
 import {renderError} from '../../cli/render.js'
-import type {RunFlags} from '../request.js'
+import {inputFlags, type RunRequest} from '../request.js'
 import {writeAllSync} from '../../util/write-sync.js'
-import {frame, FrameReader, MAX_FRAME, SILENCE_MS, type PooledRequest} from './frames.js'
+import {frame, FrameReader, MAX_FRAME, SILENCE_MS, type DaemonCall} from './frames.js'
 import {DAEMON_JS} from '../bundles.js'
 import {daemonAllowed, daemonPaths, type DaemonPaths} from './where.js'
+import type {Layout} from '../../store/layout.js'
 
 /** The call ran (its exit code), or it must run directly (with the stdin already read, if any). */
 export type DaemonOutcome = {code: number} | {direct: true; stdin?: string}
@@ -29,13 +28,14 @@ const REQUIRE_WAIT_MS = 10_000
  * directory that no longer exists (the direct path treats it as any run does). A socket is used
  * only if nobody else could have put it there (daemon-trust.ts).
  */
-export async function runViaDaemon(argv: string[], flags: RunFlags): Promise<DaemonOutcome> {
+export async function runViaDaemon(req: RunRequest): Promise<DaemonOutcome> {
   const cwd = currentDir()
   if (!daemonAllowed(process.env) || cwd === undefined) return {direct: true}
-  const paths = daemonPaths(flags['cache-dir'] ?? defaultCacheDir(), process.env)
-  if (!paths || cacheDirShared(paths.cacheDir)) return {direct: true}
-  const refused = daemonDirProblem(dirname(paths.socket))
-  if (refused) return {code: renderError(storeError(refused), Boolean(flags.json))}
+  const paths = daemonPaths(req.cacheDir, process.env)
+  if (!paths || cacheDirShared(paths.layout.root)) return {direct: true}
+  const json = req.output === 'json'
+  const refused = daemonDirProblem(paths.layout.daemonDir)
+  if (refused) return {code: renderError(storeError(refused), json)}
   const required = daemonRequired(process.env)
   const found = await findSocket(paths, required)
   if (found !== true) {
@@ -44,7 +44,7 @@ export async function runViaDaemon(argv: string[], flags: RunFlags): Promise<Dae
   }
   // stdin first, then the connection: a client waiting on slow input holds no connection the
   // daemon could close under it (idle timeout, `burn daemon stop`).
-  const stdin = readsStdin(flags, Boolean(process.stdin.isTTY)) ? await readStdin() : null
+  const stdin = readsStdin(inputFlags(req.input), Boolean(process.stdin.isTTY)) ? await readStdin() : null
   // (a bigger request than the daemon takes: the direct path has no such bound)
   if (stdin !== null && Buffer.byteLength(stdin) > MAX_FRAME - 64 * 1024) return {direct: true, stdin}
   const sock = await connect(paths.socket)
@@ -52,10 +52,11 @@ export async function runViaDaemon(argv: string[], flags: RunFlags): Promise<Dae
     startDaemon(paths)
     return {direct: true, stdin: stdin ?? undefined}
   }
-  const req: PooledRequest = {argv: [`--cache-dir=${paths.cacheDir}`, ...argv], cwd, stdin}
-  const outcome = await relay(sock, req)
+  // (the cache dir made absolute: the daemon's runner resolves nothing against the client's cwd)
+  const call: DaemonCall = {run: {...req, cacheDir: paths.layout.root}, cwd, stdin}
+  const outcome = await relay(sock, call)
   if (!('failed' in outcome)) return outcome
-  return abandon(outcome.failed, paths, req, required, Boolean(flags.json))
+  return abandon(outcome.failed, paths, call, required, json)
 }
 
 function currentDir(): string | undefined {
@@ -101,7 +102,7 @@ type Failure = {hung: boolean; printed: boolean}
  * one whose connection closes before the exit code. Silence is measured from the last frame
  * handled, so time this client spent blocked writing to a slow reader never counts.
  */
-function relay(sock: Socket, req: PooledRequest): Promise<{code: number} | {failed: Failure}> {
+function relay(sock: Socket, call: DaemonCall): Promise<{code: number} | {failed: Failure}> {
   return new Promise((resolve) => {
     const reader = new FrameReader()
     let printed = false
@@ -140,7 +141,7 @@ function relay(sock: Socket, req: PooledRequest): Promise<{code: number} | {fail
       clearTimeout(timer)
       resolve(code === undefined ? {failed: {hung, printed}} : {code})
     })
-    sock.write(frame('R', JSON.stringify(req)), () => (heard = Date.now()))
+    sock.write(frame('R', JSON.stringify(call)), () => (heard = Date.now()))
   })
 }
 
@@ -150,22 +151,22 @@ function relay(sock: Socket, req: PooledRequest): Promise<{code: number} | {fail
  * require forbids it; either way it is said on stderr and counted (`burn stats`:
  * runs.daemon.fallback), so a daemon that fails is never silent.
  */
-async function abandon(f: Failure, paths: DaemonPaths, req: PooledRequest, required: boolean, json: boolean): Promise<DaemonOutcome> {
+async function abandon(f: Failure, paths: DaemonPaths, call: DaemonCall, required: boolean, json: boolean): Promise<DaemonOutcome> {
   const what = f.hung ? `the burn run daemon sent nothing for ${SILENCE_MS / 1000}s` : 'the burn run daemon stopped during the call'
-  await countFallback(paths.cacheDir)
+  await countFallback(paths.layout)
   if (f.printed || required) {
     const why = f.printed ? 'part of its output was already printed' : 'BURN_DAEMON=require'
     return {code: renderError(new BurnError('internal', `${what} (${why}); run it again (burn daemon stop ends a stuck daemon)`), json)}
   }
   writeAllSync(2, `burn: ${what}; the call runs directly (burn daemon stop ends a stuck daemon)\n`)
-  return {direct: true, stdin: req.stdin ?? undefined}
+  return {direct: true, stdin: call.stdin ?? undefined}
 }
 
-async function countFallback(cacheDir: string): Promise<void> {
+async function countFallback(layout: Layout): Promise<void> {
   try {
     // (loaded only now: a chunk of its own in the fast path's bundle)
-    const [{recordStats}, {Layout}] = await Promise.all([import('../../store/stats.js'), import('../../store/layout.js')])
-    await recordStats(new Layout(cacheDir), {counters: {'runs.daemon.fallback': 1}})
+    const {recordStats} = await import('../../store/stats.js')
+    await recordStats(layout, {counters: {'runs.daemon.fallback': 1}})
   } catch {
     // counting is best effort
   }
@@ -178,9 +179,9 @@ function startDaemon(paths: DaemonPaths): void {
     // no lock: no daemon
   }
   // Only for an existing store: a run against a missing one fails, and must not create it.
-  if (!existsSync(join(paths.cacheDir, 'store.json'))) return
+  if (!existsSync(paths.layout.storeJson)) return
   try {
-    spawn(process.execPath, [...process.execArgv, DAEMON_JS, paths.cacheDir, paths.socket, paths.lock], {
+    spawn(process.execPath, [...process.execArgv, DAEMON_JS, paths.layout.root, paths.socket, paths.lock], {
       detached: true,
       stdio: 'ignore',
     }).unref()

@@ -5,9 +5,12 @@
  * re-encoded.
  */
 import type {Limits} from '../../engines/protocol.js'
+import {isRunRequest, type RunRequest} from '../request.js'
 
-// R: a call (client -> daemon); o, e: its stdout and stderr bytes, x: its exit code (daemon ->
-// client). S: stop (burn daemon stop -> daemon), answered by s: the token of the daemon's lock.
+// R: a call (a DaemonCall, client -> daemon); o, e: its stdout and stderr bytes, x: its exit
+// code, k: a keepalive (daemon -> client). S: stop (burn daemon stop -> daemon), answered by s:
+// the token of the daemon's lock. (A run child's events to its supervisor are another format,
+// with letters of their own: run/events.ts.)
 export type FrameType = 'R' | 'o' | 'e' | 'x' | 'S' | 's' | 'k'
 
 /** A daemon sends a keepalive (`k`, empty) this often while a call of a client is in flight. */
@@ -19,29 +22,32 @@ export const KEEPALIVE_MS = 1000
  */
 export const SILENCE_MS = 15_000
 
-/** What a client asks: the run's argv (with --cache-dir made explicit), its cwd, its stdin text (null: a terminal). */
-export interface PooledRequest {
-  argv: string[]
+/**
+ * What a client asks (the R frame's JSON, which the daemon hands its runner as it came): the
+ * run, parsed by the client, and what the daemon cannot see of the client: its working
+ * directory and its stdin text (null: a terminal).
+ */
+export interface DaemonCall {
+  run: RunRequest
   cwd: string
   stdin: string | null
 }
 
-/** The request in an R frame, or undefined when it is not one (anything else: not JSON, wrong types). */
-export function parseRequest(payload: Buffer): PooledRequest | undefined {
-  let req: Partial<PooledRequest> | null
+/** The call in an R frame, or undefined when it is not one (anything else: not JSON, a field missing or of the wrong type). */
+export function parseCall(payload: Buffer): DaemonCall | undefined {
+  let call: Partial<DaemonCall> | null
   try {
-    req = JSON.parse(payload.toString()) as Partial<PooledRequest> | null
+    call = JSON.parse(payload.toString()) as Partial<DaemonCall> | null
   } catch {
     return undefined
   }
   const ok =
-    typeof req === 'object' &&
-    req !== null &&
-    Array.isArray(req.argv) &&
-    req.argv.every((a) => typeof a === 'string') &&
-    typeof req.cwd === 'string' &&
-    (req.stdin === null || typeof req.stdin === 'string')
-  return ok ? (req as PooledRequest) : undefined
+    typeof call === 'object' &&
+    call !== null &&
+    isRunRequest(call.run) &&
+    typeof call.cwd === 'string' &&
+    (call.stdin === null || typeof call.stdin === 'string')
+  return ok ? (call as DaemonCall) : undefined
 }
 
 /** What a pooled runner prepares while it waits for its call: the store, and the script of the call expected next. */

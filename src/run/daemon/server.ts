@@ -8,22 +8,23 @@
 import {spawn, type ChildProcess} from 'node:child_process'
 import {chmodSync, existsSync, mkdirSync, rmdirSync, rmSync, statSync} from 'node:fs'
 import {createServer, type Socket} from 'node:net'
-import {dirname, join} from 'node:path'
 import type {Limits} from '../../engines/protocol.js'
-import {parseLimits} from '../../cli/limits.js'
 import {tiedNode} from '../../runners/parent-death.js'
 import {acquireLock, Lock} from '../../store/lock.js'
 import {daemonDirProblem} from '../../store/daemon-trust.js'
 import {parseDuration} from '../../util/units.js'
 import {formatError} from '../../cli/render.js'
-import {parseRunArgv, type RunFlags} from '../request.js'
+import {Layout} from '../../store/layout.js'
+import type {RunRequest} from '../request.js'
 import {childClosed} from '../spawn.js'
 import {superviseRun} from '../supervisor.js'
-import {frame, FrameReader, frameParts, KEEPALIVE_MS, parseRequest, type PooledHint, type PooledRequest} from './frames.js'
+import {frame, FrameReader, frameParts, KEEPALIVE_MS, parseCall, type DaemonCall, type PooledHint} from './frames.js'
 import {OutputRelay} from './relay.js'
 import {RUN_CHILD} from '../bundles.js'
 
+// (as the client gave them: `burn daemon` recognizes a daemon by its socket and lock arguments)
 const [cacheDir, socketPath, lockPath] = process.argv.slice(2)
+const layout = new Layout(cacheDir)
 const IDLE_MS = idleMs(process.env.BURN_DAEMON_IDLE)
 const WATCH_MS = 1000
 // Calls remembered for the preload hint (bounded: oldest forgotten first).
@@ -37,7 +38,8 @@ function idleMs(v: string | undefined): number {
   }
 }
 
-interface Runner {
+/** A run child (child.ts) started in pooled mode, waiting for its one call (not a runners/ Runner, which takes many jobs). */
+interface PooledChild {
   child: ChildProcess
   closed: Promise<[number | null, NodeJS.Signals | null]>
 }
@@ -52,15 +54,16 @@ function setBounded<V>(m: Map<string, V>, key: string, value: V): void {
   if (m.size > MAX_HINTS) m.delete(m.keys().next().value!)
 }
 
-class RunnerPool {
-  private idle?: Runner
+/** The pooled child ready for the next call, and what it should have loaded. */
+class PooledChildren {
+  private idle?: PooledChild
   private readonly expect = new Map<string, Expect>()
   /** The call that came after each call last time, and the last call: a one-step predictor. */
   private readonly next = new Map<string, string>()
   private last?: string
 
   /** The started runner, or a new one: each runner does one call. */
-  take(callKey: string): Runner {
+  take(callKey: string): PooledChild {
     if (this.last !== undefined) setBounded(this.next, this.last, callKey)
     this.last = callKey
     const ready = this.idle && this.idle.child.exitCode === null && this.idle.child.signalCode === null ? this.idle : undefined
@@ -88,7 +91,7 @@ class RunnerPool {
     this.idle = undefined
   }
 
-  private start(expect?: Expect): Runner {
+  private start(expect?: Expect): PooledChild {
     const hint: PooledHint = {cacheDir, ...expect}
     const node = tiedNode(process.execArgv)
     const args = [...node.execArgv, RUN_CHILD, '--pooled', JSON.stringify(hint)]
@@ -99,7 +102,7 @@ class RunnerPool {
   }
 }
 
-const pool = new RunnerPool()
+const pool = new PooledChildren()
 let active = 0
 let idleTimer: NodeJS.Timeout | undefined
 let stopping = false
@@ -112,17 +115,17 @@ function touch(): void {
 }
 
 /** `raw`: the request's JSON as it came, handed to the runner as is (a 40 MB stdin is not encoded again). */
-async function serveCall(conn: Socket, req: PooledRequest, raw: Buffer): Promise<void> {
+async function serveCall(conn: Socket, req: DaemonCall, raw: Buffer): Promise<void> {
   active++
   try {
-    await call(conn, req, raw)
+    await call(conn, req.run, raw)
   } finally {
     active--
   }
   touch()
 }
 
-async function call(conn: Socket, req: PooledRequest, raw: Buffer): Promise<void> {
+async function call(conn: Socket, req: RunRequest, raw: Buffer): Promise<void> {
   /** false: the client is not keeping up (the socket's buffer is full). */
   const send = (type: 'o' | 'e' | 'x' | 'k', data: Buffer | string): boolean => {
     if (conn.destroyed) return true
@@ -130,16 +133,7 @@ async function call(conn: Socket, req: PooledRequest, raw: Buffer): Promise<void
     conn.write(head)
     return conn.write(body)
   }
-  const parsed = parseRunArgv(req.argv)
-  // The client parsed the same argv before sending it.
-  if (!parsed) {
-    send('x', '2')
-    conn.end()
-    return
-  }
-  // A call is its argument and flags; not its input, which changes from call to call.
-  const {input: _input, 'input-file': _file, ...flags} = parsed.flags
-  const callKey = JSON.stringify([parsed.ref, flags])
+  const callKey = callKeyOf(req)
   const {child, closed} = pool.take(callKey)
   let cancelled = false
   conn.on('close', () => {
@@ -154,7 +148,7 @@ async function call(conn: Socket, req: PooledRequest, raw: Buffer): Promise<void
   // keepalive frames tell the client this daemon still works on it (client.ts SILENCE_MS). None
   // while output waits for a slow client: that client has frames to read.
   const beat = setInterval(() => conn.writableLength === 0 && send('k', ''), KEEPALIVE_MS)
-  const code = await superviseRun(child, parsed.flags, {
+  const code = await superviseRun(child, req, {
     closed,
     cancelled: () => cancelled,
     render: (error, json) => {
@@ -166,7 +160,7 @@ async function call(conn: Socket, req: PooledRequest, raw: Buffer): Promise<void
     // The engine the runner resolved (the script's registered one), not the flag: a call without
     // --engine on a quickjs script is predicted, and its sandbox made, as quickjs. The prediction
     // only warms a runner up: each call's runner decides its engine from the store (trust.ts).
-    onScript: (engine, hash) => pool.remember(callKey, {engine, hash}, engine === 'quickjs' ? sandboxLimits(flags) : undefined),
+    onScript: (engine, hash) => pool.remember(callKey, {engine, hash}, engine === 'quickjs' ? req.limits : undefined),
     stdoutOrder: (stdoutAt, stderrBytes) => relay.order(stdoutAt, stderrBytes),
     // The next runner starts as soon as the script is done, while its result is printed and
     // relayed: calls that come back to back then find it warm (a runner takes ~100 ms to be
@@ -183,14 +177,8 @@ async function call(conn: Socket, req: PooledRequest, raw: Buffer): Promise<void
   if (!stopping) pool.fill(callKey)
 }
 
-/** The limits of a quickjs call, to make its sandbox ahead; bad limits: the call itself reports them. */
-function sandboxLimits(flags: RunFlags): Limits | undefined {
-  try {
-    return parseLimits(flags, 'quickjs')
-  } catch {
-    return undefined
-  }
-}
+/** A call is its script and how it runs; not its input, which changes from call to call. */
+const callKeyOf = (req: RunRequest): string => JSON.stringify([req.ref, req.engine, req.limits, req.fuelRefused, req.output, req.cacheDir])
 
 /**
  * A connection carries one frame: a call (R) or a stop (S, from `burn daemon stop`, answered
@@ -212,7 +200,7 @@ function serve(conn: Socket): void {
       return
     }
     for (const f of frames) {
-      const req = !taken && f.type === 'R' ? parseRequest(f.payload) : undefined
+      const req = !taken && f.type === 'R' ? parseCall(f.payload) : undefined
       if (!taken && f.type === 'S' && lock) {
         conn.end(frame('s', lock.token))
         void stop()
@@ -250,7 +238,7 @@ async function stop(): Promise<void> {
   }, 50)
 }
 
-const storeThere = () => existsSync(join(cacheDir, 'store.json'))
+const storeThere = () => existsSync(layout.storeJson)
 
 /** Leave when the store or our socket is gone, or the lock is no longer ours. */
 function watch(): void {
@@ -271,13 +259,13 @@ async function main(): Promise<void> {
   // the cache dir): only the daemon dir is made (ENOENT when the cache dir is gone), never the
   // cache dir again, or this process would leave a stray directory behind.
   try {
-    mkdirSync(dirname(lockPath), {mode: 0o700})
+    mkdirSync(layout.daemonDir, {mode: 0o700})
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code !== 'EEXIST') return
   }
   // Only a directory of this user's that nobody else can write to holds the socket (a client
   // checks the same before it connects).
-  if (daemonDirProblem(dirname(lockPath))) return
+  if (daemonDirProblem(layout.daemonDir)) return
   const got = await acquireLock(lockPath, {waitMs: 0, makeDir: false})
   if (!(got instanceof Lock)) return
   lock = got
@@ -286,7 +274,7 @@ async function main(): Promise<void> {
   if (!storeThere()) {
     await lock.release().catch(() => {})
     try {
-      rmdirSync(dirname(lockPath))
+      rmdirSync(layout.daemonDir)
     } catch {
       // not empty (another daemon's files) or gone already
     }

@@ -1,6 +1,7 @@
 import {createHash} from 'node:crypto'
 import {statSync} from 'node:fs'
-import {join, resolve} from 'node:path'
+import {resolve} from 'node:path'
+import {Layout} from '../../store/layout.js'
 import {RUN_CHILD} from '../bundles.js'
 
 // A Unix socket path holds at most 107 bytes on Linux (103 on macOS).
@@ -40,16 +41,17 @@ function daemonKey(env: NodeJS.ProcessEnv): string {
 }
 
 export interface DaemonPaths {
-  cacheDir: string
+  /** the store's layout, at the cache dir's absolute path */
+  layout: Layout
   socket: string
   lock: string
 }
 
 /** Where the daemon for this cache dir and environment listens; undefined when its socket path would be too long. */
 export function daemonPaths(cacheDir: string, env: NodeJS.ProcessEnv): DaemonPaths | undefined {
-  const root = resolve(cacheDir)
+  const layout = new Layout(resolve(cacheDir))
   const key = daemonKey(env)
-  const socket = join(root, 'daemon', `${key}.sock`)
+  const socket = layout.daemonSocket(key)
   if (Buffer.byteLength(socket) > MAX_SOCKET_PATH) return undefined
-  return {cacheDir: root, socket, lock: join(root, 'daemon', `${key}.lock`)}
+  return {layout, socket, lock: layout.daemonLock(key)}
 }

@@ -1,0 +1,37 @@
+import assert from 'node:assert/strict'
+import {describe, it} from 'node:test'
+import {encodeEvents, RunEventReader, type RunEvent} from '../../../src/run/events.js'
+
+// The run child's events on fd 3 (src/run/events.ts), written by child.ts and read by
+// supervisor.ts: the bytes on the wire, and the events read back however the stream is cut.
+
+const all: RunEvent[] = [
+  {kind: 'resolved', engine: 'quickjs', hash: 'ab'.repeat(32)},
+  {kind: 'started'},
+  {kind: 'stdout-next', stderrBytes: 12, stdoutAt: 3},
+  {kind: 'ended'},
+  {kind: 'exit', code: 6},
+]
+
+describe('run child events', () => {
+  it('are one line each, a letter and its numbers', () => {
+    assert.equal(encodeEvents(...all), `h quickjs ${'ab'.repeat(32)}\ns\no 12 3\ne\nx 6\n`)
+    assert.equal(encodeEvents(), '')
+  })
+
+  it('read back as written, the stream cut anywhere', () => {
+    const bytes = Buffer.from(encodeEvents(...all), 'latin1')
+    for (let size = 1; size <= bytes.length; size++) {
+      const reader = new RunEventReader()
+      const got: RunEvent[] = []
+      for (let at = 0; at < bytes.length; at += size) got.push(...reader.push(bytes.subarray(at, at + size)))
+      assert.deepEqual(got, all, `cut every ${size} bytes`)
+    }
+  })
+
+  it('hold back a line until its end comes, and skip lines of no known event', () => {
+    const reader = new RunEventReader()
+    assert.deepEqual(reader.push(Buffer.from('x 0')), [])
+    assert.deepEqual(reader.push(Buffer.from('\nz 1 2\n\ns\n')), [{kind: 'exit', code: 0}, {kind: 'started'}])
+  })
+})
