@@ -1,7 +1,7 @@
 import type {RunnerPool} from '../runners/pool.js'
 import {engineTag, type EngineName} from '../engines/tag.js'
 import {runTarget} from '../store/engine-trust.js'
-import {recordStats} from '../store/stats.js'
+import {recordStats} from '../store/stats/stats.js'
 import {checkScriptDirs, type Store} from '../store/store.js'
 import {DEFAULT_CHUNK_BYTES, DEFAULT_CHUNK_ROWS} from '../cli/batch-defaults.js'
 import {openRows, type RowSource} from './input.js'

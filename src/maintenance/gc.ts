@@ -8,7 +8,7 @@ import {faultPoint} from '../util/faults.js'
 import {FULL_HASH, isValidTag, type Layout} from '../store/layout.js'
 import {DEFAULT_TMP_AGE_MS, lockStaleMs, maintenanceLock, removeIfUnchanged, type Outcome} from './repair.js'
 import {scanStore, totalOf, type Entry, type StoreScan, type Sum} from '../store/scan.js'
-import {compactStats, readStats} from '../store/stats.js'
+import {compactStats, readStats} from '../store/stats/stats.js'
 import type {Store} from '../store/store.js'
 import {currentTags} from './usage.js'
 

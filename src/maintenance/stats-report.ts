@@ -1,5 +1,5 @@
-import {ALWAYS_SHOWN} from '../store/counters.js'
-import {compactStats, readStats, type Counters} from '../store/stats.js'
+import {ALWAYS_SHOWN} from '../store/stats/counters.js'
+import {compactStats, readStats, type Counters} from '../store/stats/stats.js'
 import type {Store} from '../store/store.js'
 import {storeUsage, type StoreUsage} from './usage.js'
 

@@ -24,7 +24,7 @@ import {
 } from './repair.js'
 import {readRegular, readRegularSync} from '../util/read-regular.js'
 import {scanStore, type Entry, type StoreScan} from '../store/scan.js'
-import {checkStatsFile} from '../store/stats.js'
+import {checkStatsFile} from '../store/stats/stats.js'
 import {checkCacheDir, exists, readStoreJson, type Store} from '../store/store.js'
 import {parseRecord, resetRecordToSandbox} from '../store/engine-trust.js'
 import {currentTags} from './usage.js'

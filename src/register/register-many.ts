@@ -5,8 +5,8 @@ import type {Limits} from '../engines/protocol.js'
 import type {EngineName} from '../engines/tag.js'
 import {registerSource, type RegisterCounters, type RegisterOutcome} from './register.js'
 import type {SourceInput} from './sources.js'
-import type {CounterDelta} from '../store/counters.js'
-import {recordStats} from '../store/stats.js'
+import type {CounterDelta} from '../store/stats/counters.js'
+import {recordStats} from '../store/stats/stats.js'
 import type {Store} from '../store/store.js'
 
 export interface RegisterFailure {

@@ -1,7 +1,7 @@
 import type {ChildProcess} from 'node:child_process'
 import {QUICKJS_HOST_SLACK_BYTES, Watchdog} from '../runners/watchdog.js'
 import {BurnError} from '../util/errors.js'
-import {recordStats} from '../store/stats.js'
+import {recordStats} from '../store/stats/stats.js'
 import {openStore} from '../store/store.js'
 import {renderError} from '../cli/render.js'
 import {EVENTS_FD, RunEventReader} from './events.js'

@@ -4,8 +4,8 @@ import {notFoundError, type BurnError} from '../util/errors.js'
 import {engineError} from '../engines/engine-error.js'
 import type {Job, JobError, JobResult, Limits} from '../engines/protocol.js'
 import {engineTag, type EngineName} from '../engines/tag.js'
-import type {CounterDelta, Outcome, OutcomeFamily} from './counters.js'
-import {recordStats} from './stats.js'
+import type {CounterDelta, Outcome, OutcomeFamily} from './stats/counters.js'
+import {recordStats} from './stats/stats.js'
 import {checkScriptDirs, type Store} from './store.js'
 
 export interface RunOutcome {

@@ -131,7 +131,6 @@ describe('burn stats: sizes', () => {
 describe('burn verify: each kind of damage alone', () => {
   let base: string
   let A: string
-  let B: string
   // Made here, not in before(): tmp() removes its directory when the enclosing test or hook ends.
   const work = tmp()
   const SRC_A = 'module.exports = (x) => ({a: x})\n'
@@ -140,7 +139,7 @@ describe('burn verify: each kind of damage alone', () => {
   before(() => {
     base = join(work, 'base')
     A = register(base, writeScript(work, 'a.js', SRC_A), ['--name', 'a'])
-    B = register(base, writeScript(work, 'b.js', SRC_B), ['--name', 'b'])
+    register(base, writeScript(work, 'b.js', SRC_B), ['--name', 'b'])
     const v = json(burn(['verify', '--json'], {cacheDir: base}))
     assert.deepEqual(v.problems, [])
     assert.equal(v.clean, true)

@@ -165,7 +165,7 @@ async function abandon(f: Failure, paths: DaemonPaths, call: DaemonCall, require
 async function countFallback(layout: Layout): Promise<void> {
   try {
     // (loaded only now: a chunk of its own in the fast path's bundle)
-    const {recordStats} = await import('../../store/stats.js')
+    const {recordStats} = await import('../../store/stats/stats.js')
     await recordStats(layout, {counters: {'runs.daemon.fallback': 1}})
   } catch {
     // counting is best effort

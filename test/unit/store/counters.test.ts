@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict'
 import {describe, it} from 'node:test'
-import {ALWAYS_SHOWN, compareCounters, counterLabel} from '../../../src/store/counters.js'
+import {ALWAYS_SHOWN, compareCounters, counterLabel} from '../../../src/store/stats/counters.js'
 import {resultCounters} from '../../../src/store/outcome.js'
 
 describe('counters table', () => {

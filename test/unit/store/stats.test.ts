@@ -3,11 +3,11 @@ import {spawn} from 'node:child_process'
 import {describe, it} from 'node:test'
 import {fileURLToPath} from 'node:url'
 import {Layout} from '../../../src/store/layout.js'
-import {compactStats, readStats, recordStats} from '../../../src/store/stats.js'
+import {compactStats, readStats, recordStats} from '../../../src/store/stats/stats.js'
 import {openStore} from '../../../src/store/store.js'
 import {tmp} from '../../helpers.js'
 
-const STATS_JS = fileURLToPath(new URL('../../../src/store/stats.js', import.meta.url))
+const STATS_JS = fileURLToPath(new URL('../../../src/store/stats/stats.js', import.meta.url))
 const LAYOUT_JS = fileURLToPath(new URL('../../../src/store/layout.js', import.meta.url))
 
 describe('shared counters', () => {

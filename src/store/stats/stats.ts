@@ -1,12 +1,12 @@
 import {randomBytes} from 'node:crypto'
 import {readdir, rm} from 'node:fs/promises'
 import {join} from 'node:path'
-import {writeAtomic} from './atomic.js'
-import {setAside} from './damaged.js'
+import {writeAtomic} from '../atomic.js'
+import {setAside} from '../damaged.js'
 import type {CounterDelta} from './counters.js'
-import type {Layout} from './layout.js'
-import {withLock} from './lock.js'
-import {notRegular, readRegular} from '../util/read-regular.js'
+import type {Layout} from '../layout.js'
+import {withLock} from '../lock.js'
+import {notRegular, readRegular} from '../../util/read-regular.js'
 
 /*
  * Counters shared by all processes, exact under concurrency and across kill -9.

@@ -1,4 +1,4 @@
-import type {JobError, LimitName} from '../engines/protocol.js'
+import type {JobError, LimitName} from '../../engines/protocol.js'
 
 /*
  * The one table of burn's counters (ccache's statistics table): each counter's id, as written
