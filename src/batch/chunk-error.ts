@@ -1,6 +1,6 @@
 import {BurnError} from '../util/errors.js'
 import type {JobError} from '../engines/protocol.js'
-import {jobError} from '../store/outcome.js'
+import {engineError} from '../engines/engine-error.js'
 
 /** Where a failed chunk sits in the input: rows are counted from 1, like lines. */
 export interface ChunkPlace {
@@ -11,7 +11,7 @@ export interface ChunkPlace {
 
 /** A failed chunk as a BurnError (exit code of its kind), its message naming the chunk and rows. */
 export function chunkError(e: JobError, place: ChunkPlace, hash: string): BurnError {
-  const base = jobError(e, hash)
+  const base = engineError(e, {hash})
   const data: Record<string, unknown> = {...base.data, chunk: place.index + 1, ...rowRange(place)}
   let where = ''
   // an invalid row: which one, and its line in the input

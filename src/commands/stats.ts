@@ -4,24 +4,7 @@ import {refuseArgs} from '../oclif/args.js'
 import {humanBytes, renderTable} from '../cli/table.js'
 import {statsReport, type StatsReport} from '../maintenance/stats-report.js'
 import {openStore} from '../store/store.js'
-
-const LABELS: Record<string, string> = {
-  'register.hits': 'register hits',
-  'register.misses': 'register misses (compiled)',
-  compiles: 'compiles',
-  compileFailures: 'compile failures',
-  compileMs: 'time compiling (ms)',
-  codeCacheRejections: 'code caches V8 rejected',
-  hits: 'hits (register + run)',
-  misses: 'misses (register + run)',
-  'runs.ok': 'runs ok',
-  'runs.script': 'runs: script threw',
-  'runs.badData': 'runs: bad data',
-  'runs.notFound': 'runs: script gone meanwhile',
-  'batch.rows': 'batch rows',
-}
-
-const label = (k: string) => LABELS[k] ?? (k.startsWith('runs.limit.') ? `runs: limit ${k.slice('runs.limit.'.length)}` : k)
+import {compareCounters, counterLabel} from '../store/stats/counters.js'
 
 export default class Stats extends BurnCommand {
   static summary = 'Show cache counters and store size.'
@@ -53,8 +36,8 @@ disk" is what \`du -s -B1\` reports.`
 async function render(r: StatsReport, zeroed: boolean): Promise<string> {
   const {counters, derived, store: u} = r
   const rows: Array<[string, string | number]> = Object.keys(counters)
-    .sort((a, b) => order(a) - order(b) || a.localeCompare(b))
-    .map((k) => [label(k), counters[k]])
+    .sort(compareCounters)
+    .map((k) => [counterLabel(k), counters[k]])
   rows.push(
     ['runs (all outcomes)', derived.runs],
     ['code-cache hits in runs', derived.runHits],
@@ -78,10 +61,4 @@ async function render(r: StatsReport, zeroed: boolean): Promise<string> {
     await renderTable(['counter', 'value'], rows),
     await renderTable(['store', 'size'], storeRows),
   ].join('\n')
-}
-
-function order(k: string): number {
-  const i = Object.keys(LABELS).indexOf(k)
-  if (i >= 0) return i
-  return k.startsWith('runs.') ? Object.keys(LABELS).indexOf('runs.notFound') + 0.5 : 100
 }

@@ -6,7 +6,7 @@ import {storeError} from '../util/errors.js'
 import {Layout} from '../store/layout.js'
 import {breakJudged, ownerAlive, pidAlive, readInfo, type LockInfo} from '../store/lock.js'
 import {daemonDebris} from './debris.js'
-import {lockStaleMs} from './repair.js'
+import {lockStaleMs} from '../store/lock.js'
 import {statEntry} from '../store/scan.js'
 
 /**

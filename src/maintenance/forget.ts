@@ -1,5 +1,5 @@
 import {lstat, rm, unlink} from 'node:fs/promises'
-import {removeAlias} from '../store/names.js'
+import {removeName} from '../store/names.js'
 import {listTags, readNames} from './catalog.js'
 import {lockKey} from '../store/compiled.js'
 import {setAside} from '../store/damaged.js'
@@ -95,7 +95,7 @@ export async function removeScript(store: Store, hash: string, opts: RemoveOptio
     if (opts.stillWanted && !(await opts.stillWanted())) return out
     const candidates = opts.names ?? [...(await readNames(store))].filter(([, h]) => h === hash).map(([n]) => n)
     for (const n of candidates) {
-      const r = await removeAlias(layout, n, hash)
+      const r = await removeName(layout, n, hash)
       if (r) {
         out.names.push(n)
         out.files++

@@ -1,12 +1,13 @@
 import {existsSync} from 'node:fs'
 import {readdir, rmdir} from 'node:fs/promises'
 import {join} from 'node:path'
-import {entryName, readNames, removeAlias, type NameIndex} from '../store/names.js'
+import {entryName, readNames, removeName, type NameIndex} from '../store/names.js'
 import {daemonDebris, oldTmp, pendingDebris, removeForeign, removeOrphan, type Debris} from './debris.js'
 import {candidates, evict, type Eviction} from './evict.js'
 import {faultPoint} from '../util/faults.js'
 import {FULL_HASH, isValidTag, type Layout} from '../store/layout.js'
-import {DEFAULT_TMP_AGE_MS, lockStaleMs, maintenanceLock, removeIfUnchanged, type Outcome} from './repair.js'
+import {DEFAULT_TMP_AGE_MS, maintenanceLock, removeIfUnchanged, type Outcome} from './repair.js'
+import {lockStaleMs} from '../store/lock.js'
 import {scanStore, totalOf, type Entry, type StoreScan, type Sum} from '../store/scan.js'
 import {compactStats, readStats} from '../store/stats/stats.js'
 import type {Store} from '../store/store.js'
@@ -259,7 +260,7 @@ export async function removeDanglingNames(ctx: GcContext): Promise<void> {
     if (!gone) continue
     const detail = `points to ${target.slice(0, 12)}…, which is not in the store`
     await act(ctx, {kind: 'dangling-alias', path: e.rel, hash: target, detail}, e, async () =>
-      existsSync(layout.object(target)) ? 'changed' : (await removeAlias(layout, name, target)) ? 'done' : 'changed',
+      existsSync(layout.object(target)) ? 'changed' : (await removeName(layout, name, target)) ? 'done' : 'changed',
     )
   }
 }

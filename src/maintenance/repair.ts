@@ -3,7 +3,7 @@ import {lockKey} from '../store/compiled.js'
 import {setAside} from '../store/damaged.js'
 import {storeError} from '../util/errors.js'
 import type {Layout} from '../store/layout.js'
-import {acquireLock, envMs, Lock} from '../store/lock.js'
+import {acquireLock, Lock, lockWaitMs} from '../store/lock.js'
 import type {Entry} from '../store/scan.js'
 
 /*
@@ -18,10 +18,8 @@ export const DEFAULT_TMP_AGE_MS = 60 * 60 * 1000
 /** Registry locks gc and verify wait for before giving up on one item (it is in use). */
 export const ITEM_WAIT_MS = 2_000
 
-export const lockStaleMs = () => envMs('BURN_LOCK_STALE_MS', 10_000)
-
 /** One gc or verify --fix at a time per store (registers and runs are not blocked by it). */
-export async function maintenanceLock(layout: Layout, waitMs = envMs('BURN_LOCK_WAIT_MS', 60_000)): Promise<Lock> {
+export async function maintenanceLock(layout: Layout, waitMs = lockWaitMs()): Promise<Lock> {
   const lock = await acquireLock(layout.lock('gc'), {waitMs})
   if (!(lock instanceof Lock)) throw storeError('another `burn gc` or `burn verify --fix` is at work on this store; try again when it ends')
   return lock

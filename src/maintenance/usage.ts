@@ -1,4 +1,4 @@
-import {envMs, staleReason} from '../store/lock.js'
+import {lockStaleMs, staleReason} from '../store/lock.js'
 import {engineTag, ENGINES} from '../engines/tag.js'
 import {scanStore, sum, totalOf, type Area, type Sum} from '../store/scan.js'
 import type {Store} from '../store/store.js'
@@ -27,7 +27,7 @@ export async function storeUsage(store: Store): Promise<StoreUsage> {
   const areas = Object.fromEntries(Object.entries(scan.files).map(([k, v]) => [k, sum(v)])) as Record<Area, Sum>
   const compiled: StoreUsage['compiled'] = {}
   for (const [tag, files] of scan.compiled) compiled[tag] = {...sum(files.values()), foreign: !current.has(tag)}
-  const staleMs = envMs('BURN_LOCK_STALE_MS', 10_000)
+  const staleMs = lockStaleMs()
   let staleLocks = 0
   for (const f of scan.files.pending) if (await staleReason(f.path, staleMs)) staleLocks++
   const total = totalOf(scan)

@@ -1,7 +1,7 @@
 import {existsSync, readdirSync} from 'node:fs'
 import {chmod} from 'node:fs/promises'
 import {resolve} from 'node:path'
-import {readNames, removeAlias, entryName, type NameIndex} from '../store/names.js'
+import {readNames, removeName, entryName, type NameIndex} from '../store/names.js'
 import {decodeArtifact} from '../engines/artifact.js'
 import {writeAtomic} from '../store/atomic.js'
 import {storeError} from '../util/errors.js'
@@ -13,7 +13,6 @@ import {oldTmp, pendingDebris, removeForeign, removeOrphan} from './debris.js'
 import {
   DEFAULT_TMP_AGE_MS,
   ITEM_WAIT_MS,
-  lockStaleMs,
   maintenanceLock,
   removeIfUnchanged,
   setAsideIfUnchanged,
@@ -22,6 +21,7 @@ import {
   unchanged,
   type Outcome,
 } from './repair.js'
+import {lockStaleMs} from '../store/lock.js'
 import {readRegular, readRegularSync} from '../util/read-regular.js'
 import {scanStore, type Entry, type StoreScan} from '../store/scan.js'
 import {checkStatsFile} from '../store/stats/stats.js'
@@ -521,7 +521,7 @@ export async function checkNames(ctx: VerifyContext): Promise<void> {
         detail: `points to ${target}, which is not in the store`,
         action: 'remove',
         repair: async () =>
-          (await exists(layout.object(target))) ? 'changed' : (await removeAlias(layout, name, target)) ? 'done' : 'changed',
+          (await exists(layout.object(target))) ? 'changed' : (await removeName(layout, name, target)) ? 'done' : 'changed',
       })
     }
   }

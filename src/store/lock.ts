@@ -67,7 +67,7 @@ export class Lock {
 
 export type Acquired = Lock | {timedOut: true}
 
-export function envMs(name: string, fallback: number): number {
+function envMs(name: string, fallback: number): number {
   const v = Number(process.env[name])
   return Number.isFinite(v) && v >= 0 ? v : fallback
 }

@@ -107,6 +107,3 @@ export async function removeName(layout: Layout, name: string, hash: string): Pr
   await rm(aside, {force: true})
   return {size: st.size, diskBytes: st.blocks * 512}
 }
-
-/** The old word, for maintenance/ (forget, gc, verify) until they import removeName. */
-export {removeName as removeAlias}

@@ -1,6 +1,6 @@
 import {setAside} from './damaged.js'
 import {republishCompiled} from './compiled.js'
-import {notFoundError, type BurnError} from '../util/errors.js'
+import {notFoundError} from '../util/errors.js'
 import {engineError} from '../engines/engine-error.js'
 import type {Job, JobError, JobResult, Limits} from '../engines/protocol.js'
 import {engineTag, type EngineName} from '../engines/tag.js'
@@ -96,4 +96,3 @@ function outcomeName(e: JobError): Outcome {
 }
 
 /** Kept for batch/chunk-error.ts until it calls engineError (engines/engine-error.ts) itself. */
-export const jobError = (e: JobError, hash: string): BurnError => engineError(e, {hash})
