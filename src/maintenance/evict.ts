@@ -1,4 +1,5 @@
 import {lstat} from 'node:fs/promises'
+import {eachConcurrently} from '../util/each-concurrently.js'
 import {removeScript} from './forget.js'
 import {ITEM_WAIT_MS} from './repair.js'
 import type {Entry, StoreScan} from '../store/scan.js'
@@ -113,21 +114,20 @@ export async function evict(store: Store, cands: Candidate[], opts: EvictOptions
     current -= r.diskBytes
     opts.onProgress?.(evictions.filter((e) => e.done).length)
   }
-  const pool = async (list: Candidate[], reason: Eviction['reason'], more: () => boolean) => {
-    let i = 0
-    const worker = async () => {
-      while (i < list.length && more()) {
-        const c = list[i++]
+  const pool = (list: Candidate[], reason: Eviction['reason'], more: () => boolean) =>
+    eachConcurrently(
+      list,
+      opts.dryRun ? 1 : (opts.concurrency ?? 4),
+      async (c) => {
         inFlight += c.diskBytes
         try {
           await one(c, reason)
         } finally {
           inFlight -= c.diskBytes
         }
-      }
-    }
-    await Promise.all(Array.from({length: opts.dryRun ? 1 : (opts.concurrency ?? 4)}, worker))
-  }
+      },
+      more,
+    )
   await pool(old, 'age', () => true)
   if (opts.maxSize !== undefined) {
     const max = opts.maxSize

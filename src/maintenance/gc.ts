@@ -11,7 +11,7 @@ import {lockStaleMs} from '../store/lock.js'
 import {scanStore, totalOf, type Entry, type StoreScan, type Sum} from '../store/scan.js'
 import {compactStats, readStats} from '../store/stats/stats.js'
 import type {Store} from '../store/store.js'
-import {currentTags} from './usage.js'
+import {currentTags} from './disk-usage.js'
 
 /*
  * `burn gc`: debris first (old tmp files, stale locks, set-aside files, compiled forms and

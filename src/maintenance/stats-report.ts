@@ -1,7 +1,7 @@
 import {ALWAYS_SHOWN} from '../store/stats/counters.js'
 import {compactStats, readStats, type Counters} from '../store/stats/stats.js'
 import type {Store} from '../store/store.js'
-import {storeUsage, type StoreUsage} from './usage.js'
+import {storeUsage, type StoreUsage} from './disk-usage.js'
 
 export interface StatsReport {
   since: string

@@ -27,7 +27,7 @@ import {scanStore, type Entry, type StoreScan} from '../store/scan.js'
 import {checkStatsFile} from '../store/stats/stats.js'
 import {checkCacheDir, exists, readStoreJson, type Store} from '../store/store.js'
 import {parseRecord, resetRecordToSandbox} from '../store/engine-trust.js'
-import {currentTags} from './usage.js'
+import {currentTags} from './disk-usage.js'
 
 /*
  * `burn verify`: every file of the store checked against what it claims to be, in the order of

@@ -1,5 +1,6 @@
 import {availableParallelism} from 'node:os'
 import {describeError} from '../util/errors.js'
+import {eachConcurrently} from '../util/each-concurrently.js'
 import {RunnerPool} from '../runners/pool.js'
 import type {Limits} from '../engines/protocol.js'
 import type {EngineName} from '../engines/tag.js'
@@ -34,30 +35,26 @@ export async function registerMany(
   const pool = new RunnerPool(size, opts.engine ?? 'v8')
   const counters: RegisterCounters = {hits: 0, misses: 0, compiles: 0, compileFailures: 0, compileMs: 0}
   const items: RegisterItem[] = new Array(inputs.length)
-  let next = 0
   let done = 0
-  const worker = async () => {
-    while (next < inputs.length) {
-      const i = next++
-      const input = inputs[i]
-      try {
-        const source = await input.read()
-        const outcome = await registerSource(
-          store,
-          pool,
-          {source, file: input.file, name: opts.name, engine: opts.engine, limits: opts.limits},
-          counters,
-        )
-        items[i] = {ok: true, outcome}
-      } catch (error) {
-        const d = describeError(error)
-        items[i] = {ok: false, failure: {file: input.file, code: d.exit, kind: d.kind, message: d.message}}
-      }
-      onDone?.(items[i], ++done)
+  const one = async (input: SourceInput, i: number) => {
+    try {
+      const source = await input.read()
+      const outcome = await registerSource(
+        store,
+        pool,
+        {source, file: input.file, name: opts.name, engine: opts.engine, limits: opts.limits},
+        counters,
+      )
+      items[i] = {ok: true, outcome}
+    } catch (error) {
+      const d = describeError(error)
+      items[i] = {ok: false, failure: {file: input.file, code: d.exit, kind: d.kind, message: d.message}}
     }
+    onDone?.(items[i], ++done)
   }
   try {
-    await Promise.all(Array.from({length: size * 2}, worker))
+    // two calls per runner: the pool queues each runner's next compile behind its current one
+    await eachConcurrently(inputs, size * 2, one)
   } finally {
     pool.close()
     const used: Record<string, number> = {}

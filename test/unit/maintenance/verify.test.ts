@@ -2,7 +2,7 @@ import assert from 'node:assert/strict'
 import {chmodSync, existsSync, lstatSync, readFileSync, truncateSync, writeFileSync} from 'node:fs'
 import {join} from 'node:path'
 import {describe, it} from 'node:test'
-import {currentTags} from '../../../src/maintenance/usage.js'
+import {currentTags} from '../../../src/maintenance/disk-usage.js'
 import {
   checkCompiled,
   checkEngineRecords,
