@@ -7,21 +7,28 @@ import {RUN_CHILD} from '../bundles.js'
 // A Unix socket path holds at most 107 bytes on Linux (103 on macOS).
 const MAX_SOCKET_PATH = 100
 
+/** The variables that choose the daemon itself rather than change what a call does. */
+const DAEMON_OWN = new Set(['BURN_CACHE_DIR', 'BURN_DAEMON', 'BURN_DAEMON_IDLE'])
+
 /**
- * Whether a `burn run` in this environment may go through the run daemon. BURN_DAEMON=off
- * opts out; the debugging and test knobs (BURN_FAULT, BURN_LOCK_*, ...) change how a call
- * behaves, so calls that set them always run directly.
+ * Whether a `burn run` in this environment may go through the run daemon: only BURN_DAEMON=off
+ * opts out. The debugging and test knobs (BURN_FAULT, BURN_LOCK_*, ...) do not turn it off:
+ * they are part of the daemon's key (below), so a call that sets them reaches a daemon, and
+ * runners, started with the same knobs, and tests that set them still test the daemon path.
  */
 export function daemonAllowed(env: NodeJS.ProcessEnv): boolean {
-  if (/^(off|0|false|no)$/i.test(env.BURN_DAEMON ?? '')) return false
-  return !Object.keys(env).some((k) => k.startsWith('BURN_') && k !== 'BURN_CACHE_DIR' && k !== 'BURN_DAEMON' && k !== 'BURN_DAEMON_IDLE')
+  return !/^(off|0|false|no)$/i.test(env.BURN_DAEMON ?? '')
+}
+
+function knob(k: string): boolean {
+  return k.startsWith('BURN_') && !DAEMON_OWN.has(k)
 }
 
 /**
  * Everything outside the call's own arguments that can change a run's outcome: the node
  * binary and its flags, burn's own build, and the environment a script can observe (time
- * zone, locale) or that configures node. A daemon serves only clients with the same key: its
- * socket's name is this key's digest.
+ * zone, locale) or that configures node, and burn's own knobs. A daemon serves only clients
+ * with the same key: its socket's name is this key's digest.
  */
 function daemonKey(env: NodeJS.ProcessEnv): string {
   const build = (() => {
@@ -33,7 +40,7 @@ function daemonKey(env: NodeJS.ProcessEnv): string {
     }
   })()
   const vars = Object.keys(env)
-    .filter((k) => k === 'TZ' || k === 'LANG' || k === 'LANGUAGE' || k.startsWith('LC_') || k.startsWith('NODE_'))
+    .filter((k) => k === 'TZ' || k === 'LANG' || k === 'LANGUAGE' || k.startsWith('LC_') || k.startsWith('NODE_') || knob(k))
     .sort()
     .map((k) => `${k}=${env[k]}`)
   const key = JSON.stringify([process.execPath, process.version, process.execArgv, build, vars])

@@ -24,9 +24,13 @@ describe('run daemon paths', () => {
     assert.ok(daemonPaths('/' + 'd'.repeat(40), {}))
   })
 
-  it('are used only without the debugging knobs, and unless BURN_DAEMON opts out', () => {
+  it('are used unless BURN_DAEMON opts out; a debugging knob is part of the key instead', () => {
     assert.equal(daemonAllowed({BURN_CACHE_DIR: '/x', BURN_DAEMON: 'require', BURN_DAEMON_IDLE: '1s'}), true)
     assert.equal(daemonAllowed({BURN_DAEMON: 'off'}), false)
-    assert.equal(daemonAllowed({BURN_FAULT: 'x'}), false)
+    assert.equal(daemonAllowed({BURN_FAULT: 'x'}), true)
+    const base = daemonPaths('/tmp/cache', {BURN_DAEMON: 'require', BURN_DAEMON_IDLE: '1s', BURN_CACHE_DIR: '/x'})!.socket
+    assert.equal(daemonPaths('/tmp/cache', {})!.socket, base)
+    assert.notEqual(daemonPaths('/tmp/cache', {BURN_FAULT: 'x'})!.socket, base)
+    assert.notEqual(daemonPaths('/tmp/cache', {BURN_LOCK_WAIT: '1s'})!.socket, daemonPaths('/tmp/cache', {BURN_LOCK_WAIT: '2s'})!.socket)
   })
 })
