@@ -1,3 +1,4 @@
+import type {StepTiming} from '../util/steps.js'
 import {scaleBytes} from '../util/units.js'
 
 /** A cli-table3 table for human summaries (loaded only when a table is printed). */
@@ -12,4 +13,12 @@ export async function renderTable(head: string[], rows: Array<Array<string | num
 export function humanBytes(n: number): string {
   const s = scaleBytes(n)
   return s ? `${s.value.toFixed(1)} ${s.unit}` : `${n} B`
+}
+
+/** `--timings`: each step of verify or gc with its time, in the order they ran. */
+export async function renderStepTimings(steps: StepTiming[]): Promise<string> {
+  return renderTable(
+    ['step', 'ms'],
+    steps.map((s) => [s.step, s.ms.toFixed(1)]),
+  )
 }

@@ -1,8 +1,9 @@
 import {Flags} from '@oclif/core'
 import {BurnCommand} from '../oclif/base-command.js'
+import {timingsFlag} from '../oclif/flags.js'
 import {refuseArgs} from '../oclif/args.js'
 import {startProgress} from '../cli/progress.js'
-import {humanBytes, renderTable} from '../cli/table.js'
+import {humanBytes, renderStepTimings, renderTable} from '../cli/table.js'
 import {gcStore, type GcAction, type GcReport} from '../maintenance/gc.js'
 import {openStore} from '../store/store.js'
 import {parseDuration, parseSize} from '../util/units.js'
@@ -21,6 +22,7 @@ its result or a clean exit 3.`
     {description: 'Keep the store under 500 MiB, least recently used scripts first', command: '<%= config.bin %> gc --max-size 500MB'},
     {description: 'Evict scripts unused for 30 days; show what would go first', command: '<%= config.bin %> gc --older-than 30d --dry-run'},
     {description: 'Machine-readable report', command: '<%= config.bin %> gc --max-size 2GiB --json'},
+    {description: 'How long each step took', command: '<%= config.bin %> gc --timings'},
   ]
   static strict = false
   static flags = {
@@ -33,6 +35,7 @@ its result or a clean exit 3.`
     'keep-foreign': Flags.boolean({description: 'Keep compiled forms of other engine tags (other Node versions or V8 flags).'}),
     'dry-run': Flags.boolean({char: 'n', description: 'List what would be removed; change nothing.'}),
     verbose: Flags.boolean({char: 'v', description: 'List every item removed, not only the totals.'}),
+    timings: timingsFlag,
   }
 
   async run(): Promise<unknown> {
@@ -56,6 +59,8 @@ its result or a clean exit 3.`
       onProgress: (t) => progress.update(t),
     }).finally(() => progress.stop())
     if (!this.jsonEnabled()) this.log(await render(report, flags.verbose || flags['dry-run']))
+    if (!flags.timings) return {...report, steps: undefined}
+    if (!this.jsonEnabled()) this.log(await renderStepTimings(report.steps))
     return report
   }
 }

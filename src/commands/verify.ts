@@ -1,8 +1,9 @@
 import {Flags} from '@oclif/core'
 import {BurnCommand} from '../oclif/base-command.js'
+import {timingsFlag} from '../oclif/flags.js'
 import {refuseArgs} from '../oclif/args.js'
 import {startProgress} from '../cli/progress.js'
-import {humanBytes, renderTable} from '../cli/table.js'
+import {humanBytes, renderStepTimings, renderTable} from '../cli/table.js'
 import {EXIT} from '../util/exit-codes.js'
 import {exists} from '../store/store.js'
 import {verifyStore, type VerifyReport} from '../maintenance/verify.js'
@@ -22,11 +23,13 @@ Exit 8 while damage remains; 0 when the store is clean (debris alone does not fa
       description: 'In CI: fail on damage, report as JSON',
       command: '<%= config.bin %> verify --json > verify.json || echo "store damaged"',
     },
+    {description: 'How long each step took', command: '<%= config.bin %> verify --timings'},
   ]
   static strict = false
   static flags = {
     fix: Flags.boolean({description: 'Repair: set aside or remove damage and debris so the store is clean.'}),
     'keep-foreign': Flags.boolean({description: 'Do not count compiled forms of other engine tags as debris (they are still checked).'}),
+    timings: timingsFlag,
   }
 
   async run(): Promise<unknown> {
@@ -44,12 +47,13 @@ Exit 8 while damage remains; 0 when the store is clean (debris alone does not fa
       onProgress: (done, total) => progress.update(`verifying ${done}/${total} files`),
     }).finally(() => progress.stop())
     if (!this.jsonEnabled()) this.log(await render(report))
+    if (flags.timings && !this.jsonEnabled()) this.log(await renderStepTimings(report.steps))
     if (report.damage > 0) {
       process.exitCode = EXIT.store
       if (!this.jsonEnabled())
         process.stderr.write(`Error: ${report.damage} damaged item(s) remain${report.fix ? '' : '; run `burn verify --fix`'}\n`)
     }
-    return report
+    return flags.timings ? report : {...report, steps: undefined}
   }
 }
 

@@ -12,6 +12,7 @@ import {scanStore, totalOf, type Entry, type StoreScan, type Sum} from '../store
 import {compactStats, readStats} from '../store/stats/stats.js'
 import type {Store} from '../store/store.js'
 import {currentTags} from './disk-usage.js'
+import {runSteps, type StepTiming} from '../util/steps.js'
 
 /*
  * `burn gc`: debris first (old tmp files, stale locks, set-aside files, compiled forms and
@@ -61,6 +62,8 @@ export interface GcReport {
   fits: boolean | null
   skipped: number
   ms: number
+  /** Each step's time, in order (shown by `burn gc --timings`). */
+  steps: StepTiming[]
 }
 
 /** What the steps of one gc share: the walk they judge, and the actions they add to. */
@@ -105,8 +108,8 @@ export async function gcStore(store: Store, opts: GcOptions = {}): Promise<GcRep
   const lock = opts.dryRun ? undefined : await maintenanceLock(store.layout)
   try {
     const ctx = gcContext(store, opts)
-    for (const step of GC_STEPS) await step(ctx)
-    return gcReport(ctx, t0)
+    const steps = await runSteps(GC_STEPS, ctx)
+    return gcReport(ctx, t0, steps)
   } finally {
     await lock?.release()
   }
@@ -272,7 +275,7 @@ export async function foldStats(ctx: GcContext): Promise<void> {
   await compactStats(layout, {force: true, keepUsed: (h) => FULL_HASH.test(h) && existsSync(layout.object(h))}).catch(() => false)
 }
 
-function gcReport(ctx: GcContext, t0: number): GcReport {
+function gcReport(ctx: GcContext, t0: number, steps: StepTiming[]): GcReport {
   const {actions, before, dryRun, opts} = ctx
   const counted = actions.filter((a) => a.done || (dryRun && !a.skipped))
   const total = (f: (a: GcAction) => number) => counted.reduce((n, a) => n + f(a), 0)
@@ -291,6 +294,7 @@ function gcReport(ctx: GcContext, t0: number): GcReport {
     fits: opts.maxSize === undefined ? null : after.diskBytes <= opts.maxSize,
     skipped: actions.filter((a) => a.skipped).length,
     ms: Date.now() - t0,
+    steps,
   }
 }
 

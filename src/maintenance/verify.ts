@@ -28,6 +28,7 @@ import {checkStatsFile} from '../store/stats/stats.js'
 import {checkCacheDir, exists, readStoreJson, type Store} from '../store/store.js'
 import {parseRecord, resetRecordToSandbox} from '../store/engine-trust.js'
 import {currentTags} from './disk-usage.js'
+import {runSteps, type StepTiming} from '../util/steps.js'
 
 /*
  * `burn verify`: every file of the store checked against what it claims to be, in the order of
@@ -103,6 +104,8 @@ export interface VerifyReport {
   /** Files in damaged/ (set aside earlier; `burn gc` removes them). */
   setAside: number
   ms: number
+  /** Each step's time, in order (shown by `burn verify --timings`). */
+  steps: StepTiming[]
 }
 
 export interface Found extends Problem {
@@ -191,10 +194,10 @@ export async function verifyStore(root: string, opts: VerifyOptions = {}): Promi
   const lock = opts.fix ? await maintenanceLock(layout) : undefined
   try {
     const ctx = await verifyContext(layout, opts, storeJson, lock)
-    for (const step of VERIFY_STEPS) await step(ctx)
+    const steps = await runSteps(VERIFY_STEPS, ctx)
     opts.onProgress?.(ctx.progress.total, ctx.progress.total)
-    if (opts.fix) await repairAll(ctx.found)
-    return verifyReport(ctx, t0)
+    if (opts.fix) steps.push(...(await runSteps([repairFound], ctx)))
+    return verifyReport(ctx, t0, steps)
   } finally {
     await lock?.release()
   }
@@ -613,6 +616,11 @@ const REPAIR_ORDER: ProblemKind[] = [
   'old-tmp',
 ]
 
+/** `--fix`, timed as the last step. */
+async function repairFound(ctx: VerifyContext): Promise<void> {
+  await repairAll(ctx.found)
+}
+
 export async function repairAll(found: Found[]): Promise<void> {
   found.sort((a, b) => REPAIR_ORDER.indexOf(a.kind) - REPAIR_ORDER.indexOf(b.kind))
   for (const p of found) {
@@ -630,7 +638,7 @@ export async function repairAll(found: Found[]): Promise<void> {
   }
 }
 
-function verifyReport(ctx: VerifyContext, t0: number): VerifyReport {
+function verifyReport(ctx: VerifyContext, t0: number, steps: StepTiming[]): VerifyReport {
   let setAside = 0
   try {
     setAside = readdirSync(ctx.layout.damagedDir).length
@@ -648,6 +656,7 @@ function verifyReport(ctx: VerifyContext, t0: number): VerifyReport {
     checked: ctx.checked,
     setAside,
     ms: Date.now() - t0,
+    steps,
   }
 }
 

@@ -16,3 +16,6 @@ export function oclifFlags(spec: Spec): Interfaces.FlagInput<any> {
   }
   return out as Interfaces.FlagInput<never>
 }
+
+/** verify and gc: each step's time, as a table after the report, or `steps` in --json (left out without it). */
+export const timingsFlag = Flags.boolean({description: 'Also report how long each step took ("steps" in --json).'})

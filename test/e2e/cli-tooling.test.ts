@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict'
 import {spawnSync} from 'node:child_process'
-import {copyFileSync, existsSync, readFileSync} from 'node:fs'
+import {copyFileSync, existsSync, readFileSync, writeFileSync} from 'node:fs'
 import {homedir} from 'node:os'
 import {join} from 'node:path'
 import {describe, it} from 'node:test'
@@ -124,5 +124,33 @@ describe('docs/commands.md', () => {
       assert.ok(doc.includes(`\n## \`burn ${id.replaceAll(':', ' ')}`), `${id} has a section`)
     }
     for (const path of [ROOT, homedir(), '/tmp/']) assert.equal(doc.includes(path), false, `no ${path}`)
+  })
+})
+
+describe('verify and gc --timings', () => {
+  const verifySteps = ['checkPermissions', 'checkSources', 'checkCompiled', 'checkEngineRecords', 'readNameFiles', 'reportDamagedSources']
+  const gcSteps = ['removeOldTmp', 'breakStaleLocks', 'removeDaemonDebris', 'removeSetAside', 'removeForeignAndOrphanCompiled']
+
+  it('report each named step in order with its time, and leave the JSON as it was without the flag', () => {
+    const dir = tmp()
+    const cacheDir = join(dir, 'cache')
+    writeFileSync(join(dir, 'a.js'), 'module.exports = (x) => x\n')
+    assert.equal(burn(['register', join(dir, 'a.js')], {cacheDir}).code, 0)
+    const plainJson = JSON.parse(burn(['verify', '--json'], {cacheDir}).stdout)
+    assert.equal('steps' in plainJson, false)
+    const v = JSON.parse(burn(['verify', '--fix', '--timings', '--json'], {cacheDir}).stdout)
+    const names = v.steps.map((s: {step: string}) => s.step)
+    assert.deepEqual(names.slice(0, verifySteps.length), verifySteps)
+    assert.deepEqual(names.slice(-3), ['checkStats', 'judgeStoreJson', 'repairFound'])
+    assert.ok(v.steps.every((s: {ms: number}) => typeof s.ms === 'number' && s.ms >= 0))
+    assert.equal('steps' in JSON.parse(burn(['gc', '--json'], {cacheDir}).stdout), false)
+    const g = JSON.parse(burn(['gc', '--timings', '--json'], {cacheDir}).stdout)
+    assert.deepEqual(
+      g.steps.map((s: {step: string}) => s.step),
+      [...gcSteps, 'removeOrphanRecords', 'readNameFiles', 'evictScripts', 'removeDanglingNames', 'foldStats'],
+    )
+    const human = burn(['gc', '--timings'], {cacheDir})
+    assert.equal(human.code, 0)
+    for (const s of gcSteps) assert.match(human.stdout, new RegExp(`│ ${s} +│ \\d+\\.\\d +│`))
   })
 })
