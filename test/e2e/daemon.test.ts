@@ -665,3 +665,53 @@ describe('falling back from the run daemon', () => {
     })
   })
 })
+
+// BURN_FAULT and the other knobs are part of a daemon's key (where.ts): a call that sets them is
+// served by a daemon, and runners, started with them. A fault point fires in whichever process
+// reaches it: a runner (what a direct run's child would reach) or the daemon itself.
+describe('fault points with the run daemon', () => {
+  const cache = tmp()
+  register(cache, writeScript(tmp(), 'double.js', 'module.exports = (x) => ({y: x.x * 2})\n'), ['--name', 'double'])
+  const call = (env: Record<string, string>) => burn(['run', 'double', '--input', '{"x":2}', '--timeout', '30s'], {cacheDir: cache, env})
+
+  // A runner killed at its stats write is a death the supervisor counts as a breach, with a stats
+  // write of its own that reaches the same point: the direct client dies there, and so does the
+  // daemon that supervises the runner. Its client then fails cleanly, or falls back and dies as
+  // the direct client does; never a result.
+  for (const point of ['stats:tmp-written', 'stats:renamed']) {
+    it(`a runner and its daemon killed at ${point}: the direct run's outcome, or a clean exit 1 under BURN_DAEMON=require`, () => {
+      const a = call({...direct, BURN_FAULT: point})
+      assert.deepEqual(strip(a), {code: null, signal: 'SIGKILL', stdout: '', stderr: ''})
+      assert.deepEqual(strip(call({...daemonOnly, BURN_FAULT: point})), {
+        code: 1,
+        signal: null,
+        stdout: '',
+        stderr:
+          'Error: the burn run daemon stopped during the call (BURN_DAEMON=require); run it again (burn daemon stop ends a stuck daemon)\n',
+      })
+      // its socket left behind: the fallback is counted, where the client reaches the point too
+      assert.deepEqual(strip(call({BURN_FAULT: point})), strip(a))
+      assert.deepEqual(strip(served(call(viaDaemon))), {code: 0, signal: null, stdout: '{"y":4}\n', stderr: ''})
+      assert.equal(burn(['verify'], {cacheDir: cache}).code, 0)
+    })
+  }
+
+  it('a daemon killed at its own start (lock:acquired): a direct run with the right result, or exit 1 under BURN_DAEMON=require', () => {
+    const env = {BURN_FAULT: 'lock:acquired', BURN_DEBUG: '1'}
+    assert.deepEqual(strip(call(env)), {
+      code: 0,
+      signal: null,
+      stdout: '{"y":4}\n',
+      stderr: 'burn: debug: the call runs directly: no run daemon yet\n',
+    })
+    assert.deepEqual(strip(call({...env, ...daemonOnly})), {
+      code: 1,
+      signal: null,
+      stdout: '',
+      stderr: 'Error: the burn run daemon did not serve the call: no run daemon came up within 10s (BURN_DAEMON=require)\n',
+    })
+    // the daemon of the environment without the knob is another one, and serves
+    assert.deepEqual(strip(served(call(viaDaemon))), {code: 0, signal: null, stdout: '{"y":4}\n', stderr: ''})
+    assert.equal(burn(['verify'], {cacheDir: cache}).code, 0)
+  })
+})
