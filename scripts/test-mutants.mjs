@@ -41,9 +41,10 @@ const MUTANTS = [
   },
 ]
 
-// (a few cases of the direct-vs-daemon corpus: the copy works, and the tests pass unmutated)
-const BASELINE = "gives exactly a direct run's output and exit code: (a hit|console output|quickjs)$"
-const BASELINE_TESTS = 3
+// (the first daemon test, which starts the daemon, and a few cases of the direct-vs-daemon
+// corpus: the copy works, and the tests pass unmutated)
+const BASELINE = "^starts after the first run|gives exactly a direct run's output and exit code: (a hit|console output|quickjs)$"
+const BASELINE_TESTS = 4
 
 /** A copy of the build (node_modules linked), its daemon bundle patched by `mutant`. */
 function copyOfBuild(dir, mutant) {
