@@ -11,6 +11,18 @@ import {BIN, ROOT, burn, burnAsync, json, register, stats, tmp, writeScript, typ
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
 const direct = {BURN_DAEMON: 'off'}
+// A call that claims to go through the daemon never runs directly: BURN_DAEMON=require turns
+// every fallback into exit 1, and BURN_DEBUG has the client say on stderr that a daemon runner
+// served it (npm run test:mutants checks that a broken daemon makes these tests fail).
+const daemonOnly = {BURN_DAEMON: 'require'}
+const viaDaemon = {...daemonOnly, BURN_DEBUG: '1'}
+const SERVED = 'burn: debug: served by the run daemon\n'
+
+/** The call served by the daemon (its stderr ends with the client's debug line), as a call without BURN_DEBUG prints it. */
+function served(r: Result): Result {
+  assert.ok(r.stderr.endsWith(SERVED), `not served by the run daemon: code ${r.code}, stderr ${JSON.stringify(r.stderr.slice(-400))}`)
+  return {...r, stderr: r.stderr.slice(0, -SERVED.length)}
+}
 
 function daemonFiles(cache: string): string[] {
   const d = join(cache, 'daemon')
@@ -112,6 +124,8 @@ describe('the run daemon', () => {
     assert.equal(statSync(join(cache, 'daemon')).mode & 0o777, 0o700)
     assert.equal(statSync(join(cache, 'daemon', files[1])).mode & 0o777, 0o600)
     assert.equal(burn(['verify'], {cacheDir: cache}).code, 0)
+    // the next call is served by that daemon
+    assert.deepEqual(served(burn(['run', 'double', '--input', '{"x":2}'], {cacheDir: cache, env: viaDaemon})).stdout, '{"y":4}\n')
   })
 
   // [args, stdin, cwd]: each case runs directly and through the daemon.
@@ -141,12 +155,15 @@ describe('the run daemon', () => {
     ['quickjs out of fuel', ['run', 'q', '--engine', 'quickjs', '--input', '100000', '--fuel', '1000']],
     ['a bad limit', ['run', 'double', '--timeout', 'soon']],
   ]
+  // (refused by the client's own parse, before any daemon or run child: the same code either way)
+  const clientSide = new Set(['a bad limit'])
   for (const [name, args, stdin, cwd] of cases) {
     it(`gives exactly a direct run's output and exit code: ${name}`, async () => {
       await daemonUp(cache)
       const opts = {cacheDir: cache, input: stdin, cwd: cwd === 'dir' ? dir : undefined}
       const a = burn(args, {...opts, env: direct})
-      const b = burn(args, opts)
+      const viaIt = burn(args, {...opts, env: viaDaemon})
+      const b = clientSide.has(name) ? viaIt : served(viaIt)
       assert.deepEqual(strip(b), strip(a))
       if (args[1] === 'huge') assert.deepEqual([a.code, a.stdout.length, a.stderr.length], [0, (1 << 20) + 3, 300001])
       assert.equal(b.signal, null)
@@ -164,7 +181,7 @@ describe('the run daemon', () => {
         [['--input', '7', '--json'], lines(7) + '{"error":{"code":5,"kind":"scriptError","message":"Error: seven"', 5],
       ]
       for (const [args, out, code] of want) {
-        for (const env of [direct, {}]) {
+        for (const env of [direct, daemonOnly]) {
           // several times through the daemon: the order must not depend on a lucky read
           for (let i = 0; i < (env === direct ? 1 : 3); i++) {
             const r = burn(['run', 'logthen', '--engine', engine, ...args], {cacheDir: cache, env, merge: true})
@@ -177,7 +194,7 @@ describe('the run daemon', () => {
 
     it(`ends a call with its own exit code when its output's reader goes away: ${engine}`, async () => {
       await daemonUp(cache)
-      for (const env of [direct, {}]) {
+      for (const env of [direct, daemonOnly]) {
         const how = env === direct ? 'direct' : 'daemon'
         // stderr gone: the console lines are dropped, the result still comes
         const a = await burnAsync(['run', 'logthen', '--engine', engine, '--input', '20000'], {
@@ -216,7 +233,7 @@ describe('the run daemon', () => {
       '--name',
       'slow',
     ])
-    const run = burnAsync(['run', 'slow'], {cacheDir: cache})
+    const run = burnAsync(['run', 'slow'], {cacheDir: cache, env: daemonOnly})
     let runner: {pid: number; cmd: string} | undefined
     for (let i = 0; i < 40 && !runner; i++) {
       await sleep(25)
@@ -230,7 +247,7 @@ describe('the run daemon', () => {
     await daemonUp(cache)
     const before = stats(cache)
     const rs = await Promise.all(
-      Array.from({length: 8}, (_, i) => burnAsync(['run', 'double', '--input', `{"x":${i}}`], {cacheDir: cache})),
+      Array.from({length: 8}, (_, i) => burnAsync(['run', 'double', '--input', `{"x":${i}}`], {cacheDir: cache, env: daemonOnly})),
     )
     assert.deepEqual(
       rs.map((r) => [r.code, r.stdout]),
@@ -243,22 +260,22 @@ describe('the run daemon', () => {
 
   it('has the next runner load the script its predecessor ran, before its call comes', async () => {
     await daemonUp(cache)
-    burn(['run', 'double', '--input', '{"x":1}'], {cacheDir: cache})
+    burn(['run', 'double', '--input', '{"x":1}'], {cacheDir: cache, env: daemonOnly})
     await sleep(300)
     const before = stats(cache)
-    assert.equal(burn(['run', 'double', '--input', '{"x":2}'], {cacheDir: cache}).stdout, '{"y":4}\n')
+    assert.equal(burn(['run', 'double', '--input', '{"x":2}'], {cacheDir: cache, env: daemonOnly}).stdout, '{"y":4}\n')
     const after = stats(cache)
     assert.equal(after.hits - before.hits, 1)
     assert.equal((after.preloadedHits ?? 0) - (before.preloadedHits ?? 0), 1)
     // another script: the preload is not used, the call loads as usual
-    assert.equal(burn(['run', 'log', '--input', '1'], {cacheDir: cache}).stdout, '[1,1]\n')
+    assert.equal(burn(['run', 'log', '--input', '1'], {cacheDir: cache, env: daemonOnly}).stdout, '[1,1]\n')
     assert.equal(stats(cache).preloadedHits, after.preloadedHits)
   })
 
   it('has the next runner ready for the call that followed last time: alternating scripts both preload', async () => {
     await daemonUp(cache)
     const call = (name: string, want: string) => {
-      assert.equal(burn(['run', name, '--input', '{"x":3}'], {cacheDir: cache}).stdout, want)
+      assert.equal(burn(['run', name, '--input', '{"x":3}'], {cacheDir: cache, env: daemonOnly}).stdout, want)
     }
     for (let i = 0; i < 2; i++) {
       call('double', '{"y":6}\n')
@@ -275,10 +292,11 @@ describe('the run daemon', () => {
 
   it('serves a v8 call with a runner made ready for quickjs: the same engine tag, a hit, no compile', async () => {
     await daemonUp(cache)
-    for (let i = 0; i < 2; i++) assert.equal(burn(['run', 'q', '--engine', 'quickjs', '--input', '10'], {cacheDir: cache}).stdout, '45\n')
+    for (let i = 0; i < 2; i++)
+      assert.equal(burn(['run', 'q', '--engine', 'quickjs', '--input', '10'], {cacheDir: cache, env: daemonOnly}).stdout, '45\n')
     await sleep(300)
     const before = stats(cache)
-    const r = burn(['run', 'double', '--input', '{"x":8}', '--json'], {cacheDir: cache})
+    const r = burn(['run', 'double', '--input', '{"x":8}', '--json'], {cacheDir: cache, env: daemonOnly})
     assert.equal(r.code, 0, r.stderr)
     assert.deepEqual(json(r), {hash: double, cache: 'hit', result: {y: 16}})
     const after = stats(cache)
@@ -290,7 +308,8 @@ describe('the run daemon', () => {
 
   it("holds the call's own limits in a quickjs sandbox made ahead for the call before", async () => {
     await daemonUp(cache)
-    const q = (...extra: string[]) => burn(['run', 'q', '--engine', 'quickjs', '--input', '10', ...extra], {cacheDir: cache})
+    const q = (...extra: string[]) =>
+      burn(['run', 'q', '--engine', 'quickjs', '--input', '10', ...extra], {cacheDir: cache, env: daemonOnly})
     for (let i = 0; i < 2; i++) assert.equal(q('--max-output', '1KiB').stdout, '45\n')
     await sleep(300)
     const over = q('--max-output', '1')
@@ -307,7 +326,7 @@ describe('the run daemon', () => {
     // for as long as nobody reads. Gated on a file, not a sleep: on a loaded machine the call
     // can take seconds to reach its write.
     const go = join(dir, 'forty.go')
-    const env = {...process.env, BURN_CACHE_DIR: cache, BURN_DAEMON_IDLE: '15s'}
+    const env = {...process.env, BURN_CACHE_DIR: cache, BURN_DAEMON_IDLE: '15s', ...daemonOnly}
     const reader = `until [ -e "${go}" ]; do sleep 0.05; done; wc -c`
     const client = spawn('bash', ['-c', `"${process.execPath}" "${BIN}" run forty | (${reader})`], {
       env,
@@ -348,31 +367,31 @@ describe('the run daemon', () => {
     const tag = readdirSync(join(cache, 'compiled')).find((t) => !t.startsWith('quickjs'))!
     const artifact = join(cache, 'compiled', tag, double.slice(0, 2), double)
     // two runs: the daemon's next runner has `double` loaded before the damage
-    burn(['run', 'double', '--input', '{"x":1}'], {cacheDir: cache})
-    burn(['run', 'double', '--input', '{"x":1}'], {cacheDir: cache})
+    burn(['run', 'double', '--input', '{"x":1}'], {cacheDir: cache, env: daemonOnly})
+    burn(['run', 'double', '--input', '{"x":1}'], {cacheDir: cache, env: daemonOnly})
     await sleep(300)
     const bytes = readFileSync(artifact)
     bytes[bytes.length - 3] ^= 0xff
     writeFileSync(artifact, bytes)
     const before = stats(cache)
-    assert.equal(burn(['run', 'double', '--input', '{"x":9}'], {cacheDir: cache}).stdout, '{"y":18}\n')
+    assert.equal(burn(['run', 'double', '--input', '{"x":9}'], {cacheDir: cache, env: daemonOnly}).stdout, '{"y":18}\n')
     const after = stats(cache)
     assert.equal(after.misses - before.misses, 1)
     assert.equal(after.hits - before.hits, 0)
     assert.equal(after.preloadedHits, before.preloadedHits)
     assert.ok(readdirSync(join(cache, 'damaged')).length > 0)
-    assert.equal(burn(['run', 'double', '--input', '{"x":9}'], {cacheDir: cache}).stdout, '{"y":18}\n')
+    assert.equal(burn(['run', 'double', '--input', '{"x":9}'], {cacheDir: cache, env: daemonOnly}).stdout, '{"y":18}\n')
     assert.equal(burn(['verify'], {cacheDir: cache}).code, 0)
   })
 
   it('answers a forgotten script with exit 3 even when its runner had loaded it', async () => {
     await daemonUp(cache)
     const h = register(cache, writeScript(dir, 'gone.js', 'module.exports = 1\n'), ['--name', 'gone'])
-    burn(['run', 'gone'], {cacheDir: cache})
-    burn(['run', 'gone'], {cacheDir: cache})
+    burn(['run', 'gone'], {cacheDir: cache, env: daemonOnly})
+    burn(['run', 'gone'], {cacheDir: cache, env: daemonOnly})
     await sleep(300)
     assert.equal(burn(['forget', 'gone'], {cacheDir: cache}).code, 0)
-    const r = burn(['run', h], {cacheDir: cache})
+    const r = burn(['run', h], {cacheDir: cache, env: daemonOnly})
     assert.equal(r.code, 3)
     assert.equal(r.stderr, `Error: no script matches "${h}"; \`burn list\` shows what is registered, \`burn register <file>\` adds one\n`)
   })
@@ -386,7 +405,7 @@ describe('the run daemon', () => {
     )
     const idle = new Set(childrenOf(pid).map((c) => c.pid))
     const client = spawn(process.execPath, [BIN, 'run', 'long', '--timeout', '30s'], {
-      env: {...process.env, BURN_CACHE_DIR: cache},
+      env: {...process.env, BURN_CACHE_DIR: cache, ...daemonOnly},
       stdio: ['ignore', 'pipe', 'pipe'],
     })
     const exited = new Promise<NodeJS.Signals | null>((r) => client.on('close', (_code, signal) => r(signal)))
@@ -405,7 +424,17 @@ describe('the run daemon', () => {
     const pid = await daemonUp(cache)
     process.kill(pid, 'SIGKILL')
     assert.ok(await gone(pid))
-    assert.equal(burn(['run', 'double', '--input', '{"x":3}'], {cacheDir: cache}).stdout, '{"y":6}\n')
+    // its socket refuses the connection: the call runs directly, counted as a fallback and, under
+    // BURN_DEBUG, said
+    const before = stats(cache)['daemon.fallbacks'] ?? 0
+    const r = burn(['run', 'double', '--input', '{"x":3}'], {cacheDir: cache, env: {BURN_DEBUG: '1'}})
+    assert.deepEqual(strip(r), {
+      code: 0,
+      signal: null,
+      stdout: '{"y":6}\n',
+      stderr: 'burn: debug: the call runs directly: the run daemon socket refused the connection (its daemon is gone)\n',
+    })
+    assert.equal(stats(cache)['daemon.fallbacks'], before + 1)
     // the dead daemon's lock goes stale by its PID: a new one starts on a following run
     let next = pid
     for (let i = 0; i < 20 && next === pid; i++) {
@@ -414,7 +443,7 @@ describe('the run daemon', () => {
       next = await daemonUp(cache)
     }
     assert.notEqual(next, pid)
-    assert.equal(burn(['run', 'double', '--input', '{"x":3}'], {cacheDir: cache}).stdout, '{"y":6}\n')
+    assert.equal(served(burn(['run', 'double', '--input', '{"x":3}'], {cacheDir: cache, env: viaDaemon})).stdout, '{"y":6}\n')
   })
 })
 
@@ -549,5 +578,140 @@ describe('burn daemon status and stop', () => {
     assert.equal(burn(['run', 'a'], {cacheDir: cache}).stdout, '1\n')
     assert.notEqual(await daemonUp(cache), pid)
     assert.equal(burn(['daemon', 'stop'], {cacheDir: cache}).code, 0)
+  })
+})
+
+describe('falling back from the run daemon', () => {
+  it('never prints console output twice: a daemon that dies after relaying some fails the call, not runs it again', async () => {
+    const cache = tmp()
+    register(
+      cache,
+      writeScript(tmp(), 'once.js', 'module.exports = () => { console.error("once"); return new Promise((r) => setTimeout(r, 20000)) }\n'),
+      ['--name', 'once'],
+    )
+    burn(['run', 'once', '--timeout', '1ms'], {cacheDir: cache})
+    const pid = await daemonUp(cache)
+    const before = stats(cache)['daemon.fallbacks'] ?? 0
+    const client = spawn(process.execPath, [BIN, 'run', 'once', '--timeout', '60s'], {
+      env: {...process.env, BURN_CACHE_DIR: cache, BURN_DAEMON_IDLE: '15s'},
+      stdio: ['ignore', 'pipe', 'pipe'],
+    })
+    let stdout = ''
+    let stderr = ''
+    client.stdout.on('data', (d: Buffer) => (stdout += d))
+    const closed = new Promise<number | null>((r) => client.on('close', (code) => r(code)))
+    // the console line came back through the daemon: the script runs in its runner
+    await new Promise<void>((r) => client.stderr.on('data', (d: Buffer) => (stderr += d).includes('once') && r()))
+    process.kill(pid, 'SIGKILL')
+    const code = await Promise.race([closed, sleep(30_000).then(() => 'still running after 30 s')])
+    if (code !== 1) client.kill('SIGKILL')
+    assert.deepEqual(
+      [code, stdout, stderr],
+      [
+        1,
+        '',
+        'once\nError: the burn run daemon stopped during the call (part of its output was already printed); ' +
+          'run it again (burn daemon stop ends a stuck daemon)\n',
+      ],
+    )
+    // not a fallback: nothing ran directly
+    assert.equal(stats(cache)['daemon.fallbacks'] ?? 0, before)
+  })
+
+  it('BURN_DAEMON=require: a first call waits for the daemon it starts, and is served by it', async () => {
+    const cache = tmp()
+    register(cache, writeScript(tmp(), 'a.js', 'module.exports = 1\n'), ['--name', 'a'])
+    assert.deepEqual(daemonFiles(cache), [])
+    assert.deepEqual(strip(served(burn(['run', 'a'], {cacheDir: cache, env: viaDaemon}))), {
+      code: 0,
+      signal: null,
+      stdout: '1\n',
+      stderr: '',
+    })
+  })
+
+  it('BURN_DAEMON=require: a call the daemon cannot serve fails with exit 1 and why, instead of running directly', async () => {
+    // a cache dir whose daemon socket path would be over the 100 bytes a Unix socket takes
+    const cache = join(tmp(), 'c'.repeat(70))
+    register(cache, writeScript(tmp(), 'a.js', 'module.exports = 1\n'), ['--name', 'a'])
+    const why = 'the run daemon socket path of this cache dir would be too long'
+    assert.deepEqual(strip(burn(['run', 'a'], {cacheDir: cache, env: daemonOnly})), {
+      code: 1,
+      signal: null,
+      stdout: '',
+      stderr: `Error: the burn run daemon did not serve the call: ${why} (BURN_DAEMON=require)\n`,
+    })
+    assert.deepEqual(strip(burn(['run', 'a', '--json'], {cacheDir: cache, env: daemonOnly})), {
+      code: 1,
+      signal: null,
+      stdout:
+        JSON.stringify({
+          error: {code: 1, kind: 'internal', message: `the burn run daemon did not serve the call: ${why} (BURN_DAEMON=require)`},
+        }) + '\n',
+      stderr: '',
+    })
+    // without it, the call runs directly; BURN_DEBUG says why
+    assert.deepEqual(strip(burn(['run', 'a'], {cacheDir: cache, env: {BURN_DEBUG: '1'}})), {
+      code: 0,
+      signal: null,
+      stdout: '1\n',
+      stderr: `burn: debug: the call runs directly: ${why}\n`,
+    })
+    assert.deepEqual(strip(burn(['run', 'a'], {cacheDir: cache, env: {BURN_DEBUG: '1', ...direct}})), {
+      code: 0,
+      signal: null,
+      stdout: '1\n',
+      stderr: 'burn: debug: the call runs directly: BURN_DAEMON=off\n',
+    })
+  })
+})
+
+// BURN_FAULT and the other knobs are part of a daemon's key (where.ts): a call that sets them is
+// served by a daemon, and runners, started with them. A fault point fires in whichever process
+// reaches it: a runner (what a direct run's child would reach) or the daemon itself.
+describe('fault points with the run daemon', () => {
+  const cache = tmp()
+  register(cache, writeScript(tmp(), 'double.js', 'module.exports = (x) => ({y: x.x * 2})\n'), ['--name', 'double'])
+  const call = (env: Record<string, string>) => burn(['run', 'double', '--input', '{"x":2}', '--timeout', '30s'], {cacheDir: cache, env})
+
+  // A runner killed at its stats write is a death the supervisor counts as a breach, with a stats
+  // write of its own that reaches the same point: the direct client dies there, and so does the
+  // daemon that supervises the runner. Its client then fails cleanly, or falls back and dies as
+  // the direct client does; never a result.
+  for (const point of ['stats:tmp-written', 'stats:renamed']) {
+    it(`a runner and its daemon killed at ${point}: the direct run's outcome, or a clean exit 1 under BURN_DAEMON=require`, () => {
+      const a = call({...direct, BURN_FAULT: point})
+      assert.deepEqual(strip(a), {code: null, signal: 'SIGKILL', stdout: '', stderr: ''})
+      assert.deepEqual(strip(call({...daemonOnly, BURN_FAULT: point})), {
+        code: 1,
+        signal: null,
+        stdout: '',
+        stderr:
+          'Error: the burn run daemon stopped during the call (BURN_DAEMON=require); run it again (burn daemon stop ends a stuck daemon)\n',
+      })
+      // its socket left behind: the fallback is counted, where the client reaches the point too
+      assert.deepEqual(strip(call({BURN_FAULT: point})), strip(a))
+      assert.deepEqual(strip(served(call(viaDaemon))), {code: 0, signal: null, stdout: '{"y":4}\n', stderr: ''})
+      assert.equal(burn(['verify'], {cacheDir: cache}).code, 0)
+    })
+  }
+
+  it('a daemon killed at its own start (lock:acquired): a direct run with the right result, or exit 1 under BURN_DAEMON=require', () => {
+    const env = {BURN_FAULT: 'lock:acquired', BURN_DEBUG: '1'}
+    assert.deepEqual(strip(call(env)), {
+      code: 0,
+      signal: null,
+      stdout: '{"y":4}\n',
+      stderr: 'burn: debug: the call runs directly: no run daemon yet\n',
+    })
+    assert.deepEqual(strip(call({...env, ...daemonOnly})), {
+      code: 1,
+      signal: null,
+      stdout: '',
+      stderr: 'Error: the burn run daemon did not serve the call: no run daemon came up within 10s (BURN_DAEMON=require)\n',
+    })
+    // the daemon of the environment without the knob is another one, and serves
+    assert.deepEqual(strip(served(call(viaDaemon))), {code: 0, signal: null, stdout: '{"y":4}\n', stderr: ''})
+    assert.equal(burn(['verify'], {cacheDir: cache}).code, 0)
   })
 })

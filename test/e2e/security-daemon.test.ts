@@ -5,7 +5,7 @@ import {connect} from 'node:net'
 import {hostname} from 'node:os'
 import {join} from 'node:path'
 import {describe, it} from 'node:test'
-import {BIN, burn, burnAsync, register, tmp, writeScript} from '../helpers.js'
+import {BIN, burn, burnAsync, register, stats, tmp, writeScript} from '../helpers.js'
 
 // Issue 11, the run daemon and runner processes: a socket or lock someone else planted is
 // never trusted, nothing outside the daemon directory is touched, runners die with their
@@ -337,6 +337,7 @@ describe('nothing blocks forever, and garbage changes nothing', () => {
     const {pid} = await daemonUp(cache)
     process.kill(pid, 'SIGSTOP')
     try {
+      const before = stats(cache)['daemon.fallbacks'] ?? 0
       const r = await Promise.race([
         burnAsync(['run', 'double', '--input', '{"x":21}', '--timeout', '1s'], {cacheDir: cache}),
         sleep(40_000).then(() => undefined),
@@ -348,6 +349,7 @@ describe('nothing blocks forever, and garbage changes nothing', () => {
         r.stderr,
         'burn: the burn run daemon sent nothing for 15s; the call runs directly (burn daemon stop ends a stuck daemon)\n',
       )
+      assert.equal(stats(cache)['daemon.fallbacks'], before + 1)
       const q = await burnAsync(['run', 'double', '--input', '{"x":21}', '--timeout', '1s'], {
         cacheDir: cache,
         env: {BURN_DAEMON: 'require'},
@@ -358,6 +360,8 @@ describe('nothing blocks forever, and garbage changes nothing', () => {
         q.stderr,
         'Error: the burn run daemon sent nothing for 15s (BURN_DAEMON=require); run it again (burn daemon stop ends a stuck daemon)\n',
       )
+      // failed, not fallen back: not counted
+      assert.equal(stats(cache)['daemon.fallbacks'], before + 1)
     } finally {
       process.kill(pid, 'SIGCONT')
     }

@@ -20,43 +20,84 @@ const LOCK_FRESH_MS = 5000
 // BURN_DAEMON=require (tests): how long a first call waits for the daemon it started.
 const REQUIRE_WAIT_MS = 10_000
 
+/** How this call may use the daemon: BURN_DAEMON=require, BURN_DEBUG, --json. */
+interface Mode {
+  required: boolean
+  debug: boolean
+  json: boolean
+}
+
 /**
  * `burn run` through the run daemon of its cache dir (daemon/server.ts), which keeps a runner
  * process started and its likely script loaded, so a call costs this client's start and the
  * script's own work. No daemon yet: one is started in the background and this call runs
  * directly, as do calls the daemon may not serve (daemonAllowed) and calls from a working
  * directory that no longer exists (the direct path treats it as any run does). A socket is used
- * only if nobody else could have put it there (daemon-trust.ts).
+ * only if nobody else could have put it there (daemon-trust.ts). BURN_DEBUG: one line on stderr
+ * says how each call was served (by the daemon, or directly and why).
  */
 export async function runViaDaemon(req: RunRequest): Promise<DaemonOutcome> {
+  if (!daemonAllowed(process.env)) return notServed('BURN_DAEMON=off', modeOf(process.env, req, false))
+  const mode = modeOf(process.env, req, daemonRequired(process.env))
   const cwd = currentDir()
-  if (!daemonAllowed(process.env) || cwd === undefined) return {direct: true}
+  if (cwd === undefined) return notServed('its working directory no longer exists', mode)
   const paths = daemonPaths(req.cacheDir, process.env)
-  if (!paths || cacheDirShared(paths.layout.root)) return {direct: true}
-  const json = req.output === 'json'
+  if (!paths) return notServed('the run daemon socket path of this cache dir would be too long', mode)
+  // (a cache dir or store that is not there is the direct path's error to give: no script runs)
+  if (mode.required && !existsSync(paths.layout.storeJson)) return notServed('no store there', {...mode, required: false})
+  if (cacheDirShared(paths.layout.root)) return notServed("the cache dir is not its user's alone", mode)
   const refused = daemonDirProblem(paths.layout.daemonDir)
-  if (refused) return {code: renderError(storeError(refused), json)}
-  const required = daemonRequired(process.env)
-  const found = await findSocket(paths, required)
+  if (refused) return {code: renderError(storeError(refused), mode.json)}
+  const found = await findSocket(paths, mode.required)
+  if (found === undefined)
+    return notServed(mode.required ? `no run daemon came up within ${REQUIRE_WAIT_MS / 1000}s` : 'no run daemon yet', mode)
   if (found !== true) {
-    if (found) writeAllSync(2, `burn: not using the run daemon: ${found}; the call runs directly (burn daemon stop removes the socket)\n`)
+    if (mode.required) return notServed(found, mode)
+    writeAllSync(2, `burn: not using the run daemon: ${found}; the call runs directly (burn daemon stop removes the socket)\n`)
     return {direct: true}
   }
   // stdin first, then the connection: a client waiting on slow input holds no connection the
   // daemon could close under it (idle timeout, `burn daemon stop`).
   const stdin = readsStdin(inputFlags(req.input), Boolean(process.stdin.isTTY)) ? await readStdin() : null
   // (a bigger request than the daemon takes: the direct path has no such bound)
-  if (stdin !== null && Buffer.byteLength(stdin) > MAX_FRAME - 64 * 1024) return {direct: true, stdin}
+  if (stdin !== null && Buffer.byteLength(stdin) > MAX_FRAME - 64 * 1024) return notServed('its stdin is over 256 MiB', mode, stdin)
   const sock = await connect(paths.socket)
   if (!sock) {
+    // A socket nobody accepts on: its daemon died (kill -9) and left it. A daemon failure,
+    // counted as a fallback mid-call is; the next daemon takes the socket over.
+    if (!mode.required) await countFallback(paths.layout)
     startDaemon(paths)
-    return {direct: true, stdin: stdin ?? undefined}
+    return notServed('the run daemon socket refused the connection (its daemon is gone)', mode, stdin ?? undefined)
   }
   // (the cache dir made absolute: the daemon's runner resolves nothing against the client's cwd)
   const call: DaemonCall = {run: {...req, cacheDir: paths.layout.root}, cwd, stdin}
   const outcome = await relay(sock, call)
-  if (!('failed' in outcome)) return outcome
-  return abandon(outcome.failed, paths, call, required, json)
+  if ('failed' in outcome) return abandon(outcome.failed, paths, call, mode)
+  if (mode.debug) writeAllSync(2, 'burn: debug: served by the run daemon\n')
+  return outcome
+}
+
+const modeOf = (env: NodeJS.ProcessEnv, req: RunRequest, required: boolean): Mode => ({
+  required,
+  debug: debugging(env),
+  json: req.output === 'json',
+})
+
+/** BURN_DEBUG set (and not 0, off, false or no): say on stderr how each call was served. */
+const debugging = (env: NodeJS.ProcessEnv): boolean => env.BURN_DEBUG !== undefined && !/^(|off|0|false|no)$/i.test(env.BURN_DEBUG)
+
+/**
+ * The call runs directly, or, under BURN_DAEMON=require, fails with exit 1 saying why: a test
+ * that asks for the daemon learns that it did not get it instead of comparing a direct run with
+ * a direct run.
+ */
+function notServed(why: string, mode: Mode, stdin?: string): DaemonOutcome {
+  if (mode.required) {
+    const error = new BurnError('internal', `the burn run daemon did not serve the call: ${why} (BURN_DAEMON=require)`)
+    return {code: renderError(error, mode.json)}
+  }
+  if (mode.debug) writeAllSync(2, `burn: debug: the call runs directly: ${why}\n`)
+  return {direct: true, stdin}
 }
 
 function currentDir(): string | undefined {
@@ -67,7 +108,11 @@ function currentDir(): string | undefined {
   }
 }
 
-/** BURN_DAEMON=require: a call never runs directly because of the daemon (tests use it to see every fallback). */
+/**
+ * BURN_DAEMON=require: a call is served by the run daemon or fails with exit 1 saying why, never
+ * run directly (tests use it to know a call went through a daemon runner); only a cache dir
+ * without a store is left to the direct path, whose store error is the answer.
+ */
 const daemonRequired = (env: NodeJS.ProcessEnv) => env.BURN_DAEMON === 'require'
 
 /** true: a trusted socket is there; undefined: none (a daemon is started); else why it is not used. */
@@ -93,8 +138,14 @@ function connect(path: string): Promise<Socket | undefined> {
   })
 }
 
-/** Why a call through the daemon did not end with its exit code. */
-type Failure = {hung: boolean; printed: boolean}
+/**
+ * Why a call through the daemon did not end with its exit code. `relayed`: some of its output,
+ * stdout or stderr, was already written here. Once anything was, the call is never run again
+ * directly: the rerun would print its console lines (or result) a second time, and holding
+ * every byte back until the exit code instead would cost a streaming call its memory bound
+ * (relay.ts: backpressure) and its console lines their timing. It fails with exit 1 instead.
+ */
+type Failure = {hung: boolean; relayed: boolean}
 
 /**
  * Relays the call's frames to this process's stdout and stderr. A daemon that sends nothing,
@@ -105,7 +156,7 @@ type Failure = {hung: boolean; printed: boolean}
 function relay(sock: Socket, call: DaemonCall): Promise<{code: number} | {failed: Failure}> {
   return new Promise((resolve) => {
     const reader = new FrameReader()
-    let printed = false
+    let relayed = false
     let code: number | undefined
     let hung = false
     let heard = Date.now()
@@ -128,18 +179,17 @@ function relay(sock: Socket, call: DaemonCall): Promise<{code: number} | {failed
         return sock.destroy()
       }
       for (const f of frames) {
-        if (f.type === 'o') {
-          printed = true
-          writeAllSync(1, f.payload)
-        } else if (f.type === 'e') writeAllSync(2, f.payload)
-        else if (f.type === 'x') code = Number(f.payload.toString())
+        if (f.type === 'o' || f.type === 'e') {
+          relayed = true
+          writeAllSync(f.type === 'o' ? 1 : 2, f.payload)
+        } else if (f.type === 'x') code = Number(f.payload.toString())
       }
       heard = Date.now()
     })
     sock.on('error', () => {})
     sock.on('close', () => {
       clearTimeout(timer)
-      resolve(code === undefined ? {failed: {hung, printed}} : {code})
+      resolve(code === undefined ? {failed: {hung, relayed}} : {code})
     })
     sock.write(frame('R', JSON.stringify(call)), () => (heard = Date.now()))
   })
@@ -147,17 +197,19 @@ function relay(sock: Socket, call: DaemonCall): Promise<{code: number} | {failed
 
 /**
  * The daemon went away or stopped answering mid-call. Scripts are functions of their input, so
- * the call runs again directly, unless part of its result already went out or BURN_DAEMON=
- * require forbids it; either way it is said on stderr and counted (`burn stats`:
- * runs.daemon.fallback), so a daemon that fails is never silent.
+ * the call runs again directly, said on stderr and counted (`burn stats`: daemon.fallbacks), so
+ * a daemon that fails is never silent; unless some of its output already went out (Failure) or
+ * BURN_DAEMON=require forbids it: then the call fails with exit 1, saying why.
  */
-async function abandon(f: Failure, paths: DaemonPaths, call: DaemonCall, required: boolean, json: boolean): Promise<DaemonOutcome> {
+async function abandon(f: Failure, paths: DaemonPaths, call: DaemonCall, mode: Mode): Promise<DaemonOutcome> {
   const what = f.hung ? `the burn run daemon sent nothing for ${SILENCE_MS / 1000}s` : 'the burn run daemon stopped during the call'
-  await countFallback(paths.layout)
-  if (f.printed || required) {
-    const why = f.printed ? 'part of its output was already printed' : 'BURN_DAEMON=require'
-    return {code: renderError(new BurnError('internal', `${what} (${why}); run it again (burn daemon stop ends a stuck daemon)`), json)}
+  if (f.relayed || mode.required) {
+    const why = f.relayed ? 'part of its output was already printed' : 'BURN_DAEMON=require'
+    return {
+      code: renderError(new BurnError('internal', `${what} (${why}); run it again (burn daemon stop ends a stuck daemon)`), mode.json),
+    }
   }
+  await countFallback(paths.layout)
   writeAllSync(2, `burn: ${what}; the call runs directly (burn daemon stop ends a stuck daemon)\n`)
   return {direct: true, stdin: call.stdin ?? undefined}
 }
@@ -166,7 +218,7 @@ async function countFallback(layout: Layout): Promise<void> {
   try {
     // (loaded only now: a chunk of its own in the fast path's bundle)
     const {recordStats} = await import('../../store/stats/stats.js')
-    await recordStats(layout, {counters: {'runs.daemon.fallback': 1}})
+    await recordStats(layout, {counters: {'daemon.fallbacks': 1}})
   } catch {
     // counting is best effort
   }

@@ -20,11 +20,12 @@ export const COUNTERS = [
   {id: 'runs.script', label: 'runs: script threw', always: true},
   {id: 'runs.badData', label: 'runs: bad data', always: true},
   {id: 'runs.notFound', label: 'runs: script gone meanwhile', always: false},
+  // A call the run daemon failed (died, went silent, refused its socket) that ran again directly.
+  {id: 'daemon.fallbacks', label: 'run daemon fallbacks (ran directly)', always: false},
   {id: 'batch.rows', label: 'batch rows', always: true},
   // Counted, printed under their id, after the labelled ones (runs.* among the runs).
   {id: 'codeCacheUpgrades', always: false},
   {id: 'preloadedHits', always: false},
-  {id: 'runs.daemon.fallback', always: false},
   {id: 'batch.runs', always: false},
   {id: 'batch.rowsOut', always: false},
 ] as const

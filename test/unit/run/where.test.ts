@@ -31,6 +31,8 @@ describe('run daemon paths', () => {
     const base = daemonPaths('/tmp/cache', {BURN_DAEMON: 'require', BURN_DAEMON_IDLE: '1s', BURN_CACHE_DIR: '/x'})!.socket
     assert.equal(daemonPaths('/tmp/cache', {})!.socket, base)
     assert.notEqual(daemonPaths('/tmp/cache', {BURN_FAULT: 'x'})!.socket, base)
+    // BURN_DEBUG changes only what the client says: the same daemon serves it
+    assert.equal(daemonPaths('/tmp/cache', {BURN_DEBUG: '1'})!.socket, base)
     assert.notEqual(daemonPaths('/tmp/cache', {BURN_LOCK_WAIT: '1s'})!.socket, daemonPaths('/tmp/cache', {BURN_LOCK_WAIT: '2s'})!.socket)
   })
 })
