@@ -25,7 +25,7 @@ describe('counters table', () => {
     assert.equal(counterLabel('register.misses'), 'register misses (compiled)')
     assert.equal(counterLabel('runs.notFound'), 'runs: script gone meanwhile')
     assert.equal(counterLabel('runs.limit.timeout'), 'runs: limit timeout')
-    assert.equal(counterLabel('runs.somethingNew'), 'runs.somethingNew')
+    assert.equal(counterLabel('runs.daemon.other'), 'runs.daemon.other')
     assert.equal(counterLabel('batch.chunks.ok'), 'batch.chunks.ok')
     assert.equal(counterLabel('somethingNew'), 'somethingNew')
   })
@@ -36,7 +36,7 @@ describe('counters table', () => {
       'batch.chunks.ok',
       'batch.rows',
       'runs.limit.timeout',
-      'runs.somethingNew',
+      'runs.daemon.other',
       'runs.ok',
       'preloadedHits',
       'hits',
@@ -49,7 +49,7 @@ describe('counters table', () => {
       'hits',
       'runs.ok',
       'runs.compile',
-      'runs.somethingNew',
+      'runs.daemon.other',
       'runs.limit.timeout',
       'batch.rows',
       'batch.chunks.ok',
