@@ -28,6 +28,7 @@ import {checkStatsFile} from '../store/stats/stats.js'
 import {checkCacheDir, exists, readStoreJson, type Store} from '../store/store.js'
 import {parseRecord, resetRecordToSandbox} from '../store/engine-trust.js'
 import {currentTags} from './disk-usage.js'
+import {faultPoint} from '../util/faults.js'
 
 /*
  * `burn verify`: every file of the store checked against what it claims to be, in the order of
@@ -626,6 +627,7 @@ export async function repairAll(found: Found[]): Promise<void> {
     })
     // 'changed': another process replaced or removed the file meanwhile; the problem is gone.
     p.fixed = r === true || r === 'done' || r === 'changed'
+    if (p.fixed) faultPoint('repair:fixed')
     if (r === 'busy') p.detail += '; in use by another process (its registry lock is held): not repaired, run again'
   }
 }
