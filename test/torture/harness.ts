@@ -109,7 +109,12 @@ const LIMITS = ['--timeout', '120s']
 
 const points = (...prefixes: string[]) => FAULT_POINTS.filter((p) => prefixes.some((x) => p.startsWith(x)))
 
-/** The writers a run must kill inside, and the operation that reaches each. */
+/**
+ * The writers a run must kill inside, and the operation that reaches each. Each gets at least
+ * TARGET_KILLS kills early, at points of its own that differ (arm: least hit first).
+ */
+const TARGET_KILLS = 2
+
 const TARGETS: Array<[Writer, string]> = [
   ['register', 'register'],
   ['run (daemon)', 'run'],
@@ -348,7 +353,9 @@ export async function torture(opts: TortureOptions): Promise<TortureReport> {
     const menu = MENUS[op] ?? []
     const targeted = target.get(op)
     target.delete(op)
-    const rate = targeted ? 1 : (opts.faultRate ?? 0.35) * (op === 'gc' || op === 'forget' || op === 'verify --fix' ? 2 : 1)
+    // (runs less often than the rest: exact counts of runs that ran once need unarmed ones)
+    const scale = op === 'gc' || op === 'forget' || op === 'verify --fix' ? 2 : op === 'run' ? 0.5 : 1
+    const rate = targeted ? 1 : (opts.faultRate ?? 0.35) * scale
     if (menu.length === 0 || random() >= rate) return run
     const writers = [...new Set(menu.map((pt) => writerOf(pt, op, 'other')))]
     const least = Math.min(...writers.map((w) => rep.insideKills[w]))
@@ -403,6 +410,8 @@ export async function torture(opts: TortureOptions): Promise<TortureReport> {
       const run = arm('run')
       const p = await exec(['run', ref, '--input', String(input), ...LIMITS], {run, kill: random() < opts.killRate})
       const ok = settle(run, p)
+      if (process.env.TORTURE_DEBUG)
+        opts.log?.(`run ${p.code} ${p.signal} ${JSON.stringify(p.probe)} ${run.fault} ${run.hits} ${p.stderr.slice(0, 99)}`)
       const served = p.probe !== undefined && p.probe.connects > 0 && p.probe.spawns === 0
       const fellBack = p.probe === undefined || (p.probe.connects > 0 && p.probe.spawns > 0)
       if (p.probe) {
@@ -414,7 +423,8 @@ export async function torture(opts: TortureOptions): Promise<TortureReport> {
       // a run that was killed, or that ran twice (the daemon's runner, then directly), may have counted up to twice
       counts.push({counter: 'runs.ok', ok: ok && p.code === 0, bounded: !ok || p.code !== 0 || fellBack, twice: fellBack})
       if (!ok) return
-      if (p.code === 3) return // not registered (yet, or forgotten): a clean miss
+      // not registered (forgotten, evicted): a clean miss; registered again, so runs keep finding scripts
+      if (p.code === 3) return reRegister(i)
       // (a runner SIGKILLed from outside is reported as the system's OOM killer: exit 6)
       const why = /the run process was killed by SIGKILL|killed by the system \(out of memory\)|run daemon/
       const killedInside = (p.code === 1 || p.code === 6) && why.test(p.stderr) && touchedByKill(run)
@@ -445,7 +455,9 @@ export async function torture(opts: TortureOptions): Promise<TortureReport> {
     gc: async () => {
       if (random() < 0.7) for (let k = 1 + pickIndex(3); k > 0; k--) plantOne(GC_PLANTS)
       const run = arm('gc')
-      const p = await exec(['gc', '--json', ...(random() < 0.3 ? ['--max-size', '2KB'] : [])], {run, kill: random() < opts.killRate})
+      // (eviction now and then: each one makes later runs of the script a clean miss until it is registered again)
+      const evict = random() < 0.15 ? ['--max-size', '2KB'] : []
+      const p = await exec(['gc', '--json', ...evict], {run, kill: random() < opts.killRate})
       if (!settle(run, p)) return
       if (p.code === 8 && /another `burn gc` or `burn verify --fix` is at work/.test(p.stderr)) return void rep.busy++
       if (p.code !== 0) problem('exit', `gc exit ${p.code}: ${p.stderr.slice(0, 300)}`)
@@ -471,6 +483,11 @@ export async function torture(opts: TortureOptions): Promise<TortureReport> {
         if (c.actual < c.lo) problem('wrong', `stats mid-run: ${id} is ${c.actual}, below the ${c.lo} operations that counted`)
     },
   }
+  const reRegister = async (i: number) => {
+    const p = await exec(['register', files[i], '--json'])
+    counts.push({counter: 'register', ok: p.code === 0, bounded: p.code !== 0})
+    if (p.code !== 0) problem('exit', `register s${i} again exit ${p.code}: ${p.stderr.slice(0, 300)}`)
+  }
   const plantOne = (kinds: readonly (typeof GC_PLANTS)[number][]) => {
     try {
       for (const r of plant(cache, kinds[pickIndex(kinds.length)], pickIndex)) planted.add(r)
@@ -480,7 +497,7 @@ export async function torture(opts: TortureOptions): Promise<TortureReport> {
   }
   const weights = (
     [
-      ['register', 4],
+      ['register', 5],
       ['run', 8],
       ['batch', 1],
       ['forget', 1],
@@ -491,10 +508,12 @@ export async function torture(opts: TortureOptions): Promise<TortureReport> {
   ).filter(([op]) => !opts.ops || opts.ops.includes(op))
   const total = weights.reduce((a, [, w]) => a + w, 0)
   const chooseOp = () => {
-    // Half the time, an operation for a writer that no kill has reached yet, armed for sure.
-    const lacking = TARGETS.filter(([w, op]) => rep.insideKills[w] === 0 && weights.some(([o]) => o === op))
-    if (lacking.length && random() < 0.5) {
-      const [w, op] = lacking[pickIndex(lacking.length)]
+    // Half the time, an operation for a writer that fewer than TARGET_KILLS kills reached yet, armed for sure.
+    const lacking = TARGETS.filter(([w, op]) => rep.insideKills[w] < TARGET_KILLS && weights.some(([o]) => o === op))
+    if (lacking.length && random() < 0.6) {
+      // (a kill in a daemon's runner needs two armed runs: the first one starts that daemon)
+      const first = lacking.find(([w]) => w === 'run (daemon)')
+      const [w, op] = first && random() < 0.5 ? first : lacking[pickIndex(lacking.length)]
       target.set(op, w === 'run (daemon)' ? 'run' : w)
       return op
     }

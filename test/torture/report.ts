@@ -12,6 +12,9 @@ export function summary(r: TortureReport): string {
   return [
     `seed ${r.seed}: operations ${r.operations}, armed ${r.armed}`,
     `kills inside store work ${r.stopKills + r.selfKills} (${r.stopKills} stopped then killed, ${r.selfKills} by the point): ${inside}`,
+    `points: ${Object.entries(r.insidePoints)
+      .map(([pt, n]) => `${pt} ${n}`)
+      .join(', ')}`,
     `random kills ${r.randomKills}, run daemons killed ${r.daemonKills}`,
     `runs served by a daemon ${r.daemonServed} (${r.daemonServedOk} exit 0), direct ${r.directRuns}, fallbacks ${r.fallbacks}`,
     `counter oracle ${r.oracle.held ? 'held' : 'FAILED'}: ${o}`,
