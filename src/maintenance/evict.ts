@@ -2,6 +2,7 @@ import {lstat} from 'node:fs/promises'
 import {eachConcurrently} from '../util/each-concurrently.js'
 import {removeScript} from './forget.js'
 import {ITEM_WAIT_MS} from './repair.js'
+import {faultPoint} from '../util/faults.js'
 import type {Entry, StoreScan} from '../store/scan.js'
 import type {Store} from '../store/store.js'
 
@@ -111,6 +112,7 @@ export async function evict(store: Store, cands: Candidate[], opts: EvictOptions
       return
     }
     Object.assign(ev, {done: true, names: r.names, files: r.files, bytes: r.bytes, diskBytes: r.diskBytes})
+    faultPoint('gc:evicted')
     current -= r.diskBytes
     opts.onProgress?.(evictions.filter((e) => e.done).length)
   }

@@ -8,6 +8,7 @@ import {acquireLock, Lock} from '../store/lock.js'
 import {engineTag, ENGINES} from '../engines/tag.js'
 import {resolveScript} from '../store/resolve.js'
 import {checkScriptDirs, type Store} from '../store/store.js'
+import {faultPoint} from '../util/faults.js'
 
 export interface ForgetOutcome {
   ref: string
@@ -92,6 +93,7 @@ export async function removeScript(store: Store, hash: string, opts: RemoveOptio
         return out
       }
     }
+    faultPoint('forget:locked')
     if (opts.stillWanted && !(await opts.stillWanted())) return out
     const candidates = opts.names ?? [...(await readNames(store))].filter(([, h]) => h === hash).map(([n]) => n)
     for (const n of candidates) {
@@ -103,8 +105,11 @@ export async function removeScript(store: Store, hash: string, opts: RemoveOptio
         out.diskBytes += r.diskBytes
       }
     }
+    faultPoint('forget:names-removed')
     for (const tag of tags) await gone(layout.compiled(tag, hash))
+    faultPoint('forget:compiled-removed')
     await gone(layout.object(hash), opts.setAsideSource ? 'aside' : 'rm')
+    faultPoint('forget:source-removed')
     // The record goes last: a source left without it by a crash would run on v8 (trust.ts).
     await gone(layout.engines(hash))
     out.removed = true

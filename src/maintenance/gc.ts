@@ -151,8 +151,10 @@ async function act(ctx: GcContext, a: ActionHead, e: Entry, run: () => Promise<O
     action.skipped = `failed: ${error.message}`
     return false as const
   })
-  if (r === true || r === 'done') action.done = true
-  else if (!action.skipped)
+  if (r === true || r === 'done') {
+    action.done = true
+    faultPoint(`gc:${a.kind}`)
+  } else if (!action.skipped)
     action.skipped = r === 'busy' ? 'in use: its registry lock is held' : 'changed or removed by another process meanwhile'
 }
 

@@ -5,6 +5,7 @@ import {storeError} from '../util/errors.js'
 import type {Layout} from '../store/layout.js'
 import {acquireLock, Lock, lockWaitMs} from '../store/lock.js'
 import type {Entry} from '../store/scan.js'
+import {faultPoint} from '../util/faults.js'
 
 /*
  * The removal primitives `gc` and `verify --fix` share. Each one checks again, at the moment
@@ -64,6 +65,7 @@ export async function underKeyLocks(
       locks.push(lock)
     }
     if (!(await still())) return 'changed'
+    faultPoint('removal:locked')
     await act()
     return 'done'
   } finally {
@@ -79,5 +81,7 @@ export async function removeIfUnchanged(e: Entry): Promise<Outcome> {
 
 export async function setAsideIfUnchanged(layout: Layout, e: Entry, kind: string): Promise<Outcome> {
   if (!(await unchanged(e))) return 'changed'
-  return (await setAside(layout, e.path, kind)) ? 'done' : 'changed'
+  const moved = await setAside(layout, e.path, kind)
+  if (moved) faultPoint('repair:set-aside')
+  return moved ? 'done' : 'changed'
 }

@@ -29,6 +29,7 @@ import {checkCacheDir, exists, readStoreJson, type Store} from '../store/store.j
 import {parseRecord, resetRecordToSandbox} from '../store/engine-trust.js'
 import {currentTags} from './disk-usage.js'
 import {runSteps, type StepTiming} from '../util/steps.js'
+import {faultPoint} from '../util/faults.js'
 
 /*
  * `burn verify`: every file of the store checked against what it claims to be, in the order of
@@ -634,6 +635,7 @@ export async function repairAll(found: Found[]): Promise<void> {
     })
     // 'changed': another process replaced or removed the file meanwhile; the problem is gone.
     p.fixed = r === true || r === 'done' || r === 'changed'
+    if (p.fixed) faultPoint('repair:fixed')
     if (r === 'busy') p.detail += '; in use by another process (its registry lock is held): not repaired, run again'
   }
 }

@@ -6,6 +6,7 @@ import type {Job, JobError, JobResult, Limits} from '../engines/protocol.js'
 import {engineTag, type EngineName} from '../engines/tag.js'
 import type {CounterDelta, Outcome, OutcomeFamily} from './stats/counters.js'
 import {recordStats} from './stats/stats.js'
+import {faultPoint} from '../util/faults.js'
 import {checkScriptDirs, type Store} from './store.js'
 
 export interface RunOutcome {
@@ -53,7 +54,9 @@ export async function runScript(
 /** A run's bookkeeping: settle the result (set aside damage, republish), count it, mark the use. */
 async function afterRun(store: Store, r: {hash: string; tag: string; result: JobResult}): Promise<void> {
   await settleResult(store, r)
+  faultPoint('run:settled')
   await recordStats(store.layout, {counters: resultCounters(r.result), used: {[r.hash]: Date.now()}}).catch(() => {})
+  faultPoint('run:counted')
 }
 
 /** What one call's result does to the store: damage is set aside, a code cache made on a miss is republished. */

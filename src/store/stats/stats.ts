@@ -7,6 +7,7 @@ import type {CounterDelta} from './counters.js'
 import type {Layout} from '../layout.js'
 import {withLock} from '../lock.js'
 import {notRegular, readRegular} from '../../util/read-regular.js'
+import {faultPoint} from '../../util/faults.js'
 
 /*
  * Counters shared by all processes, exact under concurrency and across kill -9.
@@ -160,6 +161,7 @@ export async function compactStats(layout: Layout, opts: CompactOptions = {}): P
     // Deltas of the previous fold are in base already and skipped by every reader: delete them
     // before the new totals.json stops listing them, so no reader can count them twice.
     for (const n of oldMerged) await rm(join(layout.statsDir, n), {force: true})
+    faultPoint('fold:previous-cleared')
     const folding = current.filter((n) => !oldMerged.has(n))
     const next: Totals = {since: base.since, counters: base.counters, used: base.used, merged: []}
     for (const n of folding) {
@@ -177,7 +179,10 @@ export async function compactStats(layout: Layout, opts: CompactOptions = {}): P
     }
     if (opts.keepUsed) for (const h of Object.keys(next.used)) if (!opts.keepUsed(h)) delete next.used[h]
     await writeAtomic(layout.tmpDir, totalsPath(layout), JSON.stringify(next), 'stats-totals')
-    for (const n of next.merged) await rm(join(layout.statsDir, n), {force: true})
+    for (const n of next.merged) {
+      await rm(join(layout.statsDir, n), {force: true})
+      faultPoint('fold:delta-removed')
+    }
     return true
   })
 }
