@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict'
 import {spawnSync} from 'node:child_process'
-import {existsSync, readdirSync, statSync, utimesSync, writeFileSync} from 'node:fs'
+import {existsSync, readdirSync, rmSync, statSync, utimesSync, writeFileSync} from 'node:fs'
 import {hostname} from 'node:os'
 import {dirname, join} from 'node:path'
 import {describe, it} from 'node:test'
@@ -172,6 +172,25 @@ describe('lock files: owner records, staleness and breaking', () => {
     assert.equal((await readInfo(path))?.token, 'newer')
   })
 
+  it('release and stillOwned survive a lock file that is gone', async () => {
+    const path = join(tmp(), 'k.lock')
+    const held = await acquireLock(path)
+    assert.ok(held instanceof Lock)
+    rmSync(path)
+    assert.equal(await held.stillOwned(), false)
+    await held.release()
+    assert.equal(existsSync(path), false)
+  })
+
+  it('a given staleMs judges the holder, not the default', async () => {
+    const path = join(tmp(), 'k.lock')
+    record(path, {pid: process.pid, host: hostname(), token: 'slow', created: 0}, 3000)
+    assert.deepEqual(await acquireLock(path, {waitMs: 0}), {timedOut: true})
+    const lock = await acquireLock(path, {waitMs: 0, staleMs: 1000})
+    assert.ok(lock instanceof Lock)
+    await lock.release()
+  })
+
   it('reads an owner record only when it has a token', async () => {
     const path = join(tmp(), 'k.lock')
     assert.equal(await readInfo(path), undefined)
@@ -240,6 +259,7 @@ describe('lock files: owner records, staleness and breaking', () => {
 
   it('a negative or unreadable environment value falls back; zero is a value', () => {
     const saved = process.env.BURN_LOCK_WAIT_MS
+    const savedStale = process.env.BURN_LOCK_STALE_MS
     try {
       process.env.BURN_LOCK_WAIT_MS = '-1'
       assert.equal(lockWaitMs(), 60_000)
@@ -247,9 +267,13 @@ describe('lock files: owner records, staleness and breaking', () => {
       assert.equal(lockWaitMs(), 0)
       process.env.BURN_LOCK_WAIT_MS = 'Infinity'
       assert.equal(lockWaitMs(), 60_000)
+      process.env.BURN_LOCK_STALE_MS = '1234'
+      assert.equal(lockStaleMs(), 1234)
     } finally {
       if (saved === undefined) delete process.env.BURN_LOCK_WAIT_MS
       else process.env.BURN_LOCK_WAIT_MS = saved
+      if (savedStale === undefined) delete process.env.BURN_LOCK_STALE_MS
+      else process.env.BURN_LOCK_STALE_MS = savedStale
     }
   })
 

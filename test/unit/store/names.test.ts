@@ -50,9 +50,10 @@ describe('names', () => {
       data: {name: 'junk'},
     })
     mkdirSync(layout.name('dir'))
-    await assert.rejects(readName(layout, 'dir'), (e: Error & {kind: string}) => {
+    await assert.rejects(readName(layout, 'dir'), (e: Error & {kind: string; data: unknown}) => {
       assert.equal(e.kind, 'store')
       assert.match(e.message, /^name dir in the store is damaged \(.+\); run `burn verify --fix`$/)
+      assert.deepEqual(e.data, {name: 'dir'})
       return true
     })
     symlinkSync(layout.name('junk'), layout.name('link'))

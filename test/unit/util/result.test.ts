@@ -210,6 +210,9 @@ describe('serializeElements', () => {
   })
 
   it('honours toJSON in an element, and names what it returns', () => {
+    // an inherited toJSON, and a lone BigInt with no other value beside it
+    assert.throws(() => serializeElements([Object.create({toJSON: () => 1n})]), /^Error: result is not JSON: a BigInt at \$\[0\]$/)
+    assert.throws(() => serializeElements([{n: 1n}]), /^Error: result is not JSON: a BigInt at \$\[0\]\.n$/)
     assert.equal(serializeElements([new Date(0), {toJSON: () => 'x'}]), '"1970-01-01T00:00:00.000Z"\n"x"')
     assert.throws(() => serializeElements([1, {t: {toJSON: () => 1n}}]), /^Error: result is not JSON: a BigInt at \$\[1\]\.t$/)
   })
