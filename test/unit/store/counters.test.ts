@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict'
 import {describe, it} from 'node:test'
-import {ALWAYS_SHOWN, compareCounters, counterLabel} from '../../../src/store/stats/counters.js'
+import {ALWAYS_SHOWN, compareCounters, counterLabel, COUNTERS} from '../../../src/store/stats/counters.js'
 import {resultCounters} from '../../../src/store/outcome.js'
 
 describe('counters table', () => {
@@ -73,5 +73,82 @@ describe('counters table', () => {
       compileMs: 3,
       'batch.chunks.limit.fuel': 1,
     })
+  })
+})
+
+describe('counters table: every label, order and count', () => {
+  it('labels every labelled counter with its own words', () => {
+    const labelled = COUNTERS.filter((c) => 'label' in c).map((c) => [c.id, counterLabel(c.id)])
+    assert.deepEqual(labelled, [
+      ['register.hits', 'register hits'],
+      ['register.misses', 'register misses (compiled)'],
+      ['compiles', 'compiles'],
+      ['compileFailures', 'compile failures'],
+      ['compileMs', 'time compiling (ms)'],
+      ['codeCacheRejections', 'code caches V8 rejected'],
+      ['hits', 'hits (register + run)'],
+      ['misses', 'misses (register + run)'],
+      ['runs.ok', 'runs ok'],
+      ['runs.script', 'runs: script threw'],
+      ['runs.badData', 'runs: bad data'],
+      ['runs.notFound', 'runs: script gone meanwhile'],
+      ['batch.rows', 'batch rows'],
+    ])
+    assert.deepEqual(
+      COUNTERS.filter((c) => !('label' in c)).map((c) => [c.id, c.always, counterLabel(c.id)]),
+      [
+        ['codeCacheUpgrades', false, 'codeCacheUpgrades'],
+        ['preloadedHits', false, 'preloadedHits'],
+        ['runs.daemon.fallback', false, 'runs.daemon.fallback'],
+        ['batch.runs', false, 'batch.runs'],
+        ['batch.rowsOut', false, 'batch.rowsOut'],
+      ],
+    )
+    assert.equal(counterLabel('runs.limit.'), 'runs: limit ')
+    assert.equal(counterLabel('xruns.limit.fuel'), 'xruns.limit.fuel')
+  })
+
+  it('puts unlabelled runs.* right after runs.notFound, and breaks ties by id', () => {
+    const ids = ['zz', 'batch.rows', 'runs.b', 'runs.notFound', 'runs.a', 'runs.badData', 'aa', 'runsx']
+    assert.deepEqual([...ids].sort(compareCounters), [
+      'runs.badData',
+      'runs.notFound',
+      'runs.a',
+      'runs.b',
+      'batch.rows',
+      'aa',
+      'runsx',
+      'zz',
+    ])
+    assert.equal(compareCounters('hits', 'hits'), 0)
+    assert.ok(compareCounters('register.hits', 'register.misses') < 0)
+    assert.ok(compareCounters('b', 'a') > 0)
+  })
+
+  it('counts each cache outcome and compile exactly', () => {
+    const script = {kind: 'script', message: 'x'} as const
+    assert.deepEqual(resultCounters({ok: true, cache: 'hit', compileMs: 0, runMs: 1, cachedData: new Uint8Array(0)}), {
+      hits: 1,
+      codeCacheUpgrades: 1,
+      'runs.ok': 1,
+    })
+    assert.deepEqual(resultCounters({ok: true, cache: 'hit', compileMs: 0, runMs: 1, preloaded: false}), {hits: 1, 'runs.ok': 1})
+    assert.deepEqual(resultCounters({ok: false, cache: 'hit', error: script}), {hits: 1, 'runs.script': 1})
+    assert.deepEqual(resultCounters({ok: true, cache: 'none', compileMs: 0, runMs: 1, preloaded: true}), {'runs.ok': 1})
+    assert.deepEqual(resultCounters({ok: false, error: {kind: 'badData', message: 'x'}}), {'runs.badData': 1})
+    assert.deepEqual(resultCounters({ok: true, cache: 'miss', compileMs: 4, runMs: 1}), {misses: 1, 'runs.ok': 1})
+    assert.deepEqual(resultCounters({ok: true, cache: 'corrupt', compileMs: 2.4, runMs: 1, cachedData: new Uint8Array(0)}), {
+      misses: 1,
+      compiles: 1,
+      compileMs: 2,
+      'runs.ok': 1,
+    })
+    assert.deepEqual(resultCounters({ok: false, cache: 'miss', cachedData: new Uint8Array(1), error: script}, 'batch.chunks'), {
+      misses: 1,
+      compiles: 1,
+      compileMs: 0,
+      'batch.chunks.script': 1,
+    })
+    assert.deepEqual(resultCounters({ok: false, error: {kind: 'limit', limit: 'timeout', message: 'x'}}), {'runs.limit.timeout': 1})
   })
 })

@@ -1,8 +1,10 @@
 import assert from 'node:assert/strict'
-import {mkdirSync, readFileSync, readdirSync, symlinkSync, writeFileSync} from 'node:fs'
+import {existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, symlinkSync, writeFileSync} from 'node:fs'
+import {join} from 'node:path'
 import {describe, it} from 'node:test'
 import {checkName, isValidName} from '../../../src/store/layout.js'
-import {nameTarget, readName, removeName, writeName} from '../../../src/store/names.js'
+import {entryName, nameTarget, readName, readNames, removeName, writeName} from '../../../src/store/names.js'
+import type {Entry} from '../../../src/store/scan.js'
 import {openStore} from '../../../src/store/store.js'
 import {tmp} from '../../helpers.js'
 
@@ -48,9 +50,10 @@ describe('names', () => {
       data: {name: 'junk'},
     })
     mkdirSync(layout.name('dir'))
-    await assert.rejects(readName(layout, 'dir'), (e: Error & {kind: string}) => {
+    await assert.rejects(readName(layout, 'dir'), (e: Error & {kind: string; data: unknown}) => {
       assert.equal(e.kind, 'store')
       assert.match(e.message, /^name dir in the store is damaged \(.+\); run `burn verify --fix`$/)
+      assert.deepEqual(e.data, {name: 'dir'})
       return true
     })
     symlinkSync(layout.name('junk'), layout.name('link'))
@@ -74,6 +77,84 @@ describe('names', () => {
     assert.equal(removed?.size, 65)
     assert.equal(await readName(layout, 'n'), undefined)
     assert.equal(await removeName(layout, 'n', B), undefined)
+    assert.deepEqual(readdirSync(layout.tmpDir), [])
+  })
+})
+
+describe('names: the store walk index and removal edges', () => {
+  // Entries as scan.ts reports them: only rel, path, size and type matter to readNames.
+  const entry = (dir: string, name: string, opts: {size?: number; type?: Entry['type']} = {}): Entry => {
+    const path = join(dir, name)
+    return {
+      rel: `names/${name}`,
+      path,
+      size: opts.size ?? 65,
+      disk: 0,
+      mtimeMs: 0,
+      ctimeMs: 0,
+      mode: 0,
+      uid: 0,
+      ino: 0,
+      type: opts.type ?? 'file',
+    }
+  }
+
+  it('entryName is the path under names/', () => {
+    assert.equal(entryName(entry('/x', 'my.name')), 'my.name')
+  })
+
+  it('readNames indexes targets and names by hash in walk order, and sorts out the rest', () => {
+    const dir = tmp()
+    writeFileSync(join(dir, 'one'), `${A}\n`)
+    writeFileSync(join(dir, 'two'), `${B}\n`)
+    writeFileSync(join(dir, 'three'), `${A}\n`)
+    writeFileSync(join(dir, 'junk'), 'not a hash\n')
+    writeFileSync(join(dir, 'big'), `${A}\n`)
+    writeFileSync(join(dir, 'edge'), `${B}\n`)
+    mkdirSync(join(dir, 'adir'))
+    const index = readNames([
+      entry(dir, 'one'),
+      entry(dir, 'two'),
+      entry(dir, 'three'),
+      entry(dir, 'junk'),
+      entry(dir, 'big', {size: 1025}),
+      entry(dir, 'edge', {size: 1024}),
+      entry(dir, 'adir', {type: 'dir'}),
+      entry(dir, 'other', {type: 'other'}),
+      entry(dir, 'gone'),
+      entry(dir, 'adir'),
+    ])
+    assert.deepEqual(
+      [...index.targets],
+      [
+        ['one', A],
+        ['two', B],
+        ['three', A],
+        ['edge', B],
+      ],
+    )
+    assert.deepEqual(
+      [...index.namesOf],
+      [
+        [A, ['one', 'three']],
+        [B, ['two', 'edge']],
+      ],
+    )
+    assert.deepEqual([...index.gone], ['gone'])
+    assert.deepEqual([...index.unreadable], ['adir'])
+  })
+
+  it('removeName puts back what is not a name file, and makes its tmp dir when missing', async () => {
+    const {layout} = await newStore()
+    mkdirSync(layout.name('dir'))
+    assert.equal(await removeName(layout, 'dir', A), undefined)
+    assert.equal(statSync(layout.name('dir')).isDirectory(), true)
+    assert.deepEqual(readdirSync(layout.tmpDir), [])
+    await writeName(layout, 'n', A)
+    const disk = statSync(layout.name('n')).blocks * 512
+    rmSync(layout.tmpDir, {recursive: true})
+    assert.deepEqual(await removeName(layout, 'n', A), {size: 65, diskBytes: disk})
+    assert.equal(existsSync(layout.name('n')), false)
     assert.deepEqual(readdirSync(layout.tmpDir), [])
   })
 })

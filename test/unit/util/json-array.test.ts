@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict'
 import {describe, it} from 'node:test'
 import {BurnError} from '../../../src/util/errors.js'
-import {JsonArrayScanner, splitArrayText} from '../../../src/util/json-array.js'
+import {isBlankByte, JsonArrayScanner, splitArrayText} from '../../../src/util/json-array.js'
 
 interface Element {
   text: string
@@ -218,5 +218,28 @@ describe('splitArrayText', () => {
       {text: '1', line: 1},
       {text: '2', line: 1},
     ])
+  })
+})
+
+describe('JsonArrayScanner: edges', () => {
+  it('an empty string first is a whole element: no escape is pending at the start', () => {
+    assert.deepEqual(scanAll('["",1]').elements, [
+      {text: '""', line: 1, last: false},
+      {text: '1', line: 1, last: true},
+    ])
+  })
+
+  it('names a printable first byte as itself and the others by code, DEL included', () => {
+    assert.equal(scanError('~').message, "input must be a JSON array; it starts with '~' at line 1")
+    assert.equal(scanError('!').message, "input must be a JSON array; it starts with '!' at line 1")
+    assert.equal(scanError(Buffer.from([0x7f])).message, 'input must be a JSON array; it starts with byte 0x7f at line 1')
+    assert.equal(scanError(Buffer.from([0x1f])).message, 'input must be a JSON array; it starts with byte 0x1f at line 1')
+  })
+
+  it('isBlankByte: JSON whitespace only', () => {
+    assert.deepEqual(
+      [0x20, 0x0a, 0x0d, 0x09, 0x0b, 0x0c, 0x00, 0xa0, 0x5b].map((b) => isBlankByte(b)),
+      [true, true, true, true, false, false, false, false, false],
+    )
   })
 })
