@@ -1,5 +1,5 @@
 import {spawn, spawnSync} from 'node:child_process'
-import {mkdirSync, mkdtempSync, rmSync, writeFileSync} from 'node:fs'
+import {mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join, resolve} from 'node:path'
 import {after} from 'node:test'
@@ -123,4 +123,44 @@ export function register(cacheDir: string, file: string, extra: string[] = []): 
 
 export function stats(cacheDir: string): Record<string, number> {
   return json(burn(['stats', '--json'], {cacheDir})).counters
+}
+
+export interface Started {
+  pid: number
+  /** The Result once the process has ended and its output is all read. */
+  done: Promise<Result>
+  /** Sends SIGCONT: a process stopped at a BURN_FAULT `<point>:stop` goes on. */
+  resume(): void
+}
+
+/** burnAsync() for tests that signal the process: its pid, its Result when it ends. */
+export function startBurn(args: string[], opts: BurnOpts): Started {
+  const child = spawn(process.execPath, [BIN, ...args], {env: env(opts), cwd: opts.cwd ?? ROOT, stdio: ['pipe', 'pipe', 'pipe']})
+  let stdout = ''
+  let stderr = ''
+  child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d))
+  child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d))
+  child.stdin.end(opts.input ?? '')
+  const done = new Promise<Result>((res) => child.on('close', (code, signal) => res({code, signal, stdout, stderr})))
+  return {pid: child.pid!, done, resume: () => child.kill('SIGCONT')}
+}
+
+/** A process's state letter from /proc (T: stopped), or 'gone'. */
+export function procState(pid: number): string {
+  try {
+    return readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1][0]
+  } catch {
+    return 'gone'
+  }
+}
+
+/** Waits until `pid` is stopped (SIGSTOP at a BURN_FAULT `<point>:stop`); false if it ended or `ms` passed first. */
+export async function waitStopped(pid: number, ms = 60_000): Promise<boolean> {
+  const deadline = Date.now() + ms
+  for (;;) {
+    const state = procState(pid)
+    if (state === 'T') return true
+    if (state === 'gone' || state === 'Z' || Date.now() > deadline) return false
+    await new Promise((r) => setTimeout(r, 20))
+  }
 }

@@ -4,6 +4,7 @@ import {createWriteStream, readFileSync, readdirSync, writeFileSync} from 'node:
 import {join} from 'node:path'
 import {before, describe, test} from 'node:test'
 import {pathToFileURL} from 'node:url'
+import {assertNoDebris} from '../fixtures/store.js'
 import {BIN, burn, register, ROOT, stats, tmp, writeScript} from '../helpers.js'
 
 // the benchmarks' /proc helper (plain JS in bench/, outside the compiled test tree)
@@ -269,9 +270,15 @@ describe('output', () => {
       readdirSync(dir).filter((f) => f.includes('.burn-')),
       [],
     )
+    assertNoDebris(cacheDir)
     const ok = run(['map', '-f', files.nd10k, '-o', out, '--output-format', 'json'])
     assert.deepEqual([ok.code, ok.stdout], [0, ''])
     sameText(readFileSync(out, 'utf8'), JSON.stringify(rows10k.map(rowFn)) + '\n', '--output')
+    assert.deepEqual(
+      readdirSync(dir).filter((f) => f.includes('.burn-')),
+      [],
+    )
+    assertNoDebris(cacheDir)
   })
 
   test('--json: stdout carries only rows, the summary is one JSON object on stderr', () => {

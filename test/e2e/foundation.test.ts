@@ -5,6 +5,7 @@ import {chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync, t
 import {join} from 'node:path'
 import {describe, it} from 'node:test'
 import {engineTag} from '../../src/engines/tag.js'
+import {assertNoDebris} from '../fixtures/store.js'
 import {burn, burnAsync, json, register, stats, tmp, writeScript} from '../helpers.js'
 
 const sha = (s: string | Buffer) => createHash('sha256').update(s).digest('hex')
@@ -190,6 +191,18 @@ describe('crash safety', () => {
       assert.equal(k.signal, 'SIGKILL')
       // Whatever is under its final name is whole: sources hash to their names, artifacts are checked.
       if (existsSync(objectPath(cache, hash))) assert.equal(sha(readFileSync(objectPath(cache, hash))), hash)
+      // verify finds no damage, only what a killed writer leaves by design: its locks (stale, as
+      // its process is gone), a record before its source, and the tmp file of a write it was in.
+      const v = burn(['verify', '--json'], {cacheDir: cache})
+      assert.equal(v.code, 0, v.stdout + v.stderr)
+      for (const p of json(v).problems) assert.ok(['stale-lock', 'orphan-engines'].includes(p.kind), JSON.stringify(p))
+      const writing = /^(\w+):tmp-/.exec(point)?.[1]
+      const debris = readdirSync(join(cache, 'tmp'))
+      assert.deepEqual(
+        debris.map((f) => f.replace(/\.\d+\.[0-9a-f]{12}\.tmp$/, '')),
+        writing ? [writing] : [],
+      )
+      if (writing === 'object') assert.equal(readFileSync(join(cache, 'tmp', debris[0]), 'utf8'), readFileSync(file, 'utf8'))
       const run = burn(['run', hash, '--input', '1'], {cacheDir: cache})
       if (run.code === 0) assert.equal(run.stdout, `{"killed":"${point}","x":1}\n`)
       else assert.equal(run.code, 3, run.stderr)
@@ -197,6 +210,12 @@ describe('crash safety', () => {
       const again = burn(['register', file, '--name', 'k'], {cacheDir: cache, timeoutMs: 20_000})
       assert.equal(again.code, 0, again.stderr)
       assert.equal(burn(['run', 'k', '--input', '2'], {cacheDir: cache}).stdout, `{"killed":"${point}","x":2}\n`)
+      // Once the killed writer's tmp file is old enough for gc to be sure no one writes it, gc
+      // removes it and nothing at all is left behind.
+      const old = new Date(Date.now() - 2 * 3600_000)
+      for (const f of debris) utimesSync(join(cache, 'tmp', f), old, old)
+      assert.equal(burn(['gc'], {cacheDir: cache}).code, 0)
+      assertNoDebris(cache)
     })
   }
 })
@@ -449,6 +468,8 @@ describe('exit codes and bad input', () => {
     const r = burn(['register', writeScript(dir, 'full.js', 'module.exports = "full"\n')], {cacheDir: cache, env: {BURN_FAULT_ENOSPC: '1'}})
     assert.equal(r.code, 8)
     assert.match(r.stderr, /^Error: store problem: ENOSPC: no space left on device/)
+    assert.equal(r.stderr, 'Error: store problem: ENOSPC: no space left on device (injected by BURN_FAULT_ENOSPC)\n')
+    assertNoDebris(cache)
     assert.equal(burn(['run', 'ok', '--input', '9'], {cacheDir: cache}).stdout, '9\n')
   })
 })
