@@ -5,7 +5,7 @@ import {join} from 'node:path'
 import {before, describe, test} from 'node:test'
 import {pathToFileURL} from 'node:url'
 import {assertNoDebris} from '../fixtures/store.js'
-import {BIN, burn, register, ROOT, stats, tmp, writeScript} from '../helpers.js'
+import {BIN, burn, burnPeak, register, ROOT, stats, tmp, writeScript} from '../helpers.js'
 
 // the benchmarks' /proc helper (plain JS in bench/, outside the compiled test tree)
 const {treeRss} = (await import(pathToFileURL(join(ROOT, 'bench', 'proc.mjs')).href)) as {treeRss: (pid: number) => number}
@@ -223,10 +223,25 @@ describe('--on-error with one chunk that throws and one that exceeds --memory', 
     assert.equal(thrown.code, 5)
     assert.equal(thrown.stdout, '1\n2\n')
     assert.match(thrown.stderr, /^Error: chunk 2 \(rows 3-4\): Error: boom at 3\n/)
-    const killed = run(args('fail'), input('bomb', 'throw'))
+  })
+
+  test('a chunk over --memory: exit 6, and the peak memory of the runners stays under the limit', async () => {
+    // one runner: a second one, started while chunks are under way, can have its memory
+    // baseline taken before it has loaded, and be stopped well under the limit (measured: a peak
+    // of 64 MiB at concurrency 2, against 112 MiB at 1), which would hide a limit set too high
+    const killed = await burnPeak(['batch', ...args('fail', '1')], {cacheDir, input: input('bomb', 'throw')})
     assert.equal(killed.code, 6)
     assert.equal(killed.stdout, '1\n2\n')
-    assert.match(killed.stderr, /^Error: chunk 2 \(rows 3-4\): memory limit exceeded: the script used more than --memory 64MiB\n/)
+    assert.equal(killed.stderr, 'Error: chunk 2 (rows 3-4): memory limit exceeded: the script used more than --memory 64MiB\n')
+    // measured against the same batch with no bomb: what the runners hold anyway, plus the
+    // limit, plus a margin for what a runner grows between two of the watchdog's polls
+    const plain = await burnPeak(['batch', ...args('fail', '1')], {cacheDir, input: input('3', '5')})
+    assert.deepEqual([plain.code, plain.stdout], [0, '1\n2\n3\n4\n5\n6\n7\n8\n'])
+    const MiB = 1024 * 1024
+    const mib = (b: number) => `${(b / MiB).toFixed(1)} MiB`
+    assert.ok(plain.peakRss >= 16 * MiB, `peak ${mib(plain.peakRss)}: the runners were not measured`)
+    const bound = plain.peakRss + 64 * MiB + 32 * MiB
+    assert.ok(killed.peakRss < bound, `peak resident size ${mib(killed.peakRss)}, over the bound ${mib(bound)}`)
   })
 
   test('skip drops the failed chunks and goes on; a dead runner is replaced (concurrency 1)', () => {
