@@ -414,6 +414,45 @@ describe('large inputs', {skip: process.platform !== 'linux' && 'needs /proc'}, 
   })
 })
 
+describe('values JSON makes hard, on both engines', () => {
+  // One function, applied by burn (inside the script, each engine) and by plain Node here: row i
+  // gives value i. Numbers whose shortest form has an exponent or none, -0, lone surrogates,
+  // the two line separators JSON leaves unescaped, and nesting deep enough to matter.
+  const VALUE_FN = `(i) => {
+    const nest = (n, leaf) => { let v = leaf; for (let k = 0; k < n; k++) v = k % 2 ? [v] : {d: v}; return v }
+    const values = [
+      0.1 + 0.2, -0, [-0], {z: -0}, 1e21, 1e-7, 123e-20, 1.5e300, -2.5e-308, 5e-324, 1.7976931348623157e308, 2 ** 53 + 1,
+      0.000001, 1e20, 123456789012345680000, -1e21, 4.35, 100, -0.0000001, 1 / 3,
+      '\\ud800', '\\udfff', 'a\\ud83d', '\\ude00b', '\\ud83d\\ude00', '\\u2028', '\\u2029', 'x\\u2028y\\u2029z', '\\u0000\\u001f\\u007f',
+      {'\\u2028': '\\ud800', '-0': -0}, [1e21, '\\u2029', [0.1, [-0]]],
+      nest(200, 1.5e-10), nest(201, '\\udc00'), {a: nest(50, {b: [1e21, -0]})},
+    ]
+    return values[i % values.length]
+  }`
+  const valueFn = new Function(`return ${VALUE_FN}`)() as (i: number) => unknown
+  const N = 34 * 3
+  const indices = Array.from({length: N}, (_, i) => i)
+  let file: string
+
+  before(() => {
+    file = writeScript(dir, 'values.ndjson', ndjson(indices))
+    const src = writeScript(dir, 'values.js', `module.exports = (rows) => rows.map(${VALUE_FN})\n`)
+    for (const engine of ['v8', 'quickjs']) register(cacheDir, src, ['--name', 'values', '--engine', engine])
+  })
+
+  for (const engine of ['v8', 'quickjs']) {
+    for (const format of ['ndjson', 'json']) {
+      test(`${engine}, ${format} out: the bytes of plain Node's JSON.stringify`, () => {
+        const r = run(['values', '--engine', engine, '-f', file, '--output-format', format, '--chunk-size', '7'])
+        assert.equal(r.code, 0, r.stderr)
+        assert.equal(r.stderr, '')
+        const expected = format === 'json' ? JSON.stringify(indices.map(valueFn)) + '\n' : ndjson(indices.map(valueFn))
+        sameText(r.stdout, expected, `${engine} ${format}`)
+      })
+    }
+  }
+})
+
 describe('engines', () => {
   test('quickjs gives the same bytes as v8', () => {
     const r = run(['map', '--engine', 'quickjs', '-f', files.nd10k, '--chunk-size', '500'])
