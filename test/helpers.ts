@@ -1,5 +1,5 @@
 import {spawn, spawnSync} from 'node:child_process'
-import {mkdirSync, mkdtempSync, rmSync, writeFileSync} from 'node:fs'
+import {mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join, resolve} from 'node:path'
 import {after} from 'node:test'
@@ -123,4 +123,111 @@ export function register(cacheDir: string, file: string, extra: string[] = []): 
 
 export function stats(cacheDir: string): Record<string, number> {
   return json(burn(['stats', '--json'], {cacheDir})).counters
+}
+
+export interface Started {
+  pid: number
+  /** The Result once the process has ended and its output is all read. */
+  done: Promise<Result>
+  /** Sends SIGCONT: a process stopped at a BURN_FAULT `<point>:stop` goes on. */
+  resume(): void
+}
+
+/** burnAsync() for tests that signal the process: its pid, its Result when it ends. */
+export function startBurn(args: string[], opts: BurnOpts): Started {
+  const child = spawn(process.execPath, [BIN, ...args], {env: env(opts), cwd: opts.cwd ?? ROOT, stdio: ['pipe', 'pipe', 'pipe']})
+  let stdout = ''
+  let stderr = ''
+  child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d))
+  child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d))
+  child.stdin.end(opts.input ?? '')
+  const done = new Promise<Result>((res) => child.on('close', (code, signal) => res({code, signal, stdout, stderr})))
+  return {pid: child.pid!, done, resume: () => child.kill('SIGCONT')}
+}
+
+/** A process's state letter from /proc (T: stopped), or 'gone'. */
+export function procState(pid: number): string {
+  try {
+    return readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1][0]
+  } catch {
+    return 'gone'
+  }
+}
+
+/** Waits until `pid` is stopped (SIGSTOP at a BURN_FAULT `<point>:stop`); false if it ended or `ms` passed first. */
+export async function waitStopped(pid: number, ms = 60_000): Promise<boolean> {
+  const deadline = Date.now() + ms
+  for (;;) {
+    const state = procState(pid)
+    if (state === 'T') return true
+    if (state === 'gone' || state === 'Z' || Date.now() > deadline) return false
+    await new Promise((r) => setTimeout(r, 20))
+  }
+}
+
+/** The peak resident size (VmHWM) of a live process, from /proc; undefined once it has ended. */
+export function peakRss(pid: number): number | undefined {
+  try {
+    const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'latin1'))
+    return m ? Number(m[1]) * 1024 : undefined
+  } catch {
+    return undefined
+  }
+}
+
+function childPids(pid: number): number[] {
+  const pids: number[] = []
+  try {
+    for (const t of readdirSync(`/proc/${pid}/task`)) {
+      for (const c of readFileSync(`/proc/${pid}/task/${t}/children`, 'latin1').trim().split(/\s+/)) if (c) pids.push(Number(c))
+    }
+  } catch {
+    // the process ended while it was being read
+  }
+  return pids
+}
+
+/** The PIDs of the run daemons of `cacheDir`, from their lock files (daemon/<key>.lock). */
+function daemonPids(cacheDir: string): number[] {
+  const dir = join(cacheDir, 'daemon')
+  const pids: number[] = []
+  try {
+    for (const f of readdirSync(dir)) {
+      if (!f.endsWith('.lock')) continue
+      const pid = Number(JSON.parse(readFileSync(join(dir, f), 'utf8')).pid)
+      if (Number.isSafeInteger(pid) && pid > 0) pids.push(pid)
+    }
+  } catch {
+    // no daemon, or one starting or leaving: its lock is read again at the next poll
+  }
+  return pids
+}
+
+export interface Peaked extends Result {
+  /**
+   * The largest peak resident size (VmHWM) seen of any process below burn or below the cache
+   * dir's run daemons while the call lasted: the process that ran the script, whichever path
+   * served it. /proc is polled every 2 ms; VmHWM keeps a process's peak, so a poll misses at most
+   * what it grew in its last moments before it was killed.
+   */
+  peakRss: number
+}
+
+/** burnAsync(), measuring the peak memory of the process that ran the script (Linux /proc). */
+export async function burnPeak(args: string[], opts: BurnOpts): Promise<Peaked> {
+  const p = startBurn(args, opts)
+  let peak = 0
+  const visit = (pid: number) => {
+    for (const c of childPids(pid)) {
+      peak = Math.max(peak, peakRss(c) ?? 0)
+      visit(c)
+    }
+  }
+  const poll = setInterval(() => {
+    visit(p.pid)
+    for (const d of daemonPids(opts.cacheDir)) visit(d)
+  }, 2)
+  const r = await p.done
+  clearInterval(poll)
+  return {...r, peakRss: peak}
 }

@@ -5,6 +5,7 @@ import {basename, dirname, join, resolve} from 'node:path'
 import type {Writable} from 'node:stream'
 import {syncDir} from '../store/atomic.js'
 import {badDataError} from '../util/errors.js'
+import {faultPoint, injectedWriteError} from '../util/faults.js'
 import type {OutputFormat} from './types.js'
 
 const NEWLINE = Buffer.from('\n')
@@ -27,6 +28,8 @@ export class RowSink {
   private failure?: Error
   private tmp?: string
   private pending: Uint8Array[] = []
+  /** The injected full disk (BURN_FAULT_ENOSPC) has struck: nothing more is written. */
+  private full = false
 
   private constructor(
     private readonly stream: Writable,
@@ -85,12 +88,13 @@ export class RowSink {
     if (this.pending.length === 0) return
     const pieces = this.pending
     this.pending = []
-    if (this.closed || this.failure) return
+    if (this.closed || this.failure || this.full) return
     // Piece by piece, not concatenated: a copy of every row would be one more buffer per chunk
     // for burn's main process to allocate and collect. Tiny pieces (small chunks) are joined
     // first, so they are not one write each.
     let bytes = 0
     for (const p of pieces) bytes += p.length
+    if (this.target && this.injectFull(pieces, bytes)) return
     let ok = true
     if (bytes <= SMALL_WRITE) ok = this.stream.write(pieces.length === 1 ? pieces[0] : Buffer.concat(pieces, bytes))
     else for (const p of pieces) ok = this.stream.write(p)
@@ -108,6 +112,21 @@ export class RowSink {
     }
   }
 
+  /**
+   * BURN_FAULT_ENOSPC (faults.ts) armed for `output`: the first write puts part of its bytes into
+   * the tmp file, then fails as on a full disk (the stream's error path, as a real ENOSPC takes).
+   */
+  private injectFull(pieces: Uint8Array[], length: number): boolean {
+    const injected = injectedWriteError('output', length)
+    if (!injected) return false
+    this.full = true
+    this.stream.write(Buffer.concat(pieces, length).subarray(0, injected.after), () => {
+      faultPoint('output:partial')
+      this.stream.destroy(injected.error)
+    })
+    return true
+  }
+
   /** Resolves once the output can take more (backpressure from a slow reader or disk). */
   ready(): Promise<void> | undefined {
     return this.waiting
@@ -119,7 +138,7 @@ export class RowSink {
    */
   async end(commit: boolean): Promise<void> {
     this.flush()
-    if (!this.closed && !this.failure && this.format === 'json') this.stream.write(this.started ? ']\n' : '[]\n')
+    if (!this.closed && !this.failure && !this.full && this.format === 'json') this.stream.write(this.started ? ']\n' : '[]\n')
     if (!this.target) {
       if (this.closed) return
       await new Promise<void>((res) => (this.stream.writableNeedDrain ? this.stream.once('drain', res).once('close', res) : res()))

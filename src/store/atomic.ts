@@ -1,5 +1,5 @@
 import {randomBytes} from 'node:crypto'
-import {lstat, mkdir, open, rename, rm} from 'node:fs/promises'
+import {type FileHandle, lstat, mkdir, open, rename, rm} from 'node:fs/promises'
 import {dirname, join} from 'node:path'
 import {faultPoint, injectedWriteError} from '../util/faults.js'
 
@@ -13,14 +13,12 @@ export function tmpName(tmpDir: string, label: string): string {
  * new one, never a part. `fault` names the crash-test points of this write (see faults.ts).
  */
 export async function writeAtomic(tmpDir: string, dest: string, data: Uint8Array | string, fault = 'write', durable = true): Promise<void> {
-  const injected = injectedWriteError()
-  if (injected) throw injected
   const tmp = tmpName(tmpDir, fault)
   let moved = false
   try {
     const fh = await open(tmp, 'wx', 0o600)
     try {
-      await fh.writeFile(data)
+      await writeData(fh, data, fault)
       faultPoint(`${fault}:tmp-written`)
       if (durable) await fh.sync()
     } finally {
@@ -41,6 +39,21 @@ export async function writeAtomic(tmpDir: string, dest: string, data: Uint8Array
   } finally {
     if (!moved) await rm(tmp, {force: true}).catch(() => {})
   }
+}
+
+/**
+ * Writes all of `data` into a new, empty file. Under BURN_FAULT_ENOSPC (faults.ts) a part of it
+ * goes to the file first and then the write fails, as on a disk that fills up mid-write;
+ * `<label>:partial` is the fault point in between, where a test stops the process to look at
+ * the part on disk before the clean-up runs.
+ */
+export async function writeData(fh: FileHandle, data: Uint8Array | string, label: string): Promise<void> {
+  const bytes = typeof data === 'string' ? Buffer.from(data) : data
+  const injected = injectedWriteError(label, bytes.length)
+  if (!injected) return fh.writeFile(bytes)
+  await fh.write(bytes, 0, injected.after)
+  faultPoint(`${label}:partial`)
+  throw injected.error
 }
 
 /** A directory of the store replaced by a symlink must not carry writes out of the store. */

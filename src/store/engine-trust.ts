@@ -1,4 +1,4 @@
-import {readdir} from 'node:fs/promises'
+import {readdir, rm} from 'node:fs/promises'
 import {writeAtomic} from './atomic.js'
 import {readRegularSync} from '../util/read-regular.js'
 import {checkParents} from './store-trust.js'
@@ -157,7 +157,13 @@ export async function recordEngine(
     const after = ENGINES.filter((e) => e === engine || before.includes(e))
     const recorded = await readRecord(layout, hash).catch(() => undefined)
     if (recorded?.join() !== after.join()) await writeAtomic(layout.tmpDir, layout.engines(hash), JSON.stringify(after) + '\n', 'engines')
-    await writeSource?.()
+    try {
+      await writeSource?.()
+    } catch (error) {
+      // A source write that failed (a full disk) leaves no record of a source that is not there.
+      if (!(await exists(layout.object(hash)))) await rm(layout.engines(hash), {force: true}).catch(() => {})
+      throw error
+    }
     return after
   })
 }

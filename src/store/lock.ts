@@ -3,6 +3,7 @@ import {link, mkdir, open, rename, rm, stat, utimes} from 'node:fs/promises'
 import {hostname} from 'node:os'
 import {dirname} from 'node:path'
 import {faultPoint} from '../util/faults.js'
+import {writeData} from './atomic.js'
 import {readRegular} from '../util/read-regular.js'
 
 /*
@@ -126,10 +127,15 @@ async function tryCreate(path: string, token: string): Promise<boolean> {
   }
   try {
     const info: LockInfo = {pid: process.pid, host: HOST, token, created: Date.now()}
-    await fh.writeFile(JSON.stringify(info))
-  } finally {
-    await fh.close()
+    await writeData(fh, JSON.stringify(info), 'lock')
+  } catch (error) {
+    // A lock file without its whole owner record (a full disk) would hold others off until
+    // judged stale, and stay behind as debris: it was ours alone (O_EXCL), so it goes now.
+    await fh.close().catch(() => {})
+    await rm(path, {force: true}).catch(() => {})
+    throw error
   }
+  await fh.close()
   return true
 }
 

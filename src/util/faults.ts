@@ -61,10 +61,18 @@ export function faultPoint(name: string): void {
   if (armed === `${name}:stop`) process.kill(process.pid, 'SIGSTOP')
 }
 
-/** Fault injection at write calls (issue: full disk): BURN_FAULT_ENOSPC=1 makes store writes fail. */
-export function injectedWriteError(): NodeJS.ErrnoException | undefined {
-  if (process.env.BURN_FAULT_ENOSPC !== '1') return undefined
-  const err = new Error('ENOSPC: no space left on device (injected by BURN_FAULT_ENOSPC)') as NodeJS.ErrnoException
-  err.code = 'ENOSPC'
-  return err
+/**
+ * Fault injection at writes (a full disk). BURN_FAULT_ENOSPC=1 arms every write of a store file,
+ * a lock file and a batch `--output`; a comma-separated list arms only the writes of those labels
+ * (writeAtomic's labels such as `object`, `compiled`, `name`, `engines`, `stats`; `lock`;
+ * `output`). An armed write puts down the first half of its `length` bytes (`after`) and then
+ * fails with `error`, as a disk that fills up mid-write does: the partial file is real, so its
+ * clean-up is what the tests check, not an error thrown before any I/O.
+ */
+export function injectedWriteError(label: string, length: number): {after: number; error: NodeJS.ErrnoException} | undefined {
+  const armed = process.env.BURN_FAULT_ENOSPC
+  if (armed === undefined || (armed !== '1' && !armed.split(',').includes(label))) return undefined
+  const error = new Error('ENOSPC: no space left on device (injected by BURN_FAULT_ENOSPC)') as NodeJS.ErrnoException
+  error.code = 'ENOSPC'
+  return {after: Math.floor(length / 2), error}
 }

@@ -1,9 +1,12 @@
 import assert from 'node:assert/strict'
 import {describe, it} from 'node:test'
-import {burn, json, register, tmp, writeScript} from '../helpers.js'
+import {burn, burnPeak, json, register, tmp, writeScript, type Result} from '../helpers.js'
 
 // Every breach ends with its own error and exit 6 (or 5 for a RangeError the script could
 // catch), within the limit plus a margin, and burn itself exits normally (a code, no signal).
+// A memory breach is also measured: the peak resident size of the process that ran the script
+// (VmHWM from /proc) stays under the limit plus what that process holds running a trivial script,
+// plus a margin for what it grows between two of the watchdog's polls.
 const cache = tmp()
 const dir = tmp()
 const ok = register(cache, writeScript(dir, 'ok.js', 'module.exports = (x) => ({ok: x})\n'))
@@ -15,7 +18,13 @@ interface Breach {
   code: number
   stderr: RegExp
   maxMs?: number
+  /** a memory breach: its limit, in bytes */
+  memory?: number
 }
+
+const MiB = 1024 * 1024
+const MEMORY_MESSAGE = /^Error: memory limit exceeded: the script used more than --memory 64MiB\n$/
+const MARGIN = 32 * MiB
 
 const breaches: Breach[] = [
   {
@@ -55,14 +64,16 @@ const breaches: Breach[] = [
     src: 'module.exports = () => { const a = []; for (;;) a.push({x: Math.random(), s: "k" + a.length}) }',
     args: ['--memory', '64MiB'],
     code: 6,
-    stderr: /^Error: memory limit exceeded: the script used more than --memory 64MiB\n$/,
+    stderr: MEMORY_MESSAGE,
+    memory: 64 * MiB,
   },
   {
     name: 'new Array(5e8).fill(0)',
     src: 'module.exports = () => new Array(5e8).fill(0).length',
     args: ['--memory', '64MiB'],
     code: 6,
-    stderr: /^Error: memory limit exceeded: /,
+    stderr: MEMORY_MESSAGE,
+    memory: 64 * MiB,
   },
   {
     name: 'string doubling',
@@ -76,21 +87,26 @@ const breaches: Breach[] = [
     src: 'module.exports = () => { let s = "x"; const keep = []; for (;;) { s += s; keep.push(s.slice(1)) } }',
     args: ['--memory', '64MiB'],
     code: 6,
-    stderr: /^Error: memory limit exceeded: /,
+    stderr: MEMORY_MESSAGE,
+    memory: 64 * MiB,
   },
   {
     name: 'many 1 MB typed arrays (off the V8 heap)',
     src: 'module.exports = () => { const k = []; for (;;) k.push(new Uint8Array(1 << 20).fill(1)) }',
     args: ['--memory', '64MiB'],
     code: 6,
-    stderr: /^Error: memory limit exceeded: the script used more than --memory 64MiB\n$/,
+    stderr: MEMORY_MESSAGE,
+    memory: 64 * MiB,
   },
   {
+    // Untouched buffers fill resident memory slowly (4-6 s here): a timeout long enough that
+    // only the memory limit can end it, never a timeout passed off as a memory breach.
     name: 'many 1 MB ArrayBuffers',
     src: 'module.exports = () => { const k = []; for (;;) k.push(new ArrayBuffer(1 << 20)) }',
-    args: ['--memory', '64MiB', '--timeout', '3s'],
+    args: ['--memory', '64MiB', '--timeout', '90s'],
     code: 6,
-    stderr: /^Error: (memory limit exceeded|timeout): /,
+    stderr: MEMORY_MESSAGE,
+    memory: 64 * MiB,
   },
   {
     name: 'deep recursion',
@@ -122,19 +138,40 @@ const breaches: Breach[] = [
   },
 ]
 
+/** The peak resident size of the process that runs a trivial script: what a breach's is measured against. */
+let trivial: number | undefined
+async function trivialPeak(): Promise<number> {
+  if (trivial === undefined) {
+    const r = await burnPeak(['run', ok, '--input', '1'], {cacheDir: cache})
+    assert.equal(r.code, 0, r.stderr)
+    trivial = r.peakRss
+  }
+  return trivial
+}
+
+function assertPeakUnder(peak: number, bound: number): void {
+  const mib = (b: number) => `${(b / MiB).toFixed(1)} MiB`
+  // (a node process is never this small: a smaller figure means /proc showed no process of the call)
+  assert.ok(peak >= 16 * MiB, `peak ${mib(peak)}: the process that ran the script was not measured`)
+  assert.ok(peak < bound, `peak resident size ${mib(peak)}, over the bound ${mib(bound)}`)
+}
+
 describe('limits on the v8 engine', () => {
   for (const b of breaches) {
-    it(`${b.name} -> exit ${b.code}, burn stays up, the store stays sound`, () => {
+    it(`${b.name} -> exit ${b.code}, burn stays up, the store stays sound`, async () => {
       const hash = register(cache, writeScript(dir, `${b.name.replace(/\W+/g, '_')}.js`, b.src + '\n'))
       const t0 = Date.now()
-      const r = burn(['run', hash, ...b.args], {cacheDir: cache})
+      const r: Result & {peakRss?: number} = b.memory
+        ? await burnPeak(['run', hash, ...b.args], {cacheDir: cache})
+        : burn(['run', hash, ...b.args], {cacheDir: cache})
       const ms = Date.now() - t0
       assert.equal(r.signal, null, 'burn itself was not killed')
       assert.equal(r.code, b.code, r.stderr.slice(-500))
       assert.match(r.stderr.replace(/^(flood\n)+/, ''), b.stderr)
       assert.equal(r.stdout, '')
       if (b.maxMs) assert.ok(ms < b.maxMs, `ended in ${ms} ms`)
-      const j = burn(['run', hash, ...b.args, '--json'], {cacheDir: cache})
+      if (b.memory) assertPeakUnder(r.peakRss!, (await trivialPeak()) + b.memory + MARGIN)
+      const j = burn(['run', hash, ...b.args, '--json'], {cacheDir: cache, timeoutMs: 120_000})
       assert.equal(j.code, b.code)
       assert.equal(json(j).error.code, b.code)
       // a normal run right after works, from the cache
@@ -144,9 +181,10 @@ describe('limits on the v8 engine', () => {
 
   it('limits are counted by outcome', () => {
     const counters = json(burn(['stats', '--json'], {cacheDir: cache})).counters
-    // each breach ran twice (plain and --json); the ArrayBuffer case may end either way
+    // each breach ran twice (plain and --json)
     assert.equal(counters['runs.limit.timeout'] + counters['runs.limit.memory'], 2 * 9)
-    assert.ok(counters['runs.limit.timeout'] >= 8)
+    assert.equal(counters['runs.limit.timeout'], 2 * 4)
+    assert.equal(counters['runs.limit.memory'], 2 * 5)
     assert.equal(counters['runs.limit.max-output'], 2)
     assert.equal(counters['runs.limit.max-log'], 4)
     assert.equal(counters['runs.script'], 4)

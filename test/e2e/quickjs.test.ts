@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict'
 import {describe, it} from 'node:test'
-import {burn, burnAsync, json, register, stats, tmp, writeScript, type Result} from '../helpers.js'
+import {burn, burnAsync, burnPeak, json, register, stats, tmp, writeScript, type Result} from '../helpers.js'
 
 // The quickjs engine end to end: the built binary, a temporary cache, exact exit codes.
 const dir = tmp('burn-quickjs-')
@@ -263,12 +263,27 @@ describe('quickjs: memory bombs under --memory 64MiB', {concurrency: 2}, () => {
     ['one huge string', 'bombRepeat'],
     ['millions of small objects', 'bombObjects'],
   ]
+  // The sandbox's heap is capped at the limit, so the peak resident size of the process that ran
+  // the bomb (VmHWM from /proc) stays under the limit plus what that process holds running a
+  // trivial script, plus a margin for V8 tiering the sandbox's wasm up (well under the parent's
+  // backstop of 64 MiB more: a bomb that got past the cap is stopped only there, and fails this).
+  const MiB = 1024 * 1024
+  let trivial: Promise<number> | undefined
+  const trivialPeak = () =>
+    (trivial ??= burnPeak(['run', normal, ...Q, '--input', '{"a":1,"b":2}'], {cacheDir}).then((r) => {
+      assert.equal(r.code, 0, r.stderr)
+      return r.peakRss
+    }))
   for (const [name, key] of bombs) {
-    it(`${name}: exit 6 memory, and burn exits normally`, async () => {
-      const r = await run(script(key), ['--memory', '64MiB', '--timeout', '20s'])
+    it(`${name}: exit 6 memory, the peak memory under the limit, and burn exits normally`, async () => {
+      const r = await burnPeak(['run', script(key), ...Q, '--memory', '64MiB', '--timeout', '20s'], {cacheDir})
       exitedCleanly(r)
       assert.equal(r.code, 6, r.stderr)
       assert.equal(r.stderr, 'Error: memory limit exceeded: the script used more than --memory 64MiB\n')
+      const bound = (await trivialPeak()) + 64 * MiB + 32 * MiB
+      const mib = (b: number) => `${(b / MiB).toFixed(1)} MiB`
+      assert.ok(r.peakRss >= 16 * MiB, `peak ${mib(r.peakRss)}: the process that ran the script was not measured`)
+      assert.ok(r.peakRss < bound, `peak resident size ${mib(r.peakRss)}, over the bound ${mib(bound)}`)
       await normalRunStillWorks()
     })
   }

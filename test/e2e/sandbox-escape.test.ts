@@ -32,6 +32,8 @@ interface Case {
   check?: (r: Result) => {escaped: boolean; detail: string}
   /** Escapes on v8 (node:vm)? Never on quickjs. */
   v8: boolean
+  /** What the attempt must report it observed, per engine: a verdict that could not tell fails. */
+  observed?: {quickjs: string; v8: string}
 }
 
 const exportsVerdict = (body: string) => `${PRELUDE}\nmodule.exports = ${body}`
@@ -186,25 +188,70 @@ const CASES: Case[] = [
     }`),
   },
   {
+    // A real module, instantiated: its exported function and its instance are objects of the
+    // engine's own WebAssembly, and their constructor chains are tried as the others are.
     name: 'WebAssembly',
     v8: false,
-    source: exportsVerdict('() => verdict(false, typeof WebAssembly === "undefined" ? "absent" : "present, but without host imports")'),
-  },
-  {
-    name: 'SharedArrayBuffer and Atomics.wait',
-    v8: false,
+    observed: {quickjs: 'absent', v8: 'f() = 42; the constructor chains of its function and instance end in the sandbox'},
     source: exportsVerdict(`() => attempt(() => {
-      if (typeof SharedArrayBuffer === 'undefined') return verdict(false, 'no SharedArrayBuffer')
-      return verdict(false, 'Atomics.wait returned ' + Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 10))
+      if (typeof WebAssembly === 'undefined') return verdict(false, 'absent')
+      // (module (func (export "f") (result i32) i32.const 42))
+      const bytes = new Uint8Array([0, 97, 115, 109, 1, 0, 0, 0, 1, 5, 1, 96, 0, 1, 127, 3, 2, 1, 0, 7, 5, 1, 1, 102, 0, 0, 10, 6, 1, 4, 0, 65, 42, 11])
+      const instance = new WebAssembly.Instance(new WebAssembly.Module(bytes), {})
+      const f = instance.exports.f
+      if (f() !== 42) return verdict(false, 'the module did not run: f() = ' + f())
+      for (const v of [f, instance, instance.exports]) {
+        const r = attempt(() => viaConstructor(v))
+        if (r.escaped) return r
+      }
+      return verdict(false, 'f() = 42; the constructor chains of its function and instance end in the sandbox')
     })`),
   },
   {
+    // Shared memory and a blocking wait are tried, and so is the constructor chain of each.
+    name: 'SharedArrayBuffer and Atomics.wait',
+    v8: false,
+    observed: {
+      quickjs: 'no Atomics; the constructor chains end in the sandbox',
+      v8: 'Atomics.wait returned timed-out; the constructor chains end in the sandbox',
+    },
+    source: exportsVerdict(`() => attempt(() => {
+      if (typeof SharedArrayBuffer === 'undefined') return verdict(false, 'no SharedArrayBuffer')
+      const sab = new SharedArrayBuffer(4)
+      const hasAtomics = typeof Atomics !== 'undefined'
+      const waited = hasAtomics ? 'Atomics.wait returned ' + Atomics.wait(new Int32Array(sab), 0, 0, 10) : 'no Atomics'
+      for (const v of hasAtomics ? [sab, Atomics.wait] : [sab]) {
+        const r = attempt(() => viaConstructor(v))
+        if (r.escaped) return r
+      }
+      return verdict(false, waited + '; the constructor chains end in the sandbox')
+    })`),
+  },
+  {
+    // The symbol registry is shared by every realm of an isolate: host objects keyed by a
+    // registry symbol, or by any symbol on the global object, are looked for and tried.
     name: 'Symbol.for registry and global symbols',
     v8: false,
+    observed: {
+      quickjs: '5 symbols looked up on 6 objects; 2 values found, none reached the host',
+      v8: '4 symbols looked up on 6 objects; 0 values found, none reached the host',
+    },
     source: exportsVerdict(`() => attempt(() => {
-      const syms = Object.getOwnPropertySymbols(globalThis).map(String)
-      const s = Symbol.for('nodejs.rejection')
-      return verdict(false, syms.length + ' global symbols; registry symbol ' + String(s))
+      const keys = ['nodejs.rejection', 'nodejs.util.inspect.custom', 'nodejs.util.promisify.custom', 'nodejs.worker_threads.SHARE_ENV']
+        .map((k) => Symbol.for(k))
+        .concat(Object.getOwnPropertySymbols(globalThis))
+      const holders = [globalThis, Object.prototype, Function.prototype, Promise.prototype, Error.prototype, console]
+      let tried = 0
+      for (const h of holders) {
+        for (const k of keys) {
+          const v = attempt(() => h[k])
+          if (v === undefined || v === null || (typeof v === 'object' && 'escaped' in v)) continue
+          tried++
+          const r = attempt(() => viaConstructor(v))
+          if (r.escaped) return r
+        }
+      }
+      return verdict(false, keys.length + ' symbols looked up on ' + holders.length + ' objects; ' + tried + ' values found, none reached the host')
     })`),
   },
   {
@@ -257,8 +304,18 @@ async function runCorpus(engine: string): Promise<Outcome[]> {
 describe('sandbox escape corpus', () => {
   it('has at least 20 attempts', () => assert.ok(CASES.length >= 20))
 
+  /** Each attempt reports what it observed; where that is recorded, it is exactly that. */
+  function observedAsRecorded(engine: 'quickjs' | 'v8', outcomes: Outcome[]): void {
+    for (const [i, o] of outcomes.entries()) {
+      assert.notEqual(o.detail, 'undefined', `${CASES[i].name}: no verdict`)
+      const want = CASES[i].observed?.[engine]
+      if (want !== undefined) assert.equal(o.detail, want, CASES[i].name)
+    }
+  }
+
   it('quickjs: no attempt reaches the host', async () => {
     const outcomes = await runCorpus('quickjs')
+    observedAsRecorded('quickjs', outcomes)
     for (const [i, o] of outcomes.entries()) {
       assert.equal(o.escaped, false, `${CASES[i].name} escaped: ${o.detail}`)
       // A failed attempt is the script's error, never burn's (exit 1) nor a limit.
@@ -271,6 +328,7 @@ describe('sandbox escape corpus', () => {
 
   it('v8: escapes exactly where the table says (trusted code only)', async () => {
     const outcomes = await runCorpus('v8')
+    observedAsRecorded('v8', outcomes)
     const escaped = CASES.filter((_, i) => outcomes[i].escaped).map((c) => c.name)
     assert.deepEqual(
       escaped,

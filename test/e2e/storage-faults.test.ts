@@ -2,11 +2,12 @@ import assert from 'node:assert/strict'
 import {spawnSync} from 'node:child_process'
 import {createHash} from 'node:crypto'
 import {cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, symlinkSync, writeFileSync} from 'node:fs'
-import {tmpdir} from 'node:os'
+import {hostname, tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {after, describe, it} from 'node:test'
 import {engineTag} from '../../src/engines/tag.js'
-import {burn, json, register, removeTree, tmp, writeScript} from '../helpers.js'
+import {assertNoDebris, filesUnder, sha} from '../fixtures/store.js'
+import {burn, json, register, removeTree, startBurn, tmp, waitStopped, writeScript} from '../helpers.js'
 
 // Storage faults give a clear exit 8 (or 3 where it is a plain miss), never a wrong result and
 // never a write outside the store. Real mounts where the machine allows them (root in a sandbox).
@@ -141,5 +142,122 @@ describe('storage faults', () => {
     const copy = join(tmp(), 'copy')
     cpSync(cache, copy, {recursive: true})
     assert.deepEqual(json(burn(['run', 'cp', '--input', '4', '--json'], {cacheDir: copy})), {hash, cache: 'hit', result: {f: 4}})
+  })
+})
+
+// BURN_FAULT_ENOSPC=<label> fails a write part-way, as a disk that fills up mid-write: half of its
+// bytes reach the file, then ENOSPC. BURN_FAULT=<label>:partial:stop stops burn right between the
+// two, so each test sees the partial file on disk before the clean-up, then lets burn go on.
+const FULL = 'ENOSPC: no space left on device (injected by BURN_FAULT_ENOSPC)'
+const half = (b: string | Buffer) => Buffer.from(b).subarray(0, Math.floor(Buffer.byteLength(b) / 2))
+
+describe('a disk that fills up part-way through a write (BURN_FAULT_ENOSPC)', () => {
+  const dir = tmp()
+  // long enough that half of it is plainly a part
+  const source = `module.exports = (x) => ({partial: x, pad: ${JSON.stringify('p'.repeat(600))}.length})\n`
+  const file = writeScript(dir, 'partial.js', source)
+  const hash = sha(source)
+  const lockRecord = (pid: number) => `{"pid":${pid},"host":${JSON.stringify(hostname())},"token":"`
+
+  /** What the stopped register has on disk for each writer: the file, and a check of its bytes. */
+  const partials: Record<string, (cache: string, pid: number) => void> = {
+    lock(cache, pid) {
+      const [lock] = filesUnder(join(cache, 'pending'))
+      assert.equal(lock, `${hash}.${TAG}.lock`)
+      const text = readFileSync(join(cache, 'pending', lock), 'utf8')
+      // {"pid":..,"host":..,"token":"<24 hex>","created":<13 digits>}: half of it, the start of it
+      assert.equal(text.length, Math.floor((lockRecord(pid).length + 24 + '","created":'.length + 13 + 1) / 2))
+      assert.ok(
+        lockRecord(pid).startsWith(text) || (text.startsWith(lockRecord(pid)) && /^[0-9a-f]*$/.test(text.slice(lockRecord(pid).length))),
+      )
+    },
+    engines: (cache) => assert.deepEqual(readTmp(cache, 'engines'), half('["v8"]\n')),
+    object: (cache) => assert.deepEqual(readTmp(cache, 'object'), half(source)),
+    compiled(cache) {
+      const bytes = readTmp(cache, 'compiled')
+      assert.ok(bytes.length > 8, `${bytes.length} bytes`)
+      assert.equal(bytes.subarray(0, 8).toString('latin1'), 'BURNCC1\n')
+    },
+    name: (cache) => assert.deepEqual(readTmp(cache, 'name'), half(hash + '\n')),
+  }
+
+  /** The one tmp file of `label`'s write in the store's tmp/. */
+  function readTmp(cache: string, label: string): Buffer {
+    const files = filesUnder(join(cache, 'tmp'))
+    assert.equal(files.length, 1, files.join(' '))
+    assert.match(files[0], new RegExp(`^${label}\\.\\d+\\.[0-9a-f]{12}\\.tmp$`))
+    return readFileSync(join(cache, 'tmp', files[0]))
+  }
+
+  for (const [label, check] of Object.entries(partials)) {
+    it(`register, full at its ${label} write: exit 8, the partial file removed, the store verifies clean and keeps working`, async () => {
+      const cache = tmp()
+      register(cache, writeScript(dir, 'warm.js', 'module.exports = 0\n'))
+      const p = startBurn(['register', file, '--name', 'part'], {
+        cacheDir: cache,
+        env: {BURN_FAULT_ENOSPC: label, BURN_FAULT: `${label}:partial:stop`},
+      })
+      try {
+        if (!(await waitStopped(p.pid))) assert.fail(`register did not stop at ${label}:partial: ${(await p.done).stderr}`)
+        check(cache, p.pid)
+      } finally {
+        p.resume()
+      }
+      const r = await p.done
+      assert.equal(r.stderr, `Error: store problem: ${FULL}\n`)
+      assert.equal(r.code, 8)
+      assert.equal(r.stdout, '')
+      assertNoDebris(cache)
+      assert.equal(burn(['run', 'part'], {cacheDir: cache}).code, 3, 'the name was not written')
+      const again = burn(['register', file, '--name', 'part', '--json'], {cacheDir: cache})
+      assert.equal(again.code, 0, again.stderr)
+      assert.equal(burn(['run', 'part', '--input', '1'], {cacheDir: cache}).stdout, '{"partial":1,"pad":600}\n')
+      assertNoDebris(cache)
+    })
+  }
+
+  it('batch --output, full part-way: exit 7 naming the file, no output file or tmp file left, an older file kept', async () => {
+    const cache = tmp()
+    register(cache, writeScript(dir, 'id.js', 'module.exports = (rows) => rows.map((r) => ({row: r}))\n'), ['--name', 'id'])
+    const work = tmp()
+    const rows = Array.from({length: 500}, (_, i) => i)
+    const input = writeScript(work, 'rows.ndjson', rows.map(String).join('\n') + '\n')
+    const out = join(work, 'out.json')
+    writeFileSync(out, 'older\n')
+    const p = startBurn(['batch', 'id', '-f', input, '-o', out, '--output-format', 'json', '--chunk-size', '50', '-c', '1'], {
+      cacheDir: cache,
+      env: {BURN_FAULT_ENOSPC: 'output', BURN_FAULT: 'output:partial:stop'},
+    })
+    try {
+      if (!(await waitStopped(p.pid))) assert.fail(`batch did not stop at output:partial: ${(await p.done).stderr}`)
+      const hidden = filesUnder(work).filter((f) => f.startsWith('.'))
+      assert.equal(hidden.length, 1, hidden.join(' '))
+      assert.match(hidden[0], new RegExp(`^\\.out\\.json\\.burn-${p.pid}-[0-9a-f]{8}\\.tmp$`))
+      const part = readFileSync(join(work, hidden[0]), 'utf8')
+      assert.ok(part.length > 0)
+      assert.ok(JSON.stringify(rows.map((r) => ({row: r}))).startsWith(part), part)
+    } finally {
+      p.resume()
+    }
+    const r = await p.done
+    assert.equal(r.stderr, `Error: cannot write --output ${out}: ${FULL}\n`)
+    assert.equal(r.code, 7)
+    assert.equal(r.stdout, '')
+    assert.deepEqual(filesUnder(work), ['out.json', 'rows.ndjson'])
+    assert.equal(readFileSync(out, 'utf8'), 'older\n')
+    assertNoDebris(cache)
+  })
+
+  it('BURN_FAULT_ENOSPC=1, every write full: register exit 8 at its first write (the lock), nothing left', () => {
+    const cache = tmp()
+    register(cache, writeScript(dir, 'warm.js', 'module.exports = 0\n'))
+    const r = burn(['register', file, '--name', 'part'], {cacheDir: cache, env: {BURN_FAULT_ENOSPC: '1'}})
+    assert.equal(r.stderr, `Error: store problem: ${FULL}\n`)
+    assert.equal(r.code, 8)
+    assertNoDebris(cache)
+    assert.deepEqual(
+      filesUnder(join(cache, 'objects')).filter((f) => f.endsWith(hash)),
+      [],
+    )
   })
 })
