@@ -10,13 +10,13 @@ import {withLock} from '../lock.js'
 import {writeName} from '../names.js'
 import {checkScriptDirs, exists, type Store} from '../store.js'
 import type {RemoteSession} from './session.js'
-import {verifyEngines, verifyName} from './signing.js'
+import {openCompiled, verifyEngines, verifyName} from './signing.js'
 
 /*
  * A local miss asks the remote: fetch, verify, store. Nothing fetched is trusted for what it
  * says about itself: a source must hash to its key; a compiled form must pass every check a
  * local one does (header and payload checksums, engine tag, the source's hash, length and
- * xxh64), and V8's own when it is loaded; a name and an engine binding count only with a valid
+ * xxh64), and V8's own when it is loaded, and a v8 one must carry a valid seal; a name and an engine binding count only with a valid
  * signature (signing.ts). Whatever fails is counted (remote.rejected) and dropped, never stored
  * or run: a hostile remote can make burn slower, never wrong. What passes is written with the
  * same atomic writes, locks and order as a register (record, source, compiled form, name), so
@@ -49,10 +49,15 @@ export async function fetchRemote(store: Store, session: RemoteSession, ref: str
     throw untrustedName(ref, session, v.why)
   }
   // A name to a script already here: only the name is new.
+  const rejectedBefore = session.counters.rejected
   const got = (await exists(store.layout.object(v.value)))
     ? {hash: v.value, engines: [], tag: '', compiled: false}
     : await fetchScript(store, session, v.value, requested)
-  if (got === undefined) return undefined
+  if (got === undefined) {
+    // a signed name that leads to no source, or to one that fails its hash, is not followed
+    if (session.available && session.counters.rejected === rejectedBefore) session.counters.rejected++
+    return undefined
+  }
   await writeName(store.layout, ref, got.hash)
   return got
 }
@@ -92,7 +97,8 @@ async function fetchScript(store: Store, session: RemoteSession, hash: string, r
   let compiled: Buffer | undefined
   if (compiledBytes !== undefined) {
     c.bytesIn += compiledBytes.length
-    if (await compiledFits(compiledBytes, tag, hash, source)) compiled = compiledBytes
+    const artifact = engine === 'v8' ? openCompiled(compiledBytes, tag, hash, session.config.key) : compiledBytes
+    if (artifact !== undefined && (await compiledFits(artifact, tag, hash, source))) compiled = artifact
     else c.rejected++
   }
   await storeFetched(store, {hash, source, engines, tag, compiled})
@@ -105,7 +111,8 @@ function trustedEngines(session: RemoteSession, hash: string, binding: Buffer | 
   if (binding === undefined) return ['quickjs']
   const v = verifyEngines(binding, hash, session.config.key)
   if (v.ok) return v.value
-  if (v.why === 'bad-signature' || v.why === 'malformed') session.counters.rejected++
+  // (with a key, a binding that does not verify is a forgery or damage; without one, simply unusable)
+  if (session.config.key !== undefined || v.why === 'malformed') session.counters.rejected++
   return ['quickjs']
 }
 

@@ -8,12 +8,13 @@ import {recordStats} from '../stats/stats.js'
 import type {Store} from '../store.js'
 import type {RemoteEntry} from './backend.js'
 import type {RemoteSession} from './session.js'
-import {signEngines, signName} from './signing.js'
+import {sealCompiled, signEngines, signName} from './signing.js'
 
 /*
  * Publishing what the local store holds: a script's source, its compiled form for each engine
  * it is registered for (this machine's engine tag), and, only when BURN_REMOTE_KEY is set, its
- * signed engine binding and names (unsigned ones would be refused by every reader anyway).
+ * sealed v8 form, signed engine binding and names (unsigned ones would be refused by every
+ * reader anyway).
  * Only what verifies locally is published, so a damaged local store never spreads.
  */
 
@@ -48,12 +49,14 @@ async function localEntries(store: Store, item: PublishItem, key: string | undef
   const engines = await registeredEngines(layout, hash)
   const xxh = await loadXxh64()
   for (const engine of engines) {
+    // a v8 form is used elsewhere only sealed with the key (signing.ts): without one it stays here
+    if (engine === 'v8' && !key) continue
     const tag = engineTag(engine)
     const bytes = await readRegular(layout.compiled(tag, hash)).catch(() => undefined)
     if (bytes === undefined) continue
     const d = decodeArtifact(bytes, {tag, sourceHash: hash}, xxh)
-    if (d.ok && d.meta.sourceLength === source.length && d.meta.sourceXxh === xxh(source))
-      entries.push({kind: 'compiled', tag, hash, bytes})
+    if (!d.ok || d.meta.sourceLength !== source.length || d.meta.sourceXxh !== xxh(source)) continue
+    entries.push({kind: 'compiled', tag, hash, bytes: engine === 'v8' ? sealCompiled(tag, hash, bytes, key!) : bytes})
   }
   if (key) {
     entries.push({kind: 'engines', hash, bytes: signEngines(hash, engines, key)})

@@ -1,4 +1,4 @@
-import {createHmac, timingSafeEqual} from 'node:crypto'
+import {createHash, createHmac, timingSafeEqual} from 'node:crypto'
 import {parseRecord} from '../engine-trust.js'
 import {isValidHash} from '../layout.js'
 import type {EngineName} from '../../engines/tag.js'
@@ -10,6 +10,12 @@ import type {EngineName} from '../../engines/tag.js'
  * valid script or mark any script as v8. So these records are used only when they carry an
  * HMAC-SHA256 made with BURN_REMOTE_KEY over the record's key and its content together
  * (turborepo's signed artifacts), so a signature can never be moved to another name or script.
+ *
+ * A v8 compiled form is sealed the same way: V8 accepts a code cache made for another source of
+ * the same length and runs that other code (docs/architecture.md, "Measured facts"), and no check
+ * of burn's can tell which source a payload was made from. So a v8 form from a remote is as
+ * strong as code, and is used only with a valid seal; a quickjs form is a marker (quickjs always
+ * compiles the source itself) and travels unsealed.
  */
 
 interface Signed {
@@ -67,4 +73,25 @@ function verify(bytes: Buffer, subject: string, key: string | undefined): Verdic
   const got = Buffer.from(rec.sig, 'hex')
   if (got.length !== want.length || !timingSafeEqual(got, want)) return {ok: false, why: 'bad-signature'}
   return {ok: true, value: rec.value}
+}
+
+const SEAL = Buffer.from('burnsig1')
+const MAC_BYTES = 32
+
+const compiledSubject = (tag: string, hash: string) => `compiled:${tag}:${hash}`
+const digest = (bytes: Uint8Array) => createHash('sha256').update(bytes).digest('hex')
+
+/** The artifact followed by `burnsig1` and the HMAC of (tag, hash, SHA-256 of the artifact). */
+export function sealCompiled(tag: string, hash: string, artifact: Buffer, key: string): Buffer {
+  return Buffer.concat([artifact, SEAL, Buffer.from(mac(key, compiledSubject(tag, hash), digest(artifact)), 'hex')])
+}
+
+/** The artifact inside a sealed value, or undefined when the seal is missing, for other bytes, or made with another key. */
+export function openCompiled(value: Buffer, tag: string, hash: string, key: string | undefined): Buffer | undefined {
+  if (!key || value.length < SEAL.length + MAC_BYTES) return undefined
+  const at = value.length - MAC_BYTES - SEAL.length
+  if (!value.subarray(at, at + SEAL.length).equals(SEAL)) return undefined
+  const artifact = value.subarray(0, at)
+  const want = Buffer.from(mac(key, compiledSubject(tag, hash), digest(artifact)), 'hex')
+  return timingSafeEqual(value.subarray(at + SEAL.length), want) ? artifact : undefined
 }
