@@ -44,7 +44,8 @@ export async function runTargetOrFetch(
     if (!localMiss(error, ref)) throw error
     const config = remoteOrWarn()
     if (config === undefined) throw error
-    const local = store ?? (await openStore(cacheDir, {create: true}))!
+    // (created: an empty or missing cache dir opens without its directories, which the fetch writes into)
+    const local = (await openStore(cacheDir, {create: true}))!
     const session = new RemoteSession(config)
     let fetched: Fetched | undefined
     try {
