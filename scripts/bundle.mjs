@@ -3,7 +3,8 @@
 // a cached run. Everything else stays as tsc emits it.
 import {build} from 'esbuild'
 
-const common = {bundle: true, platform: 'node', format: 'esm', target: 'node20', logLevel: 'warning'}
+// The remote cache's client is imported lazily, only when a local miss asks the remote: never bundled.
+const common = {bundle: true, platform: 'node', format: 'esm', target: 'node20', logLevel: 'warning', external: ['@redis/client']}
 // The run client is split: what a call through the run daemon needs is fast-run.js itself; the
 // direct path's supervisor is a chunk loaded only when a call runs directly.
 await build({...common, entryPoints: ['dist/run/fast-run.js'], outdir: 'dist/fast', splitting: true})
@@ -11,16 +12,16 @@ await build({
   ...common,
   entryPoints: ['dist/run/daemon/server.js'],
   outfile: 'dist/fast/daemon.js',
-  external: ['quickjs-emscripten', '@jitl/*'],
+  external: ['quickjs-emscripten', '@jitl/*', '@redis/client'],
 })
 // batch forks its runners from here: they are the bundled runner-main.js beside it
-await build({...common, entryPoints: ['dist/batch/main.js'], outfile: 'dist/fast/batch.js', external: ['ora']})
+await build({...common, entryPoints: ['dist/batch/main.js'], outfile: 'dist/fast/batch.js', external: ['ora', '@redis/client']})
 await build({
   ...common,
   entryPoints: ['dist/runners/runner-main.js'],
   outdir: 'dist/fast',
   splitting: true,
-  external: ['quickjs-emscripten', '@jitl/*'],
+  external: ['quickjs-emscripten', '@jitl/*', '@redis/client'],
 })
 // CommonJS starts faster than ESM; the run child is the one process on the hot path of every run.
 // import.meta.url (the quickjs engine resolves its wasm file from it) is this file's URL there.
@@ -29,7 +30,7 @@ await build({
   format: 'cjs',
   entryPoints: ['dist/run/child.js'],
   outfile: 'dist/fast/run-child.cjs',
-  external: ['quickjs-emscripten', '@jitl/*'],
+  external: ['quickjs-emscripten', '@jitl/*', '@redis/client'],
   define: {'import.meta.url': 'importMetaUrl'},
   banner: {js: 'const importMetaUrl = require("node:url").pathToFileURL(__filename).href;'},
 })

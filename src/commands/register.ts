@@ -1,6 +1,7 @@
 import {Args, Flags} from '@oclif/core'
 import {BurnCommand} from '../oclif/base-command.js'
 import {oclifFlags} from '../oclif/flags.js'
+import {remoteFlags} from '../oclif/remote-flags.js'
 import {readStdinBytes} from '../cli/input.js'
 import {startProgress} from '../cli/progress.js'
 import {engineSpec, limitSpec} from '../cli/spec.js'
@@ -39,6 +40,7 @@ with --engine quickjs never runs on v8 until it is registered again with --engin
       description: `Largest source to read, e.g. 128MiB (default ${formatSize(DEFAULT_MAX_SOURCE)}); stdin too.`,
     }),
     ...oclifFlags({...engineSpec, timeout: limitSpec.timeout, memory: limitSpec.memory}),
+    ...remoteFlags,
   }
 
   async run(): Promise<unknown> {
@@ -55,7 +57,13 @@ with --engine quickjs never runs on v8 until it is registered again with --engin
     const items = await registerMany(
       store,
       inputs,
-      {name: flags.name, engine: flags.engine === undefined ? undefined : checkEngine(flags.engine), limits, concurrency},
+      {
+        name: flags.name,
+        engine: flags.engine === undefined ? undefined : checkEngine(flags.engine),
+        limits,
+        concurrency,
+        remote: {remote: flags.remote, 'remote-mode': flags['remote-mode']},
+      },
       (_, done) => progress.update(`registered ${done}/${inputs.length}`),
     ).finally(() => progress.stop())
 

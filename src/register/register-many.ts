@@ -9,6 +9,8 @@ import type {SourceInput} from './sources.js'
 import type {CounterDelta} from '../store/stats/counters.js'
 import {recordStats} from '../store/stats/stats.js'
 import type {Store} from '../store/store.js'
+import type {RemoteFlags} from '../store/remote/config.js'
+import {publishRegistered} from '../store/remote/lookup.js'
 
 export interface RegisterFailure {
   file: string
@@ -28,7 +30,7 @@ export async function registerMany(
   store: Store,
   inputs: SourceInput[],
   /** engine undefined: --engine not given (trust.ts registerEngine decides per script). */
-  opts: {name?: string; engine?: EngineName; limits: Limits; concurrency?: number},
+  opts: {name?: string; engine?: EngineName; limits: Limits; concurrency?: number; remote?: RemoteFlags},
   onDone?: (item: RegisterItem, done: number) => void,
 ): Promise<RegisterItem[]> {
   const size = Math.max(1, Math.min(opts.concurrency ?? availableParallelism(), inputs.length))
@@ -61,6 +63,9 @@ export async function registerMany(
     for (const it of items) if (it?.ok) used[it.outcome.hash] = Date.now()
     await recordStats(store.layout, {counters: registerDelta(counters), used}).catch(() => {})
   }
+  // What was stored goes to the shared remote cache too (read-write mode; nothing without one).
+  const stored = items.flatMap((it) => (it?.ok ? [{hash: it.outcome.hash, names: it.outcome.name ? [it.outcome.name] : []}] : []))
+  await publishRegistered(store, stored, opts.remote)
   return items
 }
 

@@ -10,7 +10,7 @@ import {scriptFilename, thrownError} from '../engines/script-errors.js'
 import {Layout} from '../store/layout.js'
 import {prettyJson} from '../util/pretty.js'
 import {runScript} from '../store/outcome.js'
-import {runTarget} from '../store/engine-trust.js'
+import {afterFetchedRun, runTargetOrFetch} from '../store/remote/lookup.js'
 import {openStore} from '../store/store.js'
 import {processStdin, readInput, readStdin, type StdinSource} from '../cli/input.js'
 import {renderError} from '../cli/render.js'
@@ -78,14 +78,21 @@ async function main(req: RunRequest, stdin: StdinSource): Promise<number> {
   json = req.output === 'json'
   const limits = req.limits
   try {
-    const [store, input] = await Promise.all([openStore(req.cacheDir, {create: false}), readInput(inputFlags(req.input), stdin)])
-    // The engine is the script's (registered), never a default taken before it was found.
-    const {hash, engine} = await runTarget(store, req.ref, req.engine)
+    const [local, input] = await Promise.all([openStore(req.cacheDir, {create: false}), readInput(inputFlags(req.input), stdin)])
+    // The engine is the script's (registered), never a default taken before it was found. A
+    // local miss of a full hash or a name asks the shared remote cache, if one is configured.
+    const {store, hash, engine, remote} = await runTargetOrFetch(local, req.cacheDir, req.ref, req.engine)
+    // (a fetched script's remote counters are recorded, and a compiled form it lacked is published, after its run)
+    const settleRemote = () => (remote ? afterFetchedRun(store!, remote).catch(() => {}) : undefined)
     if (req.fuelRefused !== undefined && engine !== 'quickjs') throw usageError(req.fuelRefused)
     // Loading an engine (the QuickJS wasm) is burn's cost, not the script's: done before 's'.
     await warmEngine(engine, limits)
-    const out = await runScript(store!, (job) => runJob(job), {hash, input, engine, limits})
+    const out = await runScript(store!, (job) => runJob(job), {hash, input, engine, limits}).catch(async (error: unknown) => {
+      await settleRemote()
+      throw error
+    })
     writeAllSync(1, output(req, out, limits) + '\n')
+    await settleRemote()
     return 0
   } catch (error) {
     // What a script wrote into its error is under the limit of where it goes (render.ts).

@@ -23,6 +23,14 @@ export const COUNTERS = [
   // A call the run daemon failed (died, went silent, refused its socket) that ran again directly.
   {id: 'daemon.fallbacks', label: 'run daemon fallbacks (ran directly)', always: false},
   {id: 'batch.rows', label: 'batch rows', always: true},
+  // The shared remote cache (store/remote/): shown once a remote was used.
+  {id: 'remote.hits', label: 'remote hits (fetched, verified, stored)', always: false},
+  {id: 'remote.misses', label: 'remote misses', always: false},
+  {id: 'remote.errors', label: 'remote errors (then off for the process)', always: false},
+  {id: 'remote.rejected', label: 'remote values rejected (failed a check)', always: false},
+  {id: 'remote.published', label: 'remote values published', always: false},
+  {id: 'remote.bytesIn', label: 'remote bytes fetched', always: false},
+  {id: 'remote.bytesOut', label: 'remote bytes published', always: false},
   // Counted, printed under their id, after the labelled ones (runs.* among the runs).
   {id: 'codeCacheUpgrades', always: false},
   {id: 'preloadedHits', always: false},

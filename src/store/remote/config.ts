@@ -1,0 +1,106 @@
+import {usageError} from '../../util/errors.js'
+import {parseDuration} from '../../util/units.js'
+
+/*
+ * The remote cache's configuration, from the environment (BURN_REMOTE*) and the flags that
+ * override it (--remote, --remote-mode). Reading it costs no import and no connection: a run
+ * without BURN_REMOTE, or one that is a local hit, never loads a client (store/remote/redis.ts).
+ */
+
+export type RemoteMode = 'read-write' | 'read-only' | 'off'
+export const REMOTE_MODES: readonly RemoteMode[] = ['read-write', 'read-only', 'off']
+
+/**
+ * Short defaults, as ccache's (100 ms connect, 10 s operation): a cache must never cost more
+ * than it can save. The connect timeout is larger than ccache's because burn's tests and CI
+ * share two cores with other work; a 9 MB source still comes from a LAN well within 5 s.
+ */
+export const DEFAULT_CONNECT_TIMEOUT_MS = 500
+export const DEFAULT_OPERATION_TIMEOUT_MS = 5000
+export const DEFAULT_PREFIX = 'burn:'
+
+export interface RemoteConfig {
+  /** redis://, rediss:// or unix: as given, password included: never printed (see `shown`). */
+  url: string
+  /** The same URL with its password replaced by `***`: the only form any output shows. */
+  shown: string
+  password?: string
+  mode: Exclude<RemoteMode, 'off'>
+  prefix: string
+  /** Seconds a key lives after its last read or write; undefined: no expiry. */
+  ttlSec?: number
+  connectTimeoutMs: number
+  operationTimeoutMs: number
+  /** BURN_REMOTE_KEY: signs and checks name records and engine bindings (signing.ts). */
+  key?: string
+}
+
+export interface RemoteFlags {
+  remote?: string
+  'remote-mode'?: string
+}
+
+/** The remote this process uses, or undefined when none is configured or its mode is off. */
+export function remoteConfig(env: NodeJS.ProcessEnv = process.env, flags: RemoteFlags = {}): RemoteConfig | undefined {
+  const url = flags.remote ?? env.BURN_REMOTE
+  const mode = parseMode(flags['remote-mode'] ?? env.BURN_REMOTE_MODE)
+  if (url === undefined || url === '' || mode === 'off') return undefined
+  const password = env.BURN_REMOTE_PASSWORD || undefined
+  checkUrl(url)
+  return {
+    url,
+    shown: redactUrl(url),
+    password,
+    mode,
+    prefix: env.BURN_REMOTE_PREFIX ?? DEFAULT_PREFIX,
+    ttlSec: env.BURN_REMOTE_TTL
+      ? Math.max(1, Math.round(parseDuration(env.BURN_REMOTE_TTL, 'BURN_REMOTE_TTL', {unit: true}) / 1000))
+      : undefined,
+    connectTimeoutMs: timeout(env.BURN_REMOTE_CONNECT_TIMEOUT, 'BURN_REMOTE_CONNECT_TIMEOUT', DEFAULT_CONNECT_TIMEOUT_MS),
+    operationTimeoutMs: timeout(env.BURN_REMOTE_TIMEOUT, 'BURN_REMOTE_TIMEOUT', DEFAULT_OPERATION_TIMEOUT_MS),
+    key: env.BURN_REMOTE_KEY || undefined,
+  }
+}
+
+function parseMode(value: string | undefined): RemoteMode {
+  if (value === undefined || value === '') return 'read-write'
+  if ((REMOTE_MODES as string[]).includes(value)) return value as RemoteMode
+  throw usageError(`invalid remote mode ${JSON.stringify(value)}: expected one of ${REMOTE_MODES.join(', ')}`)
+}
+
+function timeout(value: string | undefined, name: string, fallback: number): number {
+  return value === undefined || value === '' ? fallback : parseDuration(value, name)
+}
+
+const URL_FORMS = /^(rediss?:\/\/|unix:\/\/?\/|redis\+unix:\/\/?\/)/
+
+function checkUrl(url: string): void {
+  if (!URL_FORMS.test(url)) {
+    throw usageError(
+      `invalid remote ${JSON.stringify(redactUrl(url))}: expected redis://[user[:password]@]host[:port][/db], rediss://... (TLS) ` +
+        'or unix:///path/to/redis.sock[?db=N]',
+    )
+  }
+}
+
+/** The URL with any password in it replaced: what messages, `remote status` and --json show. */
+export function redactUrl(url: string): string {
+  return url.replace(/^([a-z+]+:\/\/)([^@/]*)@/i, (_, scheme: string, auth: string) => {
+    const colon = auth.indexOf(':')
+    return `${scheme}${colon < 0 ? '***' : auth.slice(0, colon) + ':***'}@`
+  })
+}
+
+/** A message from the client or the server with the configured secrets taken out, just in case. */
+export function scrub(text: string, config: RemoteConfig): string {
+  let out = text
+  for (const secret of [config.password, passwordOf(config.url), config.key]) {
+    if (secret) out = out.split(secret).join('***')
+  }
+  return out.split(config.url).join(config.shown)
+}
+
+function passwordOf(url: string): string | undefined {
+  const m = /^[a-z+]+:\/\/[^@/]*?:([^@/]*)@/i.exec(url)
+  return m?.[1] ? decodeURIComponent(m[1]) : undefined
+}

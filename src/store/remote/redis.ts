@@ -1,0 +1,147 @@
+import type {RedisClientType} from '@redis/client'
+import {entryKey, type PublishResult, type RemoteBackend, type RemoteEntry, type RemoteStatus} from './backend.js'
+import type {RemoteConfig} from './config.js'
+
+/*
+ * The Redis backend, over node-redis's core client (@redis/client: the `redis` package without
+ * its module plugins; ioredis's own README recommends node-redis for new projects, and its
+ * defaults queue commands offline and retry 20 times). The client is imported here, and this
+ * module is imported only when a local miss asks the remote (session.ts): a local hit never
+ * loads it (node-redis#1740: ~150 ms to import).
+ *
+ * A down server must never stall a call: no offline queue (a command on a closed socket fails
+ * at once), no reconnection (the session turns the remote off for the process instead), and
+ * every operation, the connection included, races a deadline after which the socket is destroyed.
+ */
+
+type Client = RedisClientType
+
+export class TimeoutError extends Error {}
+
+export async function openRedis(config: RemoteConfig): Promise<RemoteBackend> {
+  const {createClient, RESP_TYPES} = await import('@redis/client')
+  const socket = unixPath(config.url)
+  const client = createClient({
+    ...(socket ? {socket: {path: socket.path, connectTimeout: config.connectTimeoutMs, reconnectStrategy: false}} : {url: config.url}),
+    ...(socket ? {database: socket.db} : {socket: {connectTimeout: config.connectTimeoutMs, reconnectStrategy: false}}),
+    ...(config.password === undefined ? {} : {password: config.password}),
+    disableOfflineQueue: true,
+    // RESP2: a server that refuses HELLO (an older Redis, a proxy) still works
+    RESP: 2,
+  }) as unknown as Client
+  // errors also reject the call in flight; this only keeps an 'error' event from crashing
+  client.on('error', () => {})
+  const asBuffer = {typeMapping: {[RESP_TYPES.BLOB_STRING]: Buffer}}
+  try {
+    await deadline(client.connect(), config.connectTimeoutMs + config.operationTimeoutMs, 'connecting')
+  } catch (error) {
+    client.destroy()
+    throw error
+  }
+  const run = <T>(p: Promise<T>, what: string): Promise<T> =>
+    deadline(p, config.operationTimeoutMs, what).catch((error: unknown) => {
+      client.destroy()
+      throw error
+    })
+  return new RedisBackend(client, config, run, asBuffer)
+}
+
+class RedisBackend implements RemoteBackend {
+  constructor(
+    private readonly client: Client,
+    private readonly config: RemoteConfig,
+    private readonly run: <T>(p: Promise<T>, what: string) => Promise<T>,
+    private readonly asBuffer: object,
+  ) {}
+
+  private async get(key: string): Promise<Buffer | undefined> {
+    const {ttlSec} = this.config
+    // GETEX refreshes the expiry on a read (sccache#275: a TTL reads do not refresh leaves a cold cache)
+    const args = ttlSec === undefined ? ['GET', key] : ['GETEX', key, 'EX', String(ttlSec)]
+    const reply = await this.run(this.client.sendCommand(args, this.asBuffer) as Promise<Buffer | null>, `reading ${key}`)
+    return reply ?? undefined
+  }
+
+  fetchSource(hash: string) {
+    return this.get(entryKey(this.config.prefix, {kind: 'source', hash}))
+  }
+  fetchCompiled(tag: string, hash: string) {
+    return this.get(entryKey(this.config.prefix, {kind: 'compiled', tag, hash}))
+  }
+  fetchName(name: string) {
+    return this.get(entryKey(this.config.prefix, {kind: 'name', name}))
+  }
+  fetchEngines(hash: string) {
+    return this.get(entryKey(this.config.prefix, {kind: 'engines', hash}))
+  }
+
+  async publish(entries: RemoteEntry[]): Promise<PublishResult> {
+    const {prefix, ttlSec} = this.config
+    const ttl = ttlSec === undefined ? [] : ['EX', String(ttlSec)]
+    const content = (e: RemoteEntry) => e.kind === 'source' || e.kind === 'compiled'
+    // Content already there is not sent again (ccache: EXISTS, then SET): a 9 MB source crosses
+    // the network once. The commands of one tick go out pipelined, in one round trip.
+    const there = await this.run(
+      Promise.all(entries.map((e) => (content(e) ? (this.client.sendCommand(['EXISTS', entryKey(prefix, e)]) as Promise<number>) : 0))),
+      'checking what the remote holds',
+    )
+    const todo = entries.filter((_, i) => there[i] !== 1)
+    const replies = todo.map((e) => {
+      const args = ['SET', entryKey(prefix, e), e.bytes, ...(content(e) ? ['NX'] : []), ...ttl]
+      return this.client.sendCommand(args) as Promise<string | null>
+    })
+    const done = await this.run(Promise.all(replies), `publishing ${todo.length} value(s)`)
+    const written = todo.filter((_, i) => done[i] === 'OK')
+    return {written: written.length, bytes: written.reduce((n, e) => n + e.bytes.length, 0)}
+  }
+
+  async status(): Promise<RemoteStatus> {
+    const t0 = performance.now()
+    await this.run(this.client.sendCommand(['PING']), 'PING')
+    const latencyMs = performance.now() - t0
+    const keys = {sources: 0, compiled: 0, names: 0, engines: 0}
+    const kinds: Array<[keyof typeof keys, string]> = [
+      ['sources', 'src:'],
+      ['compiled', 'cc:'],
+      ['names', 'name:'],
+      ['engines', 'eng:'],
+    ]
+    for (const [k, infix] of kinds) keys[k] = await this.count(`${this.config.prefix}${infix}*`)
+    const info = (await this.run(this.client.sendCommand(['INFO', 'server']), 'INFO')) as string
+    const version = /redis_version:(\S+)/.exec(info)?.[1]
+    return {latencyMs, keys, server: version === undefined ? undefined : `redis ${version}`}
+  }
+
+  /** Keys matching a pattern, by SCAN (never KEYS, which blocks the server). */
+  private async count(pattern: string): Promise<number> {
+    let cursor = '0'
+    let n = 0
+    do {
+      const [next, batch] = (await this.run(this.client.sendCommand(['SCAN', cursor, 'MATCH', pattern, 'COUNT', '1000']), 'SCAN')) as [
+        string,
+        string[],
+      ]
+      cursor = next
+      n += batch.length
+    } while (cursor !== '0')
+    return n
+  }
+
+  async close(): Promise<void> {
+    this.client.destroy()
+  }
+}
+
+/** unix:///path/sock?db=N (and redis+unix:) -> the socket path and database. */
+function unixPath(url: string): {path: string; db: number} | undefined {
+  const m = /^(?:redis\+)?unix:\/\/?(\/[^?]*)(?:\?db=(\d+))?$/.exec(url)
+  return m ? {path: decodeURIComponent(m[1]), db: Number(m[2] ?? 0)} : undefined
+}
+
+function deadline<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new TimeoutError(`no answer within ${ms} ms (${what})`)), ms)
+  })
+  return Promise.race([p, late]).finally(() => clearTimeout(timer))
+}

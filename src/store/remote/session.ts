@@ -1,0 +1,95 @@
+import type {CounterDelta} from '../stats/counters.js'
+import {writeAllSync} from '../../util/write-sync.js'
+import type {RemoteBackend} from './backend.js'
+import {scrub, type RemoteConfig} from './config.js'
+
+/*
+ * One process's use of the remote. The first failure of any kind (refused, unreachable, auth,
+ * a full server, no answer within the timeout) turns the remote off for the rest of the process
+ * (ccache's rule), after one warning line on stderr; every caller then goes on locally with the
+ * outcome it would have had without a remote. So a remote that is down costs at most one
+ * timeout per process and never an exit code.
+ */
+
+export interface RemoteCounters {
+  hits: number
+  misses: number
+  errors: number
+  rejected: number
+  published: number
+  bytesIn: number
+  bytesOut: number
+}
+
+/** Remotes that failed in this process, by URL: off until it ends, whoever asks. */
+const failed = new Set<string>()
+
+export class RemoteSession {
+  readonly counters: RemoteCounters = {hits: 0, misses: 0, errors: 0, rejected: 0, published: 0, bytesIn: 0, bytesOut: 0}
+  private backend?: Promise<RemoteBackend>
+  /** Why the remote failed, once it did (`remote status` reports it). */
+  failure?: string
+
+  constructor(
+    readonly config: RemoteConfig,
+    private readonly warn: (line: string) => void = (line) => writeAllSync(2, line),
+    private readonly open: (config: RemoteConfig) => Promise<RemoteBackend> = openBackend,
+  ) {}
+
+  get writable(): boolean {
+    return this.config.mode === 'read-write'
+  }
+
+  get available(): boolean {
+    return !failed.has(this.config.url)
+  }
+
+  /** Runs `fn` on the backend; undefined (and the remote off) if the remote fails. */
+  async use<T>(fn: (backend: RemoteBackend) => Promise<T>): Promise<T | undefined> {
+    if (!this.available) return undefined
+    try {
+      this.backend ??= this.open(this.config)
+      return await fn(await this.backend)
+    } catch (error) {
+      this.fail(error)
+      return undefined
+    }
+  }
+
+  private fail(error: unknown): void {
+    const first = this.available
+    failed.add(this.config.url)
+    this.counters.errors++
+    this.failure = scrub((error as Error)?.message ?? String(error), this.config)
+    void this.close()
+    if (first) this.warn(`burn: remote cache ${this.config.shown} is unavailable (${this.failure}); going on with the local cache only\n`)
+  }
+
+  /** Closes the connection (an open socket would keep a run's event loop alive). */
+  async close(): Promise<void> {
+    const b = this.backend
+    this.backend = undefined
+    if (b) await b.then((x) => x.close()).catch(() => {})
+  }
+
+  /** The counters of `burn stats`, only those that moved. */
+  delta(): CounterDelta {
+    const c = this.counters
+    const all: CounterDelta = {
+      'remote.hits': c.hits,
+      'remote.misses': c.misses,
+      'remote.errors': c.errors,
+      'remote.rejected': c.rejected,
+      'remote.published': c.published,
+      'remote.bytesIn': c.bytesIn,
+      'remote.bytesOut': c.bytesOut,
+    }
+    return Object.fromEntries(Object.entries(all).filter(([, v]) => v !== 0))
+  }
+}
+
+/** The backend a URL names; only Redis so far (an S3 or HTTP one would be chosen here). */
+async function openBackend(config: RemoteConfig): Promise<RemoteBackend> {
+  const {openRedis} = await import('./redis.js')
+  return openRedis(config)
+}
