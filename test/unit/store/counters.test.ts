@@ -94,6 +94,13 @@ describe('counters table: every label, order and count', () => {
       ['runs.notFound', 'runs: script gone meanwhile'],
       ['daemon.fallbacks', 'run daemon fallbacks (ran directly)'],
       ['batch.rows', 'batch rows'],
+      ['remote.hits', 'remote hits (fetched, verified, stored)'],
+      ['remote.misses', 'remote misses'],
+      ['remote.errors', 'remote errors (then off for the process)'],
+      ['remote.rejected', 'remote values rejected (failed a check)'],
+      ['remote.published', 'remote values published'],
+      ['remote.bytesIn', 'remote bytes fetched'],
+      ['remote.bytesOut', 'remote bytes published'],
     ])
     assert.deepEqual(
       COUNTERS.filter((c) => !('label' in c)).map((c) => [c.id, c.always, counterLabel(c.id)]),
