@@ -81,7 +81,7 @@ describe('autocomplete', () => {
     assert.equal(r.stderr, 'Building the autocomplete cache... done\n')
     assert.equal(existsSync(cacheDir), false, 'the store is not touched')
     const fn = readFileSync(join(dataDir, 'autocomplete', 'functions', 'bash', 'burn.bash'), 'utf8')
-    assert.match(fn, /^register --json --cache-dir --name --concurrency --max-source --engine --timeout --memory$/m)
+    assert.match(fn, /^register --json --cache-dir --name --concurrency --max-source --engine --timeout --memory --remote --remote-mode$/m)
     assert.match(fn, /^daemon:status --json --cache-dir$/m)
 
     const script = burn(['autocomplete', 'script', 'bash'], {cacheDir, env: {BURN_DATA_DIR: dataDir}})
