@@ -305,11 +305,12 @@ describe('the pending registry', () => {
       // Whether the register waited is what it reports and whether it was still running when the
       // holder let go: the time this test slept proves nothing about the register.
       let exitedAt: number | undefined
-      const pending = burnAsync(['register', file, '--json'], {cacheDir: cache}).then((res) => {
+      const pending = burnAsync(['register', file, '--json'], {cacheDir: cache, env: {BURN_LOCK_WAIT_MS: '120000'}}).then((res) => {
         exitedAt = Date.now()
         return res
       })
-      await new Promise((r) => setTimeout(r, 1500))
+      // long enough for a register on a loaded machine to start and reach the lock (1.5 s was not, at 3 test files at once)
+      await new Promise((r) => setTimeout(r, 6000))
       assert.equal(existsSync(compiledPath(cache, hash)), false, 'nothing published while the holder lives')
       clearInterval(beat)
       const {rmSync} = await import('node:fs')

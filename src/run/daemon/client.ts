@@ -44,7 +44,9 @@ export async function runViaDaemon(req: RunRequest): Promise<DaemonOutcome> {
   const paths = daemonPaths(req.cacheDir, process.env)
   if (!paths) return notServed('the run daemon socket path of this cache dir would be too long', mode)
   // (a cache dir or store that is not there is the direct path's error to give: no script runs)
-  if (mode.required && !existsSync(paths.layout.storeJson)) return notServed('no store there', {...mode, required: false})
+  // (unless a remote is configured: then the direct path could fetch and run, so require still refuses)
+  if (mode.required && !existsSync(paths.layout.storeJson))
+    return notServed('no store there', {...mode, required: Boolean(process.env.BURN_REMOTE)})
   if (cacheDirShared(paths.layout.root)) return notServed("the cache dir is not its user's alone", mode)
   const refused = daemonDirProblem(paths.layout.daemonDir)
   if (refused) return {code: renderError(storeError(refused), mode.json)}

@@ -85,7 +85,8 @@ function checkUrl(url: string): void {
 
 /** The URL with any password in it replaced: what messages, `remote status` and --json show. */
 export function redactUrl(url: string): string {
-  return url.replace(/^([a-z+]+:\/\/)([^@/]*)@/i, (_, scheme: string, auth: string) => {
+  // The userinfo ends at the LAST @ before the path (a password may hold an @ of its own).
+  return url.replace(/^([a-z+]+:\/\/)([^/?#]*)@/i, (_, scheme: string, auth: string) => {
     const colon = auth.indexOf(':')
     return `${scheme}${colon < 0 ? '***' : auth.slice(0, colon) + ':***'}@`
   })
@@ -101,6 +102,6 @@ export function scrub(text: string, config: RemoteConfig): string {
 }
 
 function passwordOf(url: string): string | undefined {
-  const m = /^[a-z+]+:\/\/[^@/]*?:([^@/]*)@/i.exec(url)
+  const m = /^[a-z+]+:\/\/[^:/?#@]*:([^/?#]*)@/i.exec(url)
   return m?.[1] ? decodeURIComponent(m[1]) : undefined
 }

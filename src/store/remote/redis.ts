@@ -22,7 +22,9 @@ export async function openRedis(config: RemoteConfig): Promise<RemoteBackend> {
   const {createClient, RESP_TYPES} = await import('@redis/client')
   const socket = unixPath(config.url)
   const client = createClient({
-    ...(socket ? {socket: {path: socket.path, connectTimeout: config.connectTimeoutMs, reconnectStrategy: false}} : {url: config.url}),
+    ...(socket
+      ? {socket: {path: socket.path, connectTimeout: config.connectTimeoutMs, reconnectStrategy: false}}
+      : {url: withPassword(config)}),
     ...(socket ? {database: socket.db} : {socket: {connectTimeout: config.connectTimeoutMs, reconnectStrategy: false}}),
     ...(config.password === undefined ? {} : {password: config.password}),
     disableOfflineQueue: true,
@@ -58,8 +60,12 @@ class RedisBackend implements RemoteBackend {
     const {ttlSec} = this.config
     // GETEX refreshes the expiry on a read (sccache#275: a TTL reads do not refresh leaves a cold cache)
     const args = ttlSec === undefined ? ['GET', key] : ['GETEX', key, 'EX', String(ttlSec)]
-    const reply = await this.run(this.client.sendCommand(args, this.asBuffer) as Promise<Buffer | null>, `reading ${key}`)
-    return reply ?? undefined
+    const reply: unknown = await this.run(this.client.sendCommand(args, this.asBuffer), `reading ${key}`)
+    if (reply === null) return undefined
+    // A server that answers GET with anything but bytes is not a cache: an error turns the remote off.
+    if (!Buffer.isBuffer(reply))
+      throw new Error(`the remote answered ${key} with a ${Array.isArray(reply) ? 'list' : typeof reply}, not bytes`)
+    return reply
   }
 
   fetchSource(hash: string) {
@@ -116,7 +122,10 @@ class RedisBackend implements RemoteBackend {
   private async count(pattern: string): Promise<number> {
     let cursor = '0'
     let n = 0
+    const t0 = performance.now()
     do {
+      // each SCAN has its deadline; a server whose cursor never comes back to 0 gets one for the whole count
+      if (performance.now() - t0 > this.config.operationTimeoutMs) throw new TimeoutError(`counting ${pattern} took too long`)
       const [next, batch] = (await this.run(this.client.sendCommand(['SCAN', cursor, 'MATCH', pattern, 'COUNT', '1000']), 'SCAN')) as [
         string,
         string[],
@@ -130,6 +139,18 @@ class RedisBackend implements RemoteBackend {
   async close(): Promise<void> {
     this.client.destroy()
   }
+}
+
+/**
+ * The URL with BURN_REMOTE_PASSWORD in it: node-redis takes a URL's user over the `password`
+ * option and would send that user with no password (AUTH user '').
+ */
+function withPassword(config: RemoteConfig): string {
+  if (config.password === undefined) return config.url
+  const u = new URL(config.url)
+  if (u.username === '' || u.password !== '') return config.url
+  u.password = encodeURIComponent(config.password)
+  return u.toString()
 }
 
 /** unix:///path/sock?db=N (and redis+unix:) -> the socket path and database. */

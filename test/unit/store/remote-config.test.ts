@@ -11,10 +11,15 @@ describe('remote configuration', () => {
     assert.equal(redactUrl('redis://user:s3cret@host:6379/2'), 'redis://user:***@host:6379/2')
     assert.equal(redactUrl('rediss://:s3cret@host'), 'rediss://:***@host')
     assert.equal(redactUrl('redis://token@host'), 'redis://***@host')
+    // a password holding an @: the userinfo ends at the last @ before the host
+    assert.equal(redactUrl('redis://u:p@ss@host:6379/1'), 'redis://u:***@host:6379/1')
     assert.equal(redactUrl('unix:///run/redis.sock'), 'unix:///run/redis.sock')
     const c = remoteConfig({BURN_REMOTE: 'redis://u:s3cret@h:1', BURN_REMOTE_PASSWORD: 'other', BURN_REMOTE_KEY: 'k3y'})!
     assert.equal(c.shown, 'redis://u:***@h:1')
     assert.equal(scrub('auth s3cret failed, other, k3y, redis://u:s3cret@h:1', c), 'auth *** failed, ***, ***, redis://u:***@h:1')
+    const at = remoteConfig({BURN_REMOTE: 'redis://u:p@ss@h:1'})!
+    assert.equal(at.shown, 'redis://u:***@h:1')
+    assert.equal(scrub('auth p@ss failed', at), 'auth *** failed')
   })
 
   it('is off without BURN_REMOTE or in mode off, with short default timeouts; bad values are usage errors', () => {
