@@ -131,6 +131,8 @@ export interface Started {
   done: Promise<Result>
   /** Sends SIGCONT: a process stopped at a BURN_FAULT `<point>:stop` goes on. */
   resume(): void
+  /** What it has written so far. */
+  soFar(): {stdout: string; stderr: string}
 }
 
 /** burnAsync() for tests that signal the process: its pid, its Result when it ends. */
@@ -142,7 +144,7 @@ export function startBurn(args: string[], opts: BurnOpts): Started {
   child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d))
   child.stdin.end(opts.input ?? '')
   const done = new Promise<Result>((res) => child.on('close', (code, signal) => res({code, signal, stdout, stderr})))
-  return {pid: child.pid!, done, resume: () => child.kill('SIGCONT')}
+  return {pid: child.pid!, done, resume: () => child.kill('SIGCONT'), soFar: () => ({stdout, stderr})}
 }
 
 /** A process's state letter from /proc (T: stopped), or 'gone'. */

@@ -3,6 +3,7 @@ import {spawn} from 'node:child_process'
 import {existsSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync} from 'node:fs'
 import {join} from 'node:path'
 import {describe, it} from 'node:test'
+import {daemonFiles, daemonUp as daemonListening} from '../fixtures/daemon.js'
 import {BIN, ROOT, burn, burnAsync, json, register, stats, tmp, writeScript, type Result} from '../helpers.js'
 
 // The run daemon (src/run/daemon): after a first `burn run`, later runs of the same cache dir
@@ -24,23 +25,8 @@ function served(r: Result): Result {
   return {...r, stderr: r.stderr.slice(0, -SERVED.length)}
 }
 
-function daemonFiles(cache: string): string[] {
-  const d = join(cache, 'daemon')
-  return existsSync(d) ? readdirSync(d).sort() : []
-}
-
 /** Waits for the daemon of `cache` to listen, and returns its PID. */
-async function daemonUp(cache: string): Promise<number> {
-  for (let i = 0; i < 200; i++) {
-    const sock = daemonFiles(cache).find((f) => f.endsWith('.sock'))
-    if (sock) {
-      const lock = join(cache, 'daemon', sock.replace(/\.sock$/, '.lock'))
-      return JSON.parse(readFileSync(lock, 'utf8')).pid as number
-    }
-    await sleep(25)
-  }
-  throw new Error(`no daemon came up for ${cache}: ${daemonFiles(cache)}`)
-}
+const daemonUp = async (cache: string): Promise<number> => (await daemonListening(cache)).pid
 
 function alive(pid: number): boolean {
   try {

@@ -5,7 +5,8 @@ import {connect} from 'node:net'
 import {hostname} from 'node:os'
 import {join} from 'node:path'
 import {describe, it} from 'node:test'
-import {BIN, burn, burnAsync, register, stats, tmp, writeScript} from '../helpers.js'
+import {daemonFiles, daemonUp} from '../fixtures/daemon.js'
+import {BIN, burn, burnAsync, register, startBurn, stats, tmp, writeScript} from '../helpers.js'
 
 // Issue 11, the run daemon and runner processes: a socket or lock someone else planted is
 // never trusted, nothing outside the daemon directory is touched, runners die with their
@@ -14,24 +15,6 @@ import {BIN, burn, burnAsync, register, stats, tmp, writeScript} from '../helper
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
 const isRoot = process.getuid?.() === 0
 const OTHER = ['--reuid', '65534', '--regid', '65534', '--clear-groups']
-
-function daemonFiles(cache: string): string[] {
-  const d = join(cache, 'daemon')
-  return existsSync(d) ? readdirSync(d).sort() : []
-}
-
-/** Waits for the daemon of `cache` to listen: its PID and socket. */
-async function daemonUp(cache: string): Promise<{pid: number; socket: string}> {
-  for (let i = 0; i < 400; i++) {
-    const sock = daemonFiles(cache).find((f) => f.endsWith('.sock'))
-    if (sock) {
-      const info = JSON.parse(readFileSync(join(cache, 'daemon', sock.replace(/\.sock$/, '.lock')), 'utf8'))
-      return {pid: info.pid as number, socket: join(cache, 'daemon', sock)}
-    }
-    await sleep(25)
-  }
-  throw new Error(`no daemon came up for ${cache}: ${daemonFiles(cache)}`)
-}
 
 /** Alive and not a zombie (a process reparented to an init that does not reap stays one). */
 function running(pid: number): boolean {
@@ -332,6 +315,9 @@ describe('nothing blocks forever, and garbage changes nothing', () => {
   register(cache, writeScript(dir, 'double.js', 'module.exports = (x) => ({y: x.x * 2})\n'), ['--name', 'double'])
   register(cache, writeScript(dir, 'len.js', 'module.exports = (x) => x.length\n'), ['--name', 'len'])
 
+  // BURN_DAEMON_SILENCE_MS: the client's deadline for a silent daemon, 3 s here instead of 15 s.
+  const quick = {BURN_DAEMON_SILENCE_MS: '3000'}
+
   it('a SIGSTOPped daemon does not hang burn run --timeout 1s: it runs directly, said on stderr, or fails cleanly under BURN_DAEMON=require', async () => {
     burn(['run', 'double', '--input', '{"x":1}'], {cacheDir: cache})
     const {pid} = await daemonUp(cache)
@@ -339,7 +325,7 @@ describe('nothing blocks forever, and garbage changes nothing', () => {
     try {
       const before = stats(cache)['daemon.fallbacks'] ?? 0
       const r = await Promise.race([
-        burnAsync(['run', 'double', '--input', '{"x":21}', '--timeout', '1s'], {cacheDir: cache}),
+        burnAsync(['run', 'double', '--input', '{"x":21}', '--timeout', '1s'], {cacheDir: cache, env: quick}),
         sleep(40_000).then(() => undefined),
       ])
       assert.ok(r, 'burn run still hangs after 40 s')
@@ -347,24 +333,58 @@ describe('nothing blocks forever, and garbage changes nothing', () => {
       assert.equal(r.code, 0)
       assert.equal(
         r.stderr,
-        'burn: the burn run daemon sent nothing for 15s; the call runs directly (burn daemon stop ends a stuck daemon)\n',
+        'burn: the burn run daemon sent nothing for 3s; the call runs directly (burn daemon stop ends a stuck daemon)\n',
       )
       assert.equal(stats(cache)['daemon.fallbacks'], before + 1)
       const q = await burnAsync(['run', 'double', '--input', '{"x":21}', '--timeout', '1s'], {
         cacheDir: cache,
-        env: {BURN_DAEMON: 'require'},
+        env: {...quick, BURN_DAEMON: 'require'},
       })
       assert.equal(q.code, 1)
       assert.equal(q.stdout, '')
       assert.equal(
         q.stderr,
-        'Error: the burn run daemon sent nothing for 15s (BURN_DAEMON=require); run it again (burn daemon stop ends a stuck daemon)\n',
+        'Error: the burn run daemon sent nothing for 3s (BURN_DAEMON=require); run it again (burn daemon stop ends a stuck daemon)\n',
       )
       // failed, not fallen back: not counted
       assert.equal(stats(cache)['daemon.fallbacks'], before + 1)
     } finally {
       process.kill(pid, 'SIGCONT')
     }
+  })
+
+  // A loaded machine stalls the client as well as the daemon. When the client runs again, its
+  // silence timer fires before it reads the frames that arrived meanwhile, and the daemon may
+  // not have run yet either: the time the client was not running is not the daemon's silence
+  // (CI once saw a working daemon given up on this way).
+  it('a client that was itself stopped longer than the silence deadline still takes the call from the daemon', async () => {
+    const slow = writeScript(
+      dir,
+      'slow.js',
+      'module.exports = () => { console.log("started"); const t = Date.now(); while (Date.now() - t < 2000); return 2 }\n',
+    )
+    register(cache, slow, ['--name', 'slow'])
+    const env = {...quick, BURN_DAEMON: 'require'}
+    assert.equal((await burnAsync(['run', 'slow', '--timeout', '30s'], {cacheDir: cache, env})).code, 0)
+    const before = stats(cache)['daemon.fallbacks'] ?? 0
+    // the client alone stopped: the frames it finds waiting are read before any verdict
+    // (then the client and its daemon, resumed in that order: the daemon gets a grace period)
+    for (const withDaemon of [false, true]) {
+      const p = startBurn(['run', 'slow', '--timeout', '30s'], {cacheDir: cache, env})
+      for (const until = Date.now() + 30_000; !p.soFar().stderr.includes('started') && Date.now() < until;) await sleep(5)
+      const {pid} = await daemonUp(cache)
+      process.kill(p.pid, 'SIGSTOP')
+      if (withDaemon) process.kill(pid, 'SIGSTOP')
+      await sleep(5000)
+      p.resume()
+      if (withDaemon) {
+        await sleep(1500)
+        process.kill(pid, 'SIGCONT')
+      }
+      const r = await p.done
+      assert.deepEqual([r.code, r.stdout, r.stderr], [0, '2\n', 'started\n'], `with the daemon stopped too: ${withDaemon}`)
+    }
+    assert.equal(stats(cache)['daemon.fallbacks'] ?? 0, before)
   })
 
   // The client measures the daemon's silence (keepalives every second while a call runs) from

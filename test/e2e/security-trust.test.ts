@@ -2,6 +2,7 @@ import assert from 'node:assert/strict'
 import {existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync} from 'node:fs'
 import {join} from 'node:path'
 import {describe, it} from 'node:test'
+import {daemonUp} from '../fixtures/daemon.js'
 import {burn, json, tmp, writeScript, type Result} from '../helpers.js'
 
 /*
@@ -39,16 +40,6 @@ function reg(cacheDir: string, file: string, extra: string[] = []): {hash: strin
 const run = (cacheDir: string, args: string[], env: Record<string, string> = direct) => burn(['run', ...args], {cacheDir, env})
 const outcome = (r: Result) => [r.code, r.stdout, r.stderr]
 const enginesRecord = (cache: string, hash: string) => join(cache, 'engines', hash.slice(0, 2), hash)
-
-/** Waits for the cache dir's run daemon to listen. */
-async function daemonUp(cache: string): Promise<void> {
-  for (let i = 0; i < 200; i++) {
-    const d = join(cache, 'daemon')
-    if (existsSync(d) && readdirSync(d).some((f) => f.endsWith('.sock'))) return
-    await sleep(25)
-  }
-  throw new Error(`no daemon came up for ${cache}`)
-}
 
 describe('trust is decided at register time', () => {
   it('a script registered for quickjs runs on quickjs without --engine, and refuses --engine v8 (exit 2)', () => {

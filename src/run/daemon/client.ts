@@ -7,7 +7,7 @@ import {readStdin, readsStdin} from '../../cli/input.js'
 import {renderError} from '../../cli/render.js'
 import {inputFlags, type RunRequest} from '../request.js'
 import {writeAllSync} from '../../util/write-sync.js'
-import {frame, FrameReader, MAX_FRAME, SILENCE_MS, type DaemonCall} from './frames.js'
+import {frame, FrameReader, KEEPALIVE_MS, MAX_FRAME, SILENCE_MS, type DaemonCall} from './frames.js'
 import {DAEMON_JS} from '../bundles.js'
 import {daemonAllowed, daemonPaths, type DaemonPaths} from './where.js'
 import type {Layout} from '../../store/layout.js'
@@ -19,6 +19,10 @@ export type DaemonOutcome = {code: number} | {direct: true; stdin?: string}
 const LOCK_FRESH_MS = 5000
 // BURN_DAEMON=require (tests): how long a first call waits for the daemon it started.
 const REQUIRE_WAIT_MS = 10_000
+// A silence timer this late means this client was not running (a loaded machine stalls daemon and
+// client alike): the daemon gets STALL_GRACE_MS more from now, not a verdict on time nobody watched.
+const STALL_SLACK_MS = 1000
+const STALL_GRACE_MS = 5000
 
 /** How this call may use the daemon: BURN_DAEMON=require, BURN_DEBUG, --json. */
 interface Mode {
@@ -117,6 +121,16 @@ function currentDir(): string | undefined {
  */
 const daemonRequired = (env: NodeJS.ProcessEnv) => env.BURN_DAEMON === 'require'
 
+/**
+ * How long a daemon may send nothing before this client gives up on it: SILENCE_MS, or
+ * BURN_DAEMON_SILENCE_MS (whole milliseconds, at least the keepalive period; tests use it so a
+ * stopped daemon costs them seconds, not 15 s each). Client-side only: no daemon reads it.
+ */
+function silenceMs(env: NodeJS.ProcessEnv): number {
+  const ms = Number(env.BURN_DAEMON_SILENCE_MS)
+  return Number.isSafeInteger(ms) && ms >= 2 * KEEPALIVE_MS ? ms : SILENCE_MS
+}
+
 /** true: a trusted socket is there; undefined: none (a daemon is started); else why it is not used. */
 async function findSocket(paths: DaemonPaths, wait: boolean): Promise<true | string | undefined> {
   const until = Date.now() + (wait ? REQUIRE_WAIT_MS : 0)
@@ -153,7 +167,10 @@ type Failure = {hung: boolean; relayed: boolean}
  * Relays the call's frames to this process's stdout and stderr. A daemon that sends nothing,
  * not even its keepalives, for SILENCE_MS (stopped with SIGSTOP, or stuck) is given up on, as is
  * one whose connection closes before the exit code. Silence is measured from the last frame
- * handled, so time this client spent blocked writing to a slow reader never counts.
+ * handled, so time this client spent blocked writing to a slow reader never counts; nor does
+ * time this client itself was not running (a loaded machine, a SIGSTOP of the client): a timer
+ * that fires late gives the daemon a grace period instead. A timer runs before the socket's waiting bytes are
+ * read in the same loop turn, so the verdict waits one turn (setImmediate) for them.
  */
 function relay(sock: Socket, call: DaemonCall): Promise<{code: number} | {failed: Failure}> {
   return new Promise((resolve) => {
@@ -162,16 +179,20 @@ function relay(sock: Socket, call: DaemonCall): Promise<{code: number} | {failed
     let code: number | undefined
     let hung = false
     let heard = Date.now()
-    const watch = (): NodeJS.Timeout =>
-      setTimeout(
-        () => {
-          const quiet = Date.now() - heard
-          if (quiet < SILENCE_MS) return (timer = watch())
+    const silence = silenceMs(process.env)
+    const quiet = () => Date.now() - heard
+    const watch = (): NodeJS.Timeout => {
+      const due = Date.now() + silence - quiet()
+      return setTimeout(() => {
+        if (Date.now() - due > STALL_SLACK_MS) heard = Math.max(heard, Date.now() - silence + STALL_GRACE_MS)
+        if (quiet() < silence) return void (timer = watch())
+        setImmediate(() => {
+          if (quiet() < silence) return void (timer = watch())
           hung = true
           sock.destroy()
-        },
-        SILENCE_MS - (Date.now() - heard),
-      )
+        })
+      }, due - Date.now())
+    }
     let timer = watch()
     sock.on('data', (chunk: Buffer) => {
       let frames
@@ -204,7 +225,9 @@ function relay(sock: Socket, call: DaemonCall): Promise<{code: number} | {failed
  * BURN_DAEMON=require forbids it: then the call fails with exit 1, saying why.
  */
 async function abandon(f: Failure, paths: DaemonPaths, call: DaemonCall, mode: Mode): Promise<DaemonOutcome> {
-  const what = f.hung ? `the burn run daemon sent nothing for ${SILENCE_MS / 1000}s` : 'the burn run daemon stopped during the call'
+  const what = f.hung
+    ? `the burn run daemon sent nothing for ${silenceMs(process.env) / 1000}s`
+    : 'the burn run daemon stopped during the call'
   if (f.relayed || mode.required) {
     const why = f.relayed ? 'part of its output was already printed' : 'BURN_DAEMON=require'
     return {

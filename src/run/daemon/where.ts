@@ -7,8 +7,11 @@ import {RUN_CHILD} from '../bundles.js'
 // A Unix socket path holds at most 107 bytes on Linux (103 on macOS).
 const MAX_SOCKET_PATH = 100
 
-/** The variables that choose the daemon itself rather than change what a call does (BURN_DEBUG: what the client says). */
-const DAEMON_OWN = new Set(['BURN_CACHE_DIR', 'BURN_DAEMON', 'BURN_DAEMON_IDLE', 'BURN_DEBUG'])
+/**
+ * The variables that choose the daemon itself rather than change what a call does (BURN_DEBUG:
+ * what the client says; BURN_DAEMON_SILENCE_MS: how long the client waits on a silent daemon).
+ */
+const DAEMON_OWN = new Set(['BURN_CACHE_DIR', 'BURN_DAEMON', 'BURN_DAEMON_IDLE', 'BURN_DAEMON_SILENCE_MS', 'BURN_DEBUG'])
 
 /**
  * Whether a `burn run` in this environment may go through the run daemon: only BURN_DAEMON=off
