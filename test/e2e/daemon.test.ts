@@ -170,7 +170,7 @@ describe('the run daemon', () => {
         for (const env of [direct, daemonOnly]) {
           // several times through the daemon: the order must not depend on a lucky read
           for (let i = 0; i < (env === direct ? 1 : 3); i++) {
-            const r = burn(['run', 'logthen', '--engine', engine, ...args], {cacheDir: cache, env, merge: true})
+            const r = burn(['run', 'logthen', '--engine', engine, ...args, '--timeout', '60s'], {cacheDir: cache, env, merge: true})
             assert.equal(r.code, code, r.stdout.slice(-300))
             assert.equal(r.stdout.slice(0, out.length), out, `${engine} ${args} ${env === direct ? 'direct' : 'daemon'}`)
           }
@@ -180,17 +180,19 @@ describe('the run daemon', () => {
 
     it(`ends a call with its own exit code when its output's reader goes away: ${engine}`, async () => {
       await daemonUp(cache)
+      // (20000 console lines on quickjs take seconds on a loaded machine: the default 5 s is not what this tests)
+      const LONG = ['--timeout', '60s']
       for (const env of [direct, daemonOnly]) {
         const how = env === direct ? 'direct' : 'daemon'
         // stderr gone: the console lines are dropped, the result still comes
-        const a = await burnAsync(['run', 'logthen', '--engine', engine, '--input', '20000'], {
+        const a = await burnAsync(['run', 'logthen', '--engine', engine, '--input', '20000', ...LONG], {
           cacheDir: cache,
           env,
           closeOutput: ['stderr'],
         })
         assert.deepEqual([a.code, a.stdout], [0, '{"n":20000}\n'], how)
         // still counted against --max-log: the same exit 6 as with a reader
-        const b = await burnAsync(['run', 'logthen', '--engine', engine, '--input', '20000', '--max-log', '64KiB'], {
+        const b = await burnAsync(['run', 'logthen', '--engine', engine, '--input', '20000', '--max-log', '64KiB', ...LONG], {
           cacheDir: cache,
           env,
           closeOutput: ['stderr'],
@@ -201,7 +203,7 @@ describe('the run daemon', () => {
           ['20000', 0],
           ['7', 5],
         ] as const) {
-          const c = await burnAsync(['run', 'logthen', '--engine', engine, '--input', input], {
+          const c = await burnAsync(['run', 'logthen', '--engine', engine, '--input', input, ...LONG], {
             cacheDir: cache,
             env,
             closeOutput: ['stdout', 'stderr'],
@@ -452,9 +454,10 @@ describe('run daemon lifetime and scope', () => {
 
     const c2 = tmp()
     register(c2, writeScript(tmp(), 'a.js', 'module.exports = 1\n'), ['--name', 'a'])
-    burn(['run', 'a'], {cacheDir: c2, env: {BURN_DAEMON_IDLE: '500ms'}})
+    // (3 s: long enough for a loaded machine's test to see it up before it idles out)
+    burn(['run', 'a'], {cacheDir: c2, env: {BURN_DAEMON_IDLE: '3s'}})
     const p2 = await daemonUp(c2)
-    assert.ok(await gone(p2), 'daemon left when idle')
+    assert.ok(await gone(p2, 15_000), 'daemon left when idle')
     assert.deepEqual(
       daemonFiles(c2).filter((f) => f.endsWith('.sock')),
       [],
