@@ -25,7 +25,8 @@ export async function storeUsage(store: Store): Promise<StoreUsage> {
   const scan = scanStore(store.layout)
   const current = new Set(currentTags())
   const areas = Object.fromEntries(Object.entries(scan.files).map(([k, v]) => [k, sum(v)])) as Record<Area, Sum>
-  const compiled: StoreUsage['compiled'] = {}
+  // (no prototype: a compiled/ directory named __proto__ or constructor is a tag like any other)
+  const compiled: StoreUsage['compiled'] = Object.create(null) as StoreUsage['compiled']
   for (const [tag, files] of scan.compiled) compiled[tag] = {...sum(files.values()), foreign: !current.has(tag)}
   const staleMs = lockStaleMs()
   let staleLocks = 0

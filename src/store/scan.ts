@@ -158,7 +158,8 @@ export function scanStore(layout: Layout): StoreScan {
   for (const top of list(root)) {
     const e = statEntry(root, top)
     if (!e) continue
-    const area = AREAS[top]
+    // (own keys only: a file named constructor or __proto__ is just an unknown entry)
+    const area = Object.hasOwn(AREAS, top) ? AREAS[top] : undefined
     if (e.type !== 'dir') {
       s.files.other.push(e)
       continue

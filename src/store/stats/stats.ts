@@ -97,12 +97,17 @@ function totalsFrom(r: Read<Totals>, deltas: string[]): Totals {
   return {since: first ?? Date.now(), counters: {}, used: {}, merged: []}
 }
 
+/**
+ * A stats file is read from disk: a key named constructor or toString is a counter like any
+ * other (own keys only), and __proto__, which no counter is named, is dropped.
+ */
 function addDelta(into: Totals, d: Delta): void {
+  const own = (o: Counters, k: string) => (Object.hasOwn(o, k) ? o[k] : 0)
   for (const [k, v] of Object.entries(d.counters ?? {})) {
-    if (typeof v === 'number' && Number.isFinite(v)) into.counters[k] = (into.counters[k] ?? 0) + v
+    if (k !== '__proto__' && typeof v === 'number' && Number.isFinite(v)) into.counters[k] = own(into.counters, k) + v
   }
   for (const [h, t] of Object.entries(d.used ?? {})) {
-    if (typeof t === 'number' && t > (into.used[h] ?? 0)) into.used[h] = t
+    if (h !== '__proto__' && typeof t === 'number' && t > own(into.used, h)) into.used[h] = t
   }
 }
 

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict'
 import {chmodSync, existsSync, lstatSync, readFileSync, truncateSync, writeFileSync} from 'node:fs'
 import {join} from 'node:path'
 import {describe, it} from 'node:test'
-import {currentTags} from '../../../src/maintenance/disk-usage.js'
+import {currentTags, storeUsage} from '../../../src/maintenance/disk-usage.js'
 import {
   checkCompiled,
   checkEngineRecords,
@@ -20,6 +20,7 @@ import {
   reportDamagedSources,
   VERIFY_STEPS,
   verifyContext,
+  verifyStore,
   type Problem,
   type VerifyContext,
   type VerifyOptions,
@@ -409,5 +410,32 @@ describe('verify: store.json', () => {
     await judgeStoreJson(blocked)
     assert.equal(blocked.found[0].action, 'none: not format-1 content (elsewhere.db); move it away or pass another --cache-dir')
     assert.equal(blocked.found[0].repair, undefined)
+  })
+
+  // Entries are named by whoever wrote into the store: a name that is also an Object member
+  // (constructor, __proto__, toString) is an unknown entry, a tag or a name like any other.
+  it('the walk, verify and the usage report take entries named constructor, __proto__ or toString as any other', async () => {
+    const {store, root} = await twoScripts()
+    const odd = ['constructor', '__proto__', 'toString']
+    for (const n of odd) {
+      put(join(root, n, 'x'), 'junk')
+      put(join(root, 'compiled', n, 'y'), 'junk')
+      put(join(root, 'names', n), 'junk\n')
+    }
+    put(join(root, 'hasOwnProperty'), 'junk')
+    const report = await verifyStore(root)
+    const at = (kind: string) =>
+      report.problems
+        .filter((p) => p.kind === kind)
+        .map((p) => p.path)
+        .sort()
+    assert.deepEqual(at('misplaced'), odd.map((n) => `compiled/${n}/y`).sort())
+    assert.deepEqual(at('bad-alias'), odd.map((n) => `names/${n}`).sort())
+    const usage = await storeUsage(store)
+    assert.deepEqual(Object.keys(usage.compiled).sort(), [...odd, v8Tag()].sort())
+    // (its file is misplaced: a tag directory holds <ab>/<hash> files)
+    assert.deepEqual(usage.compiled.__proto__, {files: 0, bytes: 0, diskBytes: 0, foreign: true})
+    // (their 4 files, with store.json and CACHEDIR.TAG)
+    assert.equal(usage.areas.other.files, 6)
   })
 })

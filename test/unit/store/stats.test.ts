@@ -48,3 +48,21 @@ describe('shared counters', () => {
     assert.deepEqual(s.used, {h1: 123})
   })
 })
+
+describe('names that are Object.prototype keys', () => {
+  it('a stats file whose keys are constructor or toString counts them as counters, not as Object members; __proto__ is dropped', async () => {
+    const store = (await openStore(tmp(), {create: true}))!
+    for (let i = 0; i < 2; i++) {
+      await recordStats(store.layout, {
+        counters: JSON.parse('{"constructor": 2, "toString": 1, "__proto__": 5, "n": 1}'),
+        used: JSON.parse('{"constructor": 7}'),
+      })
+    }
+    const once = await readStats(store.layout)
+    assert.deepEqual(JSON.stringify(once.counters), '{"constructor":4,"toString":2,"n":2}')
+    assert.equal(once.used.constructor, 7)
+    await compactStats(store.layout, {force: true})
+    const folded = await readStats(store.layout)
+    assert.deepEqual(JSON.stringify(folded.counters), '{"constructor":4,"toString":2,"n":2}')
+  })
+})
