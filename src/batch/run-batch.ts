@@ -4,6 +4,7 @@ import {runTarget} from '../store/engine-trust.js'
 import {recordStats} from '../store/stats/stats.js'
 import {checkScriptDirs, type Store} from '../store/store.js'
 import {DEFAULT_CHUNK_BYTES, DEFAULT_CHUNK_ROWS} from '../cli/batch-defaults.js'
+import {refuseFuel} from '../cli/limits.js'
 import {openRows, type RowSource} from './input.js'
 import {addCounters, ChunkPipeline, type Script, type Tally} from './pipeline.js'
 import {RowSink} from './sink.js'
@@ -42,6 +43,7 @@ export async function runBatch(store: Store, opts: BatchOptions): Promise<BatchO
     hash = target.hash
     summary.hash = hash
     summary.engine = target.engine
+    refuseFuel(opts.limits.fuel, target.engine)
     const runners = (pool = opts.pool(target.engine))
     const script = checkedScript(store, target)
     source = await openRows({

@@ -7,17 +7,24 @@ import {DEFAULT_LIMITS, MEMORY_FLOOR_BYTES, type LimitFlags} from './limit-defau
 export {DEFAULT_LIMITS, type LimitFlags}
 
 export function parseLimits(flags: LimitFlags, engine?: string): Limits {
-  // Fuel is an instruction count only QuickJS can keep; silently ignoring it on v8 would
-  // let a user believe a budget holds that does not.
-  if (flags.fuel !== undefined && engine !== undefined && engine !== 'quickjs') {
-    throw usageError('--fuel applies to the quickjs engine only; add --engine quickjs, or use --timeout on v8')
-  }
+  if (engine !== undefined) refuseFuel(flags.fuel, engine)
   return {
     timeoutMs: parseDuration(flags.timeout ?? DEFAULT_LIMITS.timeout, '--timeout'),
     memoryBytes: parseMemory(flags.memory ?? DEFAULT_LIMITS.memory),
     fuel: flags.fuel === undefined ? undefined : parseCount(flags.fuel, '--fuel'),
     maxOutputBytes: parseSize(flags['max-output'] ?? DEFAULT_LIMITS.maxOutput, '--max-output'),
     maxLogBytes: parseSize(flags['max-log'] ?? DEFAULT_LIMITS.maxLog, '--max-log'),
+  }
+}
+
+/**
+ * Fuel is an instruction count only QuickJS can keep; silently ignoring it on v8 would let a
+ * user believe a budget holds that does not. (`engine`: the one the call runs on, which may be
+ * known only once the script is resolved: its registered engine.)
+ */
+export function refuseFuel(fuel: unknown, engine: string): void {
+  if (fuel !== undefined && engine !== 'quickjs') {
+    throw usageError('--fuel applies to the quickjs engine only; add --engine quickjs, or use --timeout on v8')
   }
 }
 

@@ -276,6 +276,20 @@ const cases: Case[] = [
     err: 'Error: --fuel applies to the quickjs engine only; add --engine quickjs, or use --timeout on v8\n',
   },
   {
+    name: 'fuel on a batch of a v8 script (its registered engine)',
+    args: ['batch', 'rows', '--fuel', '1000'],
+    input: '[1]',
+    code: 2,
+    err: 'Error: --fuel applies to the quickjs engine only; add --engine quickjs, or use --timeout on v8\n',
+  },
+  {
+    name: 'fuel on a batch with --engine v8',
+    args: ['batch', 'rows', '--engine', 'v8', '--fuel', '1000'],
+    input: '[1]',
+    code: 2,
+    err: 'Error: --fuel applies to the quickjs engine only; add --engine quickjs, or use --timeout on v8\n',
+  },
+  {
     name: 'a zero max-output',
     args: ['run', 'ok', '--max-output', '0'],
     code: 2,
