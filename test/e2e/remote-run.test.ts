@@ -171,29 +171,35 @@ test('the run daemon cools down after a remote failed: calls during it do not wa
   assert.deepEqual([first.code, first.stdout, first.stderr], [0, '{"local":1}\n', ''])
   // stopped (SIGSTOP): it accepts connections and never answers
   server.process.kill('SIGSTOP')
-  const [failed, waited] = await timed(() => call(H1))
-  const failedAt = Date.now()
-  assert.deepEqual(
-    [failed.code, failed.stdout, failed.stderr],
-    [3, '', warning(server.url, 'no answer within 6500 ms (connecting)') + notFound(H1)],
-  )
-  assert.ok(waited >= 6000, `the failing call waited ${waited} ms`)
-  for (const ref of [H2, H3]) {
-    const [r, took] = await timed(() => call(ref))
-    assert.equal(r.code, 3, r.stderr)
-    assert.equal(r.stdout, '')
-    const left = /not asked for (\d+) s more/.exec(r.stderr)?.[1] ?? '?'
-    assert.equal(r.stderr, cooling(server.url, left, 'no answer within 6500 ms (connecting)') + notFound(ref))
-    assert.ok(Number(left) >= 1 && Number(left) <= 12, r.stderr)
-    // bounded: far below the 6 s a call that asked the stopped server would wait
-    assert.ok(took < 5000, `a call during the cooldown took ${took} ms`)
+  let failedAt: number
+  let s: Record<string, number>
+  try {
+    const [failed, waited] = await timed(() => call(H1))
+    failedAt = Date.now()
+    assert.deepEqual(
+      [failed.code, failed.stdout, failed.stderr],
+      [3, '', warning(server.url, 'no answer within 6500 ms (connecting)') + notFound(H1)],
+    )
+    assert.ok(waited >= 6000, `the failing call waited ${waited} ms`)
+    for (const ref of [H2, H3]) {
+      const [r, took] = await timed(() => call(ref))
+      assert.equal(r.code, 3, r.stderr)
+      assert.equal(r.stdout, '')
+      const left = /not asked for (\d+) s more/.exec(r.stderr)?.[1] ?? '?'
+      assert.equal(r.stderr, cooling(server.url, left, 'no answer within 6500 ms (connecting)') + notFound(ref))
+      assert.ok(Number(left) >= 1 && Number(left) <= 12, r.stderr)
+      // bounded: far below the 6 s a call that asked the stopped server would wait
+      assert.ok(took < 5000, `a call during the cooldown took ${took} ms`)
+    }
+    // (the calls above must have fallen inside the cooldown for this test to mean anything)
+    assert.ok(Date.now() - failedAt < COOLDOWN_MS - 1000, `the cooldown calls ended ${Date.now() - failedAt} ms after the failure`)
+    s = stats(D)
+    assert.deepEqual([s['remote.errors'], s['remote.skipped'], s['remote.hits']], [1, 2, undefined])
+  } finally {
+    // (a failed assertion must not leave a stopped server, which the fixture's stop() would wait on forever)
+    server.process.kill('SIGCONT')
   }
-  // (the calls above must have fallen inside the cooldown for this test to mean anything)
-  assert.ok(Date.now() - failedAt < COOLDOWN_MS - 1000, `the cooldown calls ended ${Date.now() - failedAt} ms after the failure`)
-  let s = stats(D)
-  assert.deepEqual([s['remote.errors'], s['remote.skipped'], s['remote.hits']], [1, 2, undefined])
   // restarted: the stopped server goes, a new one takes its port, and is warmed again
-  server.process.kill('SIGCONT')
   await server.stop()
   const again = await startRedis({port: server.port})
   warm(again)
