@@ -9,6 +9,7 @@ import {checkEngine, type EngineName} from '../engines/tag.js'
 import {describeError, notFoundError, usageError} from '../util/errors.js'
 import {parseLimits, type LimitFlags} from '../cli/limits.js'
 import {openStore} from '../store/store.js'
+import {remoteOrWarn} from '../store/remote/lookup.js'
 import {parseSpecArgv} from '../cli/argv.js'
 import {startBatchProgress, summaryLine} from './progress.js'
 import {errorJson, renderError} from '../cli/render.js'
@@ -41,7 +42,10 @@ export async function batchCommand(ref: string, flags: BatchFlags): Promise<void
   if (flags['input-file'] === undefined && process.stdin.isTTY) {
     throw usageError('no input: pipe rows into stdin or pass --input-file <file>')
   }
-  const store = await openStore(flags['cache-dir'] ?? defaultCacheDir(), {create: false})
+  const cacheDir = flags['cache-dir'] ?? defaultCacheDir()
+  let store = await openStore(cacheDir, {create: false})
+  // (a missing store is an empty one when the shared remote cache could have the script, as for `burn run`)
+  if (!store && remoteOrWarn() !== undefined) store = await openStore(cacheDir, {create: true})
   if (!store) throw notFoundError(`no script matches ${JSON.stringify(ref)}; the store is empty: \`burn register <file>\` adds one`, {ref})
   // Runners start once the script's engine is known (its registered one, without --engine),
   // while the input is opened: one now, the others as chunks come (3 chunks never start more than 3).

@@ -1,6 +1,6 @@
 import type {RunnerPool} from '../runners/pool.js'
 import {engineTag, type EngineName} from '../engines/tag.js'
-import {runTarget} from '../store/engine-trust.js'
+import {afterFetchedRun, runTargetOrFetch, type RemoteUse} from '../store/remote/lookup.js'
 import {recordStats} from '../store/stats/stats.js'
 import {checkScriptDirs, type Store} from '../store/store.js'
 import {DEFAULT_CHUNK_BYTES, DEFAULT_CHUNK_ROWS} from '../cli/batch-defaults.js'
@@ -34,12 +34,15 @@ export async function runBatch(store: Store, opts: BatchOptions): Promise<BatchO
   let source: RowSource | undefined
   let pipeline: ChunkPipeline<RowSink> | undefined
   let thrown: Error | undefined
+  let remote: RemoteUse | undefined
   const removeSignals = onSignals(() => {
     pipeline?.out.abortSync()
     pool?.close()
   })
   try {
-    const target = await runTarget(store, opts.ref, opts.engine)
+    // A local miss of a full hash or a name asks the shared remote cache, as `burn run` does.
+    const target = await runTargetOrFetch(store, store.layout.root, opts.ref, opts.engine)
+    remote = target.remote
     hash = target.hash
     summary.hash = hash
     summary.engine = target.engine
@@ -69,6 +72,8 @@ export async function runBatch(store: Store, opts: BatchOptions): Promise<BatchO
     await Promise.all(tally.settling)
     summary.elapsedMs = performance.now() - t0
     if (hash) await recordBatchStats(store, hash, tally)
+    // (its remote counters, and a compiled form made here that the remote lacked, published)
+    if (remote) await afterFetchedRun(store, remote).catch(() => {})
   }
   return {summary, error: pipeline?.fatal ?? thrown}
 }

@@ -3,6 +3,7 @@
 // node:util parseArgs without loading oclif at all. One definition, two parsers, no drift.
 import {DEFAULT_CHUNK_BYTES, DEFAULT_CHUNK_ROWS} from './batch-defaults.js'
 import {DEFAULT_LIMITS, MEMORY_FLOOR_BYTES} from './limit-defaults.js'
+import {REMOTE_MODES} from '../store/remote/config.js'
 
 export interface FlagSpec {
   type: 'string' | 'boolean' | 'integer'
@@ -59,6 +60,20 @@ export const limitSpec: Spec = {
   fuel: {type: 'string', helpValue: '<n>', description: 'Deterministic instruction budget (quickjs engine; default: unlimited).'},
   'max-output': {type: 'string', helpValue: '<size>', description: `Largest result JSON, in bytes (default ${DEFAULT_LIMITS.maxOutput}).`},
   'max-log': {type: 'string', helpValue: '<size>', description: `Largest console output of the script (default ${DEFAULT_LIMITS.maxLog}).`},
+}
+
+/** The shared remote cache (README, "Shared remote cache"); override BURN_REMOTE and BURN_REMOTE_MODE. */
+export const remoteSpec: Spec = {
+  remote: {
+    type: 'string',
+    helpValue: '<url>',
+    description: 'Shared remote cache: redis://[user@]host[:port][/db], rediss://... or unix:///path (default: BURN_REMOTE).',
+  },
+  'remote-mode': {
+    type: 'string',
+    options: [...REMOTE_MODES],
+    description: 'read-write publishes what is stored; read-only only fetches; off never connects (default: BURN_REMOTE_MODE, read-write).',
+  },
 }
 
 export const runSpec: Spec = {

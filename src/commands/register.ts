@@ -15,6 +15,9 @@ import {DEFAULT_MAX_SOURCE, expandSources, sourceTooLarge} from '../register/sou
 import {openStore} from '../store/store.js'
 import {formatSize, parseSize} from '../util/units.js'
 
+/** The status column, one width (fetched: the compiled form came from the shared remote cache). */
+const STATUS = {hit: 'hit     ', compiled: 'compiled', fetched: 'fetched '}
+
 export default class Register extends BurnCommand {
   static summary = 'Hash, compile and store scripts; print their hashes.'
   static description = `Each source is stored under the SHA-256 of its exact bytes (the same as sha256sum) and compiled once per engine, \
@@ -76,7 +79,7 @@ with --engine quickjs never runs on v8 until it is registered again with --engin
       for (const it of items) {
         if (it.ok) {
           const o = it.outcome
-          this.log(`${o.hash}  ${o.status === 'hit' ? 'hit     ' : 'compiled'}  ${o.name ?? '-'}  ${o.file}`)
+          this.log(`${o.hash}  ${STATUS[o.status]}  ${o.name ?? '-'}  ${o.file}`)
         } else {
           process.stderr.write(`Error: ${it.failure.message}\n`)
         }

@@ -2,8 +2,8 @@ import {Args} from '@oclif/core'
 import {BurnCommand} from '../oclif/base-command.js'
 import {oclifFlags} from '../oclif/flags.js'
 import {runDirect} from '../run/direct.js'
-import {runRequest} from '../run/request.js'
-import {runSpec} from '../cli/spec.js'
+import {applyRemoteFlags, runRequest} from '../run/request.js'
+import {remoteSpec, runSpec} from '../cli/spec.js'
 
 export default class Run extends BurnCommand {
   static summary = 'Run a registered script with JSON in and JSON out.'
@@ -16,11 +16,13 @@ script's console output goes to stderr. With --json the output is {"hash", "cach
     `echo '[1,2,3]' | <%= config.bin %> run sum --timeout 500ms --memory 64MiB`,
   ]
   static args = {script: Args.string({required: true, description: 'hash, unique prefix or name'})}
-  static flags = oclifFlags(runSpec)
+  static flags = oclifFlags({...runSpec, ...remoteSpec})
 
   async run(): Promise<void> {
     const {args, flags} = await this.parse(Run)
     // The same request and supervised child as the fast path (bin/run.js); it prints its own output.
-    process.exitCode = await runDirect(runRequest(args.script, {...flags, json: this.jsonEnabled()}))
+    const req = runRequest(args.script, {...flags, json: this.jsonEnabled()})
+    applyRemoteFlags(flags)
+    process.exitCode = await runDirect(req)
   }
 }

@@ -10,7 +10,7 @@ import type {CounterDelta} from '../store/stats/counters.js'
 import {recordStats} from '../store/stats/stats.js'
 import type {Store} from '../store/store.js'
 import type {RemoteFlags} from '../store/remote/config.js'
-import {publishRegistered} from '../store/remote/lookup.js'
+import {registerRemote} from '../store/remote/lookup.js'
 
 export interface RegisterFailure {
   file: string
@@ -37,6 +37,8 @@ export async function registerMany(
   const pool = new RunnerPool(size, opts.engine ?? 'v8')
   const counters: RegisterCounters = {hits: 0, misses: 0, compiles: 0, compileFailures: 0, compileMs: 0}
   const items: RegisterItem[] = new Array(inputs.length)
+  // A local miss asks the shared remote cache for its compiled form before compiling it.
+  const remote = registerRemote(opts.remote)
   let done = 0
   const one = async (input: SourceInput, i: number) => {
     try {
@@ -44,7 +46,7 @@ export async function registerMany(
       const outcome = await registerSource(
         store,
         pool,
-        {source, file: input.file, name: opts.name, engine: opts.engine, limits: opts.limits},
+        {source, file: input.file, name: opts.name, engine: opts.engine, limits: opts.limits, fetchCompiled: remote.compiled},
         counters,
       )
       items[i] = {ok: true, outcome}
@@ -65,7 +67,7 @@ export async function registerMany(
   }
   // What was stored goes to the shared remote cache too (read-write mode; nothing without one).
   const stored = items.flatMap((it) => (it?.ok ? [{hash: it.outcome.hash, names: it.outcome.name ? [it.outcome.name] : []}] : []))
-  await publishRegistered(store, stored, opts.remote)
+  await remote.finish(store, stored)
   return items
 }
 

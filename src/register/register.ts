@@ -22,7 +22,8 @@ export interface RegisterOutcome {
   engine: EngineName
   /** Every engine the script is now registered for (trust.ts). */
   engines: EngineName[]
-  status: 'hit' | 'compiled'
+  /** fetched: its compiled form came from the shared remote cache instead of a compile. */
+  status: 'hit' | 'compiled' | 'fetched'
   waited: boolean
   compileMs: number
   bytes: number
@@ -46,7 +47,7 @@ export interface RegisterCounters {
 export async function registerSource(
   store: Store,
   pool: RunnerPool,
-  opts: {source: Uint8Array; file: string; name?: string; engine?: EngineName; limits: Limits},
+  opts: {source: Uint8Array; file: string; name?: string; engine?: EngineName; limits: Limits; fetchCompiled?: FetchCompiled},
   counters: RegisterCounters,
 ): Promise<RegisterOutcome> {
   const {layout} = store
@@ -75,30 +76,46 @@ export async function registerSource(
   })
 }
 
-/** A miss: compile in a runner, then write the record, the source and the compiled form, in that order. */
+/** The shared remote cache's verified compiled form of a source (store/remote/lookup.ts registerRemote). */
+export type FetchCompiled = (want: {engine: EngineName; tag: string; hash: string; source: Uint8Array}) => Promise<Buffer | undefined>
+
+/**
+ * A miss: the remote's compiled form, else a compile in a runner; then write the record, the
+ * source and the compiled form, in that order. Only a v8 form is fetched (sealed, so it is as
+ * trusted as the key): a quickjs form is a marker whose compile is register's syntax check,
+ * which a remote must not be able to skip (a script with a syntax error would register).
+ */
 async function compileAndStore(
   store: Store,
   pool: RunnerPool,
-  opts: {source: Uint8Array; file: string; limits: Limits; hash: string; engine: EngineName; tag: string},
+  opts: {source: Uint8Array; file: string; limits: Limits; hash: string; engine: EngineName; tag: string; fetchCompiled?: FetchCompiled},
   counters: RegisterCounters,
 ): Promise<Pick<RegisterOutcome, 'engines' | 'status' | 'compileMs'>> {
   const {layout} = store
   const {hash, engine, tag} = opts
   counters.misses++
-  const result = await pool.exec({op: 'compile', engine, tag, hash, source: opts.source, filename: opts.file, limits: opts.limits})
-  if (!result.ok) {
-    counters.compileFailures++
-    throw engineError(result.error, {file: opts.file})
+  const fetched = engine === 'v8' ? await opts.fetchCompiled?.({engine, tag, hash, source: opts.source}) : undefined
+  let compileMs = 0
+  let cachedData: Uint8Array | undefined
+  if (fetched === undefined) {
+    const result = await pool.exec({op: 'compile', engine, tag, hash, source: opts.source, filename: opts.file, limits: opts.limits})
+    if (!result.ok) {
+      counters.compileFailures++
+      throw engineError(result.error, {file: opts.file})
+    }
+    counters.compiles++
+    counters.compileMs += compileMs = result.compileMs
+    cachedData = result.cachedData ?? new Uint8Array(0)
   }
-  counters.compiles++
-  counters.compileMs += result.compileMs
   faultPoint('register:compiled')
   const engines = await recordEngine(layout, hash, engine, () => writeObject(store, hash, opts.source))
   faultPoint('register:object-written')
-  await publishCompiled(layout, tag, hash, opts.source, result.cachedData ?? new Uint8Array(0))
+  // (a fetched form is a whole artifact already, checked against this very source)
+  if (fetched !== undefined) await writeAtomic(layout.tmpDir, layout.compiled(tag, hash), fetched, 'compiled')
+  else await publishCompiled(layout, tag, hash, opts.source, cachedData!)
   // (a source kept from before, e.g. registered for the other engine, is marked used too)
   await touch(layout.object(hash))
-  return {engines, status: 'compiled', compileMs: result.compileMs}
+  return {engines, status: fetched === undefined ? 'compiled' : 'fetched', compileMs}
 }
 
 /**

@@ -11,6 +11,7 @@ import {Layout} from '../store/layout.js'
 import {prettyJson} from '../util/pretty.js'
 import {runScript} from '../store/outcome.js'
 import {afterFetchedRun, runTargetOrFetch} from '../store/remote/lookup.js'
+import {onRemoteFailure, remoteCoolingDown} from '../store/remote/session.js'
 import {openStore} from '../store/store.js'
 import {processStdin, readInput, readStdin, type StdinSource} from '../cli/input.js'
 import {renderError} from '../cli/render.js'
@@ -18,7 +19,7 @@ import {usageError} from '../util/errors.js'
 import {fromChildArgs, inputFlags, type RunRequest} from './request.js'
 import {encodeEvents, EVENTS_FD, type RunEvent} from './events.js'
 import {announceStdout, writeAllSync} from '../util/write-sync.js'
-import type {DaemonCall, PooledHint} from './daemon/frames.js'
+import type {DaemonCall, PooledHint, RunnerNote} from './daemon/frames.js'
 import {watchParent} from '../runners/parent-death.js'
 
 // Dies with its supervisor (the burn run or the run daemon), even in the middle of a sync loop.
@@ -38,6 +39,10 @@ function tellIfHeard(event: RunEvent): void {
     // no parent listening
   }
 }
+
+// A remote that fails here is left alone by the run daemon for a while (its cooldown): runners
+// are one call each, so this process's own "off until it ends" would not outlive the call.
+onRemoteFailure((why) => tellIfHeard({kind: 'remote-failed', why}))
 
 announceStdout((stderrBytes, stdoutAt) => tellIfHeard({kind: 'stdout-next', stderrBytes, stdoutAt}))
 
@@ -146,7 +151,11 @@ async function pooled(hintArg: string | undefined): Promise<number> {
   await warm.catch(() => {})
   // stdin closed without a request: the daemon is shutting down
   if (text === '') return 0
-  const call = JSON.parse(text) as DaemonCall
+  // the daemon's line for this runner (RunnerNote), then the client's request as it came
+  const nl = text.indexOf('\n')
+  const note = JSON.parse(text.slice(0, nl)) as RunnerNote
+  if (note.remoteCooldown) remoteCoolingDown(note.remoteCooldown.why, note.remoteCooldown.leftMs)
+  const call = JSON.parse(text.slice(nl + 1)) as DaemonCall
   process.chdir(call.cwd)
   return main(call.run, {isTTY: call.stdin === null, read: async () => call.stdin ?? ''})
 }

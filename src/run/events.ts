@@ -18,6 +18,8 @@ export type RunEvent =
   | {kind: 'stdout-next'; stderrBytes: number; stdoutAt: number}
   /** the call is over with this exit code; the child only tears down after it (`x <code>`) */
   | {kind: 'exit'; code: number}
+  /** the shared remote cache failed, why (its words URI-encoded: one word of ASCII): the run daemon cools down (`r <why>`) */
+  | {kind: 'remote-failed'; why: string}
 
 function line(e: RunEvent): string {
   switch (e.kind) {
@@ -31,6 +33,8 @@ function line(e: RunEvent): string {
       return `o ${e.stderrBytes} ${e.stdoutAt}\n`
     case 'exit':
       return `x ${e.code}\n`
+    case 'remote-failed':
+      return `r ${encodeURIComponent(e.why)}\n`
   }
 }
 
@@ -44,7 +48,16 @@ function decode(text: string): RunEvent | undefined {
   if (letter === 'e') return {kind: 'ended'}
   if (letter === 'o') return {kind: 'stdout-next', stderrBytes: Number(a), stdoutAt: Number(b)}
   if (letter === 'x') return {kind: 'exit', code: Number(a)}
+  if (letter === 'r') return {kind: 'remote-failed', why: safeDecode(a ?? '')}
   return undefined
+}
+
+function safeDecode(text: string): string {
+  try {
+    return decodeURIComponent(text)
+  } catch {
+    return text
+  }
 }
 
 /** Splits the descriptor's byte stream back into events (lines cut anywhere are joined first). */

@@ -1,7 +1,7 @@
 import {renderError} from '../cli/render.js'
 import {runViaDaemon} from './daemon/client.js'
 import {runDirect} from './direct.js'
-import {parseRunArgv, runRequest, type RunRequest} from './request.js'
+import {applyRemoteFlags, parseRunArgv, runRequest, type RunRequest} from './request.js'
 
 /*
  * `burn run` without oclif: loading @oclif/core costs about 90 ms, more than the whole run of
@@ -16,6 +16,7 @@ export async function fastRun(argv: string[]): Promise<number | undefined> {
   let req: RunRequest
   try {
     req = runRequest(parsed.ref, parsed.flags)
+    applyRemoteFlags(parsed.flags)
   } catch (error) {
     return renderError(error, Boolean(parsed.flags.json))
   }

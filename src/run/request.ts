@@ -1,6 +1,6 @@
 import {parseSpecArgv} from '../cli/argv.js'
 import {parseLimits, type LimitFlags} from '../cli/limits.js'
-import {cacheDirSpec, runSpec} from '../cli/spec.js'
+import {cacheDirSpec, remoteSpec, runSpec} from '../cli/spec.js'
 import type {Limits} from '../engines/protocol.js'
 import type {EngineName} from '../engines/tag.js'
 import {defaultCacheDir} from '../store/cache-dir.js'
@@ -12,6 +12,8 @@ export interface RunFlags extends LimitFlags {
   engine?: string
   json?: boolean
   'cache-dir'?: string
+  remote?: string
+  'remote-mode'?: string
 }
 
 /** Where a call's input JSON comes from (cli/input.ts reads it). */
@@ -51,7 +53,7 @@ export interface RunRequest {
 
 /** `burn run`'s arguments without oclif; undefined when oclif must answer (help, any parse error: its usage messages). */
 export function parseRunArgv(argv: string[]): {ref: string; flags: RunFlags} | undefined {
-  return parseSpecArgv(argv, {...runSpec, ...cacheDirSpec}) as {ref: string; flags: RunFlags} | undefined
+  return parseSpecArgv(argv, {...runSpec, ...cacheDirSpec, ...remoteSpec}) as {ref: string; flags: RunFlags} | undefined
 }
 
 /** The request of `burn run <ref>` with these flags; throws the usage error of a bad limit. */
@@ -67,6 +69,19 @@ export function runRequest(ref: string, flags: RunFlags): RunRequest {
     cacheDir: flags['cache-dir'] ?? defaultCacheDir(),
     output: flags.json ? 'json' : flags.pretty ? 'pretty' : 'plain',
   }
+}
+
+/**
+ * --remote and --remote-mode act exactly as BURN_REMOTE and BURN_REMOTE_MODE do, because they
+ * become them, in this process's environment, before the call goes anywhere: the run daemon's
+ * key (daemon/where.ts) holds every BURN_* variable, so a call with another remote reaches a
+ * daemon of its own (and its own cooldown), and the run child, direct or the daemon's, reads
+ * its remote from that environment. The URL, password included, is never put in the request
+ * (a direct child's arguments, which `ps` shows to every user, or the daemon's request frame).
+ */
+export function applyRemoteFlags(flags: RunFlags, env: NodeJS.ProcessEnv = process.env): void {
+  if (flags.remote !== undefined) env.BURN_REMOTE = flags.remote
+  if (flags['remote-mode'] !== undefined) env.BURN_REMOTE_MODE = flags['remote-mode']
 }
 
 function inputSource(flags: RunFlags): InputSource {

@@ -23,6 +23,8 @@ export interface SuperviseOptions {
    * order, so a client's `2>&1` reads as a direct run's.
    */
   stdoutOrder?: (stdoutAt: number, stderrBytes: number) => void
+  /** The shared remote cache failed in the child (the run daemon leaves it alone for a while). */
+  onRemoteFailed?: (why: string) => void
   /** The caller went away and killed the child itself: no breach to report or count. */
   cancelled?: () => boolean
 }
@@ -50,6 +52,7 @@ export async function superviseRun(child: ChildProcess, req: RunRequest, opts: S
         opts.onEnded?.()
       } else if (e.kind === 'stdout-next') opts.stdoutOrder?.(e.stdoutAt, e.stderrBytes)
       else if (e.kind === 'exit') reported(e.code)
+      else if (e.kind === 'remote-failed') opts.onRemoteFailed?.(e.why)
       else if (e.kind === 'resolved') {
         engine = e.engine
         opts.onScript?.(e.engine, e.hash)

@@ -58,6 +58,15 @@ export interface PooledHint {
   quickjs?: Limits
 }
 
+/**
+ * What the daemon knows that its client does not, written to a pooled runner's stdin as one
+ * line of JSON before the call: the shared remote cache failed for an earlier call and is in
+ * its cooldown (store/remote/config.ts DEFAULT_COOLDOWN_MS) for `leftMs` more.
+ */
+export interface RunnerNote {
+  remoteCooldown?: {why: string; leftMs: number}
+}
+
 /** A frame as its header and its body: written one after the other, the body is never copied. */
 export function frameParts(type: FrameType, payload: Buffer | string): [Buffer, Buffer] {
   const body = typeof payload === 'string' ? Buffer.from(payload) : payload

@@ -18,7 +18,8 @@ import {Layout} from '../../store/layout.js'
 import type {RunRequest} from '../request.js'
 import {childClosed} from '../spawn.js'
 import {superviseRun} from '../supervisor.js'
-import {frame, FrameReader, frameParts, KEEPALIVE_MS, parseCall, type DaemonCall, type PooledHint} from './frames.js'
+import {remoteCooldownMs} from '../../store/remote/config.js'
+import {frame, FrameReader, frameParts, KEEPALIVE_MS, parseCall, type DaemonCall, type PooledHint, type RunnerNote} from './frames.js'
 import {OutputRelay} from './relay.js'
 import {RUN_CHILD} from '../bundles.js'
 
@@ -103,6 +104,21 @@ class PooledChildren {
 }
 
 const pool = new PooledChildren()
+
+/**
+ * The shared remote cache failed for a call (a runner said so): each runner is a process of
+ * its own, so the daemon remembers it, and the runners of the calls that come before `until`
+ * do not ask the remote (each says so on stderr); the first call after asks it again.
+ */
+const COOLDOWN_MS = remoteCooldownMs(process.env)
+let remoteDown: {why: string; until: number} | undefined
+
+function runnerNote(): string {
+  const leftMs = remoteDown === undefined ? 0 : remoteDown.until - Date.now()
+  if (leftMs <= 0) remoteDown = undefined
+  const note: RunnerNote = remoteDown === undefined ? {} : {remoteCooldown: {why: remoteDown.why, leftMs}}
+  return JSON.stringify(note) + '\n'
+}
 let active = 0
 let idleTimer: NodeJS.Timeout | undefined
 let stopping = false
@@ -143,6 +159,7 @@ async function call(conn: Socket, req: RunRequest, raw: Buffer): Promise<void> {
     }
   })
   const relay = new OutputRelay(child, send, conn)
+  child.stdin!.write(runnerNote())
   child.stdin!.end(raw)
   // A call can be silent for its whole --timeout and more (a runner's start, a loaded machine):
   // keepalive frames tell the client this daemon still works on it (client.ts SILENCE_MS). None
@@ -160,6 +177,7 @@ async function call(conn: Socket, req: RunRequest, raw: Buffer): Promise<void> {
     // The engine the runner resolved (the script's registered one), not the flag: a call without
     // --engine on a quickjs script is predicted, and its sandbox made, as quickjs. The prediction
     // only warms a runner up: each call's runner decides its engine from the store (trust.ts).
+    onRemoteFailed: (why) => (remoteDown = {why, until: Date.now() + COOLDOWN_MS}),
     onScript: (engine, hash) => pool.remember(callKey, {engine, hash}, engine === 'quickjs' ? req.limits : undefined),
     stdoutOrder: (stdoutAt, stderrBytes) => relay.order(stdoutAt, stderrBytes),
     // The next runner starts as soon as the script is done, while its result is printed and

@@ -19,6 +19,26 @@ export const DEFAULT_CONNECT_TIMEOUT_MS = 500
 export const DEFAULT_OPERATION_TIMEOUT_MS = 5000
 export const DEFAULT_PREFIX = 'burn:'
 
+/**
+ * How long a run daemon leaves a remote alone after it failed (BURN_REMOTE_COOLDOWN). A process
+ * turns a failed remote off until it ends (ccache's rule), but the daemon lives for minutes and
+ * starts one runner per call: without a cooldown each call would pay the timeout again, and
+ * with the remote off for the daemon's whole life a remote back up would go unused. 30 s is
+ * turborepo's breaker (outage_breaker.rs): long enough that a remote that is down costs one
+ * timeout per 30 s of calls, not one per call; short against a CI job, so a remote restarted
+ * mid-job is used again soon.
+ */
+export const DEFAULT_COOLDOWN_MS = 30_000
+
+/** BURN_REMOTE_COOLDOWN, or the default; a bad value is the default (the daemon has nobody to tell). */
+export function remoteCooldownMs(env: NodeJS.ProcessEnv = process.env): number {
+  try {
+    return timeout(env.BURN_REMOTE_COOLDOWN, 'BURN_REMOTE_COOLDOWN', DEFAULT_COOLDOWN_MS)
+  } catch {
+    return DEFAULT_COOLDOWN_MS
+  }
+}
+
 export interface RemoteConfig {
   /** redis://, rediss:// or unix: as given, password included: never printed (see `shown`). */
   url: string

@@ -93,17 +93,31 @@ async function fetchScript(store: Store, session: RemoteSession, hash: string, r
   const engines = trustedEngines(session, hash, binding)
   const engine = requested !== undefined && (requested === 'quickjs' || engines.includes(requested)) ? requested : preferredEngine(engines)
   const tag = engineTag(engine)
-  const compiledBytes = await session.use((b) => b.fetchCompiled(tag, hash))
-  let compiled: Buffer | undefined
-  if (compiledBytes !== undefined) {
-    c.bytesIn += compiledBytes.length
-    const artifact = engine === 'v8' ? openCompiled(compiledBytes, tag, hash, session.config.key) : compiledBytes
-    if (artifact !== undefined && (await compiledFits(artifact, tag, hash, source))) compiled = artifact
-    else c.rejected++
-  }
+  const compiled = await fetchCompiled(session, {engine, tag, hash, source})
   await storeFetched(store, {hash, source, engines, tag, compiled})
   c.hits++
   return {hash, engines, tag, compiled: compiled !== undefined}
+}
+
+/**
+ * The compiled form of `source` for (tag, hash), when the remote has one that passes every
+ * check (a v8 one sealed with BURN_REMOTE_KEY); undefined otherwise (a rejected one counted).
+ * `burn run`'s fetch and `burn register` (instead of compiling) take it from here.
+ */
+export async function fetchCompiled(
+  session: RemoteSession,
+  want: {engine: EngineName; tag: string; hash: string; source: Uint8Array},
+): Promise<Buffer | undefined> {
+  const {engine, tag, hash} = want
+  // (a v8 form is used only sealed: with no key to open a seal, nothing usable can come)
+  if (engine === 'v8' && !session.config.key) return undefined
+  const bytes = await session.use((b) => b.fetchCompiled(tag, hash))
+  if (bytes === undefined) return undefined
+  session.counters.bytesIn += bytes.length
+  const artifact = engine === 'v8' ? openCompiled(bytes, tag, hash, session.config.key) : bytes
+  if (artifact !== undefined && (await compiledFits(artifact, tag, hash, want.source))) return artifact
+  session.counters.rejected++
+  return undefined
 }
 
 /** The binding's engines when its signature holds; otherwise the sandbox only. */
@@ -117,7 +131,7 @@ function trustedEngines(session: RemoteSession, hash: string, binding: Buffer | 
 }
 
 /** Every check checkCompiled makes of a local compiled form, against the fetched source itself. */
-async function compiledFits(bytes: Buffer, tag: string, hash: string, source: Buffer): Promise<boolean> {
+async function compiledFits(bytes: Buffer, tag: string, hash: string, source: Uint8Array): Promise<boolean> {
   const xxh = await loadXxh64()
   const d = decodeArtifact(bytes, {tag, sourceHash: hash}, xxh)
   return d.ok && d.meta.sourceLength === source.length && d.meta.sourceXxh === xxh(source)

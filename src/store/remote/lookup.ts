@@ -5,7 +5,7 @@ import {runTarget} from '../engine-trust.js'
 import {FULL_HASH, isValidName} from '../layout.js'
 import {openStore, type Store} from '../store.js'
 import {remoteConfig, type RemoteConfig, type RemoteFlags} from './config.js'
-import {fetchRemote, type Fetched} from './fetch.js'
+import {fetchCompiled, fetchRemote, type Fetched} from './fetch.js'
 import {publishScripts, recordRemoteStats, type PublishItem} from './publish.js'
 import {RemoteSession} from './session.js'
 
@@ -76,16 +76,44 @@ export async function afterFetchedRun(store: Store, remote: RemoteUse): Promise<
   }
 }
 
-/** `burn register`'s publish of what it stored (read-write mode), with its names. */
-export async function publishRegistered(store: Store, items: PublishItem[], flags?: RemoteFlags): Promise<void> {
-  if (items.length === 0) return
-  const config = remoteOrWarn(flags)
-  if (config === undefined || config.mode !== 'read-write') return
-  const session = new RemoteSession(config)
-  try {
-    await publishScripts(store, session, items)
-  } finally {
-    await session.close()
-    await recordRemoteStats(store, session)
+/** `burn register`'s use of the remote: compiled forms fetched instead of compiled, then what it stored published. */
+export interface RegisterRemote {
+  /** On a local miss only: the verified compiled form of `source` for (tag, hash), if the remote has one. */
+  compiled(want: {engine: EngineName; tag: string; hash: string; source: Uint8Array}): Promise<Buffer | undefined>
+  /** Publishes what was stored (read-write mode), then records the counters. */
+  finish(store: Store, items: PublishItem[]): Promise<void>
+}
+
+/**
+ * One session for the whole register: a remote that fails while a compiled form is fetched is
+ * off for the publish too. The configuration is read only when a local miss or a publish needs
+ * it, and nothing connects before.
+ */
+export function registerRemote(flags?: RemoteFlags): RegisterRemote {
+  let session: RemoteSession | null | undefined
+  const open = (): RemoteSession | undefined => {
+    if (session === undefined) {
+      const config = remoteOrWarn(flags)
+      session = config === undefined ? null : new RemoteSession(config)
+    }
+    return session ?? undefined
+  }
+  return {
+    async compiled(want) {
+      const s = open()
+      const got = s && (await fetchCompiled(s, want))
+      if (got !== undefined) s!.counters.hits++
+      return got
+    },
+    async finish(store, items) {
+      const s = items.length > 0 ? open() : session
+      if (!s) return
+      try {
+        await publishScripts(store, s, items)
+      } finally {
+        await s.close()
+        await recordRemoteStats(store, s)
+      }
+    },
   }
 }

@@ -16,6 +16,8 @@ export interface RemoteCounters {
   misses: number
   errors: number
   rejected: number
+  /** Lookups not sent because the run daemon's cooldown was on. */
+  skipped: number
   published: number
   bytesIn: number
   bytesOut: number
@@ -24,8 +26,27 @@ export interface RemoteCounters {
 /** Remotes that failed in this process, by URL: off until it ends, whoever asks. */
 const failed = new Set<string>()
 
+/**
+ * In a run daemon's runner: the remote failed for an earlier call of the daemon, and is left
+ * alone for `leftMs` more (config.ts DEFAULT_COOLDOWN_MS). The runner does one call, so this
+ * holds for the whole process.
+ */
+let cooldown: {why: string; leftMs: number; warned: boolean} | undefined
+
+/** Told of this process's first failure of a remote (a run daemon's runner tells its daemon). */
+let failureListener: ((why: string) => void) | undefined
+
+export function onRemoteFailure(listener: (why: string) => void): void {
+  failureListener = listener
+}
+
+/** The run daemon's cooldown, as it handed it to this runner: no remote is asked in this process. */
+export function remoteCoolingDown(why: string, leftMs: number): void {
+  cooldown = {why, leftMs, warned: false}
+}
+
 export class RemoteSession {
-  readonly counters: RemoteCounters = {hits: 0, misses: 0, errors: 0, rejected: 0, published: 0, bytesIn: 0, bytesOut: 0}
+  readonly counters: RemoteCounters = {hits: 0, misses: 0, errors: 0, rejected: 0, skipped: 0, published: 0, bytesIn: 0, bytesOut: 0}
   private backend?: Promise<RemoteBackend>
   /** Why the remote failed, once it did (`remote status` reports it). */
   failure?: string
@@ -41,11 +62,12 @@ export class RemoteSession {
   }
 
   get available(): boolean {
-    return !failed.has(this.config.url)
+    return !failed.has(this.config.url) && cooldown === undefined
   }
 
   /** Runs `fn` on the backend; undefined (and the remote off) if the remote fails. */
   async use<T>(fn: (backend: RemoteBackend) => Promise<T>): Promise<T | undefined> {
+    if (cooldown !== undefined) return this.skip(cooldown)
     if (!this.available) return undefined
     try {
       this.backend ??= this.open(this.config)
@@ -62,7 +84,22 @@ export class RemoteSession {
     this.counters.errors++
     this.failure = scrub((error as Error)?.message ?? String(error), this.config)
     void this.close()
-    if (first) this.warn(`burn: remote cache ${this.config.shown} is unavailable (${this.failure}); going on with the local cache only\n`)
+    if (!first) return
+    this.warn(`burn: remote cache ${this.config.shown} is unavailable (${this.failure}); going on with the local cache only\n`)
+    failureListener?.(this.failure)
+  }
+
+  /** One warning line per process, as a failure has: the call says why it did not ask the remote. */
+  private skip(c: NonNullable<typeof cooldown>): undefined {
+    if (c.warned) return undefined
+    c.warned = true
+    this.counters.skipped++
+    const left = Math.max(1, Math.ceil(c.leftMs / 1000))
+    this.warn(
+      `burn: remote cache ${this.config.shown} is not asked for ${left} s more: it failed for an earlier call (${c.why}); ` +
+        'going on with the local cache only\n',
+    )
+    return undefined
   }
 
   /** Closes the connection (an open socket would keep a run's event loop alive). */
@@ -80,6 +117,7 @@ export class RemoteSession {
       'remote.misses': c.misses,
       'remote.errors': c.errors,
       'remote.rejected': c.rejected,
+      'remote.skipped': c.skipped,
       'remote.published': c.published,
       'remote.bytesIn': c.bytesIn,
       'remote.bytesOut': c.bytesOut,

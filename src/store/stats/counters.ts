@@ -28,6 +28,7 @@ export const COUNTERS = [
   {id: 'remote.misses', label: 'remote misses', always: false},
   {id: 'remote.errors', label: 'remote errors (then off for the process)', always: false},
   {id: 'remote.rejected', label: 'remote values rejected (failed a check)', always: false},
+  {id: 'remote.skipped', label: "remote lookups skipped (the run daemon's cooldown)", always: false},
   {id: 'remote.published', label: 'remote values published', always: false},
   {id: 'remote.bytesIn', label: 'remote bytes fetched', always: false},
   {id: 'remote.bytesOut', label: 'remote bytes published', always: false},

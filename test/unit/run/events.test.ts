@@ -35,3 +35,14 @@ describe('run child events', () => {
     assert.deepEqual(reader.push(Buffer.from('\nz 1 2\n\ns\n')), [{kind: 'exit', code: 0}, {kind: 'started'}])
   })
 })
+
+describe('the remote-failed event', () => {
+  it('carries its reason as one ASCII word, and reads back to the same words', () => {
+    const why = 'no answer within 6500 ms (connecting) é\n%'
+    const line = encodeEvents({kind: 'remote-failed', why})
+    assert.equal(line, 'r no%20answer%20within%206500%20ms%20(connecting)%20%C3%A9%0A%25\n')
+    assert.deepEqual(new RunEventReader().push(Buffer.from(line, 'latin1')), [{kind: 'remote-failed', why}])
+    // a reason that is not valid escaping is kept as it came, never a crash
+    assert.deepEqual(new RunEventReader().push(Buffer.from('r 100%\n')), [{kind: 'remote-failed', why: '100%'}])
+  })
+})

@@ -98,6 +98,7 @@ describe('counters table: every label, order and count', () => {
       ['remote.misses', 'remote misses'],
       ['remote.errors', 'remote errors (then off for the process)'],
       ['remote.rejected', 'remote values rejected (failed a check)'],
+      ['remote.skipped', "remote lookups skipped (the run daemon's cooldown)"],
       ['remote.published', 'remote values published'],
       ['remote.bytesIn', 'remote bytes fetched'],
       ['remote.bytesOut', 'remote bytes published'],

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict'
 import {describe, it} from 'node:test'
-import {redactUrl, remoteConfig, scrub} from '../../../src/store/remote/config.js'
+import {redactUrl, remoteConfig, remoteCooldownMs, scrub} from '../../../src/store/remote/config.js'
 import {openCompiled, sealCompiled, signEngines, signName, verifyEngines, verifyName} from '../../../src/store/remote/signing.js'
 
 const H = 'a'.repeat(64)
@@ -30,6 +30,15 @@ describe('remote configuration', () => {
     assert.deepEqual([c.mode, c.prefix, c.ttlSec, c.connectTimeoutMs, c.operationTimeoutMs], ['read-write', 'burn:', 7200, 500, 5000])
     assert.throws(() => remoteConfig({BURN_REMOTE: 'http://h'}), /invalid remote "http:\/\/h"/)
     assert.throws(() => remoteConfig({BURN_REMOTE: 'redis://h', BURN_REMOTE_MODE: 'rw'}), /invalid remote mode "rw"/)
+  })
+})
+
+describe('the run daemon cooldown', () => {
+  it('is 30 s by default, BURN_REMOTE_COOLDOWN otherwise, and the default for a value it cannot read', () => {
+    assert.equal(remoteCooldownMs({}), 30_000)
+    assert.equal(remoteCooldownMs({BURN_REMOTE_COOLDOWN: '12s'}), 12_000)
+    assert.equal(remoteCooldownMs({BURN_REMOTE_COOLDOWN: '250ms'}), 250)
+    assert.equal(remoteCooldownMs({BURN_REMOTE_COOLDOWN: 'soon'}), 30_000)
   })
 })
 
