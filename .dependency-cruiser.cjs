@@ -1,13 +1,13 @@
 // The dependency rule of docs/architecture.md, checked by `npm run lint`. Layers, top to bottom:
 //   commands/                           oclif commands: parse, call, render
-//   oclif/                              the base command and oclif flag glue
+//   oclif/, api/                        the base command and oclif flag glue; the library API (peers: no oclif in api/)
 //   run/, batch/, register/, maintenance/  what the commands do (peers: none imports another)
 //   cli/                                argv specs, limits parsing, rendering (no oclif)
 //   store/, runners/                    the on-disk store; runner processes and their supervision
 //   engines/                            v8 and quickjs: compile and execute one script
 //   util/                               leaf helpers
 // A module may import its own folder and any layer below its own, never one above.
-const layers = [['commands'], ['oclif'], ['run', 'batch', 'register', 'maintenance'], ['cli'], ['store', 'runners'], ['engines'], ['util']]
+const layers = [['commands'], ['oclif', 'api'], ['run', 'batch', 'register', 'maintenance'], ['cli'], ['store', 'runners'], ['engines'], ['util']]
 const folder = (f) => `^src/${f}/`
 const forbidden = []
 layers.forEach((layer, i) => {

@@ -1,9 +1,7 @@
 import {Args} from '@oclif/core'
 import {BurnCommand} from '../oclif/base-command.js'
-import {listScripts} from '../maintenance/catalog.js'
-import {readRegular} from '../util/read-regular.js'
-import {resolveScript} from '../store/resolve.js'
-import {checkScriptDirs, openStore} from '../store/store.js'
+import {showScript} from '../maintenance/catalog.js'
+import {openStore} from '../store/store.js'
 
 export default class Show extends BurnCommand {
   static summary = "Show one script's metadata and source."
@@ -13,10 +11,7 @@ export default class Show extends BurnCommand {
   async run(): Promise<unknown> {
     const {args, flags} = await this.parse(Show)
     const store = await openStore(this.cacheDir(flags), {create: false})
-    const hash = await resolveScript(store, args.script)
-    checkScriptDirs(store!.layout, hash, [])
-    const [info] = await listScripts(store!, [hash])
-    const source = (await readRegular(store!.layout.object(hash))).toString('utf8')
+    const {info, hash, source} = await showScript(store, args.script)
     if (!this.jsonEnabled()) {
       this.log(`hash:       ${hash}`)
       this.log(`names:      ${info?.names.join(', ') || '-'}`)

@@ -49,6 +49,8 @@ export type Job =
       rowSeparator?: string
       inputBytes?: Uint8Array
       inputRange?: InputRange
+      // the API's warm pool: keep the module instance for later calls, at most `keep` scripts per runner (LRU)
+      keep?: number
     }
 
 /** Where a run job's script lives: what a runner may load before its call arrives. */

@@ -102,6 +102,24 @@ interface Loaded {
 }
 const warmScripts = new Map<string, Loaded>()
 
+/** A kept script, now the most recently used (a Map iterates in insertion order: the first key is the LRU one). */
+function takeWarm(key: string): Loaded | undefined {
+  const warm = warmScripts.get(key)
+  if (warm) {
+    warmScripts.delete(key)
+    warmScripts.set(key, warm)
+  }
+  return warm
+}
+
+function keepWarm(key: string, loaded: Loaded, max = Infinity): void {
+  warmScripts.set(key, loaded)
+  for (const k of warmScripts.keys()) {
+    if (warmScripts.size <= max) break
+    warmScripts.delete(k)
+  }
+}
+
 /**
  * A script loaded ahead of its call (preloadV8): the files read, checked and compiled with
  * their code cache, plus stamps of both files taken before reading them. The call uses it only
@@ -150,9 +168,11 @@ async function takePreloaded(job: Extract<Job, {op: 'run'}>): Promise<Preloaded 
 
 export async function runV8(job: Extract<Job, {op: 'run'}>): Promise<JobResult> {
   const filename = scriptFilename(job.hash)
-  const warm = job.rows ? warmScripts.get(`${job.tag}/${job.hash}`) : undefined
-  if (warm) return callRows(job, warm, filename)
-  const pre = job.rows ? undefined : await takePreloaded(job)
+  const key = `${job.tag}/${job.hash}`
+  const keep = job.rows || job.keep !== undefined
+  const warm = keep ? takeWarm(key) : undefined
+  if (warm) return callWarm(job, warm, filename)
+  const pre = keep ? undefined : await takePreloaded(job)
   const loaded = pre?.loaded ?? (await loadSource(job))
   if (!loaded.ok) return loaded.result
   const {source: sourceBuf, payload} = loaded
@@ -177,7 +197,7 @@ export async function runV8(job: Extract<Job, {op: 'run'}>): Promise<JobResult> 
   let rows: number | undefined
   try {
     script.runInContext(context)
-    if (job.rows) warmScripts.set(`${job.tag}/${job.hash}`, {module, log})
+    if (keep) keepWarm(key, {module, log}, job.keep)
     const result = await callExport(module.exports, input.value)
     if (log.budget.exceeded) throw log.budget.exceeded
     ;({output, rows} = job.rows ? serializeRows(result, job.rowSeparator) : {output: serializeResult(result), rows: undefined})
@@ -214,9 +234,9 @@ function checkOutputSize(output: string, limits: Limits): void {
   }
 }
 
-/** A later chunk for a script this runner already loaded: no store read, no compile, no module body. */
-async function callRows(job: Extract<Job, {op: 'run'}>, warm: Loaded, filename: string): Promise<JobResult> {
-  const input = rowsInput(job)
+/** A later chunk (or kept call) for a script this runner already loaded: no store read, no compile, no module body. */
+async function callWarm(job: Extract<Job, {op: 'run'}>, warm: Loaded, filename: string): Promise<JobResult> {
+  const input = job.rows ? rowsInput(job) : parseJobInput(job.input)
   if (!input.ok) return {ok: false, error: input.error, cache: 'none'}
   const log = new ConsoleBudget(job.limits.maxLogBytes)
   warm.log.budget = log
@@ -224,7 +244,7 @@ async function callRows(job: Extract<Job, {op: 'run'}>, warm: Loaded, filename: 
   try {
     const result = await callExport(warm.module.exports, input.value)
     if (log.exceeded) throw log.exceeded
-    const {output, rows} = serializeRows(result, job.rowSeparator)
+    const {output, rows} = job.rows ? serializeRows(result, job.rowSeparator) : {output: serializeResult(result), rows: undefined}
     checkOutputSize(output, job.limits)
     // 'none': this call did not look in the store; the runner's first chunk counted the hit or miss
     return {

@@ -4,7 +4,8 @@ import {FULL_HASH} from '../store/layout.js'
 import {readRegular} from '../util/read-regular.js'
 import {nameTarget} from '../store/names.js'
 import {readStats} from '../store/stats/stats.js'
-import type {Store} from '../store/store.js'
+import {resolveScript} from '../store/resolve.js'
+import {checkScriptDirs, type Store} from '../store/store.js'
 import type {EngineName} from '../engines/tag.js'
 import {inferEngines, readRecord} from '../store/engine-trust.js'
 
@@ -85,4 +86,16 @@ export async function listScripts(store: Store, only?: string[]): Promise<Script
     })
   }
   return out
+}
+
+/** `burn show` (and the API's show): one script's catalog entry, if it has one, and its source. */
+export async function showScript(
+  store: Store | undefined,
+  ref: string,
+): Promise<{info: ScriptInfo | undefined; hash: string; source: string}> {
+  const hash = await resolveScript(store, ref)
+  checkScriptDirs(store!.layout, hash, [])
+  const [info] = await listScripts(store!, [hash])
+  const source = (await readRegular(store!.layout.object(hash))).toString('utf8')
+  return {info, hash, source}
 }

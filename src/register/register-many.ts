@@ -63,7 +63,8 @@ export async function registerMany(
     pool.close()
     const used: Record<string, number> = {}
     for (const it of items) if (it?.ok) used[it.outcome.hash] = Date.now()
-    await recordStats(store.layout, {counters: registerDelta(counters), used}).catch(() => {})
+    // (and its runners have exited: a library caller's register leaves no process behind)
+    await Promise.all([recordStats(store.layout, {counters: registerDelta(counters), used}).catch(() => {}), pool.allExited()])
   }
   // What was stored goes to the shared remote cache too (read-write mode; nothing without one).
   const stored = items.flatMap((it) => (it?.ok ? [{hash: it.outcome.hash, names: it.outcome.name ? [it.outcome.name] : []}] : []))

@@ -27,6 +27,7 @@ export class RunnerPool {
   private baselines = new WeakMap<Runner, number>()
   private checked = new WeakMap<Runner, number>()
   private waiters: Array<() => void> = []
+  private started = new Set<Runner>()
   private closed = false
   readonly depth: number
   /** Runners retired for their memory growth so far. */
@@ -43,7 +44,15 @@ export class RunnerPool {
   }
 
   private spawn(): Runner {
-    return new Runner(this.engine, {lean: this.opts.lean})
+    const r = new Runner(this.engine, {lean: this.opts.lean})
+    this.started.add(r)
+    void r.exited.then(() => this.started.delete(r))
+    return r
+  }
+
+  /** Resolves once every runner this pool started has exited (after close(): none is left behind). */
+  async allExited(): Promise<void> {
+    await Promise.all([...this.started].map((r) => r.exited))
   }
 
   private async take(): Promise<Runner | undefined> {

@@ -19,8 +19,10 @@ const ROWS_NATIVE = new Set(['v8'])
 let busy = false
 const queue: Job[] = []
 
-process.on('message', (job: Job) => {
-  queue.push(job)
+// (several jobs given in one tick come as one array: runner.ts)
+process.on('message', (m: Job | Job[]) => {
+  if (Array.isArray(m)) queue.push(...m)
+  else queue.push(m)
   if (!busy) void drain()
 })
 

@@ -18,6 +18,11 @@ export class BurnError extends Error {
   get exitCode(): number {
     return EXIT[this.kind]
   }
+
+  /** The exit code the CLI gives this error (README, "Exit codes"): the public API's name for it. */
+  get code(): number {
+    return EXIT[this.kind]
+  }
 }
 
 export const usageError = (msg: string, data?: Record<string, unknown>) => new BurnError('usage', msg, data)

@@ -37,12 +37,13 @@ export async function runTargetOrFetch(
   cacheDir: string,
   ref: string,
   requested?: EngineName,
+  flags?: RemoteFlags,
 ): Promise<{store: Store | undefined; hash: string; engine: EngineName; remote?: RemoteUse}> {
   try {
     return {store, ...(await runTarget(store, ref, requested))}
   } catch (error) {
     if (!localMiss(error, ref)) throw error
-    const config = remoteOrWarn()
+    const config = remoteOrWarn(flags)
     if (config === undefined) throw error
     // (created: an empty or missing cache dir opens without its directories, which the fetch writes into)
     const local = (await openStore(cacheDir, {create: true}))!

@@ -42,8 +42,8 @@ export const COUNTERS = [
 /** How one call ended: `ok`, or its engine error's kind (`limit.<limit>` for a limit). */
 export type Outcome = 'ok' | Exclude<JobError['kind'], 'limit'> | `limit.${LimitName}`
 
-/** Where calls' outcomes are counted: `burn run` (and register's runs) and batch chunks. */
-export type OutcomeFamily = 'runs' | 'batch.chunks'
+/** Where calls' outcomes are counted: `burn run` (and register's runs), batch chunks, and calls of the API (src/api/). */
+export type OutcomeFamily = 'runs' | 'batch.chunks' | 'api'
 
 export type CounterId = (typeof COUNTERS)[number]['id'] | `${OutcomeFamily}.${Outcome}`
 

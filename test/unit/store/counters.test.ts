@@ -27,6 +27,8 @@ describe('counters table', () => {
     assert.equal(counterLabel('runs.limit.timeout'), 'runs: limit timeout')
     assert.equal(counterLabel('runs.daemon.other'), 'runs.daemon.other')
     assert.equal(counterLabel('batch.chunks.ok'), 'batch.chunks.ok')
+    assert.equal(counterLabel('api.ok'), 'api.ok')
+    assert.equal(counterLabel('api.limit.timeout'), 'api.limit.timeout')
     assert.equal(counterLabel('somethingNew'), 'somethingNew')
   })
 
@@ -73,6 +75,9 @@ describe('counters table', () => {
       compileMs: 3,
       'batch.chunks.limit.fuel': 1,
     })
+    // the library API's calls (src/api/): none looked in the store when the runner kept the script
+    assert.deepEqual(resultCounters({ok: true, cache: 'none', compileMs: 0, runMs: 1}, 'api'), {'api.ok': 1})
+    assert.deepEqual(resultCounters({ok: false, error: {kind: 'limit', limit: 'timeout', message: 'x'}}, 'api'), {'api.limit.timeout': 1})
   })
 })
 
