@@ -1,6 +1,7 @@
 import {renderError} from '../cli/render.js'
 import {runViaDaemon} from './daemon/client.js'
 import {runDirect} from './direct.js'
+import {answerFromMemo} from './memo.js'
 import {parseRunArgv, runRequest, type RunRequest} from './request.js'
 
 /*
@@ -19,6 +20,9 @@ export async function fastRun(argv: string[]): Promise<number | undefined> {
   } catch (error) {
     return renderError(error, Boolean(parsed.flags.json))
   }
+  // (memo.ts: a memo hit is answered here, before the run daemon is contacted)
+  const memoCode = req.memo || req.idempotencyKey !== undefined ? await answerFromMemo(req) : undefined
+  if (memoCode !== undefined) return memoCode
   const viaDaemon = await runViaDaemon(req)
   if ('code' in viaDaemon) return viaDaemon.code
   return runDirect(req, viaDaemon.stdin)

@@ -4,6 +4,8 @@ import {cacheDirSpec, runSpec} from '../cli/spec.js'
 import type {Limits} from '../engines/protocol.js'
 import type {EngineName} from '../engines/tag.js'
 import {defaultCacheDir} from '../store/cache-dir.js'
+import {isValidName} from '../store/layout.js'
+import {usageError} from '../util/errors.js'
 
 export interface RunFlags extends LimitFlags {
   input?: string
@@ -12,6 +14,8 @@ export interface RunFlags extends LimitFlags {
   engine?: string
   json?: boolean
   'cache-dir'?: string
+  memo?: boolean
+  'idempotency-key'?: string
 }
 
 /** Where a call's input JSON comes from (cli/input.ts reads it). */
@@ -47,6 +51,10 @@ export interface RunRequest {
   fuelRefused?: string
   cacheDir: string
   output: OutputMode
+  /** --memo (store/results/memo.ts) */
+  memo?: boolean
+  /** --idempotency-key, checked as names are */
+  idempotencyKey?: string
 }
 
 /** `burn run`'s arguments without oclif; undefined when oclif must answer (help, any parse error: its usage messages). */
@@ -66,7 +74,19 @@ export function runRequest(ref: string, flags: RunFlags): RunRequest {
     fuelRefused: fuelRefused(flags),
     cacheDir: flags['cache-dir'] ?? defaultCacheDir(),
     output: flags.json ? 'json' : flags.pretty ? 'pretty' : 'plain',
+    ...memoFields(flags),
   }
+}
+
+function memoFields(flags: RunFlags): Pick<RunRequest, 'memo' | 'idempotencyKey'> {
+  const key = flags['idempotency-key']
+  if (key !== undefined && !isValidName(key)) {
+    throw usageError(
+      `invalid idempotency key ${JSON.stringify(key)}: use 1-128 letters, digits, '.', '_' or '-', starting with a letter or digit, ` +
+        "with no '..'",
+    )
+  }
+  return {...(flags.memo ? {memo: true} : {}), ...(key !== undefined ? {idempotencyKey: key} : {})}
 }
 
 function inputSource(flags: RunFlags): InputSource {
@@ -118,6 +138,11 @@ export function isRunRequest(v: unknown): v is RunRequest {
   if (r.engine !== undefined && r.engine !== 'v8' && r.engine !== 'quickjs') return false
   if (r.fuelRefused !== undefined && !str(r.fuelRefused)) return false
   if (r.output !== 'plain' && r.output !== 'pretty' && r.output !== 'json') return false
+  if (
+    (r.memo !== undefined && r.memo !== true) ||
+    (r.idempotencyKey !== undefined && !(str(r.idempotencyKey) && isValidName(r.idempotencyKey)))
+  )
+    return false
   const l = r.limits as Partial<Limits> | undefined
   if (typeof l !== 'object' || l === null || ![l.timeoutMs, l.memoryBytes, l.maxOutputBytes, l.maxLogBytes].every(size)) return false
   if (l.fuel !== undefined && !size(l.fuel)) return false

@@ -1,0 +1,237 @@
+import assert from 'node:assert/strict'
+import {existsSync, readdirSync, readFileSync, statSync, truncateSync, writeFileSync} from 'node:fs'
+import {join} from 'node:path'
+import {describe, it} from 'node:test'
+import {memoKey} from '../../src/store/results/key.js'
+import {burn, burnAsync, json, register, stats, tmp, writeScript, type Result} from '../helpers.js'
+
+// `burn run --memo` and `--idempotency-key` end to end (issue 14): the built binary, real processes.
+const dir = tmp('burn-memo-')
+const T = ['--timeout', '60s']
+const direct = {BURN_DAEMON: 'off'}
+const LIMITS = {timeoutMs: 60_000, memoryBytes: 256 * 1024 * 1024, maxOutputBytes: 64 * 1024 * 1024, maxLogBytes: 1024 * 1024}
+
+// Says on stderr that it ran, so a call that did not run it has an empty stderr.
+const ECHO = 'module.exports = (x) => { console.error("ran"); return {x, r: Math.random()} }'
+
+function fresh(name: string, source = ECHO, engines = ['v8']): {cacheDir: string; hash: string} {
+  const cacheDir = join(dir, name)
+  const file = writeScript(join(dir, `${name}-src`), 'script.js', source)
+  let hash = ''
+  for (const e of engines) hash = register(cacheDir, file, ['--name', 's', '--engine', e])
+  return {cacheDir, hash}
+}
+
+const resultFiles = (cacheDir: string, hash: string): string[] => {
+  const d = join(cacheDir, 'results', hash.slice(0, 2), hash)
+  return existsSync(d) ? readdirSync(d).map((f) => join(d, f)) : []
+}
+const counter = (c: Record<string, number>, id: string) => c[id] ?? 0
+
+describe('burn run --memo', () => {
+  it('prints the stored bytes without running the script; another input, engine, --fuel or script is a miss', () => {
+    const {cacheDir, hash} = fresh('basic', ECHO, ['v8', 'quickjs'])
+    const run = (extra: string[]) => burn(['run', 's', '--memo', ...T, ...extra], {cacheDir, env: direct})
+    const first = run(['--input', '{"a": 1}', '--engine', 'v8'])
+    assert.equal(first.code, 0, first.stderr)
+    assert.equal(first.stderr, 'ran\n')
+    const before = stats(cacheDir)
+    // whitespace is not part of the key; the stored bytes come back, console output is not replayed
+    const second = run(['--input', '{"a":1}', '--engine', 'v8'])
+    assert.deepEqual([second.code, second.stdout, second.stderr], [0, first.stdout, ''])
+    const after = stats(cacheDir)
+    assert.equal(counter(after, 'memo.hits'), counter(before, 'memo.hits') + 1)
+    assert.equal(after['runs.ok'], before['runs.ok'])
+    const asJson = json(run(['--input', '{"a":1}', '--engine', 'v8', '--json']))
+    assert.deepEqual(asJson, {hash, cache: 'memo', result: JSON.parse(first.stdout)})
+    // misses: another input, key order, the other engine, another --fuel
+    for (const extra of [
+      ['--input', '{"a": 2}', '--engine', 'v8'],
+      ['--input', '{"b": 1, "a": 1}', '--engine', 'v8'],
+      ['--input', '{"a": 1}', '--engine', 'quickjs'],
+      ['--input', '{"a": 1}', '--engine', 'quickjs', '--fuel', '100000'],
+    ]) {
+      const r = run(extra)
+      assert.deepEqual([r.code, r.stderr], [0, 'ran\n'], extra.join(' '))
+    }
+    const end = stats(cacheDir)
+    assert.deepEqual(
+      ['memo.hits', 'memo.misses', 'memo.stored', 'runs.ok'].map((id) => counter(end, id)),
+      [2, 5, 5, before['runs.ok'] + 4],
+    )
+    assert.equal(resultFiles(cacheDir, hash).length, 5)
+  })
+
+  it('a script edit (a new hash) is a miss; a failed run stores nothing', () => {
+    const {cacheDir} = fresh('edit')
+    const file = writeScript(join(dir, 'edit-src'), 'script.js', ECHO.replace('ran', 'ran again'))
+    const a = burn(['run', 's', '--memo', '--input', '1', ...T], {cacheDir, env: direct})
+    register(cacheDir, file, ['--name', 's'])
+    const b = burn(['run', 's', '--memo', '--input', '1', ...T], {cacheDir, env: direct})
+    assert.deepEqual([a.code, a.stderr, b.code, b.stderr], [0, 'ran\n', 0, 'ran again\n'])
+    const thrower = writeScript(join(dir, 'edit-src'), 'throw.js', 'module.exports = () => { console.error("ran"); throw new Error("no") }')
+    const th = register(cacheDir, thrower, ['--name', 't'])
+    for (let i = 0; i < 2; i++) {
+      const r = burn(['run', 't', '--memo', '--input', '1', ...T], {cacheDir, env: direct})
+      assert.equal(r.code, 5)
+      assert.match(r.stderr, /^ran\n/)
+    }
+    assert.deepEqual(resultFiles(cacheDir, th), [])
+  })
+
+  it('a hit through the run daemon client, and one on stdin answered by a daemon runner', () => {
+    const {cacheDir} = fresh('daemon')
+    const daemonOnly = {BURN_DAEMON: 'require'}
+    burn(['run', 's', '--input', '0', ...T], {cacheDir}) // starts the daemon
+    const miss = burn(['run', 's', '--memo', '--input-file', '-', ...T], {cacheDir, env: daemonOnly, input: '[1, 2]'})
+    const viaStdin = burn(['run', 's', '--memo', '--input-file', '-', ...T], {cacheDir, env: daemonOnly, input: '[1,2]'})
+    const viaText = burn(['run', 's', '--memo', '--input', '[1,2]', ...T], {cacheDir, env: daemonOnly})
+    assert.deepEqual([miss.code, miss.stderr], [0, 'ran\n'])
+    assert.deepEqual([viaStdin.code, viaStdin.stdout, viaStdin.stderr], [0, miss.stdout, ''])
+    assert.deepEqual([viaText.code, viaText.stdout, viaText.stderr], [0, miss.stdout, ''])
+    burn(['daemon', 'stop'], {cacheDir})
+  })
+
+  it('quickjs reads a fixed Date.now() under --memo, the same on every call; the real clock without', () => {
+    const src = 'module.exports = (x) => [x, Date.now(), new Date().toISOString(), new Date(5).getTime(), typeof Date()]'
+    const {cacheDir} = fresh('clock', src, ['quickjs'])
+    const a = burn(['run', 's', '--memo', '--input', '1', ...T], {cacheDir, env: direct})
+    const b = burn(['run', 's', '--memo', '--input', '2', ...T], {cacheDir, env: direct})
+    assert.equal(a.stdout, '[1,946684800000,"2000-01-01T00:00:00.000Z",5,"string"]\n')
+    assert.equal(b.stdout, '[2,946684800000,"2000-01-01T00:00:00.000Z",5,"string"]\n')
+    const real = json(burn(['run', 's', '--input', '1', ...T], {cacheDir, env: direct}))
+    assert.ok(Math.abs(real[1] - Date.now()) < 600_000, String(real[1]))
+  })
+})
+
+describe('burn run --memo: damage', () => {
+  const damages: Array<[string, (path: string) => void]> = [
+    ['a flipped byte', (p) => flip(p, statSync(p).size - 3)],
+    ['a flipped header byte', (p) => flip(p, 30)],
+    ['a truncated file', (p) => truncateSync(p, statSync(p).size - 1)],
+    ['a zero-length file', (p) => truncateSync(p, 0)],
+  ]
+  for (const [what, damage] of damages) {
+    it(`${what} never prints a wrong result: the call recomputes`, () => {
+      const {cacheDir, hash} = fresh(`damage-${what.replace(/ /g, '-')}`, 'module.exports = (x) => { console.error("ran"); return {x} }')
+      const first = burn(['run', 's', '--memo', '--input', '"abc"', ...T], {cacheDir, env: direct})
+      const [file] = resultFiles(cacheDir, hash)
+      damage(file)
+      const again = burn(['run', 's', '--memo', '--input', '"abc"', ...T], {cacheDir, env: direct})
+      assert.deepEqual([again.code, again.stdout, again.stderr], [0, '{"x":"abc"}\n', 'ran\n'])
+      assert.equal(first.stdout, again.stdout)
+      // stored again, good; the damaged one set aside
+      const hit = burn(['run', 's', '--memo', '--input', '"abc"', ...T], {cacheDir, env: direct})
+      assert.deepEqual([hit.code, hit.stdout, hit.stderr], [0, '{"x":"abc"}\n', ''])
+      assert.equal(readdirSync(join(cacheDir, 'damaged')).filter((f) => f.startsWith('result.')).length, 1)
+    })
+  }
+})
+
+function flip(path: string, at: number): void {
+  const b = readFileSync(path)
+  b[at] ^= 0x01
+  writeFileSync(path, b)
+}
+
+describe('burn run --memo: in-flight dedup', () => {
+  // Busy for 3 s of its own CPU-free time (a timer), so 8 of them at once do not need 8 cores.
+  const SLOW = 'module.exports = async (x) => { console.error("ran"); await new Promise((r) => setTimeout(r, 3000)); return {x} }'
+
+  it('8 identical calls at once run the script once; the other 7 print its result', async () => {
+    const {cacheDir} = fresh('dedup', SLOW)
+    const runs = await Promise.all(
+      Array.from({length: 8}, () => burnAsync(['run', 's', '--memo', '--input', '{"n":8}', ...T], {cacheDir, env: direct})),
+    )
+    for (const r of runs) assert.deepEqual([r.code, r.stdout], [0, '{"x":{"n":8}}\n'], r.stderr)
+    assert.equal(runs.filter((r) => r.stderr === 'ran\n').length, 1)
+    const s = stats(cacheDir)
+    assert.deepEqual([counter(s, 'memo.misses'), counter(s, 'memo.hits'), counter(s, 'memo.stored'), s['runs.ok']], [1, 7, 1, 1])
+  })
+
+  it('a holder killed with SIGKILL mid-run: a waiter runs it itself and the others print its result', async () => {
+    const {cacheDir} = fresh('killed', SLOW)
+    const runs = Array.from({length: 4}, () => burnAsync(['run', 's', '--memo', '--input', '"k"', ...T], {cacheDir, env: direct}))
+    const holder = await lockHolder(join(cacheDir, 'pending'))
+    process.kill(holder, 'SIGKILL')
+    const done: Result[] = await Promise.all(runs)
+    const failed = done.filter((r) => r.code !== 0)
+    assert.equal(failed.length, 1, done.map((r) => r.stderr).join('|'))
+    // (a SIGKILL from outside reads, to the supervisor, as the kernel's out-of-memory kill)
+    assert.deepEqual(
+      [failed[0].code, failed[0].stderr],
+      [6, 'ran\nError: memory limit exceeded: the script was killed by the system (out of memory)\n'],
+    )
+    for (const r of done.filter((r) => r.code === 0)) assert.equal(r.stdout, '{"x":"k"}\n')
+    const s = stats(cacheDir)
+    assert.deepEqual([counter(s, 'memo.misses'), counter(s, 'memo.hits'), s['runs.ok']], [1, 2, 1])
+  })
+})
+
+/** The pid in the first memo lock of `pending` once one is there (its holder runs the script). */
+async function lockHolder(pending: string): Promise<number> {
+  const deadline = Date.now() + 60_000
+  while (Date.now() < deadline) {
+    const lock = existsSync(pending) ? readdirSync(pending).find((f) => f.startsWith('memo.') && f.endsWith('.lock')) : undefined
+    if (lock) {
+      try {
+        const info = JSON.parse(readFileSync(join(pending, lock), 'utf8')) as {pid: number}
+        // the holder has started the script: it said so on stderr... or is about to; give it a moment
+        await new Promise((r) => setTimeout(r, 500))
+        return info.pid
+      } catch {
+        // caught between create and write
+      }
+    }
+    await new Promise((r) => setTimeout(r, 50))
+  }
+  throw new Error('no memo lock appeared')
+}
+
+describe('burn run --idempotency-key', () => {
+  const SRC = 'module.exports = (x) => { console.error("ran"); return {x, t: Date.now()} }'
+
+  it('the first call records; a repeat with the same input prints it without running; another input exits 7', () => {
+    const {cacheDir, hash} = fresh('idem', SRC, ['quickjs'])
+    const run = (input: string, extra: string[] = []) =>
+      burn(['run', 's', '--idempotency-key', 'order-17', '--input', input, ...T, ...extra], {cacheDir, env: direct})
+    const first = run('{"amount": 5}')
+    assert.deepEqual([first.code, first.stdout, first.stderr], [0, '{"x":{"amount":5},"t":946684800000}\n', 'ran\n'])
+    const repeat = run('{"amount":5}')
+    assert.deepEqual([repeat.code, repeat.stdout, repeat.stderr], [0, first.stdout, ''])
+    const digest = (input: string) => memoKey({hash, engine: 'quickjs', input, limits: LIMITS})
+    const conflict = run('{"amount": 6}')
+    assert.equal(conflict.code, 7)
+    assert.equal(conflict.stdout, '')
+    assert.equal(
+      conflict.stderr,
+      `Error: idempotency key order-17 was first used with input digest ${digest('{"amount":5}')}; ` +
+        `this call's input digest is ${digest('{"amount":6}')} (use a new key for a new input)\n`,
+    )
+    const asJson = run('{"amount":6}', ['--json'])
+    assert.equal(asJson.code, 7)
+    assert.deepEqual(json(asJson).error, {
+      code: 7,
+      kind: 'badData',
+      message: conflict.stderr.slice('Error: '.length, -1),
+      idempotencyKey: 'order-17',
+      recorded: digest('{"amount":5}'),
+      given: digest('{"amount":6}'),
+    })
+    // --idempotency-key alone stores no memo result
+    assert.deepEqual(resultFiles(cacheDir, hash), [])
+  })
+
+  for (const bad of ['../x', '', '.hidden', 'a/b', 'x'.repeat(129), 'a..b']) {
+    it(`a bad key ${JSON.stringify(bad.slice(0, 12))} exits 2`, () => {
+      const {cacheDir} = fresh(`idem-bad-${bad.length}-${bad.charCodeAt(0) || 0}`, SRC, ['quickjs'])
+      const r = burn(['run', 's', '--idempotency-key', bad, '--input', '1', ...T], {cacheDir, env: direct})
+      assert.equal(r.code, 2)
+      assert.equal(
+        r.stderr,
+        `Error: invalid idempotency key ${JSON.stringify(bad)}: use 1-128 letters, digits, '.', '_' or '-', ` +
+          "starting with a letter or digit, with no '..'\n",
+      )
+    })
+  }
+})
