@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict'
-import {existsSync, readdirSync, readFileSync, statSync, truncateSync, writeFileSync} from 'node:fs'
+import {existsSync, readdirSync, readFileSync, statSync, truncateSync, utimesSync, writeFileSync} from 'node:fs'
 import {join} from 'node:path'
 import {describe, it} from 'node:test'
 import {memoKey} from '../../src/store/results/key.js'
@@ -234,4 +234,125 @@ describe('burn run --idempotency-key', () => {
       )
     })
   }
+})
+
+describe('memo results in stats, verify, forget and gc', () => {
+  const memo = (cacheDir: string, input: string, ref = 's') => burn(['run', ref, '--memo', '--input', input, ...T], {cacheDir, env: direct})
+
+  it('stats counts hits, misses, stored and the results on disk', () => {
+    const {cacheDir, hash} = fresh('stats')
+    for (const input of ['1', '2', '1']) assert.equal(memo(cacheDir, input).code, 0)
+    const r = json(burn(['stats', '--json'], {cacheDir}))
+    assert.deepEqual(
+      ['memo.hits', 'memo.misses', 'memo.stored'].map((id) => r.counters[id]),
+      [1, 2, 2],
+    )
+    const sizes = resultFiles(cacheDir, hash).map((f) => statSync(f).size)
+    assert.deepEqual(r.store.results, {files: 2, bytes: sizes[0] + sizes[1], diskBytes: r.store.results.diskBytes})
+    const table = burn(['stats'], {cacheDir}).stdout
+    assert.match(table, /│ memo hits \(stored result printed, script not run\) +│ 1 +│/)
+    assert.match(table, /│ memo misses \(script run\) +│ 2 +│/)
+    assert.match(table, /│ memo results stored +│ 2 +│/)
+    assert.match(table, new RegExp(`│ memo results +│ 2 files, ${sizes[0] + sizes[1]} B +│`))
+  })
+
+  it('verify finds a flipped byte as damage (exit 8), --fix sets it aside, and a run recomputes', () => {
+    const {cacheDir, hash} = fresh('verify', 'module.exports = (x) => { console.error("ran"); return [x] }')
+    memo(cacheDir, '"v"')
+    const [file] = resultFiles(cacheDir, hash)
+    flip(file, statSync(file).size - 1)
+    const rel = file.slice(cacheDir.length + 1)
+    const v = burn(['verify', '--json'], {cacheDir})
+    assert.equal(v.code, 8)
+    const report = json(v)
+    assert.deepEqual(report.problems, [
+      {
+        kind: 'result-bad',
+        severity: 'damage',
+        path: rel,
+        hash,
+        detail: 'payload checksum mismatch',
+        action: 'set aside (damaged/); a run with --memo computes it again',
+      },
+    ])
+    assert.equal(report.checked.results, 1)
+    const fixed = burn(['verify', '--fix', '--json'], {cacheDir})
+    assert.deepEqual([fixed.code, json(fixed).problems[0].fixed, existsSync(file)], [0, true, false])
+    assert.equal(burn(['verify'], {cacheDir}).code, 0)
+    const again = memo(cacheDir, '"v"')
+    assert.deepEqual([again.code, again.stdout, again.stderr], [0, '["v"]\n', 'ran\n'])
+  })
+
+  it('forget removes a script with its results', () => {
+    const {cacheDir, hash} = fresh('forget')
+    memo(cacheDir, '1')
+    memo(cacheDir, '2')
+    assert.equal(resultFiles(cacheDir, hash).length, 2)
+    assert.equal(burn(['forget', 's'], {cacheDir}).code, 0)
+    assert.equal(existsSync(join(cacheDir, 'results', hash.slice(0, 2), hash)), false)
+    assert.equal(burn(['verify'], {cacheDir}).code, 0)
+  })
+
+  it('gc --older-than evicts results unused for that long; a hit keeps one', () => {
+    const {cacheDir, hash} = fresh('gc-age')
+    memo(cacheDir, '1')
+    memo(cacheDir, '2')
+    const [a, b] = resultFiles(cacheDir, hash).sort()
+    const old = new Date(Date.now() - 3 * 86_400_000)
+    for (const f of [a, b]) utimesSync(f, old, old)
+    // a hit on input 1 marks its last use
+    const keyOf1 = memoKey({hash, engine: 'v8', input: '1', limits: LIMITS})
+    const hit = memo(cacheDir, '1')
+    assert.deepEqual([hit.code, hit.stderr], [0, ''])
+    const r = json(burn(['gc', '--older-than', '2d', '--json'], {cacheDir}))
+    const evicted = r.actions.filter((x: {kind: string}) => x.kind.startsWith('evict'))
+    const kept = join(cacheDir, 'results', hash.slice(0, 2), hash, keyOf1)
+    const gone = [a, b].find((f) => f !== kept)!
+    assert.deepEqual(
+      evicted.map((x: {kind: string; path: string; done: boolean}) => [x.kind, x.path, x.done]),
+      [['evict-result-age', gone.slice(cacheDir.length + 1), true]],
+    )
+    assert.deepEqual(resultFiles(cacheDir, hash), [kept])
+  })
+
+  it('gc --max-size evicts least recently used first, a result before a script of the same age', () => {
+    const {cacheDir, hash} = fresh('gc-size')
+    for (const input of ['1', '2', '3']) memo(cacheDir, input)
+    const files = resultFiles(cacheDir, hash)
+    const paths = ['1', '2', '3'].map((i) =>
+      join(cacheDir, 'results', hash.slice(0, 2), hash, memoKey({hash, engine: 'v8', input: i, limits: LIMITS})),
+    )
+    assert.deepEqual([...paths].sort(), [...files].sort())
+    // input 3's result is the oldest, then 1's; 2's is the newest
+    const at = (f: string, secondsAgo: number) =>
+      utimesSync(f, new Date(Date.now() - secondsAgo * 1000), new Date(Date.now() - secondsAgo * 1000))
+    at(paths[2], 300)
+    at(paths[0], 200)
+    at(paths[1], 100)
+    const plan = json(burn(['gc', '--dry-run', '--json', '--max-size', '1'], {cacheDir}))
+    const evictions = plan.actions.filter((x: {kind: string}) => x.kind.startsWith('evict'))
+    // the script (used at its last run, just now) goes after every result older than it; its results go with it
+    assert.deepEqual(
+      evictions.map((x: {kind: string; path: string}) => [x.kind, x.path]),
+      [
+        ['evict-result-size', paths[2].slice(cacheDir.length + 1)],
+        ['evict-result-size', paths[0].slice(cacheDir.length + 1)],
+        ['evict-result-size', paths[1].slice(cacheDir.length + 1)],
+        ['evict-size', `objects/${hash.slice(0, 2)}/${hash}`],
+      ],
+    )
+    // with room for the script and about one result, only the oldest result goes
+    // (gc's own measure of the store, as its walk sees it before any removal)
+    const before = json(burn(['gc', '--dry-run', '--json'], {cacheDir})).before.diskBytes
+    // A real gc holds its lock file (one block, as one small result) while it measures: a budget
+    // of the dry run's measure leaves room for the script and all but one result.
+    assert.equal(statSync(paths[2]).blocks * 512, 4096)
+    const r = json(burn(['gc', '--json', '--max-size', String(before)], {cacheDir}))
+    assert.deepEqual(
+      r.actions.filter((x: {kind: string}) => x.kind.startsWith('evict')).map((x: {kind: string; path: string}) => [x.kind, x.path]),
+      [['evict-result-size', paths[2].slice(cacheDir.length + 1)]],
+    )
+    assert.equal(existsSync(paths[2]), false)
+    assert.equal(memo(cacheDir, '1').stderr, '')
+  })
 })
