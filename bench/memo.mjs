@@ -31,15 +31,15 @@ writeFileSync(
   'module.exports = (x) => { let s = 0; for (let i = 0; i < x.n; i++) s = (s + i * i) % 1000003; return {s} }\n',
 )
 burn('register', join(dir, 'slow.js'), '--name', 'slow')
-let count = 1e8
-const once = burn('run', 'slow', '--input', JSON.stringify({n: count}))
+let count = 1e7
+const once = burn('run', 'slow', '--input', JSON.stringify({n: count}), '--timeout', '60s')
 count = Math.round((count * 1000) / Math.max(once.ms - 60, 50))
 const input = JSON.stringify({n: count})
-burn('run', 'slow', '--input', input, '--memo')
+burn('run', 'slow', '--input', input, '--memo', '--timeout', '60s')
 const slow = compare(
   {
-    'burn run slow (runs it)': () => burn('run', 'slow', '--input', input),
-    'burn run slow --memo (hit)': () => burn('run', 'slow', '--input', input, '--memo'),
+    'burn run slow (runs it)': () => burn('run', 'slow', '--input', input, '--timeout', '60s'),
+    'burn run slow --memo (hit)': () => burn('run', 'slow', '--input', input, '--memo', '--timeout', '60s'),
   },
   Math.max(3, Math.round(n / 3)),
 )

@@ -1,7 +1,6 @@
 import {renderError} from '../cli/render.js'
 import {runViaDaemon} from './daemon/client.js'
 import {runDirect} from './direct.js'
-import {answerFromMemo} from './memo.js'
 import {parseRunArgv, runRequest, type RunRequest} from './request.js'
 
 /*
@@ -20,8 +19,9 @@ export async function fastRun(argv: string[]): Promise<number | undefined> {
   } catch (error) {
     return renderError(error, Boolean(parsed.flags.json))
   }
-  // (memo.ts: a memo hit is answered here, before the run daemon is contacted)
-  const memoCode = req.memo || req.idempotencyKey !== undefined ? await answerFromMemo(req) : undefined
+  // (memo.ts: a memo hit is answered here, before the run daemon is contacted; loaded only for
+  // --memo and --idempotency-key, a chunk of its own, so a plain run loads none of it)
+  const memoCode = req.memo || req.idempotencyKey !== undefined ? await (await import('./memo.js')).answerFromMemo(req) : undefined
   if (memoCode !== undefined) return memoCode
   const viaDaemon = await runViaDaemon(req)
   if ('code' in viaDaemon) return viaDaemon.code
