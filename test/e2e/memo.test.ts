@@ -149,6 +149,21 @@ describe('burn run --memo: in-flight dedup', () => {
     assert.deepEqual([counter(s, 'memo.misses'), counter(s, 'memo.hits'), counter(s, 'memo.stored'), s['runs.ok']], [1, 7, 1, 1])
   })
 
+  it('8 identical calls at once through the run daemon run the script once too (its runners hold the lock)', async () => {
+    const {cacheDir} = fresh('dedup-daemon', SLOW)
+    burn(['run', 's', '--input', '0', ...T], {cacheDir}) // starts the daemon
+    const runs = await Promise.all(
+      Array.from({length: 8}, () =>
+        burnAsync(['run', 's', '--memo', '--input', '{"n":"d"}', ...T], {cacheDir, env: {BURN_DAEMON: 'require'}}),
+      ),
+    )
+    burn(['daemon', 'stop'], {cacheDir})
+    for (const r of runs) assert.deepEqual([r.code, r.stdout], [0, '{"x":{"n":"d"}}\n'], r.stderr)
+    assert.equal(runs.filter((r) => r.stderr === 'ran\n').length, 1)
+    const s = stats(cacheDir)
+    assert.deepEqual([counter(s, 'memo.misses'), counter(s, 'memo.hits'), counter(s, 'memo.stored')], [1, 7, 1])
+  })
+
   it('a holder killed with SIGKILL mid-run: a waiter runs it itself and the others print its result', async () => {
     const {cacheDir} = fresh('killed', SLOW)
     const runs = Array.from({length: 4}, () => burnAsync(['run', 's', '--memo', '--input', '"k"', ...T], {cacheDir, env: direct}))
