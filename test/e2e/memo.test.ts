@@ -84,10 +84,15 @@ describe('burn run --memo', () => {
     const daemonOnly = {BURN_DAEMON: 'require'}
     burn(['run', 's', '--input', '0', ...T], {cacheDir}) // starts the daemon
     const miss = burn(['run', 's', '--memo', '--input-file', '-', ...T], {cacheDir, env: daemonOnly, input: '[1, 2]'})
-    const viaStdin = burn(['run', 's', '--memo', '--input-file', '-', ...T], {cacheDir, env: daemonOnly, input: '[1,2]'})
-    const viaText = burn(['run', 's', '--memo', '--input', '[1,2]', ...T], {cacheDir, env: daemonOnly})
+    const viaStdin = burn(['run', 's', '--memo', '--input-file', '-', ...T], {
+      cacheDir,
+      env: {...daemonOnly, BURN_DEBUG: '1'},
+      input: '[1,2]',
+    })
+    // BURN_DEBUG says how a call was served, by the daemon or directly: a hit answered by the client says nothing
+    const viaText = burn(['run', 's', '--memo', '--input', '[1,2]', ...T], {cacheDir, env: {...daemonOnly, BURN_DEBUG: '1'}})
     assert.deepEqual([miss.code, miss.stderr], [0, 'ran\n'])
-    assert.deepEqual([viaStdin.code, viaStdin.stdout, viaStdin.stderr], [0, miss.stdout, ''])
+    assert.deepEqual([viaStdin.code, viaStdin.stdout, viaStdin.stderr], [0, miss.stdout, 'burn: debug: served by the run daemon\n'])
     assert.deepEqual([viaText.code, viaText.stdout, viaText.stderr], [0, miss.stdout, ''])
     burn(['daemon', 'stop'], {cacheDir})
   })
