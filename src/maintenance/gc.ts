@@ -220,6 +220,16 @@ export async function removeOrphanRecords(ctx: GcContext): Promise<void> {
     if (ctx.scan.objects.has(hash)) continue
     await act(ctx, {kind: 'orphan', path: e.rel, hash, detail}, e, () => removeOrphan(ctx.layout, e, hash, [...ctx.current]))
   }
+  // Memoized results of a script that is gone (a forget that crashed midway): nothing finds them.
+  // (a source registered since the walk keeps its results)
+  const resultDetail = 'memoized result of a source that is not in the store'
+  for (const [hash, list] of ctx.scan.results) {
+    if (ctx.scan.objects.has(hash)) continue
+    for (const e of list) {
+      const remove = async () => (existsSync(ctx.layout.object(hash)) ? ('changed' as const) : removeIfUnchanged(e))
+      await act(ctx, {kind: 'orphan', path: e.rel, hash, detail: resultDetail}, e, remove)
+    }
+  }
 }
 
 export async function readNameFiles(ctx: GcContext): Promise<void> {

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict'
-import {existsSync, readdirSync, readFileSync, statSync, truncateSync, utimesSync, writeFileSync} from 'node:fs'
+import {existsSync, readdirSync, readFileSync, rmSync, statSync, truncateSync, utimesSync, writeFileSync} from 'node:fs'
 import {join} from 'node:path'
 import {describe, it} from 'node:test'
 import {memoKey} from '../../src/store/results/key.js'
@@ -311,6 +311,31 @@ describe('memo results in stats, verify, forget and gc', () => {
     assert.equal(burn(['forget', 's'], {cacheDir}).code, 0)
     assert.equal(existsSync(join(cacheDir, 'results', hash.slice(0, 2), hash)), false)
     assert.equal(burn(['verify'], {cacheDir}).code, 0)
+  })
+
+  it('results of a script whose source is gone (a forget that crashed midway) are debris: verify reports them, gc removes them', () => {
+    const {cacheDir, hash} = fresh('orphan')
+    memo(cacheDir, '1')
+    const [file] = resultFiles(cacheDir, hash)
+    const rel = file.slice(cacheDir.length + 1)
+    rmSync(join(cacheDir, 'objects', hash.slice(0, 2), hash))
+    const v = json(burn(['verify', '--json'], {cacheDir}))
+    const orphan = v.problems.find((p: {kind: string}) => p.kind === 'orphan-result')
+    assert.deepEqual(orphan, {
+      kind: 'orphan-result',
+      severity: 'debris',
+      path: rel,
+      hash,
+      detail: 'a memoized result whose script is gone',
+      action: 'remove',
+    })
+    const g = json(burn(['gc', '--json'], {cacheDir}))
+    const removed = g.actions.filter((a: {path: string}) => a.path === rel)
+    assert.deepEqual(
+      removed.map((a: {kind: string; detail: string; done: boolean}) => [a.kind, a.detail, a.done]),
+      [['orphan', 'memoized result of a source that is not in the store', true]],
+    )
+    assert.equal(existsSync(file), false)
   })
 
   it('gc --older-than evicts results unused for that long; a hit keeps one', () => {
