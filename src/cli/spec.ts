@@ -88,6 +88,19 @@ export const runSpec: Spec = {
   pretty: {type: 'boolean', char: 'p', description: 'Indent the result JSON.'},
   ...engineSpec,
   ...limitSpec,
+  memo: {
+    type: 'boolean',
+    description:
+      'Print the stored result of the same script, engine, input and --fuel without running it; ' +
+      'store the result of a successful run (console output is not replayed).',
+  },
+  'idempotency-key': {
+    type: 'string',
+    helpValue: '<key>',
+    description:
+      'Record the result under this key; a repeat with the same input prints it without running, ' +
+      'another input under the same key exits 7.',
+  },
 }
 
 export const batchSpec: Spec = {

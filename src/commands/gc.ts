@@ -11,10 +11,11 @@ import {parseDuration, parseSize} from '../util/units.js'
 export default class Gc extends BurnCommand {
   static summary = 'Remove debris and evict scripts by size or age.'
   static description = `Always removes: tmp files older than --tmp-age (younger ones may be writes in flight), locks whose owner is gone, \
-files of run daemons that are gone, set-aside (damaged) files, compiled forms whose source is gone, names that point nowhere, and compiled \
-forms of other engine tags (older Node versions; --keep-foreign keeps them).
+files of run daemons that are gone, set-aside (damaged) files, compiled forms and memo results whose source is gone, names that point \
+nowhere, and compiled forms of other engine tags (older Node versions; --keep-foreign keeps them).
 --max-size evicts least-recently-used scripts until the store's disk use (as \`du\` counts it) fits; --older-than evicts scripts not used \
-for that long. A script's last use is its last run or register.
+for that long. A script's last use is its last run or register. Memo results (run --memo) are evicted the same way, \
+by their last hit, a result before a script of the same age; a script's results go with it.
 Safe while other processes register, run and batch: it takes the registry locks, skips what is in use, and a run racing an eviction gets \
 its result or a clean exit 3.`
   static examples = [
@@ -72,6 +73,8 @@ const KIND_LABEL: Record<GcAction['kind'], string> = {
   'set-aside': 'set-aside files',
   foreign: 'foreign compiled forms',
   orphan: 'orphan compiled forms',
+  'evict-result-age': 'memo results evicted (age)',
+  'evict-result-size': 'memo results evicted (size)',
   'evict-age': 'scripts evicted (age)',
   'evict-size': 'scripts evicted (size)',
   'dangling-alias': 'names pointing nowhere',

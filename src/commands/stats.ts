@@ -50,6 +50,8 @@ async function render(r: StatsReport, zeroed: boolean): Promise<string> {
       `compiled ${t}${c.foreign ? ' (foreign)' : ''}`,
       `${c.files} files, ${humanBytes(c.bytes)}`,
     ]),
+    // (shown once there are some: a store that never memoized looks as before)
+    ...(u.results.files > 0 ? [['memo results', `${u.results.files} files, ${humanBytes(u.results.bytes)}`] as [string, string]] : []),
     ['stats files', `${u.areas.stats.files} (${humanBytes(u.areas.stats.bytes)})`],
     ['tmp files', `${u.debris.tmpFiles} (${humanBytes(u.debris.tmpBytes)})`],
     ['locks', `${u.debris.locks} (${u.debris.staleLocks} stale)`],

@@ -74,7 +74,9 @@ async function render(r: VerifyReport): Promise<string> {
     )
   }
   const stored = `${c.sources} sources (${humanBytes(c.sourceBytes)}), ${c.compiled} compiled forms (${humanBytes(c.compiledBytes)})`
-  const other = `${c.names} names, ${c.locks} locks, ${c.tmpFiles} tmp files, ${c.statsFiles} stats files`
+  // (memo results named only once there are some: the line of a store that never memoized is as before)
+  const results = c.results > 0 ? `, ${c.results} memo results` : ''
+  const other = `${c.names} names, ${c.locks} locks, ${c.tmpFiles} tmp files, ${c.statsFiles} stats files${results}`
   out.push(`checked ${stored}, ${other} in ${(r.ms / 1000).toFixed(1)} s`)
   const fixed = r.problems.filter((p) => p.fixed).length
   const damage = r.problems.filter((p) => p.severity === 'damage').length

@@ -42,6 +42,8 @@ export type Job =
       compiledPath: string
       input: string
       limits: Limits
+      /** quickjs: Date.now() and new Date() read this fixed time (ms since the epoch): run --memo */
+      clock?: number
       rows?: boolean
       rowsIn?: 'json' | 'ndjson'
       rowCount?: number

@@ -8,6 +8,8 @@ export interface StoreUsage {
   names: number
   sourceBytes: number
   compiled: Record<string, Sum & {foreign: boolean}>
+  /** Memoized results and idempotency key records (results/). */
+  results: Sum
   debris: {tmpFiles: number; tmpBytes: number; locks: number; staleLocks: number; damagedFiles: number; damagedBytes: number}
   /** Every part of the store: files, bytes (sum of file sizes) and bytes on disk. */
   areas: Record<Area, Sum>
@@ -37,6 +39,7 @@ export async function storeUsage(store: Store): Promise<StoreUsage> {
     names: scan.names.length,
     sourceBytes: areas.objects.bytes,
     compiled,
+    results: areas.results,
     debris: {
       tmpFiles: areas.tmp.files,
       tmpBytes: areas.tmp.bytes,

@@ -15,7 +15,7 @@ import type {Store} from '../store/store.js'
 export interface Candidate {
   hash: string
   lastUsed: number
-  /** What removing it frees on disk: source, compiled forms, engines record and names (du's measure). */
+  /** What removing it frees on disk: source, compiled forms, memoized results, engines record and names (du's measure). */
   diskBytes: number
   names: string[]
   /** The source as planned: a register since then touched it, and it stays (register.ts). */
@@ -43,6 +43,7 @@ export function candidates(scan: StoreScan, used: Record<string, number>, namesO
     for (const tag of tags) disk += scan.compiled.get(tag)?.get(hash)?.disk ?? 0
     const names = namesOf.get(hash) ?? []
     for (const n of names) disk += nameDisk.get(n) ?? 0
+    for (const r of scan.results.get(hash) ?? []) disk += r.disk
     out.push({hash, lastUsed: used[hash] ?? e.mtimeMs, diskBytes: disk, names, source: e})
   }
   return out.sort((a, b) => a.lastUsed - b.lastUsed || (a.hash < b.hash ? -1 : 1))

@@ -1,4 +1,5 @@
-import {lstat, rm, unlink} from 'node:fs/promises'
+import {lstat, readdir, rm, unlink} from 'node:fs/promises'
+import {join} from 'node:path'
 import {removeName} from '../store/names.js'
 import {listTags, readNames} from './catalog.js'
 import {lockKey} from '../store/compiled.js'
@@ -18,7 +19,7 @@ export interface ForgetOutcome {
 }
 
 /**
- * Removes a script's source, every compiled form, its engines record and every name pointing at it. Idempotent:
+ * Removes a script's source, every compiled form, its memoized results, its engines record and every name pointing at it. Idempotent:
  * a reference that matches nothing is reported as already gone, exit 0. It takes the registry
  * lock of every (hash, engine tag) first, so it never races a register publishing that key.
  */
@@ -107,6 +108,12 @@ export async function removeScript(store: Store, hash: string, opts: RemoveOptio
     }
     faultPoint('forget:names-removed')
     for (const tag of tags) await gone(layout.compiled(tag, hash))
+    // its memoized results: nothing else finds them once the source is gone
+    const results = layout.resultsOf(hash)
+    // (a link in its place is removed itself, never followed out of the store)
+    const isDir = (await lstat(results).catch(() => undefined))?.isDirectory()
+    if (isDir) for (const f of await readdir(results).catch(() => [])) await gone(join(results, f))
+    await rm(results, {recursive: !!isDir, force: true}).catch(() => {})
     faultPoint('forget:compiled-removed')
     await gone(layout.object(hash), opts.setAsideSource ? 'aside' : 'rm')
     faultPoint('forget:source-removed')

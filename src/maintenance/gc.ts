@@ -4,6 +4,7 @@ import {join} from 'node:path'
 import {entryName, readNames, removeName, type NameIndex} from '../store/names.js'
 import {daemonDebris, oldTmp, pendingDebris, removeForeign, removeOrphan, type Debris} from './debris.js'
 import {candidates, evict, type Eviction} from './evict.js'
+import {evictResults, planResultEvictions, type ResultEviction} from './evict-results.js'
 import {faultPoint} from '../util/faults.js'
 import {FULL_HASH, isValidTag, type Layout} from '../store/layout.js'
 import {DEFAULT_TMP_AGE_MS, maintenanceLock, removeIfUnchanged, type Outcome} from './repair.js'
@@ -23,7 +24,17 @@ import {runSteps, type StepTiming} from '../util/steps.js'
  * the threshold, or a lock whose owner is alive, is never touched.
  */
 export type GcKind =
-  'tmp' | 'stale-lock' | 'dead-daemon' | 'set-aside' | 'foreign' | 'orphan' | 'evict-age' | 'evict-size' | 'dangling-alias'
+  | 'tmp'
+  | 'stale-lock'
+  | 'dead-daemon'
+  | 'set-aside'
+  | 'foreign'
+  | 'orphan'
+  | 'evict-result-age'
+  | 'evict-result-size'
+  | 'evict-age'
+  | 'evict-size'
+  | 'dangling-alias'
 
 export interface GcAction {
   kind: GcKind
@@ -209,6 +220,16 @@ export async function removeOrphanRecords(ctx: GcContext): Promise<void> {
     if (ctx.scan.objects.has(hash)) continue
     await act(ctx, {kind: 'orphan', path: e.rel, hash, detail}, e, () => removeOrphan(ctx.layout, e, hash, [...ctx.current]))
   }
+  // Memoized results of a script that is gone (a forget that crashed midway): nothing finds them.
+  // (a source registered since the walk keeps its results)
+  const resultDetail = 'memoized result of a source that is not in the store'
+  for (const [hash, list] of ctx.scan.results) {
+    if (ctx.scan.objects.has(hash)) continue
+    for (const e of list) {
+      const remove = async () => (existsSync(ctx.layout.object(hash)) ? ('changed' as const) : removeIfUnchanged(e))
+      await act(ctx, {kind: 'orphan', path: e.rel, hash, detail: resultDetail}, e, remove)
+    }
+  }
 }
 
 export async function readNameFiles(ctx: GcContext): Promise<void> {
@@ -224,12 +245,16 @@ export async function evictScripts(ctx: GcContext): Promise<void> {
   if (!dryRun) await compactStats(layout, {force: true}).catch(() => false)
   const {used} = await readStats(layout)
   const planned = candidates(ctx.scan, used, ctx.names.namesOf, ctx.keptTags)
+  const currentDisk = ctx.before.diskBytes - freedDisk
+  const resultPlan = planResultEvictions(ctx.scan, planned, {...opts, now: ctx.now, currentDisk, dryRun})
   faultPoint('gc:planned')
+  await evictResults(resultPlan, dryRun)
+  for (const ev of resultPlan) ctx.actions.push(resultAction(ev))
   const r = await evict(ctx.store, planned, {
     maxSize: opts.maxSize,
     olderThanMs: opts.olderThanMs,
     now: ctx.now,
-    currentDisk: ctx.before.diskBytes - freedDisk,
+    currentDisk: currentDisk - resultPlan.reduce((a, ev) => a + (ev.done || dryRun ? ev.entry.disk : 0), 0),
     dryRun,
     tags: ctx.validTags,
     onProgress: (n) => opts.onProgress?.(`evicted ${n} script(s)`),
@@ -248,6 +273,20 @@ export async function evictScripts(ctx: GcContext): Promise<void> {
       done: ev.done,
       skipped: ev.skipped,
     })
+  }
+}
+
+function resultAction(ev: ResultEviction): GcAction {
+  return {
+    kind: ev.reason === 'age' ? 'evict-result-age' : 'evict-result-size',
+    path: ev.entry.rel,
+    hash: ev.hash,
+    detail: `memo result, last used ${new Date(ev.entry.mtimeMs).toISOString()}`,
+    files: 1,
+    bytes: ev.entry.size,
+    diskBytes: ev.entry.disk,
+    done: ev.done,
+    skipped: ev.skipped,
   }
 }
 

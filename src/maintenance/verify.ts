@@ -3,6 +3,7 @@ import {chmod} from 'node:fs/promises'
 import {resolve} from 'node:path'
 import {readNames, removeName, entryName, type NameIndex} from '../store/names.js'
 import {decodeArtifact} from '../engines/artifact.js'
+import {decodeResult} from '../store/results/format.js'
 import {writeAtomic} from '../store/atomic.js'
 import {storeError} from '../util/errors.js'
 import {removeScript} from './forget.js'
@@ -60,8 +61,10 @@ export type ProblemKind =
   | 'old-tmp'
   | 'engines-bad'
   | 'orphan-engines'
+  | 'result-bad'
+  | 'orphan-result'
 
-const DEBRIS = new Set<ProblemKind>(['orphan-compiled', 'foreign-compiled', 'orphan-engines', 'stale-lock', 'old-tmp'])
+const DEBRIS = new Set<ProblemKind>(['orphan-result', 'orphan-compiled', 'foreign-compiled', 'orphan-engines', 'stale-lock', 'old-tmp'])
 
 export interface Problem {
   kind: ProblemKind
@@ -101,6 +104,8 @@ export interface VerifyReport {
     locks: number
     tmpFiles: number
     statsFiles: number
+    /** Memoized results and idempotency key records (results/). */
+    results: number
   }
   /** Files in damaged/ (set aside earlier; `burn gc` removes them). */
   setAside: number
@@ -120,6 +125,7 @@ const KNOWN_TOP = new Set([
   'compiled',
   'engines',
   'names',
+  'results',
   'pending',
   'stats',
   'tmp',
@@ -178,6 +184,7 @@ export const VERIFY_STEPS: VerifyStep[] = [
   checkSources,
   checkCompiled,
   checkEngineRecords,
+  checkResults,
   readNameFiles,
   reportDamagedSources,
   checkMisplaced,
@@ -224,6 +231,7 @@ export async function verifyContext(
     locks: 0,
     tmpFiles: 0,
     statsFiles: 0,
+    results: 0,
   }
   const total = scan.objects.size + [...scan.compiled.values()].reduce((a, m) => a + m.size, 0)
   return {
@@ -469,6 +477,37 @@ export async function reportDamagedSources(ctx: VerifyContext): Promise<void> {
   }
 }
 
+// 3b. Memoized results (store/results/format.ts), each read once and fully decoded against the
+// script and key its path names; a key record against itself. Damage is set aside (a run then
+// recomputes); the results of a script that is gone are debris.
+export async function checkResults(ctx: VerifyContext): Promise<void> {
+  const {scan, layout} = ctx
+  const judge = (e: Entry, expect: {hash?: string; key?: string}, hash?: string) => {
+    const buf = readWhole(e)
+    if ('error' in buf) {
+      if (!buf.gone) addUnreadable(ctx, e, hash ?? '', buf.error, 'set aside (damaged/)', () => setAsideIfUnchanged(layout, e, 'result'))
+      return
+    }
+    ctx.checked.results++
+    const d = decodeResult(buf, expect, ctx.xxh)
+    if (d.ok) return
+    const action = 'set aside (damaged/); a run with --memo computes it again'
+    add(ctx, {kind: 'result-bad', path: e.rel, hash, detail: d.reason, action, repair: () => setAsideIfUnchanged(layout, e, 'result')})
+  }
+  for (const [hash, list] of byKey(scan.results)) {
+    const orphan = !scan.objects.has(hash)
+    for (const e of list) {
+      if (!orphan) {
+        judge(e, {hash, key: e.key}, hash)
+        continue
+      }
+      const detail = 'a memoized result whose script is gone'
+      add(ctx, {kind: 'orphan-result', path: e.rel, hash, detail, action: 'remove', repair: () => removeIfUnchanged(e)})
+    }
+  }
+  for (const e of scan.keys) judge(e, {})
+}
+
 /** What is wrong with a source, by what its compiled forms recorded of it (`was`: its length then). */
 function mismatchDetail(src: SourceCheck, was: number | undefined): string {
   if (src.length === 0) return 'empty file'
@@ -609,6 +648,8 @@ const REPAIR_ORDER: ProblemKind[] = [
   'engines-bad',
   'orphan-compiled',
   'orphan-engines',
+  'result-bad',
+  'orphan-result',
   'foreign-compiled',
   'bad-alias',
   'dangling-alias',

@@ -8,7 +8,6 @@ import {checkEngine, engineTag} from '../engines/tag.js'
 import type {Job, JobResult, Limits} from '../engines/protocol.js'
 import {scriptFilename, thrownError} from '../engines/script-errors.js'
 import {Layout} from '../store/layout.js'
-import {prettyJson} from '../util/pretty.js'
 import {runScript} from '../store/outcome.js'
 import {afterFetchedRun, runTargetOrFetch} from '../store/remote/lookup.js'
 import {onRemoteFailure, remoteCoolingDown} from '../store/remote/session.js'
@@ -17,6 +16,9 @@ import {processStdin, readInput, readStdin, type StdinSource} from '../cli/input
 import {renderError} from '../cli/render.js'
 import {usageError} from '../util/errors.js'
 import {fromChildArgs, inputFlags, type RunRequest} from './request.js'
+import {memoOptions, runOutput} from './memo.js'
+import {MEMO_CLOCK_MS} from '../store/results/key.js'
+import {memoRun} from '../store/results/memo.js'
 import {encodeEvents, EVENTS_FD, type RunEvent} from './events.js'
 import {announceStdout, writeAllSync} from '../util/write-sync.js'
 import type {DaemonCall, PooledHint, RunnerNote} from './daemon/frames.js'
@@ -92,11 +94,15 @@ async function main(req: RunRequest, stdin: StdinSource): Promise<number> {
     if (req.fuelRefused !== undefined && engine !== 'quickjs') throw usageError(req.fuelRefused)
     // Loading an engine (the QuickJS wasm) is burn's cost, not the script's: done before 's'.
     await warmEngine(engine, limits)
-    const out = await runScript(store!, (job) => runJob(job), {hash, input, engine, limits}).catch(async (error: unknown) => {
+    const target = {hash, engine, input, limits}
+    const memo = memoOptions(req)
+    // (under --memo a quickjs call reads a fixed clock: its result is then a function of what it is keyed by)
+    const run = () => runScript(store!, (job) => runJob(job), {...target, ...(memo && engine === 'quickjs' ? {clock: MEMO_CLOCK_MS} : {})})
+    const out = await (memo ? memoRun(store!, target, memo, run) : run()).catch(async (error: unknown) => {
       await settleRemote()
       throw error
     })
-    writeAllSync(1, output(req, out, limits) + '\n')
+    writeAllSync(1, runOutput(req, out, limits) + '\n')
     await settleRemote()
     return 0
   } catch (error) {
@@ -114,11 +120,6 @@ async function runJob(job: Job): Promise<JobResult> {
   // can no longer follow an error this process already reported.
   tell({kind: 'ended'})
   return result
-}
-
-function output(req: RunRequest, out: {hash: string; cache: string; output: string}, limits: Limits): string {
-  if (req.output === 'json') return JSON.stringify({hash: out.hash, cache: out.cache, result: JSON.parse(out.output)})
-  return req.output === 'pretty' ? prettyJson(out.output, limits.maxOutputBytes) : out.output
 }
 
 /**

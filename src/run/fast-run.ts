@@ -20,6 +20,10 @@ export async function fastRun(argv: string[]): Promise<number | undefined> {
   } catch (error) {
     return renderError(error, Boolean(parsed.flags.json))
   }
+  // (memo.ts: a memo hit is answered here, before the run daemon is contacted; loaded only for
+  // --memo and --idempotency-key, a chunk of its own, so a plain run loads none of it)
+  const memoCode = req.memo || req.idempotencyKey !== undefined ? await (await import('./memo.js')).answerFromMemo(req) : undefined
+  if (memoCode !== undefined) return memoCode
   const viaDaemon = await runViaDaemon(req)
   if ('code' in viaDaemon) return viaDaemon.code
   return runDirect(req, viaDaemon.stdin)

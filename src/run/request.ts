@@ -4,6 +4,8 @@ import {cacheDirSpec, remoteSpec, runSpec} from '../cli/spec.js'
 import type {Limits} from '../engines/protocol.js'
 import type {EngineName} from '../engines/tag.js'
 import {defaultCacheDir} from '../store/cache-dir.js'
+import {isValidName} from '../store/layout.js'
+import {usageError} from '../util/errors.js'
 
 export interface RunFlags extends LimitFlags {
   input?: string
@@ -14,6 +16,8 @@ export interface RunFlags extends LimitFlags {
   'cache-dir'?: string
   remote?: string
   'remote-mode'?: string
+  memo?: boolean
+  'idempotency-key'?: string
 }
 
 /** Where a call's input JSON comes from (cli/input.ts reads it). */
@@ -49,6 +53,10 @@ export interface RunRequest {
   fuelRefused?: string
   cacheDir: string
   output: OutputMode
+  /** --memo (store/results/memo.ts) */
+  memo?: boolean
+  /** --idempotency-key, checked as names are */
+  idempotencyKey?: string
 }
 
 /** `burn run`'s arguments without oclif; undefined when oclif must answer (help, any parse error: its usage messages). */
@@ -68,6 +76,7 @@ export function runRequest(ref: string, flags: RunFlags): RunRequest {
     fuelRefused: fuelRefused(flags),
     cacheDir: flags['cache-dir'] ?? defaultCacheDir(),
     output: flags.json ? 'json' : flags.pretty ? 'pretty' : 'plain',
+    ...memoFields(flags),
   }
 }
 
@@ -82,6 +91,17 @@ export function runRequest(ref: string, flags: RunFlags): RunRequest {
 export function applyRemoteFlags(flags: RunFlags, env: NodeJS.ProcessEnv = process.env): void {
   if (flags.remote !== undefined) env.BURN_REMOTE = flags.remote
   if (flags['remote-mode'] !== undefined) env.BURN_REMOTE_MODE = flags['remote-mode']
+}
+
+function memoFields(flags: RunFlags): Pick<RunRequest, 'memo' | 'idempotencyKey'> {
+  const key = flags['idempotency-key']
+  if (key !== undefined && !isValidName(key)) {
+    throw usageError(
+      `invalid idempotency key ${JSON.stringify(key)}: use 1-128 letters, digits, '.', '_' or '-', starting with a letter or digit, ` +
+        "with no '..'",
+    )
+  }
+  return {...(flags.memo ? {memo: true} : {}), ...(key !== undefined ? {idempotencyKey: key} : {})}
 }
 
 function inputSource(flags: RunFlags): InputSource {
@@ -133,6 +153,11 @@ export function isRunRequest(v: unknown): v is RunRequest {
   if (r.engine !== undefined && r.engine !== 'v8' && r.engine !== 'quickjs') return false
   if (r.fuelRefused !== undefined && !str(r.fuelRefused)) return false
   if (r.output !== 'plain' && r.output !== 'pretty' && r.output !== 'json') return false
+  if (
+    (r.memo !== undefined && r.memo !== true) ||
+    (r.idempotencyKey !== undefined && !(str(r.idempotencyKey) && isValidName(r.idempotencyKey)))
+  )
+    return false
   const l = r.limits as Partial<Limits> | undefined
   if (typeof l !== 'object' || l === null || ![l.timeoutMs, l.memoryBytes, l.maxOutputBytes, l.maxLogBytes].every(size)) return false
   if (l.fuel !== undefined && !size(l.fuel)) return false

@@ -82,6 +82,17 @@ export class Layout {
   get enginesDir() {
     return join(this.root, 'engines')
   }
+  /**
+   * Memoized results (store/results/): made on the first `run --memo`, so not among storeDirs
+   * (a store of an earlier burn has none, and needs none).
+   */
+  get resultsDir() {
+    return join(this.root, 'results')
+  }
+  /** The idempotency keys' records (`run --idempotency-key`), named by the key, validated as names are. */
+  get keysDir() {
+    return join(this.resultsDir, 'keys')
+  }
   /** The run daemons' sockets and locks (run/daemon/where.ts). */
   get daemonDir() {
     return join(this.root, 'daemon')
@@ -105,6 +116,17 @@ export class Layout {
   }
   engines(hash: string) {
     return join(this.enginesDir, checkHash(hash).slice(0, 2), hash)
+  }
+  /** One script's results: one directory, so `forget` and `gc` remove them with the script. */
+  resultsOf(hash: string) {
+    return join(this.resultsDir, checkHash(hash).slice(0, 2), hash)
+  }
+  /** The result of `hash` for one memo key (a 64-hex digest of engine, input and limits: store/results/key.ts). */
+  result(hash: string, key: string) {
+    return join(this.resultsOf(hash), checkHash(key))
+  }
+  idempotencyKey(key: string) {
+    return join(this.keysDir, checkName(key))
   }
   name(name: string) {
     return join(this.namesDir, checkName(name))

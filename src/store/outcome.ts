@@ -22,7 +22,7 @@ export interface RunOutcome {
 export async function runScript(
   store: Store,
   exec: (job: Job) => Promise<JobResult>,
-  opts: {hash: string; input: string; engine: EngineName; limits: Limits},
+  opts: {hash: string; input: string; engine: EngineName; limits: Limits; clock?: number},
 ): Promise<RunOutcome> {
   const {hash} = opts
   const {layout} = store
@@ -39,6 +39,7 @@ export async function runScript(
       compiledPath: layout.compiled(tag, hash),
       input: opts.input,
       limits: opts.limits,
+      ...(opts.clock !== undefined ? {clock: opts.clock} : {}),
     })
   } catch (error) {
     // forget or gc removed the script between lookup and read: a clean miss, never a wrong result

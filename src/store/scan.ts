@@ -1,6 +1,6 @@
 import {lstatSync, readdirSync, type Stats} from 'node:fs'
 import {join} from 'node:path'
-import {FULL_HASH} from './layout.js'
+import {FULL_HASH, isValidName} from './layout.js'
 import type {Layout} from './layout.js'
 
 /*
@@ -25,7 +25,7 @@ export interface Entry {
   type: 'file' | 'dir' | 'other'
 }
 
-export type Area = 'objects' | 'compiled' | 'engines' | 'names' | 'stats' | 'pending' | 'tmp' | 'damaged' | 'daemon' | 'other'
+export type Area = 'objects' | 'compiled' | 'engines' | 'names' | 'results' | 'stats' | 'pending' | 'tmp' | 'damaged' | 'daemon' | 'other'
 
 export interface StoreScan {
   root: string
@@ -37,6 +37,10 @@ export interface StoreScan {
   engines: Map<string, Entry>
   /** Entries of names/ (valid or not; verify judges them). */
   names: Entry[]
+  /** Memoized results at their proper place, results/<hash[0:2]>/<hash>/<memo key>, by script hash. */
+  results: Map<string, Array<Entry & {key: string}>>
+  /** Idempotency key records, results/keys/<key>. */
+  keys: Entry[]
   /** Entries under objects/, compiled/ or engines/ that are not where a hash file belongs. */
   misplaced: Entry[]
   /** Every file (and non-directory) of the store, by area. */
@@ -50,6 +54,7 @@ const AREAS: Record<string, Area> = {
   compiled: 'compiled',
   engines: 'engines',
   names: 'names',
+  results: 'results',
   stats: 'stats',
   pending: 'pending',
   tmp: 'tmp',
@@ -109,6 +114,19 @@ const CLAIMS: Partial<Record<Area, {claim: Claim; leaf: number}>> = {
     leaf: 4,
   },
   names: {claim: (s, f) => (s.names.push(f), true), leaf: 2},
+  // results/<shard>/<hash>/<key>, results/keys/<key>
+  results: {claim: claimResult, leaf: 4},
+}
+
+function claimResult(s: StoreScan, f: Entry, p: string[]): boolean {
+  if (f.type !== 'file') return false
+  if (p.length === 3 && p[1] === 'keys') return isValidName(p[2]) && (s.keys.push(f), true)
+  const ok = p.length === 4 && SHARD.test(p[1]) && FULL_HASH.test(p[2]) && p[2].startsWith(p[1]) && FULL_HASH.test(p[3])
+  if (!ok) return false
+  const list = s.results.get(p[2]) ?? []
+  list.push({...f, key: p[3]})
+  s.results.set(p[2], list)
+  return true
 }
 
 function claimSharded(byHash: Map<string, Entry>, f: Entry, p: string[]): boolean {
@@ -148,9 +166,23 @@ export function scanStore(layout: Layout): StoreScan {
     compiled: new Map(),
     engines: new Map(),
     names: [],
+    results: new Map(),
+    keys: [],
     misplaced: [],
     dirs: [],
-    files: {objects: [], compiled: [], engines: [], names: [], stats: [], pending: [], tmp: [], damaged: [], daemon: [], other: []},
+    files: {
+      objects: [],
+      compiled: [],
+      engines: [],
+      names: [],
+      results: [],
+      stats: [],
+      pending: [],
+      tmp: [],
+      damaged: [],
+      daemon: [],
+      other: [],
+    },
   }
   const rootEntry = statEntry(root, '')
   if (!rootEntry) return s

@@ -128,7 +128,15 @@ describe('docs/commands.md', () => {
 })
 
 describe('verify and gc --timings', () => {
-  const verifySteps = ['checkPermissions', 'checkSources', 'checkCompiled', 'checkEngineRecords', 'readNameFiles', 'reportDamagedSources']
+  const verifySteps = [
+    'checkPermissions',
+    'checkSources',
+    'checkCompiled',
+    'checkEngineRecords',
+    'checkResults',
+    'readNameFiles',
+    'reportDamagedSources',
+  ]
   const gcSteps = ['removeOldTmp', 'breakStaleLocks', 'removeDaemonDebris', 'removeSetAside', 'removeForeignAndOrphanCompiled']
 
   it('report each named step in order with its time, and leave the JSON as it was without the flag', () => {

@@ -111,7 +111,8 @@ function execute(
   // JSON text holds no NUL, and the guest string, a C string, would end at one.
   if (job.input.includes('\0'))
     return {ok: false, error: invalidInput(job.input, {kind: 'badData', message: 'invalid JSON input: a NUL character'})}
-  const parsed = newGuestString(box, job.input).consume((text) => api('input', text))
+  const clock = job.clock === undefined ? ctx.undefined : ctx.newNumber(job.clock)
+  const parsed = newGuestString(box, job.input).consume((text) => api('input', text, clock))
   if (parsed.error) {
     const r = fail(parsed.error)
     // A limit (memory, fuel) or a nesting too deep for the guest stands; a syntax error is

@@ -17,7 +17,9 @@ export const PRELUDE_FILENAME = 'burn-prelude.js'
  * and findUnserializable (their source, evaluated here): one rule for both engines.
  *
  * Math.random is a fixed-seed PRNG (mulberry32), so a call is a pure function of its input
- * and --fuel; Date reads the real clock (documented in docs/sandbox.md).
+ * and --fuel; Date reads the real clock, except under `run --memo` (and --idempotency-key),
+ * where the host passes a fixed time with the input, so a stored result is what any later
+ * call would compute (documented in docs/sandbox.md).
  */
 export const PRELUDE_SOURCE = `(function (hostLog) {
   'use strict'
@@ -44,6 +46,23 @@ export const PRELUDE_SOURCE = `(function (hostLog) {
     return ((t ^ (t >>> 14)) >>> 0) / 4294967296
   }})
 
+  // A Date that reads \`clock\` where it would read the real clock: Date.now(), new Date() and
+  // Date() called as a function; every other use is the real Date's.
+  const fixClock = (clock) => {
+    const RealDate = Date
+    const construct = Reflect.construct
+    const FixedDate = function Date(...args) {
+      if (new.target === undefined) return StringCtor(new RealDate(clock))
+      return construct(RealDate, args.length === 0 ? [clock] : args, new.target)
+    }
+    FixedDate.prototype = RealDate.prototype
+    Object.defineProperty(RealDate.prototype, 'constructor', {value: FixedDate, writable: true, configurable: true, enumerable: false})
+    FixedDate.now = function now() { return clock }
+    FixedDate.parse = RealDate.parse
+    FixedDate.UTC = RealDate.UTC
+    Object.defineProperty(global, 'Date', {value: FixedDate, writable: true, configurable: true, enumerable: false})
+  }
+
   const module = {exports: {}}
   global.module = module
   global.exports = module.exports
@@ -68,7 +87,8 @@ export const PRELUDE_SOURCE = `(function (hostLog) {
   let input, result
   return {
     // Called before the script runs, so invalid input fails the same whatever the script does.
-    input(text) {
+    input(text, clock) {
+      if (clock !== undefined) fixClock(clock)
       input = parse(text)
     },
     // Calls the export with the input and awaits it. The state has no prototype, so no setter a

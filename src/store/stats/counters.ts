@@ -32,6 +32,10 @@ export const COUNTERS = [
   {id: 'remote.published', label: 'remote values published', always: false},
   {id: 'remote.bytesIn', label: 'remote bytes fetched', always: false},
   {id: 'remote.bytesOut', label: 'remote bytes published', always: false},
+  // Memoized results (run --memo, --idempotency-key, batch --memo): shown once one was asked.
+  {id: 'memo.hits', label: 'memo hits (stored result printed, script not run)', always: false},
+  {id: 'memo.misses', label: 'memo misses (script run)', always: false},
+  {id: 'memo.stored', label: 'memo results stored', always: false},
   // Counted, printed under their id, after the labelled ones (runs.* among the runs).
   {id: 'codeCacheUpgrades', always: false},
   {id: 'preloadedHits', always: false},

@@ -86,6 +86,7 @@ describe('verify steps', () => {
         'checkSources',
         'checkCompiled',
         'checkEngineRecords',
+        'checkResults',
         'readNameFiles',
         'reportDamagedSources',
         'checkMisplaced',
@@ -113,6 +114,7 @@ describe('verify steps', () => {
       locks: 0,
       tmpFiles: 0,
       statsFiles: 0,
+      results: 0,
     })
     assert.deepEqual(ctx.progress, {...ctx.progress, done: 4, total: 4})
   })

@@ -82,8 +82,11 @@ describe('run request', () => {
       fuelRefused: 1,
       limits: {...good.limits, timeoutMs: -1},
       input: {from: 'text'},
+      memo: 'yes',
+      idempotencyKey: '../k',
     }
     for (const [k, v] of Object.entries(bad)) assert.equal(isRunRequest({...good, [k]: v}), false, k)
+    assert.equal(isRunRequest({...good, memo: true, idempotencyKey: 'order-1'}), true)
     assert.equal(isRunRequest({...good, limits: {...good.limits, fuel: '9'}}), false)
     assert.equal(isRunRequest({...good, input: {from: 'file'}}), false)
     assert.equal(isRunRequest(null), false)

@@ -107,6 +107,9 @@ describe('counters table: every label, order and count', () => {
       ['remote.published', 'remote values published'],
       ['remote.bytesIn', 'remote bytes fetched'],
       ['remote.bytesOut', 'remote bytes published'],
+      ['memo.hits', 'memo hits (stored result printed, script not run)'],
+      ['memo.misses', 'memo misses (script run)'],
+      ['memo.stored', 'memo results stored'],
     ])
     assert.deepEqual(
       COUNTERS.filter((c) => !('label' in c)).map((c) => [c.id, c.always, counterLabel(c.id)]),
