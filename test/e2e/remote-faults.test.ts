@@ -5,6 +5,8 @@ import {test} from 'node:test'
 import {burn, burnAsync, stats, tmp, writeScript, type Result} from '../helpers.js'
 import {objectPath, sha} from '../fixtures/store.js'
 import {bigScript, cutProxy, startRedis} from '../fixtures/redis.js'
+import {DEFAULT_SEED} from '../torture/harness.js'
+import {remoteSummary, remoteTorture, remoteTortureHeld} from '../torture/remote.js'
 
 // A remote that dies mid-transfer (issue 16, "Faults"): redis-server SIGKILLed while a 9 MB value
 // is on its way, read or written. A relay (cutProxy) stops the value after its first MiB, so the
@@ -79,4 +81,53 @@ test('the server SIGKILLed while register publishes a 9 MB source: one warning, 
   // the dead remote is still configured: a local hit never asks it
   const hit = burn(['run', 'big', '--input', big.input], {cacheDir: A, env: env(url), timeoutMs: 120_000})
   assert.deepEqual([hit.code, hit.stdout, hit.stderr], [0, big.output, ''])
+})
+
+test('a publish held by CLIENT PAUSE WRITE ends at the operation timeout: one warning, registered here (exit 0)', async () => {
+  const server = await startRedis()
+  const A = tmp()
+  const file = writeScript(tmp(), 'p.js', 'module.exports = (x) => [x]\n')
+  const h = sha('module.exports = (x) => [x]\n')
+  // (reads still answer under a write pause: the EXISTS goes through, the SETs wait)
+  await server.call('CLIENT', 'PAUSE', '20000', 'WRITE')
+  const t0 = Date.now()
+  const r = await burnAsync(['register', file, '--name', 'p'], {
+    cacheDir: A,
+    env: {...env(server.url), BURN_REMOTE_TIMEOUT: '300ms', BURN_REMOTE_KEY: 'k'},
+    timeoutMs: 120_000,
+  })
+  const ms = Date.now() - t0
+  // (asked while still paused: a server may run a closed client's queued SETs once unpaused, harmless but not burn's doing)
+  assert.deepEqual(await server.keys(), [])
+  await server.call('CLIENT', 'UNPAUSE')
+  assert.deepEqual(
+    [r.code, r.stdout, r.stderr],
+    [
+      0,
+      `${h}  compiled  p  ${file}\n`,
+      `burn: remote cache ${server.url} is unavailable (no answer within 300 ms (publishing 4 value(s))); going on with the local cache only\n`,
+    ],
+  )
+  assert.ok(ms < 15_000, `register took ${ms} ms`)
+  assert.equal(stats(A)['remote.errors'], 1)
+  verifyClean(A)
+})
+
+// The torture harness's remote mode, short (the long one: `npm run torture -- --remote`); the seed
+// is fixed (BURN_TORTURE_SEED overrides it) and printed with the report, so a failure can be rerun.
+test('torture (remote, short): burn killed inside fetches and publishes, the server killed: no wrong result, clean stores', async () => {
+  const seed = Number(process.env.BURN_TORTURE_SEED) || DEFAULT_SEED
+  const seconds = Number(process.env.BURN_TORTURE_SECONDS) || 15
+  const rep = await remoteTorture({seconds, workers: 3, dirs: 2, scripts: 3, killRate: 0.4, serverKillEvery: 6, seed})
+  const text = `${remoteSummary(rep)}\n${JSON.stringify({...rep, problems: rep.problems.slice(0, 10)}, null, 1)}`
+  console.log(remoteSummary(rep))
+  assert.equal(rep.wrongResults, 0, text)
+  assert.equal(rep.unexpectedExits, 0, text)
+  assert.equal(rep.unplannedDamage, 0, text)
+  assert.equal(rep.badRemoteValues, 0, text)
+  assert.ok(rep.kills.fetch > 0 && rep.kills.publish > 0, `no kill inside a fetch or a publish: ${text}`)
+  assert.ok(rep.serverKills > 0, text)
+  assert.ok(rep.finalGcExits.every((c) => c === 0) && rep.finalVerifyExits.every((c) => c === 0), text)
+  assert.equal(rep.finalRunsCorrect, rep.finalRunsTotal, text)
+  assert.ok(remoteTortureHeld(rep), text)
 })
