@@ -319,8 +319,11 @@ export async function remoteTorture(opts: RemoteTortureOpts): Promise<RemoteTort
       }
     }
     // the remote gets everything again (it may have just restarted empty), then every machine runs every script
-    const warm = await exec(join(root, 'warm'), ['register', ...files])
-    if (warm.code !== 0 || warm.stderr !== '') problem(`final register: exit ${warm.code} ${warm.stderr.slice(0, 300)}`)
+    // (with their names, so every name record is on the server for checkRemoteValues)
+    for (const [i, f] of files.entries()) {
+      const warm = await exec(join(root, 'warm'), ['register', f, '--name', `t${i}`])
+      if (warm.code !== 0 || warm.stderr !== '') problem(`final register: exit ${warm.code} ${warm.stderr.slice(0, 300)}`)
+    }
     for (const d of dirs) {
       for (let i = 0; i < opts.scripts; i++) {
         rep.finalRunsTotal++
