@@ -163,43 +163,76 @@ const notFound = (ref: string) =>
   `Error: no script matches ${JSON.stringify(ref)}; \`burn list\` shows what is registered, \`burn register <file>\` adds one\n`
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
 
+const emptyReport = (seed: number): RemoteTortureReport => ({
+  seed,
+  operations: 0,
+  kills: {fetch: 0, publish: 0, missed: 0},
+  serverKills: 0,
+  fetchedRuns: 0,
+  wrongResults: 0,
+  unexpectedExits: 0,
+  unplannedDamage: 0,
+  finalGcExits: [],
+  finalVerifyExits: [],
+  remoteValues: 0,
+  badRemoteValues: 0,
+  finalRunsCorrect: 0,
+  finalRunsTotal: 0,
+  problems: [],
+})
+
 export async function remoteTorture(opts: RemoteTortureOpts): Promise<RemoteTortureReport> {
-  const random = rng(opts.seed)
-  const rep: RemoteTortureReport = {
-    seed: opts.seed,
-    operations: 0,
-    kills: {fetch: 0, publish: 0, missed: 0},
-    serverKills: 0,
-    fetchedRuns: 0,
-    wrongResults: 0,
-    unexpectedExits: 0,
-    unplannedDamage: 0,
-    finalGcExits: [],
-    finalVerifyExits: [],
-    remoteValues: 0,
-    badRemoteValues: 0,
-    finalRunsCorrect: 0,
-    finalRunsTotal: 0,
-    problems: [],
+  const t = new RemoteTorture(opts, mkdtempSync(join(tmpdir(), 'burn-rtorture-')), await launchRedis({tcp: true}))
+  try {
+    await t.relay.start(t.server.port!, t.random)
+    // the remote starts warm, so that a fresh machine's first run has something to fetch
+    await t.warmRemote()
+    t.deadline = Date.now() + opts.seconds * 1000
+    await Promise.all([...Array.from({length: opts.workers}, () => t.worker()), t.serverKiller()])
+    await t.finalChecks()
+  } finally {
+    await t.cleanUp()
   }
-  const root = mkdtempSync(join(tmpdir(), 'burn-rtorture-'))
-  let server = await launchRedis({tcp: true})
-  const relay = new SlowRelay()
-  await relay.start(server.port!, random)
-  const dirs = Array.from({length: opts.dirs}, (_, i) => join(root, `machine${i}`))
-  mkdirSync(join(root, 'files'))
-  const files = Array.from({length: opts.scripts}, (_, i) => join(root, 'files', `s${i}.js`))
-  files.forEach((f, i) => writeFileSync(f, source(i)))
-  const hashes = files.map((_, i) => sha(source(i)))
-  const env: NodeJS.ProcessEnv = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('BURN_')))
-  Object.assign(env, {BURN_DAEMON: 'off', BURN_REMOTE: `redis://127.0.0.1:${relay.port}`, BURN_REMOTE_KEY: KEY, BURN_REMOTE_TIMEOUT: '5s'})
-  const problem = (line: string) => {
-    rep.problems.push(line)
-    opts.log?.(line)
+  return t.rep
+}
+
+class RemoteTorture {
+  readonly random: () => number
+  readonly rep: RemoteTortureReport
+  readonly relay = new SlowRelay()
+  readonly dirs: string[]
+  /** Cache dirs made for one killed fetch (a fresh machine always fetches): checked at the end like the others. */
+  readonly fresh: string[] = []
+  readonly files: string[]
+  readonly hashes: string[]
+  readonly env: NodeJS.ProcessEnv
+  deadline = 0
+
+  constructor(
+    readonly opts: RemoteTortureOpts,
+    readonly root: string,
+    public server: RedisServer,
+  ) {
+    this.random = rng(opts.seed)
+    this.rep = emptyReport(opts.seed)
+    this.dirs = Array.from({length: opts.dirs}, (_, i) => join(root, `machine${i}`))
+    mkdirSync(join(root, 'files'))
+    this.files = Array.from({length: opts.scripts}, (_, i) => join(root, 'files', `s${i}.js`))
+    this.files.forEach((f, i) => writeFileSync(f, source(i)))
+    this.hashes = this.files.map((_, i) => sha(source(i)))
+    this.env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('BURN_')))
+    // (BURN_REMOTE names the relay's port, known once it started: exec adds it)
+    Object.assign(this.env, {BURN_DAEMON: 'off', BURN_REMOTE_KEY: KEY, BURN_REMOTE_TIMEOUT: '5s'})
   }
 
-  const exec = async (dir: string, args: string[], kill = false, extra: NodeJS.ProcessEnv = {}): Promise<Exec> => {
-    const child = spawn(process.execPath, [BIN, ...args], {env: {...env, ...extra, BURN_CACHE_DIR: dir}, stdio: ['ignore', 'pipe', 'pipe']})
+  problem(line: string): void {
+    this.rep.problems.push(line)
+    this.opts.log?.(line)
+  }
+
+  async exec(dir: string, args: string[], kill = false, extra: NodeJS.ProcessEnv = {}): Promise<Exec> {
+    const env = {...this.env, BURN_REMOTE: `redis://127.0.0.1:${this.relay.port}`, ...extra, BURN_CACHE_DIR: dir}
+    const child = spawn(process.execPath, [BIN, ...args], {env, stdio: ['ignore', 'pipe', 'pipe']})
     let stdout = ''
     let stderr = ''
     child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d))
@@ -210,10 +243,10 @@ export async function remoteTorture(opts: RemoteTortureOpts): Promise<RemoteTort
     if (kill) {
       // wait until it talks to the remote, then kill it a moment later, inside that work
       for (const until = Date.now() + 60_000; !ended && Date.now() < until; await sleep(8)) {
-        if (!connectedTo(tree(child.pid!), relay.port)) continue
-        await sleep(random() * 30)
+        if (!connectedTo(tree(child.pid!), this.relay.port)) continue
+        await sleep(this.random() * 30)
         const pids = tree(child.pid!)
-        killedInRemote = !ended && connectedTo(pids, relay.port)
+        killedInRemote = !ended && connectedTo(pids, this.relay.port)
         for (const p of pids.reverse()) kill9(p)
         break
       }
@@ -221,22 +254,47 @@ export async function remoteTorture(opts: RemoteTortureOpts): Promise<RemoteTort
     return {code: await closed, stdout, stderr, killedInRemote, missed: kill && !killedInRemote}
   }
 
-  // Cache dirs made for one killed fetch (a fresh machine always fetches): checked at the end like the others.
-  const fresh: string[] = []
-  /** One random operation in a random cache dir, its outcome checked. */
-  const operate = async (): Promise<void> => {
+  /** Past the deadline, a short run on a slow machine goes on (a minute at most) until it killed inside both. */
+  going(): boolean {
+    const {kills} = this.rep
+    return Date.now() < this.deadline || ((kills.fetch === 0 || kills.publish === 0) && Date.now() < this.deadline + 60_000)
+  }
+
+  async worker(): Promise<void> {
+    while (this.going()) await this.operate()
+  }
+
+  /** The server dies now and then (SIGKILL) and comes back empty behind the same relay. */
+  async serverKiller(): Promise<void> {
+    const every = this.opts.serverKillEvery * 1000
+    let at = Date.now()
+    while (every > 0 && Date.now() + 1000 < this.deadline) {
+      await sleep(200)
+      if (Date.now() - at < every) continue
+      await this.server.kill()
+      removeTree(this.server.dir)
+      this.server = await launchRedis({tcp: true})
+      this.relay.retarget(this.server.port!)
+      this.rep.serverKills++
+      at = Date.now()
+    }
+  }
+
+  /** One random operation in a random cache dir. */
+  async operate(): Promise<void> {
+    const {random, rep, hashes, files} = this
     let r = random()
-    let dir = dirs[Math.floor(random() * dirs.length)]
-    const i = Math.floor(random() * opts.scripts)
+    let dir = this.dirs[Math.floor(random() * this.dirs.length)]
+    const i = Math.floor(random() * this.opts.scripts)
     const ref = random() < 0.5 ? hashes[i] : `t${i}`
     const x = Math.floor(random() * 1000)
-    const kill = random() < opts.killRate
+    const kill = random() < this.opts.killRate
     // a short run still kills inside both: the first kills go to a publish, then to a fetch on a fresh machine
     if (kill && rep.kills.publish === 0) r = 0
     else if (kill && rep.kills.fetch === 0) {
       r = 0.5
-      dir = join(root, `fresh${fresh.length}`)
-      fresh.push(dir)
+      dir = join(this.root, `fresh${this.fresh.length}`)
+      this.fresh.push(dir)
     }
     rep.operations++
     let args: string[]
@@ -244,115 +302,94 @@ export async function remoteTorture(opts: RemoteTortureOpts): Promise<RemoteTort
     else if (r < 0.7) args = ['run', ref, '--input', String(x)]
     else if (r < 0.8) args = ['pull', ref]
     else args = ['forget', hashes[i]]
-    const forget = args[0] === 'forget'
-    const p = await exec(dir, args, kill && !forget)
+    const p = await this.exec(dir, args, kill && args[0] !== 'forget')
     if (p.killedInRemote) rep.kills[args[0] === 'register' ? 'publish' : 'fetch']++
     if (p.missed) rep.kills.missed++
-    if (p.code === null) return
+    if (p.code !== null) this.check(dir, args, p, i, ref, x)
+  }
+
+  /** An operation that ended by itself: a run's result exact, every exit one the operation may have. */
+  check(dir: string, args: string[], p: Exec, i: number, ref: string, x: number): void {
     const err = p.stderr.replace(WARNING, '')
-    const what = `${args.join(' ')} in ${dir}: exit ${p.code}, stdout ${JSON.stringify(p.stdout.slice(0, 200))}, stderr ${JSON.stringify(p.stderr.slice(0, 300))}`
+    const out = `stdout ${JSON.stringify(p.stdout.slice(0, 200))}, stderr ${JSON.stringify(p.stderr.slice(0, 300))}`
+    const what = `${args.join(' ')} in ${dir}: exit ${p.code}, ${out}`
     if (args[0] === 'run' && p.code === 0) {
       if (p.stdout !== expectRun(i, x) + '\n') {
-        rep.wrongResults++
-        problem(`WRONG RESULT: ${what}`)
+        this.rep.wrongResults++
+        this.problem(`WRONG RESULT: ${what}`)
       }
       if (err === '') return
     }
+    const listed = p.stdout.startsWith(`${this.hashes[i]}  `)
     const ok =
       (args[0] === 'run' && p.code === 3 && err === notFound(ref)) ||
-      (args[0] === 'register' && p.code === 0 && err === '' && p.stdout.startsWith(`${hashes[i]}  `)) ||
-      (args[0] === 'pull' && p.code === 0 && err === '' && p.stdout.startsWith(`${hashes[i]}  `)) ||
-      (args[0] === 'pull' && p.code === 3 && err === '') ||
-      (forget && (p.code === 0 || p.code === 3))
+      (args[0] === 'register' && p.code === 0 && err === '' && listed) ||
+      (args[0] === 'pull' && err === '' && ((p.code === 0 && listed) || p.code === 3)) ||
+      (args[0] === 'forget' && (p.code === 0 || p.code === 3))
     if (!ok) {
-      rep.unexpectedExits++
-      problem(`unexpected: ${what}`)
+      this.rep.unexpectedExits++
+      this.problem(`unexpected: ${what}`)
     }
   }
-
-  let deadline = 0
-  let serverAt = Date.now()
-  // Past the deadline, a short run on a slow machine goes on (a minute at most) until it killed inside both.
-  const going = () => Date.now() < deadline || ((rep.kills.fetch === 0 || rep.kills.publish === 0) && Date.now() < deadline + 60_000)
-  try {
-    // the remote starts warm, so that a fresh machine's first run has something to fetch
-    await warmRemote()
-    deadline = Date.now() + opts.seconds * 1000
-    serverAt = Date.now()
-    await Promise.all([
-      ...Array.from({length: opts.workers}, async () => {
-        while (going()) await operate()
-      }),
-      (async () => {
-        // the server dies now and then (SIGKILL) and comes back empty behind the same relay
-        while (opts.serverKillEvery > 0 && Date.now() + 1000 < deadline) {
-          await sleep(200)
-          if (Date.now() - serverAt < opts.serverKillEvery * 1000) continue
-          await server.kill()
-          removeTree(server.dir)
-          server = await launchRedis({tcp: true})
-          relay.retarget(server.port!)
-          rep.serverKills++
-          serverAt = Date.now()
-        }
-      })(),
-    ])
-    await finalChecks()
-  } finally {
-    for (const d of [...dirs, ...fresh]) killStoreProcs(d)
-    relay.close()
-    await server.stop()
-    removeTree(server.dir)
-    removeTree(root)
-  }
-  return rep
 
   /** Every script registered with its name in a cache dir of its own (so every name record is on the server). */
-  async function warmRemote(): Promise<void> {
-    for (const [i, f] of files.entries()) {
-      const warm = await exec(join(root, 'warm'), ['register', f, '--name', `t${i}`])
-      if (warm.code !== 0 || warm.stderr !== '') problem(`warm-up register: exit ${warm.code} ${warm.stderr.slice(0, 300)}`)
+  async warmRemote(): Promise<void> {
+    for (const [i, f] of this.files.entries()) {
+      const warm = await this.exec(join(this.root, 'warm'), ['register', f, '--name', `t${i}`])
+      if (warm.code !== 0 || warm.stderr !== '') this.problem(`warm-up register: exit ${warm.code} ${warm.stderr.slice(0, 300)}`)
     }
   }
 
-  async function finalChecks(): Promise<void> {
-    const all = [...dirs, ...fresh]
+  async finalChecks(): Promise<void> {
+    const all = [...this.dirs, ...this.fresh]
     for (const d of all) killStoreProcs(d)
     // damage burn made itself, before anything repairs or collects
-    for (const d of all) {
-      const v = await exec(d, ['verify', '--json'])
-      try {
-        for (const pr of JSON.parse(v.stdout).problems as Array<{severity: string; path: string; kind: string; detail: string}>) {
-          if (pr.severity !== 'damage') continue
-          rep.unplannedDamage++
-          problem(`damage in ${d}: ${pr.kind} ${pr.path}: ${pr.detail}`)
-        }
-      } catch {
-        rep.unplannedDamage++
-        problem(`verify in ${d}: not JSON (exit ${v.code}): ${v.stderr.slice(0, 300)}`)
-      }
-    }
+    for (const d of all) await this.damage(d)
     // the remote gets everything again (it may have just restarted empty), then every machine runs every script
-    await warmRemote()
-    for (const d of dirs) {
-      for (let i = 0; i < opts.scripts; i++) {
-        rep.finalRunsTotal++
-        const p = await exec(d, ['run', hashes[i], '--input', String(i)])
-        if (p.code === 0 && p.stdout === expectRun(i, i) + '\n' && p.stderr === '') rep.finalRunsCorrect++
-        else problem(`final run s${i} in ${d}: exit ${p.code} ${p.stdout.slice(0, 100)} ${p.stderr.slice(0, 200)}`)
-      }
-      const st = await exec(d, ['stats', '--json'])
-      rep.fetchedRuns += (JSON.parse(st.stdout) as {counters: Record<string, number>}).counters['remote.hits'] ?? 0
-    }
+    await this.warmRemote()
+    for (const d of this.dirs) await this.finalRuns(d)
     await sleep(1000)
     for (const d of all) {
-      const gc = await exec(d, ['gc', '--tmp-age', '1ms'], false, {BURN_LOCK_STALE_MS: '500'})
-      rep.finalGcExits.push(gc.code ?? -1)
-      const v = await exec(d, ['verify', '--json'])
-      rep.finalVerifyExits.push(v.code ?? -1)
-      if (v.code !== 0) problem(`final verify in ${d}: ${v.stdout.slice(0, 500)}`)
+      const gc = await this.exec(d, ['gc', '--tmp-age', '1ms'], false, {BURN_LOCK_STALE_MS: '500'})
+      this.rep.finalGcExits.push(gc.code ?? -1)
+      const v = await this.exec(d, ['verify', '--json'])
+      this.rep.finalVerifyExits.push(v.code ?? -1)
+      if (v.code !== 0) this.problem(`final verify in ${d}: ${v.stdout.slice(0, 500)}`)
     }
-    await checkRemoteValues(server, hashes, rep, problem)
+    await checkRemoteValues(this.server, this.hashes, this.rep, (l) => this.problem(l))
+  }
+
+  async damage(d: string): Promise<void> {
+    const v = await this.exec(d, ['verify', '--json'])
+    try {
+      for (const pr of JSON.parse(v.stdout).problems as Array<{severity: string; path: string; kind: string; detail: string}>) {
+        if (pr.severity !== 'damage') continue
+        this.rep.unplannedDamage++
+        this.problem(`damage in ${d}: ${pr.kind} ${pr.path}: ${pr.detail}`)
+      }
+    } catch {
+      this.rep.unplannedDamage++
+      this.problem(`verify in ${d}: not JSON (exit ${v.code}): ${v.stderr.slice(0, 300)}`)
+    }
+  }
+
+  async finalRuns(d: string): Promise<void> {
+    for (let i = 0; i < this.opts.scripts; i++) {
+      this.rep.finalRunsTotal++
+      const p = await this.exec(d, ['run', this.hashes[i], '--input', String(i)])
+      if (p.code === 0 && p.stdout === expectRun(i, i) + '\n' && p.stderr === '') this.rep.finalRunsCorrect++
+      else this.problem(`final run s${i} in ${d}: exit ${p.code} ${p.stdout.slice(0, 100)} ${p.stderr.slice(0, 200)}`)
+    }
+    const st = await this.exec(d, ['stats', '--json'])
+    this.rep.fetchedRuns += (JSON.parse(st.stdout) as {counters: Record<string, number>}).counters['remote.hits'] ?? 0
+  }
+
+  async cleanUp(): Promise<void> {
+    for (const d of [...this.dirs, ...this.fresh]) killStoreProcs(d)
+    this.relay.close()
+    await this.server.stop()
+    removeTree(this.server.dir)
+    removeTree(this.root)
   }
 }
 
@@ -382,7 +419,8 @@ export function remoteSummary(r: RemoteTortureReport): string {
     `kills inside remote work: fetch ${r.kills.fetch}, publish ${r.kills.publish} (asked but missed ${r.kills.missed})`,
     `wrong results ${r.wrongResults}, unexpected exits ${r.unexpectedExits}, damage burn made ${r.unplannedDamage}`,
     `remote values ${r.remoteValues} (bad ${r.badRemoteValues}), fetched runs (remote.hits) ${r.fetchedRuns}`,
-    `final gc exits ${r.finalGcExits.join(',')}, verify exits ${r.finalVerifyExits.join(',')}, runs ${r.finalRunsCorrect}/${r.finalRunsTotal}`,
+    `final gc exits ${r.finalGcExits.join(',')}, verify exits ${r.finalVerifyExits.join(',')}, ` +
+      `runs ${r.finalRunsCorrect}/${r.finalRunsTotal}`,
   ].join('\n')
 }
 
