@@ -2,6 +2,7 @@
 // and register throughput. `burn run` goes through the run daemon once the first run has
 // started it (the default); the "direct" rows set BURN_DAEMON=off, the path of a first run.
 // Reproduce: npm run build && node bench/run.mjs [--n 15]
+import {spawnSync} from 'node:child_process'
 import {readFileSync, writeFileSync} from 'node:fs'
 import {createRequire} from 'node:module'
 import {join} from 'node:path'
@@ -14,14 +15,29 @@ const burn = (...args) => run(process.execPath, [BIN, ...args], {env})
 const directEnv = {...env, BURN_DAEMON: 'off'}
 const direct = (...args) => run(process.execPath, [BIN, ...args], {env: directEnv})
 
-// 1. a tiny script
+// 1. a tiny script; and the same hits with BURN_REMOTE set (issue 16: a local hit never connects nor
+// loads the client). It names a port nothing listens on: a hit that asked it would print a warning.
 writeFileSync(join(dir, 'tiny.js'), 'module.exports = (x) => ({y: x.x * 2})\n')
 burn('register', join(dir, 'tiny.js'), '--name', 'tiny')
+const remoteEnv = {...env, BURN_REMOTE: 'redis://127.0.0.1:9'}
+const withRemote =
+  (e) =>
+  (...args) => {
+    const t0 = process.hrtime.bigint()
+    const r = spawnSync(process.execPath, [BIN, ...args], {env: e, encoding: 'utf8'})
+    const ms = Number(process.hrtime.bigint() - t0) / 1e6
+    if (r.status !== 0 || r.stderr) throw new Error(`a hit with BURN_REMOTE set: exit ${r.status}, stderr ${r.stderr}`)
+    return {ms, stdout: r.stdout}
+  }
+const remoteHit = withRemote(remoteEnv)
+const remoteDirect = withRemote({...remoteEnv, BURN_DAEMON: 'off'})
 const tiny = compare(
   {
     'node -e 0': () => run(process.execPath, ['-e', '0']),
     'burn run tiny (hit)': () => burn('run', 'tiny', '--input', '{"x":1}'),
     direct: () => direct('run', 'tiny', '--input', '{"x":1}'),
+    'remote set': () => remoteHit('run', 'tiny', '--input', '{"x":1}'),
+    'remote set, direct': () => remoteDirect('run', 'tiny', '--input', '{"x":1}'),
   },
   n,
 )
@@ -42,15 +58,16 @@ writeFileSync(
   `const f = require('./ts-plain.cjs'); process.stdout.write(JSON.stringify(f(JSON.parse(process.argv[2]))) + '\\n')\n`,
 )
 const input = JSON.stringify({code: 'const x: number = 1; export default x'})
-const reg = burn('register', join(dir, 'ts-wrapped.js'), '--name', 'ts')
-const a = burn('run', 'ts', '--input', input).stdout
+// (a generous --timeout: module evaluation of 9 MB at register passes 5 s on a loaded machine)
+const reg = burn('register', join(dir, 'ts-wrapped.js'), '--name', 'ts', '--timeout', '60s')
+const a = burn('run', 'ts', '--input', input, '--timeout', '60s').stdout
 const b = run(process.execPath, [join(dir, 'ts-driver.cjs'), input]).stdout
 if (a !== b) throw new Error(`outputs differ:\n${a}\n${b}`)
 const ts = compare(
   {
     'node ts-driver.cjs (no cache)': () => run(process.execPath, [join(dir, 'ts-driver.cjs'), input]),
-    'burn run ts (hit)': () => burn('run', 'ts', '--input', input),
-    direct: () => direct('run', 'ts', '--input', input),
+    'burn run ts (hit)': () => burn('run', 'ts', '--input', input, '--timeout', '60s'),
+    direct: () => direct('run', 'ts', '--input', input, '--timeout', '60s'),
   },
   n,
 )
@@ -74,6 +91,18 @@ console.log(
     ],
     ['  same, direct (BURN_DAEMON=off)', '', tiny.direct.toFixed(1), (tiny.direct / tiny['node -e 0']).toFixed(2)],
     [
+      'tiny hit, BURN_REMOTE set vs unset',
+      tiny['burn run tiny (hit)'].toFixed(1),
+      tiny['remote set'].toFixed(1),
+      `${(tiny['remote set'] / tiny['burn run tiny (hit)']).toFixed(2)} (<= 1.02)`,
+    ],
+    [
+      '  same, direct (BURN_DAEMON=off)',
+      tiny.direct.toFixed(1),
+      tiny['remote set, direct'].toFixed(1),
+      (tiny['remote set, direct'] / tiny.direct).toFixed(2),
+    ],
+    [
       'typescript.js 9 MB, hit vs node no cache',
       ts['node ts-driver.cjs (no cache)'].toFixed(1),
       ts['burn run ts (hit)'].toFixed(1),
@@ -86,3 +115,4 @@ console.log(`\nregister typescript.js (cold, compile + code cache): ${reg.ms.toF
 console.log(`register 1,000 small scripts in one call: ${r1000.ms.toFixed(0)} ms = ${perSec.toFixed(0)} scripts/s`)
 console.log('\nreproduce: npm run build && node bench/run.mjs')
 burn('daemon', 'stop')
+run(process.execPath, [BIN, 'daemon', 'stop'], {env: remoteEnv})

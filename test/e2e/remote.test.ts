@@ -4,7 +4,7 @@ import {join} from 'node:path'
 import {test} from 'node:test'
 import {burn, burnAsync, stats, tmp, writeScript, type Result} from '../helpers.js'
 import {compiledPath, currentTag, objectPath, sha} from '../fixtures/store.js'
-import {freePort, startRedis} from '../fixtures/redis.js'
+import {bigScript, freePort, startRedis} from '../fixtures/redis.js'
 import {encodeArtifact, decodeArtifact} from '../../src/engines/artifact.js'
 import {sealCompiled} from '../../src/store/remote/signing.js'
 import {loadXxh64} from '../../src/util/hash.js'
@@ -248,20 +248,23 @@ test('a slow remote (CLIENT PAUSE, DEBUG SLEEP) costs at most the timeout once; 
   const timed = (what: string) => warning(server.url, `no answer within 300 ms (${what})`)
   await server.call('CLIENT', 'PAUSE', '6000', 'ALL')
   const t0 = Date.now()
-  const paused = await burnAsync(['run', H1, '--input', '1'], {cacheDir: tmp(), env: {BURN_DAEMON: 'off', ...env}})
+  const pausedDir = tmp()
+  const paused = await burnAsync(['run', H1, '--input', '1'], {cacheDir: pausedDir, env: {BURN_DAEMON: 'off', ...env}})
   assert.ok(Date.now() - t0 < 5000, `took ${Date.now() - t0} ms`)
   assert.deepEqual([paused.code, paused.stdout, paused.stderr], [3, '', timed(`reading burn:src:${H1}`) + notFound(H1)])
   await server.call('CLIENT', 'UNPAUSE')
   const sleeping = server.call('DEBUG', 'SLEEP', '6')
   await new Promise((r) => setTimeout(r, 200))
   const t1 = Date.now()
-  const slept = await burnAsync(['run', H1, '--input', '1'], {cacheDir: tmp(), env: {BURN_DAEMON: 'off', ...env}})
+  const sleptDir = tmp()
+  const slept = await burnAsync(['run', H1, '--input', '1'], {cacheDir: sleptDir, env: {BURN_DAEMON: 'off', ...env}})
   assert.ok(Date.now() - t1 < 5000, `took ${Date.now() - t1} ms`)
   assert.equal(slept.code, 3)
   assert.equal(slept.stdout, '')
   // (asleep, the server does not even finish the handshake: the connect deadline is connect + operation timeout)
   assert.equal(slept.stderr, warning(server.url, 'no answer within 800 ms (connecting)') + notFound(H1))
   await sleeping
+  for (const d of [pausedDir, sleptDir]) verifyClean(d)
   await server.call('CONFIG', 'SET', 'maxmemory-policy', 'noeviction')
   await server.call('CONFIG', 'SET', 'maxmemory', '1')
   const before = await server.keys()
@@ -339,4 +342,86 @@ test('burn push publishes a cache dir, burn pull fetches ahead of time, burn rem
   assert.equal(pull.stdout, `${H1}  fetched   one\n${H1}  local     ${H1}\n${'-'.padEnd(64)}  missing   ${sha('nothing')}\n`)
   const run = rb(['run', 'one', '--input', '1', '--json'], P, {})
   assert.deepEqual([run.code, run.stdout], [0, runJson(H1, 'hit', {one: 1})])
+})
+
+// The tests below share one server (started once for the file), each under a prefix of its own.
+const shared = await startRedis()
+
+test('a 9 MB script through the remote: registered in A, run in empty B by hash and C by name, same bytes, no compile', async () => {
+  const big = bigScript()
+  const H = sha(big.source)
+  const remote = {BURN_REMOTE: shared.url, BURN_REMOTE_KEY: KEY, BURN_REMOTE_PREFIX: 'big:'}
+  const A = tmp()
+  const file = writeScript(tmp(), 'big.js', big.source)
+  const reg = rb(['register', file, '--name', 'big'], A, remote)
+  assert.deepEqual([reg.code, reg.stdout, reg.stderr], [0, `${H}  compiled  big  ${file}\n`, ''])
+  const tag = currentTag(A)
+  assert.deepEqual(await shared.get(`big:src:${H}`), Buffer.from(big.source))
+  assert.deepEqual(await shared.keys('big:*'), [`big:cc:${tag}:${H}`, `big:eng:${H}`, 'big:name:big', `big:src:${H}`])
+  const B = tmp()
+  const C = tmp()
+  const b = rb(['run', H, '--input', big.input], B, remote)
+  assert.deepEqual([b.code, b.stdout, b.stderr], [0, big.output, ''])
+  const c = rb(['run', 'big', '--input', big.input], C, remote)
+  assert.deepEqual([c.code, c.stdout, c.stderr], [0, big.output, ''])
+  for (const d of [B, C]) {
+    assert.deepEqual(readFileSync(objectPath(d, H)), readFileSync(objectPath(A, H)))
+    const s = stats(d)
+    assert.deepEqual([s.compiles, s['remote.hits'], s['remote.rejected']], [0, 1, undefined])
+    assert.ok(s['remote.bytesIn'] > big.source.length, `bytes in ${s['remote.bytesIn']}`)
+    verifyClean(d)
+  }
+})
+
+test('BURN_REMOTE_TTL: every key gets the expiry, a read refreshes it (GETEX), and none is set without it', async () => {
+  const ttl = {BURN_REMOTE: shared.url, BURN_REMOTE_KEY: KEY, BURN_REMOTE_PREFIX: 'ttl:', BURN_REMOTE_TTL: '1h'}
+  const A = tmp()
+  assert.equal(rb(['register', writeScript(tmp(), 'one.js', SRC1), '--name', 'one'], A, ttl).code, 0)
+  const keys = await shared.keys('ttl:*')
+  assert.equal(keys.length, 4)
+  const pttls = async () => Promise.all(keys.map(async (k) => [k, Number(await shared.call('PTTL', k))] as const))
+  for (const [k, ms] of await pttls()) assert.ok(ms > 3_500_000 && ms <= 3_600_000, `${k}: PTTL ${ms}`)
+  for (const k of keys) await shared.call('EXPIRE', k, '100')
+  // every value a fetch by name reads: the name, the source, the binding, the compiled form
+  const B = tmp()
+  const run = rb(['run', 'one', '--input', '1'], B, ttl)
+  assert.deepEqual([run.code, run.stdout, run.stderr], [0, '{"one":1}\n', ''])
+  for (const [k, ms] of await pttls()) assert.ok(ms > 3_500_000 && ms <= 3_600_000, `${k}: PTTL ${ms} after a read`)
+  // a local hit never touches the remote, so it refreshes nothing
+  for (const k of keys) await shared.call('EXPIRE', k, '100')
+  assert.equal(rb(['run', 'one', '--input', '2'], B, ttl).code, 0)
+  for (const [k, ms] of await pttls()) assert.ok(ms <= 100_000 && ms > 0, `${k}: PTTL ${ms} after a local hit`)
+  const none = {...ttl, BURN_REMOTE_PREFIX: 'nottl:', BURN_REMOTE_TTL: undefined}
+  assert.equal(rb(['register', writeScript(tmp(), 'one.js', SRC1), '--name', 'one'], tmp(), none).code, 0)
+  const plain = await shared.keys('nottl:*')
+  assert.equal(plain.length, 4)
+  for (const k of plain) assert.equal(await shared.call('PTTL', k), -1, k)
+})
+
+test('rediss://: a round trip over TLS trusting the CA of BURN_REMOTE_CA; without it the certificate is refused with one warning', async () => {
+  const tls = await startRedis({tls: true})
+  const remote = {BURN_REMOTE: tls.url, BURN_REMOTE_KEY: KEY, BURN_REMOTE_CA: tls.ca}
+  const A = tmp()
+  const file = writeScript(tmp(), 'one.js', SRC1)
+  const reg = rb(['register', file, '--name', 'one'], A, remote)
+  assert.deepEqual([reg.code, reg.stdout, reg.stderr], [0, `${H1}  compiled  one  ${file}\n`, ''])
+  assert.equal((await tls.keys()).length, 4)
+  const st = rb(['remote', 'status', '--json'], A, remote)
+  assert.equal(JSON.parse(st.stdout).reachable, true, st.stdout)
+  const B = tmp()
+  const run = rb(['run', 'one', '--input', '1'], B, remote)
+  assert.deepEqual([run.code, run.stdout, run.stderr], [0, '{"one":1}\n', ''])
+  assert.deepEqual([stats(B).compiles, stats(B)['remote.hits']], [0, 1])
+  const C = tmp()
+  const refused = rb(['run', 'one', '--input', '1'], C, {...remote, BURN_REMOTE_CA: undefined})
+  assert.deepEqual(
+    [refused.code, refused.stdout, refused.stderr],
+    [3, '', warning(tls.url, 'self-signed certificate in certificate chain') + notFound('one')],
+  )
+  const missing = rb(['run', 'one', '--input', '1'], C, {...remote, BURN_REMOTE_CA: join(C, 'no-ca.pem')})
+  assert.deepEqual(
+    [missing.code, missing.stdout, missing.stderr],
+    [3, '', warning(tls.url, `ENOENT: no such file or directory, open '${join(C, 'no-ca.pem')}'`) + notFound('one')],
+  )
+  verifyClean(C)
 })

@@ -53,6 +53,8 @@ export interface RemoteConfig {
   operationTimeoutMs: number
   /** BURN_REMOTE_KEY: signs and checks name records and engine bindings (signing.ts). */
   key?: string
+  /** BURN_REMOTE_CA: a PEM file of CA certificates that rediss:// trusts (a private CA), besides Node's own. */
+  ca?: string
 }
 
 export interface RemoteFlags {
@@ -79,6 +81,7 @@ export function remoteConfig(env: NodeJS.ProcessEnv = process.env, flags: Remote
     connectTimeoutMs: timeout(env.BURN_REMOTE_CONNECT_TIMEOUT, 'BURN_REMOTE_CONNECT_TIMEOUT', DEFAULT_CONNECT_TIMEOUT_MS),
     operationTimeoutMs: timeout(env.BURN_REMOTE_TIMEOUT, 'BURN_REMOTE_TIMEOUT', DEFAULT_OPERATION_TIMEOUT_MS),
     key: env.BURN_REMOTE_KEY || undefined,
+    ca: env.BURN_REMOTE_CA || undefined,
   }
 }
 

@@ -1,3 +1,5 @@
+import {readFile} from 'node:fs/promises'
+import {rootCertificates} from 'node:tls'
 import type {RedisClientType} from '@redis/client'
 import {entryKey, type PublishResult, type RemoteBackend, type RemoteEntry, type RemoteStatus} from './backend.js'
 import type {RemoteConfig} from './config.js'
@@ -21,11 +23,13 @@ export class TimeoutError extends Error {}
 export async function openRedis(config: RemoteConfig): Promise<RemoteBackend> {
   const {createClient, RESP_TYPES} = await import('@redis/client')
   const socket = unixPath(config.url)
+  // A private CA is trusted on top of Node's roots, not instead of them (tls.connect's `ca` replaces them).
+  const ca = config.ca !== undefined && /^rediss:/i.test(config.url) ? {ca: [...rootCertificates, await readFile(config.ca, 'utf8')]} : {}
   const client = createClient({
     ...(socket
       ? {socket: {path: socket.path, connectTimeout: config.connectTimeoutMs, reconnectStrategy: false}}
       : {url: withPassword(config)}),
-    ...(socket ? {database: socket.db} : {socket: {connectTimeout: config.connectTimeoutMs, reconnectStrategy: false}}),
+    ...(socket ? {database: socket.db} : {socket: {connectTimeout: config.connectTimeoutMs, reconnectStrategy: false, ...ca}}),
     ...(config.password === undefined ? {} : {password: config.password}),
     disableOfflineQueue: true,
     // RESP2: a server that refuses HELLO (an older Redis, a proxy) still works
