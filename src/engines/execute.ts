@@ -1,5 +1,9 @@
 import type {Job, JobResult, Limits, ScriptFiles} from './protocol.js'
 import {engineTag, type EngineName} from './tag.js'
+import type {Prewarm} from './v8.js'
+import type {WarmInstance} from './warm.js'
+
+export type {Prewarm, WarmInstance}
 
 /** Runs one job in this process: a runner process, or `burn run`'s supervised child. */
 export async function executeJob(job: Job): Promise<JobResult> {
@@ -30,15 +34,23 @@ export async function warmEngine(engine: EngineName, limits?: Limits): Promise<v
 
 /**
  * Starts loading a script a run is expected to ask for next (the run daemon's pooled runners):
- * v8 reads, checks and deserializes it; quickjs loads its wasm. Only reads: a call for
- * another script, or files that changed meanwhile, simply load as usual.
+ * v8 reads, checks and deserializes it, and with `prewarm` runs its module body (warm.ts);
+ * quickjs loads its wasm. A call for another script, or files that changed meanwhile, simply
+ * load as usual.
  */
-export function preloadJob(files: ScriptFiles): void {
+export function preloadJob(files: ScriptFiles, prewarm?: Prewarm): void {
   if (files.engine === 'quickjs') {
+    prewarm?.onBodyEnd('quickjs runs its module body at the call')
     void warmEngine('quickjs').catch(() => {})
     return
   }
-  void import('./v8.js').then((v8) => v8.preloadV8(files)).catch(() => {})
+  void import('./v8.js').then((v8) => v8.preloadV8(files, prewarm)).catch(() => prewarm?.onBodyEnd('the engine did not load'))
+}
+
+/** The module instance made ahead for this run job, if it may serve it (warm.ts); called before the job's deadline starts. */
+export async function claimJob(job: Job): Promise<WarmInstance | undefined> {
+  if (job.op !== 'run' || job.engine !== 'v8' || engineTag(job.engine) !== job.tag) return undefined
+  return (await import('./v8.js')).claimV8(job)
 }
 
 /** A pooled runner's warm-up: burn's own code for a v8 call, run once on a trivial script. */
