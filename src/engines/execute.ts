@@ -1,7 +1,6 @@
 import type {Job, JobResult, Limits, ScriptFiles} from './protocol.js'
 import {engineTag, type EngineName} from './tag.js'
-import type {Prewarm} from './v8.js'
-import type {WarmInstance} from './warm.js'
+import type {Prewarm, WarmInstance} from './warm.js'
 
 export type {Prewarm, WarmInstance}
 
@@ -40,8 +39,11 @@ export async function warmEngine(engine: EngineName, limits?: Limits): Promise<v
  */
 export function preloadJob(files: ScriptFiles, prewarm?: Prewarm): void {
   if (files.engine === 'quickjs') {
-    prewarm?.onBodyEnd('quickjs runs its module body at the call')
-    void warmEngine('quickjs').catch(() => {})
+    if (!prewarm) void warmEngine('quickjs').catch(() => {})
+    else
+      void import('./quickjs/engine.js')
+        .then((q) => q.preloadQuickjs(files, prewarm))
+        .catch(() => prewarm.onBodyEnd('the engine did not load'))
     return
   }
   void import('./v8.js').then((v8) => v8.preloadV8(files, prewarm)).catch(() => prewarm?.onBodyEnd('the engine did not load'))
@@ -49,7 +51,8 @@ export function preloadJob(files: ScriptFiles, prewarm?: Prewarm): void {
 
 /** The module instance made ahead for this run job, if it may serve it (warm.ts); called before the job's deadline starts. */
 export async function claimJob(job: Job): Promise<WarmInstance | undefined> {
-  if (job.op !== 'run' || job.engine !== 'v8' || engineTag(job.engine) !== job.tag) return undefined
+  if (job.op !== 'run' || job.rows || engineTag(job.engine) !== job.tag) return undefined
+  if (job.engine === 'quickjs') return (await import('./quickjs/engine.js')).claimQuickjs(job)
   return (await import('./v8.js')).claimV8(job)
 }
 

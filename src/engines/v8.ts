@@ -1,4 +1,3 @@
-import {stat} from 'node:fs/promises'
 import {format} from 'node:util'
 import vm from 'node:vm'
 import {serializeResult, SerializeError} from '../util/result.js'
@@ -7,7 +6,7 @@ import type {Job, JobError, JobResult, Limits, ScriptFiles} from './protocol.js'
 import {errorMessage, maxOutputExceeded, scriptFilename, syntaxPosition, thrownError} from './script-errors.js'
 import {parseRows, serializeRows} from './rows.js'
 import {loadSource, parseJobInput, type LoadedSource} from './source.js'
-import {HeldConsole, sameLimits, WarmGuard, type WarmInstance} from './warm.js'
+import {fileStamps, HeldConsole, sameLimits, WarmGuard, type Prewarm, type WarmInstance} from './warm.js'
 
 /*
  * The v8 engine, inside a runner process (never in burn's own process: a memory bomb may abort
@@ -123,24 +122,6 @@ interface Preloaded {
 let preloaded: {key: string; ready: Promise<Preloaded | undefined>} | undefined
 /** What claimV8 took for the call about to run. */
 let claimed: {key: string; pre?: Preloaded} | undefined
-
-/** When a module body is run ahead: the expected call's limits, and who watches it (the run daemon, through its runner). */
-export interface Prewarm {
-  limits: Limits
-  /** The body starts now; the runner's resident memory before it. */
-  onBodyStart: (baselineBytes: number) => void
-  /** The body is over: `dirty` says why its instance cannot serve the call. */
-  onBodyEnd: (dirty?: string) => void
-}
-
-async function fileStamps(files: ScriptFiles): Promise<string> {
-  const one = (p: string) =>
-    stat(p, {bigint: true}).then(
-      (s) => `${s.dev}:${s.ino}:${s.size}:${s.mtimeNs}:${s.ctimeNs}`,
-      (e: NodeJS.ErrnoException) => e.code ?? 'error',
-    )
-  return `${await one(files.sourcePath)}|${await one(files.compiledPath)}`
-}
 
 export function preloadV8(files: ScriptFiles, prewarm?: Prewarm): void {
   const ready = (async () => {

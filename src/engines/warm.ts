@@ -1,6 +1,7 @@
+import {stat} from 'node:fs/promises'
 import {promiseHooks} from 'node:v8'
 import {ConsoleBudget} from './console-budget.js'
-import type {Limits} from './protocol.js'
+import type {Limits, ScriptFiles} from './protocol.js'
 
 /*
  * Pre-instantiation (the run daemon's pooled runner, run/child.ts): a runner that waits for a
@@ -81,3 +82,22 @@ export const sameLimits = (a: Limits, b: Limits): boolean =>
   a.fuel === b.fuel &&
   a.maxOutputBytes === b.maxOutputBytes &&
   a.maxLogBytes === b.maxLogBytes
+
+/** When a module body is run ahead: the expected call's limits, and who watches it (the run daemon, through its runner). */
+export interface Prewarm {
+  limits: Limits
+  /** The body starts now; the runner's resident memory before it. */
+  onBodyStart: (baselineBytes: number) => void
+  /** The body is over: `dirty` says why its instance cannot serve the call. */
+  onBodyEnd: (dirty?: string) => void
+}
+
+/** Stamps of a script's files: what was loaded ahead serves a call only if they are unchanged. */
+export async function fileStamps(files: ScriptFiles): Promise<string> {
+  const one = (p: string) =>
+    stat(p, {bigint: true}).then(
+      (s) => `${s.dev}:${s.ino}:${s.size}:${s.mtimeNs}:${s.ctimeNs}`,
+      (e: NodeJS.ErrnoException) => e.code ?? 'error',
+    )
+  return `${await one(files.sourcePath)}|${await one(files.compiledPath)}`
+}

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict'
-import {existsSync, readdirSync} from 'node:fs'
+import {existsSync, readdirSync, readFileSync} from 'node:fs'
 import {join} from 'node:path'
 import {describe, it} from 'node:test'
 import {burn, json, register, stats, tmp, writeScript, type Result} from '../helpers.js'
@@ -64,31 +64,50 @@ describe('the run daemon runs module bodies ahead', () => {
   // a promise or a timer in the body: its instance is never used, the call runs it cold
   reg('async', 'let ready = false; Promise.resolve().then(() => { ready = true; console.log("ready") })\nmodule.exports = () => ready\n')
   reg('timer', 'setTimeout(() => console.log("tick"), 0)\nmodule.exports = () => "t"\n')
+  // about 100 units of --fuel (10,000 ticks each) in the body, 100 more in the call: quickjs
+  const spend = 'for (let i = 0; i < 1e6; i++) n += i'
+  reg('fuel', `let n = 0; ${spend}\nmodule.exports = () => { ${spend}; return n }\n`)
+  // quickjs: the same bodies under names of their own (a script registered on both engines runs
+  // on quickjs by default); register only checks their syntax there
+  for (const name of ['throwing', 'looping', 'order', 'alloc', 'async', 'fuel']) {
+    const source = readFileSync(join(dir, `${name}.js`), 'utf8') + '// quickjs\n'
+    register(cache, writeScript(dir, `q-${name}.js`, source), ['--name', `q-${name}`, '--engine', 'quickjs'])
+  }
 
   it('starts', async () => {
     assert.equal(burn(['run', 'order', '--input', '0'], {cacheDir: cache}).code, 0)
     await daemonUp(cache)
   })
 
-  // [name, args]: each runs directly, then three times through the daemon (the later ones find the body run ahead)
-  const cases: Array<[string, string[]]> = [
-    ['console output of the body, then of the call', ['run', 'order', '--input', '1', ...LONG]],
-    ['console output of the body, --json', ['run', 'order', '--input', '2', '--json', ...LONG]],
-    ['invalid input: the body never runs', ['run', 'order', '--input', '{x', ...LONG]],
-    ['a body that throws', ['run', 'throwing', ...LONG]],
-    ['a body that throws, --json', ['run', 'throwing', '--json', ...LONG]],
-    ['a body that loops, under --timeout', ['run', 'looping', '--timeout', '1s']],
-    ['a body and a call over --memory together', ['run', 'alloc', '--memory', '64MiB', ...LONG]],
-    ['a body over --memory alone', ['run', 'bigbody', '--memory', '64MiB', ...LONG]],
-    ['a --timeout shorter than body and call together', ['run', 'slow', '--timeout', '600ms']],
-    ['a body that makes a promise', ['run', 'async', ...LONG]],
-    ['a body that sets a timer', ['run', 'timer', ...LONG]],
+  // [name, args, exit code]: each runs directly, then three times through the daemon (the later ones find the body run ahead)
+  const cases: Array<[string, string[], number]> = [
+    ['console output of the body, then of the call', ['run', 'order', '--input', '1', ...LONG], 0],
+    ['console output of the body, --json', ['run', 'order', '--input', '2', '--json', ...LONG], 0],
+    ['invalid input: the body never runs', ['run', 'order', '--input', '{x', ...LONG], 7],
+    ['a body that throws', ['run', 'throwing', ...LONG], 5],
+    ['a body that throws, --json', ['run', 'throwing', '--json', ...LONG], 5],
+    ['a body that loops, under --timeout', ['run', 'looping', '--timeout', '1s'], 6],
+    ['a body and a call over --memory together', ['run', 'alloc', '--memory', '64MiB', ...LONG], 6],
+    ['a body over --memory alone', ['run', 'bigbody', '--memory', '64MiB', ...LONG], 6],
+    ['a --timeout shorter than body and call together', ['run', 'slow', '--timeout', '600ms'], 6],
+    ['a body that makes a promise', ['run', 'async', ...LONG], 0],
+    ['a body that sets a timer', ['run', 'timer', ...LONG], 0],
+    ['quickjs: console output of the body, then of the call', ['run', 'q-order', '--engine', 'quickjs', '--input', '1', ...LONG], 0],
+    ['quickjs: invalid input', ['run', 'q-order', '--engine', 'quickjs', '--input', '{x', ...LONG], 7],
+    ['quickjs: a body over --max-log', ['run', 'q-order', '--engine', 'quickjs', '--max-log', '12', ...LONG], 6],
+    ['quickjs: a body that throws', ['run', 'q-throwing', '--engine', 'quickjs', ...LONG], 5],
+    ['quickjs: a body that loops, under --timeout', ['run', 'q-looping', '--engine', 'quickjs', '--timeout', '1s'], 6],
+    ['quickjs: a body and a call over --memory together', ['run', 'q-alloc', '--engine', 'quickjs', '--memory', '64MiB', ...LONG], 6],
+    ['quickjs: a body and a call over --fuel together', ['run', 'q-fuel', '--engine', 'quickjs', '--fuel', '150', ...LONG], 6],
+    ['quickjs: a body within --fuel', ['run', 'q-fuel', '--engine', 'quickjs', '--fuel', '100000', ...LONG], 0],
+    ['quickjs: a body that makes a promise', ['run', 'q-async', '--engine', 'quickjs', ...LONG], 0],
   ]
-  for (const [name, args] of cases) {
+  for (const [name, args, code] of cases) {
     it(`gives exactly a direct run's output and exit code: ${name}`, async () => {
       await daemonUp(cache)
       await sleep(late + 100 - Date.now())
       const a = burn(args, {cacheDir: cache, env: direct})
+      assert.equal(a.code, code, a.stderr)
       for (let i = 0; i < 3; i++) {
         const b = served(burn(args, {cacheDir: cache, env: viaDaemon}))
         assert.deepEqual(strip(b), strip(a), `call ${i + 1} through the daemon`)

@@ -20,7 +20,7 @@ import type {RunRequest} from '../request.js'
 import {childClosed} from '../spawn.js'
 import {superviseRun} from '../supervisor.js'
 import {EVENTS_FD, RunEventReader} from '../events.js'
-import {Watchdog} from '../../runners/watchdog.js'
+import {QUICKJS_HOST_SLACK_BYTES, Watchdog} from '../../runners/watchdog.js'
 import {frame, FrameReader, frameParts, KEEPALIVE_MS, parseCall, type DaemonCall, type PooledHint} from './frames.js'
 import {OutputRelay} from './relay.js'
 import {RUN_CHILD} from '../bundles.js'
@@ -116,7 +116,7 @@ class PooledChildren {
   /** What the call resolved to and its limits; `quickjs`: to make its sandbox ahead. */
   remember(callKey: string, script: PooledHint['script'], limits: Limits): void {
     const quickjs = script?.engine === 'quickjs' ? limits : undefined
-    setBounded(this.expect, callKey, {script, quickjs, limits: script?.engine === 'v8' ? limits : undefined})
+    setBounded(this.expect, callKey, {script, quickjs, limits})
   }
 
   close(): void {
@@ -136,7 +136,7 @@ class PooledChildren {
     child.on('error', () => {})
     child.stdin!.on('error', () => {})
     const closed = childClosed(child)
-    return {child, closed, warming: ahead ? watchBody(child, closed, key, expect!.limits!) : undefined}
+    return {child, closed, warming: ahead ? watchBody(child, closed, key, expect!) : undefined}
   }
 }
 
@@ -145,15 +145,18 @@ class PooledChildren {
  * kills the runner, and the call then gets a runner that runs the script cold and breaches on
  * its own), and its end. Until the call takes the runner (`detach`), these events are the daemon's.
  */
-function watchBody(child: ChildProcess, closed: Promise<unknown>, key: string, limits: Limits): PooledChild['warming'] {
-  // (the body's own deadline is vm's, in the runner; this one only catches a runner stuck past it)
-  const dog = new Watchdog(child, {memoryBytes: limits.memoryBytes, timeoutMs: limits.timeoutMs + 5000})
+function watchBody(child: ChildProcess, closed: Promise<unknown>, key: string, expect: Expect): PooledChild['warming'] {
+  const limits = expect.limits!
+  // (a body past --timeout would time its call out: on v8 vm's deadline stops it in the runner,
+  // on quickjs this one, which kills the runner; the call then gets one that runs the script cold)
+  const dog = new Watchdog(child, {memoryBytes: limits.memoryBytes, timeoutMs: limits.timeoutMs})
+  const slack = expect.script?.engine === 'quickjs' ? QUICKJS_HOST_SLACK_BYTES : 0
   const reader = new RunEventReader()
   let ended: (clean: boolean) => void = () => {}
   const over = new Promise<boolean>((resolve) => (ended = resolve))
   const onData = (d: Buffer) => {
     for (const e of reader.push(d)) {
-      if (e.kind === 'body') dog.arm(0, {bodyMs: 0, baselineBytes: e.baselineBytes})
+      if (e.kind === 'body') dog.arm(slack, {bodyMs: 0, baselineBytes: e.baselineBytes})
       else if (e.kind === 'body-end') {
         dog.disarm()
         ended(e.clean)
