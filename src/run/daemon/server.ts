@@ -85,6 +85,7 @@ class PooledChildren {
     let ready = alive(this.idle) ? this.idle : undefined
     this.idle = undefined
     const want = this.expect.get(callKey)
+    let discarded = false
     if (ready?.warming) {
       const same = ready.warming.key === expectKey(want)
       if (!same || !(await ready.warming.over) || !alive(ready)) {
@@ -92,9 +93,12 @@ class PooledChildren {
         ready.warming.detach()
         ready.child.kill('SIGKILL')
         ready = undefined
+        discarded = true
       }
     }
-    return ready ?? this.start(want, true)
+    // (in place of a runner thrown away: one that loads the call as an unexpected one, as the
+    // runner it replaces would have; only a quickjs sandbox is made, which holds no script)
+    return ready ?? this.start(discarded ? {quickjs: want?.quickjs} : want, true)
   }
 
   /**
