@@ -1,5 +1,8 @@
 import type {Job, JobResult, Limits, ScriptFiles} from './protocol.js'
 import {engineTag, type EngineName} from './tag.js'
+import type {Prewarm, WarmInstance} from './warm.js'
+
+export type {Prewarm, WarmInstance}
 
 /** Runs one job in this process: a runner process, or `burn run`'s supervised child. */
 export async function executeJob(job: Job): Promise<JobResult> {
@@ -30,15 +33,27 @@ export async function warmEngine(engine: EngineName, limits?: Limits): Promise<v
 
 /**
  * Starts loading a script a run is expected to ask for next (the run daemon's pooled runners):
- * v8 reads, checks and deserializes it; quickjs loads its wasm. Only reads: a call for
- * another script, or files that changed meanwhile, simply load as usual.
+ * v8 reads, checks and deserializes it, and with `prewarm` runs its module body (warm.ts);
+ * quickjs loads its wasm. A call for another script, or files that changed meanwhile, simply
+ * load as usual.
  */
-export function preloadJob(files: ScriptFiles): void {
+export function preloadJob(files: ScriptFiles, prewarm?: Prewarm): void {
   if (files.engine === 'quickjs') {
-    void warmEngine('quickjs').catch(() => {})
+    if (!prewarm) void warmEngine('quickjs').catch(() => {})
+    else
+      void import('./quickjs/engine.js')
+        .then((q) => q.preloadQuickjs(files, prewarm))
+        .catch(() => prewarm.onBodyEnd('the engine did not load'))
     return
   }
-  void import('./v8.js').then((v8) => v8.preloadV8(files)).catch(() => {})
+  void import('./v8.js').then((v8) => v8.preloadV8(files, prewarm)).catch(() => prewarm?.onBodyEnd('the engine did not load'))
+}
+
+/** The module instance made ahead for this run job, if it may serve it (warm.ts); called before the job's deadline starts. */
+export async function claimJob(job: Job): Promise<WarmInstance | undefined> {
+  if (job.op !== 'run' || job.rows || engineTag(job.engine) !== job.tag) return undefined
+  if (job.engine === 'quickjs') return (await import('./quickjs/engine.js')).claimQuickjs(job)
+  return (await import('./v8.js')).claimV8(job)
 }
 
 /** A pooled runner's warm-up: burn's own code for a v8 call, run once on a trivial script. */

@@ -90,5 +90,7 @@ export type JobResult =
       compileMs: number
       runMs: number
       preloaded?: boolean
+      // warm: the script's module body had run before the call came (engines/warm.ts)
+      warm?: boolean
     }
   | {ok: false; error: JobError; cache?: CacheOutcome; cacheReason?: string; cachedData?: Uint8Array; compileMs?: number}

@@ -1,4 +1,3 @@
-import {stat} from 'node:fs/promises'
 import {format} from 'node:util'
 import vm from 'node:vm'
 import {serializeResult, SerializeError} from '../util/result.js'
@@ -7,6 +6,7 @@ import type {Job, JobError, JobResult, Limits, ScriptFiles} from './protocol.js'
 import {errorMessage, maxOutputExceeded, scriptFilename, syntaxPosition, thrownError} from './script-errors.js'
 import {parseRows, serializeRows} from './rows.js'
 import {loadSource, parseJobInput, type LoadedSource} from './source.js'
+import {fileStamps, HeldConsole, sameLimits, WarmGuard, type Prewarm, type WarmInstance} from './warm.js'
 
 /*
  * The v8 engine, inside a runner process (never in burn's own process: a memory bomb may abort
@@ -28,21 +28,23 @@ function makeConsole(log: Log): Console {
   return {log: write, info: write, warn: write, error: write, debug: write, trace: write}
 }
 
-function makeContext(limits: Limits) {
+/** `guard`: the context of a module body run ahead of its call (warm.ts): its console is held, its timers deferred. */
+function makeContext(limits: Limits, guard?: WarmGuard) {
   const module = {exports: {} as unknown}
-  const log: Log = {budget: new ConsoleBudget(limits.maxLogBytes)}
+  const log: Log = {budget: guard ? new HeldConsole(limits.maxLogBytes) : new ConsoleBudget(limits.maxLogBytes)}
+  const host = <F extends (...a: never[]) => unknown>(name: string, fn: F): F => (guard ? guard.defer(name, fn) : fn)
   // Timers and a few web APIs are given; `require` and `process` are not (README, "Script contract").
   const sandbox = {
     module,
     exports: module.exports,
     console: makeConsole(log),
-    setTimeout,
-    clearTimeout,
-    setInterval,
-    clearInterval,
-    setImmediate,
-    clearImmediate,
-    queueMicrotask,
+    setTimeout: host('setTimeout', setTimeout),
+    clearTimeout: host('clearTimeout', clearTimeout),
+    setInterval: host('setInterval', setInterval),
+    clearInterval: host('clearInterval', clearInterval),
+    setImmediate: host('setImmediate', setImmediate),
+    clearImmediate: host('clearImmediate', clearImmediate),
+    queueMicrotask: host('queueMicrotask', queueMicrotask),
     TextEncoder,
     TextDecoder,
     URL,
@@ -132,30 +134,41 @@ interface Preloaded {
   loaded: LoadedSource
   script?: vm.Script | JobError
   compileMs: number
+  /** The module body, run ahead (warm.ts). */
+  instance?: Loaded & {warm: WarmInstance; guard: WarmGuard}
 }
 let preloaded: {key: string; ready: Promise<Preloaded | undefined>} | undefined
+/** What claimV8 took for the call about to run. */
+let claimed: {key: string; pre?: Preloaded} | undefined
 
-async function fileStamps(files: ScriptFiles): Promise<string> {
-  const one = (p: string) =>
-    stat(p, {bigint: true}).then(
-      (s) => `${s.dev}:${s.ino}:${s.size}:${s.mtimeNs}:${s.ctimeNs}`,
-      (e: NodeJS.ErrnoException) => e.code ?? 'error',
-    )
-  return `${await one(files.sourcePath)}|${await one(files.compiledPath)}`
+export function preloadV8(files: ScriptFiles, prewarm?: Prewarm): void {
+  const ready = (async () => {
+    const stamps = await fileStamps(files)
+    const loaded = await loadSource(files)
+    if (!loaded.ok) return undefined
+    const t0 = performance.now()
+    const script = compileScript(loaded.source.toString('utf8'), scriptFilename(files.hash), loaded.payload)
+    const pre: Preloaded = {stamps, loaded, script, compileMs: performance.now() - t0}
+    if (prewarm && script instanceof vm.Script) pre.instance = instantiate(script, prewarm)
+    return pre
+  })().catch(() => undefined)
+  preloaded = {key: `${files.tag}/${files.hash}`, ready}
+  // (exactly one end is told, also when nothing was run)
+  if (prewarm) void ready.then((pre) => !pre?.instance && prewarm.onBodyEnd('the script did not load'))
 }
 
-export function preloadV8(files: ScriptFiles): void {
-  preloaded = {
-    key: `${files.tag}/${files.hash}`,
-    ready: (async () => {
-      const stamps = await fileStamps(files)
-      const loaded = await loadSource(files)
-      if (!loaded.ok) return undefined
-      const t0 = performance.now()
-      const script = compileScript(loaded.source.toString('utf8'), scriptFilename(files.hash), loaded.payload)
-      return {stamps, loaded, script, compileMs: performance.now() - t0}
-    })().catch(() => undefined),
-  }
+/** Runs the module body ahead of its call, under the expected call's limits (warm.ts). */
+function instantiate(script: vm.Script, prewarm: Prewarm): Preloaded['instance'] {
+  const {limits} = prewarm
+  const guard = new WarmGuard()
+  const {module, context, log} = makeContext(limits, guard)
+  const baselineBytes = process.memoryUsage.rss()
+  prewarm.onBodyStart(baselineBytes)
+  const t0 = performance.now()
+  guard.run(() => script.runInContext(context, {timeout: Math.min(limits.timeoutMs, 2 ** 31 - 1)}), log.budget as HeldConsole)
+  const bodyMs = performance.now() - t0
+  prewarm.onBodyEnd(guard.dirty)
+  return {module, log, guard, warm: {limits, bodyMs, baselineBytes, dirty: guard.dirty}}
 }
 
 async function takePreloaded(job: Extract<Job, {op: 'run'}>): Promise<Preloaded | undefined> {
@@ -166,13 +179,27 @@ async function takePreloaded(job: Extract<Job, {op: 'run'}>): Promise<Preloaded 
   return pre && pre.stamps === stamps ? pre : undefined
 }
 
+/**
+ * Takes what was loaded ahead for this call, before its deadline starts: the module instance,
+ * if its body ran cleanly under these same limits, with the body's time and memory baseline
+ * that the call's watchdog counts (warm.ts).
+ */
+export async function claimV8(job: Extract<Job, {op: 'run'}>): Promise<WarmInstance | undefined> {
+  const pre = job.rows ? undefined : await takePreloaded(job)
+  claimed = {key: `${job.tag}/${job.hash}`, pre}
+  const warm = pre?.instance?.warm
+  return warm && !warm.dirty && sameLimits(warm.limits, job.limits) ? warm : undefined
+}
+
 export async function runV8(job: Extract<Job, {op: 'run'}>): Promise<JobResult> {
   const filename = scriptFilename(job.hash)
   const key = `${job.tag}/${job.hash}`
   const keep = job.rows || job.keep !== undefined
   const warm = keep ? takeWarm(key) : undefined
   if (warm) return callWarm(job, warm, filename)
-  const pre = keep ? undefined : await takePreloaded(job)
+  const mine = claimed?.key === key ? claimed : undefined
+  claimed = undefined
+  const pre = keep ? undefined : mine ? mine.pre : await takePreloaded(job)
   const loaded = pre?.loaded ?? (await loadSource(job))
   if (!loaded.ok) return loaded.result
   const {source: sourceBuf, payload} = loaded
@@ -191,12 +218,20 @@ export async function runV8(job: Extract<Job, {op: 'run'}>): Promise<JobResult> 
   const compileMs = pre?.compileMs ?? performance.now() - t0
   const input = job.rows ? rowsInput(job) : parseJobInput(job.input)
   if (!input.ok) return {ok: false, error: input.error, cache, cacheReason}
-  const {module, context, log} = makeContext(job.limits)
+  const instance = pre?.instance && !pre.instance.warm.dirty && sameLimits(pre.instance.warm.limits, job.limits) ? pre.instance : undefined
+  const fresh = instance ? undefined : makeContext(job.limits)
+  const {module, log} = instance ?? fresh!
   const t1 = performance.now()
   let output: string
   let rows: number | undefined
   try {
-    script.runInContext(context)
+    if (instance) {
+      // The body ran ahead: its console lines come first, under this call's --max-log.
+      const held = instance.log.budget as HeldConsole
+      instance.guard.warming = false
+      log.budget = new ConsoleBudget(job.limits.maxLogBytes)
+      held.replay(log.budget)
+    } else script.runInContext(fresh!.context)
     if (keep) keepWarm(key, {module, log}, job.keep)
     const result = await callExport(module.exports, input.value)
     if (log.budget.exceeded) throw log.budget.exceeded
@@ -210,7 +245,18 @@ export async function runV8(job: Extract<Job, {op: 'run'}>): Promise<JobResult> 
   // Republish on any miss, and once on a hit of register's body-only cache: the cache made now
   // also covers what the first call compiled (typescript.js: about 25 ms less on every later run).
   const cachedData = cache === 'hit' && loaded.warm ? undefined : script.createCachedData()
-  return {ok: true, output, rows, cache, cacheReason, cachedData, compileMs, runMs, preloaded: pre ? true : undefined}
+  return {
+    ok: true,
+    output,
+    rows,
+    cache,
+    cacheReason,
+    cachedData,
+    compileMs,
+    runMs,
+    preloaded: pre ? true : undefined,
+    warm: instance && true,
+  }
 }
 
 /** Runs this engine's call path once on a trivial script, so that a later call finds its code compiled. */

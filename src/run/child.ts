@@ -3,7 +3,7 @@
 // or the run daemon) turns that into a clean exit 6. Everything it writes to the store is
 // atomic, so dying at any instruction leaves the store consistent.
 import {closeSync, writeSync} from 'node:fs'
-import {executeJob, preloadJob, warmEngine, warmRunner} from '../engines/execute.js'
+import {claimJob, executeJob, preloadJob, warmEngine, warmRunner, type Prewarm} from '../engines/execute.js'
 import {checkEngine, engineTag} from '../engines/tag.js'
 import type {Job, JobResult, Limits} from '../engines/protocol.js'
 import {scriptFilename, thrownError} from '../engines/script-errors.js'
@@ -67,14 +67,17 @@ const stalled = new Promise<JobResult>((resolve) => {
 // fails the call in flight with its words under --max-log, instead of node's crash report
 // (unlimited bytes, exit 1); once the call has ended it changes nothing. A rejection the script
 // left unhandled is ignored, as a browser would.
+// A pooled runner waiting for its call has run no script but a module body ahead (warm.ts),
+// whose instance then serves no call: what that body left behind fails nothing.
 let failCall: ((error: unknown) => void) | undefined
 let callEnded = false
+let waitingForCall = false
 process.on('uncaughtException', (error) => {
   if (failCall) return failCall(error)
-  if (!callEnded) finish(renderError(error, json))
+  if (!callEnded && !waitingForCall) finish(renderError(error, json))
 })
 process.on('unhandledRejection', (error) => {
-  if (!failCall && !callEnded) finish(renderError(error, json))
+  if (!failCall && !callEnded && !waitingForCall) finish(renderError(error, json))
 })
 const thrownOutside = (job: Job) =>
   new Promise<JobResult>((resolve) => {
@@ -112,7 +115,10 @@ async function main(req: RunRequest, stdin: StdinSource): Promise<number> {
 }
 
 async function runJob(job: Job): Promise<JobResult> {
-  tell({kind: 'resolved', engine: job.engine, hash: job.hash}, {kind: 'started'})
+  // A module body run ahead counts against this call's deadline and memory (the watchdog's).
+  const warm = await claimJob(job).catch(() => undefined)
+  const ahead = warm && {bodyMs: warm.bodyMs, baselineBytes: warm.baselineBytes}
+  tell({kind: 'resolved', engine: job.engine, hash: job.hash}, {kind: 'started', warm: ahead})
   const result = await Promise.race([executeJob(job), stalled, thrownOutside(job)])
   failCall = undefined
   callEnded = true
@@ -126,10 +132,13 @@ async function runJob(job: Job): Promise<JobResult> {
  * A runner the run daemon started ahead of its call. While it waits, everything a call runs
  * through is loaded and compiled (the store's metadata, the xxh64 wasm, the v8 engine on a
  * trivial script: together about half of a tiny call in a fresh process; or the sandbox of a
- * call expected on quickjs), and the script the daemon expects is loaded. Then it does exactly
- * one call, the client's request as the daemon got it (daemon/frames.ts), sent on stdin.
+ * call expected on quickjs), and the script the daemon expects is loaded and, given the limits
+ * of the call expected, its module body run (engines/warm.ts; the daemon watches its memory
+ * from `b` to `B`). Then it does exactly one call, the client's request as the daemon got it
+ * (daemon/frames.ts), sent on stdin.
  */
 async function pooled(hintArg: string | undefined): Promise<number> {
+  waitingForCall = true
   let warm: Promise<unknown> = Promise.resolve()
   try {
     const hint = JSON.parse(hintArg ?? '') as PooledHint
@@ -143,13 +152,20 @@ async function pooled(hintArg: string | undefined): Promise<number> {
       const engine = checkEngine(hint.script.engine)
       const tag = engineTag(engine)
       const {hash} = hint.script
-      preloadJob({engine, tag, hash, sourcePath: layout.object(hash), compiledPath: layout.compiled(tag, hash)})
+      const prewarm: Prewarm | undefined = hint.limits && {
+        limits: hint.limits,
+        onBodyStart: (baselineBytes) => tellIfHeard({kind: 'body', baselineBytes}),
+        onBodyEnd: (dirty) => tellIfHeard({kind: 'body-end', clean: dirty === undefined}),
+      }
+      preloadJob({engine, tag, hash, sourcePath: layout.object(hash), compiledPath: layout.compiled(tag, hash)}, prewarm)
     }
   } catch {
-    // a bad hint only costs the warm-up
+    // a bad hint only costs the warm-up (and the daemon hears that no body ran ahead)
+    tellIfHeard({kind: 'body-end', clean: false})
   }
   const text = await readStdin()
   await warm.catch(() => {})
+  waitingForCall = false
   // stdin closed without a request: the daemon is shutting down
   if (text === '') return 0
   // the daemon's line for this runner (RunnerNote), then the client's request as it came

@@ -10,8 +10,16 @@ export const EVENTS_FD = 3
 export type RunEvent =
   /** the argument resolved to this script (`h <engine> <hash>`) */
   | {kind: 'resolved'; engine: string; hash: string}
-  /** the script starts: its deadline and memory baseline start here (`s`) */
-  | {kind: 'started'}
+  /**
+   * the script starts: its deadline and memory baseline start here (`s`); or, when its module
+   * body ran ahead (engines/warm.ts), they started that long before, from that resident memory
+   * (`s <bodyMs> <baselineBytes>`)
+   */
+  | {kind: 'started'; warm?: {bodyMs: number; baselineBytes: number}}
+  /** a pooled runner starts a module body ahead of its call, from this resident memory (`b <bytes>`) */
+  | {kind: 'body'; baselineBytes: number}
+  /** that body is over (`B 1`: its instance can serve the call; `B 0`: not, or no body ran) */
+  | {kind: 'body-end'; clean: boolean}
   /** the script ended; what follows is burn's printing and bookkeeping (`e`) */
   | {kind: 'ended'}
   /** stdout is written next, from its byte `stdoutAt`, after `stderrBytes` bytes of stderr (`o <err> <out>`) */
@@ -26,7 +34,11 @@ function line(e: RunEvent): string {
     case 'resolved':
       return `h ${e.engine} ${e.hash}\n`
     case 'started':
-      return 's\n'
+      return e.warm ? `s ${e.warm.bodyMs} ${e.warm.baselineBytes}\n` : 's\n'
+    case 'body':
+      return `b ${e.baselineBytes}\n`
+    case 'body-end':
+      return `B ${e.clean ? 1 : 0}\n`
     case 'ended':
       return 'e\n'
     case 'stdout-next':
@@ -44,7 +56,9 @@ export const encodeEvents = (...events: RunEvent[]): string => events.map(line).
 function decode(text: string): RunEvent | undefined {
   const [letter, a, b] = text.split(' ')
   if (letter === 'h') return {kind: 'resolved', engine: a, hash: b}
-  if (letter === 's') return {kind: 'started'}
+  if (letter === 's') return a === undefined ? {kind: 'started'} : {kind: 'started', warm: {bodyMs: Number(a), baselineBytes: Number(b)}}
+  if (letter === 'b') return {kind: 'body', baselineBytes: Number(a)}
+  if (letter === 'B') return {kind: 'body-end', clean: a === '1'}
   if (letter === 'e') return {kind: 'ended'}
   if (letter === 'o') return {kind: 'stdout-next', stderrBytes: Number(a), stdoutAt: Number(b)}
   if (letter === 'x') return {kind: 'exit', code: Number(a)}

@@ -46,7 +46,7 @@ export async function superviseRun(child: ChildProcess, req: RunRequest, opts: S
   const events = new RunEventReader()
   child.stdio[EVENTS_FD]!.on('data', (d: Buffer) => {
     for (const e of events.push(d)) {
-      if (e.kind === 'started') dog.arm(engine === 'quickjs' ? QUICKJS_HOST_SLACK_BYTES : 0)
+      if (e.kind === 'started') dog.arm(engine === 'quickjs' ? QUICKJS_HOST_SLACK_BYTES : 0, e.warm)
       else if (e.kind === 'ended') {
         dog.disarm()
         opts.onEnded?.()

@@ -35,17 +35,21 @@ export class Watchdog {
     private readonly limits: Pick<Limits, 'timeoutMs' | 'memoryBytes'>,
   ) {}
 
-  /** `slackBytes`: resident memory allowed above --memory (QUICKJS_HOST_SLACK_BYTES on quickjs). */
-  arm(slackBytes = 0): void {
+  /**
+   * `slackBytes`: resident memory allowed above --memory (QUICKJS_HOST_SLACK_BYTES on quickjs).
+   * `ahead`: the script started earlier, its module body run ahead of the call (engines/warm.ts):
+   * the deadline is what that body left of it, the baseline the memory from before it.
+   */
+  arm(slackBytes = 0, ahead?: {bodyMs: number; baselineBytes: number}): void {
     this.disarm()
     const {timeoutMs} = this.limits
     const memoryBytes = this.limits.memoryBytes + slackBytes
     // setTimeout fires at once for delays past 2^31-1 ms (24.8 days): clamp, never overflow
     this.timer = setTimeout(
       () => this.trip('timeout', `timeout: the script ran longer than --timeout ${fmtMs(timeoutMs)}`),
-      Math.min(timeoutMs, 2 ** 31 - 1),
+      Math.max(0, Math.min(timeoutMs - (ahead?.bodyMs ?? 0), 2 ** 31 - 1)),
     )
-    const baseline = residentBytes(this.child) ?? 0
+    const baseline = ahead?.baselineBytes ?? residentBytes(this.child) ?? 0
     this.poll = setInterval(() => {
       const rss = residentBytes(this.child)
       if (rss !== undefined && rss - baseline > memoryBytes) {

@@ -90,6 +90,7 @@ export function resultCounters(result: JobResult, outcomes: OutcomeFamily = 'run
       c.compileMs = Math.round(result.compileMs ?? 0)
     }
   }
+  if (result.ok && result.warm) c.warmHits = 1
   c[`${outcomes}.${result.ok ? 'ok' : outcomeName(result.error)}`] = 1
   return c
 }

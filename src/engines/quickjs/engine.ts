@@ -1,7 +1,9 @@
 import type {QuickJSHandle} from 'quickjs-emscripten'
 import {errorTextLimit} from '../../util/cut-text.js'
 import {notJsonError} from '../../util/result.js'
-import type {Job, JobError, JobResult} from '../protocol.js'
+import {ConsoleBudget} from '../console-budget.js'
+import type {Job, JobError, JobResult, ScriptFiles} from '../protocol.js'
+import {fileStamps, HeldConsole, sameLimits, type Prewarm, type WarmInstance} from '../warm.js'
 import {
   dump,
   failure,
@@ -17,7 +19,7 @@ import {
   type Sandbox,
 } from './sandbox.js'
 import {maxOutputExceeded, scriptFilename} from '../script-errors.js'
-import {loadSource, parseJobInput} from '../source.js'
+import {loadSource, parseJobInput, type LoadedSource} from '../source.js'
 
 /*
  * The quickjs engine: untrusted code in QuickJS compiled to WebAssembly, one fresh sandbox per
@@ -57,26 +59,88 @@ export async function compileQuickjs(job: Extract<Job, {op: 'compile'}>): Promis
   return {ok: true, cachedData: new Uint8Array(0), cache: 'miss', compileMs: performance.now() - t0, runMs: 0}
 }
 
+/** A module body evaluated ahead of its call in the sandbox made for it (engines/warm.ts). */
+interface Ahead {
+  stamps: string
+  loaded: Extract<LoadedSource, {ok: true}>
+  box: Sandbox
+  held: HeldConsole
+  warm: WarmInstance
+}
+let ahead: {key: string; ready: Promise<Ahead | undefined>} | undefined
+let claimed: {key: string; ahead?: Ahead} | undefined
+
+/**
+ * Loads the script a pooled runner expects and evaluates its module body in the sandbox made
+ * for that call's limits; the body's console lines are held. Kept only if the body finished
+ * cleanly: no throw, no --fuel or --max-log breach, no promise job left to run.
+ */
+export function preloadQuickjs(files: ScriptFiles, prewarm: Prewarm): void {
+  const ready = (async (): Promise<Ahead | undefined> => {
+    const stamps = await fileStamps(files)
+    const loaded = await loadSource(files)
+    if (!loaded.ok) return undefined
+    await prepareSandbox(prewarm.limits)
+    const box = await takeSandbox(prewarm.limits)
+    const held = new HeldConsole(prewarm.limits.maxLogBytes)
+    box.console = held
+    const baselineBytes = process.memoryUsage.rss()
+    prewarm.onBodyStart(baselineBytes)
+    const t0 = performance.now()
+    let dirty: string | undefined
+    try {
+      const body = box.ctx.evalCode(loaded.source.toString('utf8'), scriptFilename(files.hash), {type: 'global'})
+      if (body.error) dirty = 'the module body threw'
+      body.dispose()
+      if (box.fuelOut || held.exceeded) dirty ??= 'the module body went past a limit'
+      if (box.rt.hasPendingJob()) dirty ??= 'the module body left promise jobs'
+    } catch {
+      // --fuel out (it unwinds the wasm stack), or the host's stack overflowed
+      dirty = 'the module body did not finish'
+    }
+    const warm = {limits: prewarm.limits, bodyMs: performance.now() - t0, baselineBytes, dirty}
+    prewarm.onBodyEnd(dirty)
+    return {stamps, loaded, box, held, warm}
+  })().catch(() => undefined)
+  ahead = {key: `${files.tag}/${files.hash}`, ready}
+  void ready.then((a) => !a && prewarm.onBodyEnd('the script did not load'))
+}
+
+/** The module body evaluated ahead for this call, if it may serve it: same script, same files, same limits, clean. */
+export async function claimQuickjs(job: Extract<Job, {op: 'run'}>): Promise<WarmInstance | undefined> {
+  const p = ahead
+  ahead = undefined
+  const key = `${job.tag}/${job.hash}`
+  if (!p || p.key !== key) return undefined
+  const [a, stamps] = await Promise.all([p.ready, fileStamps(job)])
+  const usable = a && a.stamps === stamps && !a.warm.dirty && sameLimits(a.warm.limits, job.limits) ? a : undefined
+  claimed = {key, ahead: usable}
+  return usable?.warm
+}
+
 export async function runQuickjs(job: Extract<Job, {op: 'run'}>): Promise<JobResult> {
   const filename = scriptFilename(job.hash)
-  const loaded = await loadSource(job)
+  const mine = claimed?.key === `${job.tag}/${job.hash}` ? claimed.ahead : undefined
+  claimed = undefined
+  const loaded = mine?.loaded ?? (await loadSource(job))
   if (!loaded.ok) return loaded.result
   // A valid compiled form is the "validated" marker: its payload is empty by design.
   const cache = loaded.payload ? 'hit' : loaded.cache
   const {cacheReason} = loaded
   const t0 = performance.now()
-  const box = await takeSandbox(job.limits).catch(sandboxFailed)
+  const box = mine?.box ?? (await takeSandbox(job.limits).catch(sandboxFailed))
   if ('kind' in box) return {ok: false, error: box, cache, cacheReason, compileMs: 0}
   let out: {ok: true; output: string} | {ok: false; error: JobError}
   try {
-    out = execute(box, job, loaded.source.toString('utf8'), filename)
+    out = execute(box, job, loaded.source.toString('utf8'), filename, mine?.held)
   } catch (error) {
     out = {ok: false, error: failure(box, filename, {host: error})}
   }
   if (!out.ok) return {ok: false, error: out.error, cache, cacheReason, compileMs: 0}
   // On a miss the script has now compiled and run: publish the marker so the next run is a hit.
   const cachedData = cache === 'hit' ? undefined : new Uint8Array(0)
-  return {ok: true, output: out.output, cache, cacheReason, cachedData, compileMs: 0, runMs: performance.now() - t0}
+  const warm = mine && true
+  return {ok: true, output: out.output, cache, cacheReason, cachedData, compileMs: 0, runMs: performance.now() - t0, warm}
 }
 
 const NEVER_SETTLES: JobError = {
@@ -88,13 +152,14 @@ const NEVER_SETTLES: JobError = {
 /**
  * The module body, the call, its promise jobs and the serialization, all inside the sandbox;
  * only strings come out. The guest state is read defensively: the script may have tampered
- * with anything in its realm.
+ * with anything in its realm. `held`: the body was evaluated ahead, these are its console lines.
  */
 function execute(
   box: Sandbox,
   job: Extract<Job, {op: 'run'}>,
   source: string,
   filename: string,
+  held?: HeldConsole,
 ): {ok: true; output: string} | {ok: false; error: JobError} {
   const {ctx, rt, limits} = box
   const api = (name: string, ...args: QuickJSHandle[]) => ctx.getProp(box.api, name).consume((f) => ctx.callFunction(f, box.api, ...args))
@@ -119,8 +184,14 @@ function execute(
     // worded by the host's parser, the same words as the v8 engine's.
     return r.error.kind === 'script' ? {ok: false, error: invalidInput(job.input, r.error)} : r
   }
-  const body = ctx.evalCode(source, filename, {type: 'global'})
-  if (body.error) return fail(body.error)
+  if (held) {
+    // After the input, as a direct run's body: its lines first, under this call's --max-log.
+    box.console = new ConsoleBudget(limits.maxLogBytes)
+    held.replay(box.console)
+  } else {
+    const body = ctx.evalCode(source, filename, {type: 'global'})
+    if (body.error) return fail(body.error)
+  }
   const started = api('start')
   if (started.error) return fail(started.error)
   const state = started.value

@@ -87,7 +87,8 @@ export async function newSandbox(limits: Limits): Promise<Sandbox> {
     rt.setInterruptHandler(() => ++used > fuel)
     unwindWhenInterrupted(ctx, () => (fuelOut = true))
   }
-  const budget = new ConsoleBudget(limits.maxLogBytes)
+  // (replaced by a module body run ahead, whose lines are held for its call: engines/warm.ts)
+  let budget = new ConsoleBudget(limits.maxLogBytes)
   const hostLog = ctx.newFunction('log', (line) => {
     if (ctx.typeof(line) !== 'string') return
     // Refuse an over-long line before copying it out: its length is a lower bound of its bytes.
@@ -101,7 +102,12 @@ export async function newSandbox(limits: Limits): Promise<Sandbox> {
     rt,
     ctx,
     api,
-    console: budget,
+    get console() {
+      return budget
+    },
+    set console(b: ConsoleBudget) {
+      budget = b
+    },
     limits,
     memory,
     maxBytes: pages * PAGE,

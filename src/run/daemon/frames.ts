@@ -56,6 +56,11 @@ export interface PooledHint {
   script?: {engine: string; hash: string}
   /** The call expected next is a quickjs call with these limits: its sandbox is made ahead. */
   quickjs?: Limits
+  /**
+   * The call expected next has these limits: the script's module body runs ahead under them
+   * (engines/warm.ts), and the runner tells its start and end (run/events.ts `b`, `B`).
+   */
+  limits?: Limits
 }
 
 /**

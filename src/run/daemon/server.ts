@@ -4,7 +4,8 @@
 // gets a runner process of its own (run/child.ts in pooled mode), started ahead of time and
 // used once, and is supervised exactly as a direct `burn run` is (run/supervisor.ts), so a
 // breach kills that runner and the call still ends with exit 6. What the daemon saves is the
-// runner's start and, when the same script comes again, the load of its code cache.
+// runner's start and, when the same script comes again, the load of its code cache and the run
+// of its module body (engines/warm.ts: the rules that keep a call's outcome a direct run's).
 import {spawn, type ChildProcess} from 'node:child_process'
 import {chmodSync, existsSync, mkdirSync, rmdirSync, rmSync, statSync} from 'node:fs'
 import {createServer, type Socket} from 'node:net'
@@ -19,6 +20,8 @@ import type {RunRequest} from '../request.js'
 import {childClosed} from '../spawn.js'
 import {superviseRun} from '../supervisor.js'
 import {remoteCooldownMs} from '../../store/remote/config.js'
+import {EVENTS_FD, RunEventReader} from '../events.js'
+import {QUICKJS_HOST_SLACK_BYTES, Watchdog} from '../../runners/watchdog.js'
 import {frame, FrameReader, frameParts, KEEPALIVE_MS, parseCall, type DaemonCall, type PooledHint, type RunnerNote} from './frames.js'
 import {OutputRelay} from './relay.js'
 import {RUN_CHILD} from '../bundles.js'
@@ -43,10 +46,16 @@ function idleMs(v: string | undefined): number {
 interface PooledChild {
   child: ChildProcess
   closed: Promise<[number | null, NodeJS.Signals | null]>
+  /** Running the module body of `key` (expectKey) ahead; `over`: true once it finished cleanly. */
+  warming?: {key: string; over: Promise<boolean>; detach: () => void}
 }
 
 /** What a call resolved to: the pooled runner's hint for a call expected to be like it. */
 type Expect = Omit<PooledHint, 'cacheDir'>
+
+/** A module body run ahead serves only a call of the same script under the same limits (engines/warm.ts). */
+const expectKey = (e: Expect | undefined): string | undefined =>
+  e?.limits && e.script ? JSON.stringify([e.script.engine, e.script.hash, e.limits]) : undefined
 
 /** Bounded insertion-ordered map: the oldest entry goes first. */
 function setBounded<V>(m: Map<string, V>, key: string, value: V): void {
@@ -62,28 +71,57 @@ class PooledChildren {
   /** The call that came after each call last time, and the last call: a one-step predictor. */
   private readonly next = new Map<string, string>()
   private last?: string
+  /** Scripts and limits whose module body did not finish cleanly ahead: not run ahead again. */
+  private readonly coldOnly = new Map<string, true>()
 
-  /** The started runner, or a new one: each runner does one call. */
-  take(callKey: string): PooledChild {
+  /**
+   * The started runner, or a new one: each runner does one call. A runner that ran a module body
+   * ahead serves only a call of that script under those limits, once the body finished cleanly
+   * (waited for: the call would wait for it anyway); any other call gets a runner that ran none.
+   */
+  async take(callKey: string): Promise<PooledChild> {
     if (this.last !== undefined) setBounded(this.next, this.last, callKey)
     this.last = callKey
-    const ready = this.idle && this.idle.child.exitCode === null && this.idle.child.signalCode === null ? this.idle : undefined
+    const alive = (p?: PooledChild) => p && p.child.exitCode === null && p.child.signalCode === null
+    let ready = alive(this.idle) ? this.idle : undefined
     this.idle = undefined
-    return ready ?? this.start(this.expect.get(callKey))
+    const want = this.expect.get(callKey)
+    let discarded = false
+    if (ready?.warming) {
+      const same = ready.warming.key === expectKey(want)
+      if (!same || !(await ready.warming.over) || !alive(ready)) {
+        if (same) setBounded(this.coldOnly, ready.warming.key, true)
+        ready.warming.detach()
+        ready.child.kill('SIGKILL')
+        ready = undefined
+        discarded = true
+      }
+    }
+    // (in place of a runner thrown away: one that loads the call as an unexpected one, as the
+    // runner it replaces would have; only a quickjs sandbox is made, which holds no script)
+    return ready ?? this.start(discarded ? {quickjs: want?.quickjs} : want, true)
   }
 
   /**
    * Starts the runner for the next call, prepared for the call that followed this one last
    * time (the same one again, the first time): a script run over and over, and scripts or
-   * engines that alternate (A, B, A, B), both find their script loaded.
+   * engines that alternate (A, B, A, B), both find their script loaded. A prediction whose
+   * module body cannot run ahead gives way to this call's own script, whose body can.
    */
   fill(callKey?: string): void {
-    this.idle ??= this.start(callKey === undefined ? undefined : this.expect.get(this.next.get(callKey) ?? callKey))
+    if (this.idle || callKey === undefined) {
+      this.idle ??= this.start()
+      return
+    }
+    const predicted = this.expect.get(this.next.get(callKey) ?? callKey)
+    const coldOnly = this.coldOnly.has(expectKey(predicted) ?? '')
+    this.idle = this.start(coldOnly ? (this.expect.get(callKey) ?? predicted) : predicted)
   }
 
-  /** What the call resolved to; `quickjs`: its limits, to make its sandbox ahead. */
-  remember(callKey: string, script: PooledHint['script'], quickjs?: Limits): void {
-    setBounded(this.expect, callKey, {script, quickjs})
+  /** What the call resolved to and its limits; `quickjs`: to make its sandbox ahead. */
+  remember(callKey: string, script: PooledHint['script'], limits: Limits): void {
+    const quickjs = script?.engine === 'quickjs' ? limits : undefined
+    setBounded(this.expect, callKey, {script, quickjs, limits})
   }
 
   close(): void {
@@ -92,15 +130,55 @@ class PooledChildren {
     this.idle = undefined
   }
 
-  private start(expect?: Expect): PooledChild {
-    const hint: PooledHint = {cacheDir, ...expect}
+  /** `now`: for a call that is here already, which waits for no module body run ahead. */
+  private start(expect?: Expect, now = false): PooledChild {
+    const key = expectKey(expect)
+    const ahead = key !== undefined && !now && !this.coldOnly.has(key)
+    const hint: PooledHint = {cacheDir, ...expect, limits: ahead ? expect!.limits : undefined}
     const node = tiedNode(process.execArgv)
     const args = [...node.execArgv, RUN_CHILD, '--pooled', JSON.stringify(hint)]
     const child = spawn(node.execPath, args, {stdio: ['pipe', 'pipe', 'pipe', 'pipe']})
     child.on('error', () => {})
     child.stdin!.on('error', () => {})
-    return {child, closed: childClosed(child)}
+    const closed = childClosed(child)
+    return {child, closed, warming: ahead ? watchBody(child, closed, key, expect!) : undefined}
   }
+}
+
+/**
+ * Watches a runner's module body run ahead: its memory, as a call's watchdog would (a breach
+ * kills the runner, and the call then gets a runner that runs the script cold and breaches on
+ * its own), and its end. Until the call takes the runner (`detach`), these events are the daemon's.
+ */
+function watchBody(child: ChildProcess, closed: Promise<unknown>, key: string, expect: Expect): PooledChild['warming'] {
+  const limits = expect.limits!
+  // (a body past --timeout would time its call out: on v8 vm's deadline stops it in the runner,
+  // on quickjs this one, which kills the runner; the call then gets one that runs the script cold)
+  const dog = new Watchdog(child, {memoryBytes: limits.memoryBytes, timeoutMs: limits.timeoutMs})
+  const slack = expect.script?.engine === 'quickjs' ? QUICKJS_HOST_SLACK_BYTES : 0
+  const reader = new RunEventReader()
+  let ended: (clean: boolean) => void = () => {}
+  const over = new Promise<boolean>((resolve) => (ended = resolve))
+  const onData = (d: Buffer) => {
+    for (const e of reader.push(d)) {
+      if (e.kind === 'body') dog.arm(slack, {bodyMs: 0, baselineBytes: e.baselineBytes})
+      else if (e.kind === 'body-end') {
+        dog.disarm()
+        ended(e.clean)
+      }
+    }
+  }
+  const events = child.stdio[EVENTS_FD]!
+  events.on('data', onData)
+  void closed.then(() => {
+    dog.disarm()
+    ended(false)
+  })
+  const detach = () => {
+    dog.disarm()
+    events.removeListener('data', onData)
+  }
+  return {key, over, detach}
 }
 
 const pool = new PooledChildren()
@@ -150,7 +228,13 @@ async function call(conn: Socket, req: RunRequest, raw: Buffer): Promise<void> {
     return conn.write(body)
   }
   const callKey = callKeyOf(req)
-  const {child, closed} = pool.take(callKey)
+  // A call can be silent for its whole --timeout and more (a runner's start, a loaded machine):
+  // keepalive frames tell the client this daemon still works on it (client.ts SILENCE_MS). None
+  // while output waits for a slow client: that client has frames to read.
+  const beat = setInterval(() => conn.writableLength === 0 && send('k', ''), KEEPALIVE_MS)
+  const {child, closed, warming} = await pool.take(callKey)
+  // (from here on the runner's events are the call's: taken in this same turn, none is lost)
+  warming?.detach()
   let cancelled = false
   conn.on('close', () => {
     if (child.exitCode === null && child.signalCode === null) {
@@ -161,10 +245,6 @@ async function call(conn: Socket, req: RunRequest, raw: Buffer): Promise<void> {
   const relay = new OutputRelay(child, send, conn)
   child.stdin!.write(runnerNote())
   child.stdin!.end(raw)
-  // A call can be silent for its whole --timeout and more (a runner's start, a loaded machine):
-  // keepalive frames tell the client this daemon still works on it (client.ts SILENCE_MS). None
-  // while output waits for a slow client: that client has frames to read.
-  const beat = setInterval(() => conn.writableLength === 0 && send('k', ''), KEEPALIVE_MS)
   const code = await superviseRun(child, req, {
     closed,
     cancelled: () => cancelled,
@@ -178,7 +258,7 @@ async function call(conn: Socket, req: RunRequest, raw: Buffer): Promise<void> {
     // --engine on a quickjs script is predicted, and its sandbox made, as quickjs. The prediction
     // only warms a runner up: each call's runner decides its engine from the store (trust.ts).
     onRemoteFailed: (why) => (remoteDown = {why, until: Date.now() + COOLDOWN_MS}),
-    onScript: (engine, hash) => pool.remember(callKey, {engine, hash}, engine === 'quickjs' ? req.limits : undefined),
+    onScript: (engine, hash) => pool.remember(callKey, {engine, hash}, req.limits),
     stdoutOrder: (stdoutAt, stderrBytes) => relay.order(stdoutAt, stderrBytes),
     // The next runner starts as soon as the script is done, while its result is printed and
     // relayed: calls that come back to back then find it warm (a runner takes ~100 ms to be

@@ -39,6 +39,8 @@ export const COUNTERS = [
   // Counted, printed under their id, after the labelled ones (runs.* among the runs).
   {id: 'codeCacheUpgrades', always: false},
   {id: 'preloadedHits', always: false},
+  // a call whose module body the run daemon's runner had run before it came (engines/warm.ts)
+  {id: 'warmHits', always: false},
   {id: 'batch.runs', always: false},
   {id: 'batch.rowsOut', always: false},
 ] as const

@@ -6,8 +6,11 @@ import {encodeEvents, RunEventReader, type RunEvent} from '../../../src/run/even
 // supervisor.ts: the bytes on the wire, and the events read back however the stream is cut.
 
 const all: RunEvent[] = [
+  {kind: 'body', baselineBytes: 52178944},
+  {kind: 'body-end', clean: true},
   {kind: 'resolved', engine: 'quickjs', hash: 'ab'.repeat(32)},
   {kind: 'started'},
+  {kind: 'started', warm: {bodyMs: 312.5, baselineBytes: 52178944}},
   {kind: 'stdout-next', stderrBytes: 12, stdoutAt: 3},
   {kind: 'ended'},
   {kind: 'exit', code: 6},
@@ -15,7 +18,8 @@ const all: RunEvent[] = [
 
 describe('run child events', () => {
   it('are one line each, a letter and its numbers', () => {
-    assert.equal(encodeEvents(...all), `h quickjs ${'ab'.repeat(32)}\ns\no 12 3\ne\nx 6\n`)
+    assert.equal(encodeEvents(...all), `b 52178944\nB 1\nh quickjs ${'ab'.repeat(32)}\ns\ns 312.5 52178944\no 12 3\ne\nx 6\n`)
+    assert.equal(encodeEvents({kind: 'body-end', clean: false}), 'B 0\n')
     assert.equal(encodeEvents(), '')
   })
 

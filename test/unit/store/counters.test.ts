@@ -67,6 +67,12 @@ describe('counters table', () => {
       preloadedHits: 1,
       'runs.ok': 1,
     })
+    // a module body run ahead (engines/warm.ts): counted whether the store's lookup hit or not
+    assert.deepEqual(resultCounters({ok: true, cache: 'miss', compileMs: 0, runMs: 1, preloaded: true, warm: true}), {
+      misses: 1,
+      warmHits: 1,
+      'runs.ok': 1,
+    })
     const miss = {ok: false, cache: 'rejected', cachedData: new Uint8Array(1), compileMs: 2.6} as const
     assert.deepEqual(resultCounters({...miss, error: {kind: 'limit', limit: 'fuel', message: 'x'}}, 'batch.chunks'), {
       misses: 1,
@@ -116,6 +122,7 @@ describe('counters table: every label, order and count', () => {
       [
         ['codeCacheUpgrades', false, 'codeCacheUpgrades'],
         ['preloadedHits', false, 'preloadedHits'],
+        ['warmHits', false, 'warmHits'],
         ['batch.runs', false, 'batch.runs'],
         ['batch.rowsOut', false, 'batch.rowsOut'],
       ],
