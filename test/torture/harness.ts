@@ -81,7 +81,8 @@ export interface TortureReport {
   finalRunsTotal: number
 }
 
-function rng(seed: number): () => number {
+/** mulberry32: the same seed, the same operations (timing still varies). */
+export function rng(seed: number): () => number {
   let a = seed >>> 0
   return () => {
     a = (a + 0x6d2b79f5) >>> 0

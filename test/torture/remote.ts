@@ -7,6 +7,7 @@ import {join} from 'node:path'
 import {verifyName} from '../../src/store/remote/signing.js'
 import {BIN, removeTree} from '../helpers.js'
 import {launchRedis, type RedisServer} from '../fixtures/redis.js'
+import {rng} from './harness.js'
 import {kill9, killStoreProcs} from './procs.js'
 
 /*
@@ -59,18 +60,6 @@ const KEY = 'torture-key'
 const sha = (s: string) => createHash('sha256').update(s).digest('hex')
 const source = (i: number) => `module.exports = (x) => ({s: ${i}, x, sum: x * ${i + 1} + ${i * i}})\n`
 const expectRun = (i: number, x: number) => JSON.stringify({s: i, x, sum: x * (i + 1) + i * i})
-
-/** mulberry32: the same seed, the same operations (timing still varies). */
-function rng(seed: number): () => number {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
 
 /** A relay to the server's current port that holds every chunk a few ms; `retarget` after a restart. */
 class SlowRelay {
