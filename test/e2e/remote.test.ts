@@ -153,6 +153,22 @@ test('a hostile remote: every damaged or swapped value is rejected and counted, 
   await server.call('SET', cc, orig.cc)
 })
 
+test('a value over BURN_REMOTE_MAX_VALUE is read only to one byte past it, then rejected: never held whole, never run', async () => {
+  const {server, remote} = await warmRemote()
+  const sent = async () => Number(/total_net_output_bytes:(\d+)/.exec(String(await server.call('INFO', 'stats')))![1])
+  // 8 MiB under the key of SRC1's source: the cap is 1 MiB
+  await server.call('SET', `burn:src:${H1}`, Buffer.alloc(8 << 20, 0x61))
+  const d = tmp()
+  const before = await sent()
+  const r = rb(['run', H1, '--input', '1'], d, {...remote, BURN_REMOTE_MAX_VALUE: '1MiB'})
+  const out = (await sent()) - before
+  assert.deepEqual([r.code, r.stdout, r.stderr], [3, '', notFound(H1)])
+  assert.equal(stats(d)['remote.rejected'], 1)
+  assert.ok(out > 1 << 20 && out < 2 << 20, `the server sent ${out} bytes for an 8 MiB value under a 1 MiB cap`)
+  assert.deepEqual(readdirSync(join(d, 'objects')), [])
+  verifyClean(d)
+})
+
 test('names and engine bindings count only signed with the key: no key or a wrong key runs on quickjs only and refuses the name', async () => {
   const {server, remote} = await warmRemote()
   const refused = (why: string) =>
@@ -373,7 +389,7 @@ test('a 9 MB script through the remote: registered in A, run in empty B by hash 
   }
 })
 
-test('BURN_REMOTE_TTL: every key gets the expiry, a read refreshes it (GETEX), and none is set without it', async () => {
+test('BURN_REMOTE_TTL: every key gets the expiry, a read refreshes it (EXPIRE), and none is set without it', async () => {
   const ttl = {BURN_REMOTE: shared.url, BURN_REMOTE_KEY: KEY, BURN_REMOTE_PREFIX: 'ttl:', BURN_REMOTE_TTL: '1h'}
   const A = tmp()
   assert.equal(rb(['register', writeScript(tmp(), 'one.js', SRC1), '--name', 'one'], A, ttl).code, 0)

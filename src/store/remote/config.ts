@@ -1,5 +1,5 @@
 import {usageError} from '../../util/errors.js'
-import {parseDuration} from '../../util/units.js'
+import {parseDuration, parseSize} from '../../util/units.js'
 
 /*
  * The remote cache's configuration, from the environment (BURN_REMOTE*) and the flags that
@@ -18,6 +18,12 @@ export const REMOTE_MODES: readonly RemoteMode[] = ['read-write', 'read-only', '
 export const DEFAULT_CONNECT_TIMEOUT_MS = 500
 export const DEFAULT_OPERATION_TIMEOUT_MS = 5000
 export const DEFAULT_PREFIX = 'burn:'
+/**
+ * The largest value a fetch reads (BURN_REMOTE_MAX_VALUE): a longer one is read only to one byte
+ * past this and is then rejected by its checks, so a hostile remote cannot make a run child hold a
+ * value of any size before its --memory watchdog starts. 64 MiB: 7 typescript.js bundles.
+ */
+export const DEFAULT_MAX_VALUE_BYTES = 64 * 1024 * 1024
 
 /**
  * How long a run daemon leaves a remote alone after it failed (BURN_REMOTE_COOLDOWN). A process
@@ -51,6 +57,8 @@ export interface RemoteConfig {
   ttlSec?: number
   connectTimeoutMs: number
   operationTimeoutMs: number
+  /** The most bytes a fetch reads of one value (DEFAULT_MAX_VALUE_BYTES). */
+  maxValueBytes: number
   /** BURN_REMOTE_KEY: signs and checks name records and engine bindings (signing.ts). */
   key?: string
   /** BURN_REMOTE_CA: a PEM file of CA certificates that rediss:// trusts (a private CA), besides Node's own. */
@@ -80,6 +88,7 @@ export function remoteConfig(env: NodeJS.ProcessEnv = process.env, flags: Remote
       : undefined,
     connectTimeoutMs: timeout(env.BURN_REMOTE_CONNECT_TIMEOUT, 'BURN_REMOTE_CONNECT_TIMEOUT', DEFAULT_CONNECT_TIMEOUT_MS),
     operationTimeoutMs: timeout(env.BURN_REMOTE_TIMEOUT, 'BURN_REMOTE_TIMEOUT', DEFAULT_OPERATION_TIMEOUT_MS),
+    maxValueBytes: env.BURN_REMOTE_MAX_VALUE ? parseSize(env.BURN_REMOTE_MAX_VALUE, 'BURN_REMOTE_MAX_VALUE') : DEFAULT_MAX_VALUE_BYTES,
     key: env.BURN_REMOTE_KEY || undefined,
     ca: env.BURN_REMOTE_CA || undefined,
   }

@@ -60,13 +60,20 @@ class RedisBackend implements RemoteBackend {
     private readonly asBuffer: object,
   ) {}
 
+  /**
+   * One value, in one round trip: GETRANGE reads at most one byte past maxValueBytes (a longer
+   * value arrives cut, and its checks reject it: fetch.ts), EXISTS tells a missing key from an
+   * empty value, and EXPIRE refreshes the expiry on a read (sccache#275: a TTL that reads do not
+   * refresh leaves a cold cache).
+   */
   private async get(key: string): Promise<Buffer | undefined> {
-    const {ttlSec} = this.config
-    // GETEX refreshes the expiry on a read (sccache#275: a TTL reads do not refresh leaves a cold cache)
-    const args = ttlSec === undefined ? ['GET', key] : ['GETEX', key, 'EX', String(ttlSec)]
-    const reply: unknown = await this.run(this.client.sendCommand(args, this.asBuffer), `reading ${key}`)
-    if (reply === null) return undefined
-    // A server that answers GET with anything but bytes is not a cache: an error turns the remote off.
+    const {ttlSec, maxValueBytes} = this.config
+    const send = (args: string[], opts?: object) => this.client.sendCommand(args, opts) as Promise<unknown>
+    const replies = [send(['GETRANGE', key, '0', String(maxValueBytes)], this.asBuffer), send(['EXISTS', key])]
+    if (ttlSec !== undefined) replies.push(send(['EXPIRE', key, String(ttlSec)]))
+    const [reply, exists] = await this.run(Promise.all(replies), `reading ${key}`)
+    if (exists !== 1) return undefined
+    // A server that answers with anything but bytes is not a cache: an error turns the remote off.
     if (!Buffer.isBuffer(reply))
       throw new Error(`the remote answered ${key} with a ${Array.isArray(reply) ? 'list' : typeof reply}, not bytes`)
     return reply
