@@ -1,4 +1,5 @@
 import {fileURLToPath} from 'node:url'
+import {refuseFuel} from '../cli/limits.js'
 import type {Job, JobResult, Limits} from '../engines/protocol.js'
 import {showScript, listScripts} from '../maintenance/catalog.js'
 import {forgetScript} from '../maintenance/forget.js'
@@ -100,7 +101,10 @@ class Cache implements T.BurnCache, Caller {
   }
 
   limits(opts: T.CallOptions | undefined, script: Script): Limits {
-    return hasLimits(opts) ? callLimits(opts, this.opts.limits, script.engine) : this.defaults
+    if (hasLimits(opts)) return callLimits(opts, this.opts.limits, script.engine)
+    // (a cache-wide fuel on a v8 script is refused as a call's own is: never silently no budget)
+    refuseFuel(this.defaults.fuel, script.engine)
+    return this.defaults
   }
 
   admit(): () => void {

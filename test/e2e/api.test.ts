@@ -129,6 +129,12 @@ describe('the library API', {timeout: 600_000}, () => {
         assert.deepEqual([what, r.code, r.stderr], [what, code, `Error: ${e.message}\n`])
       }
     }
+    // a cache-wide --fuel on a v8 script is refused as a call's own is, never silently dropped
+    const fuelled = await openCache({cacheDir: dir, concurrency: 1, limits: {fuel: 1000}})
+    const ef = await rejection(fuelled.run('echo', 1))
+    await fuelled.close()
+    assert.deepEqual([ef.code, ef.kind], [2, 'usage'])
+    assert.equal(cli(['run', 'echo', '--input', '1', '--fuel', '1000']).stderr, `Error: ${ef.message}\n`)
     // a store another user could write to is refused, as by every command (exit 8)
     const open = openDir
     const c2 = await openCache({cacheDir: open})

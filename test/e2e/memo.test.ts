@@ -107,6 +107,18 @@ describe('burn run --memo', () => {
     const real = json(burn(['run', 's', '--input', '1', ...T], {cacheDir, env: direct}))
     assert.ok(Math.abs(real[1] - Date.now()) < 600_000, String(real[1]))
   })
+
+  // The run daemon's runner runs a module body ahead of its call, before the call's clock is
+  // known: a body that reads the clock must not give a --memo call the real time.
+  it('quickjs through the run daemon: a module body that reads the clock sees the fixed one under --memo', () => {
+    const {cacheDir} = fresh('clock-body', 'const t = Date.now()\nmodule.exports = (x) => [x, t]', ['quickjs'])
+    const env = {BURN_DAEMON: 'require'}
+    for (const x of [1, 2, 3, 4]) {
+      const r = burn(['run', 's', '--memo', '--input', String(x), ...T], {cacheDir, env})
+      assert.deepEqual([r.code, r.stdout, r.stderr], [0, `[${x},946684800000]\n`, ''], `call ${x}`)
+    }
+    burn(['daemon', 'stop'], {cacheDir})
+  })
 })
 
 describe('burn run --memo: damage', () => {

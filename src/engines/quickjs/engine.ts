@@ -113,7 +113,9 @@ export async function claimQuickjs(job: Extract<Job, {op: 'run'}>): Promise<Warm
   const key = `${job.tag}/${job.hash}`
   if (!p || p.key !== key) return undefined
   const [a, stamps] = await Promise.all([p.ready, fileStamps(job)])
-  const usable = a && a.stamps === stamps && !a.warm.dirty && sameLimits(a.warm.limits, job.limits) ? a : undefined
+  // (a call with a fixed clock, --memo, runs cold: the body ran ahead on the real one)
+  const usable =
+    a && job.clock === undefined && a.stamps === stamps && !a.warm.dirty && sameLimits(a.warm.limits, job.limits) ? a : undefined
   claimed = {key, ahead: usable}
   return usable?.warm
 }
