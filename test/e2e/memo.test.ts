@@ -2,7 +2,7 @@ import assert from 'node:assert/strict'
 import {existsSync, readdirSync, readFileSync, rmSync, statSync, truncateSync, utimesSync, writeFileSync} from 'node:fs'
 import {join} from 'node:path'
 import {describe, it} from 'node:test'
-import {memoKey} from '../../src/store/results/key.js'
+import {inputDigest, memoKey} from '../../src/store/results/key.js'
 import {burn, burnAsync, json, register, stats, tmp, writeScript, type Result} from '../helpers.js'
 
 // `burn run --memo` and `--idempotency-key` end to end (issue 14): the built binary, real processes.
@@ -231,7 +231,7 @@ describe('burn run --idempotency-key', () => {
     assert.deepEqual([first.code, first.stdout, first.stderr], [0, '{"x":{"amount":5},"t":946684800000}\n', 'ran\n'])
     const repeat = run('{"amount":5}')
     assert.deepEqual([repeat.code, repeat.stdout, repeat.stderr], [0, first.stdout, ''])
-    const digest = (input: string) => memoKey({hash, engine: 'quickjs', input, limits: LIMITS})
+    const digest = (input: string) => inputDigest({hash, engine: 'quickjs', input, limits: LIMITS})
     const conflict = run('{"amount": 6}')
     assert.equal(conflict.code, 7)
     assert.equal(conflict.stdout, '')
@@ -252,6 +252,16 @@ describe('burn run --idempotency-key', () => {
     })
     // --idempotency-key alone stores no memo result
     assert.deepEqual(resultFiles(cacheDir, hash), [])
+  })
+
+  it('a repeat on the other engine (or after an engine upgrade, which changes every memo key) gets the recorded result', () => {
+    const {cacheDir} = fresh('idem-engines', SRC, ['quickjs', 'v8'])
+    const run = (engine: string) =>
+      burn(['run', 's', '--idempotency-key', 'k1', '--engine', engine, '--input', '{"a":1}', ...T], {cacheDir, env: direct})
+    const first = run('quickjs')
+    assert.deepEqual([first.code, first.stdout, first.stderr], [0, '{"x":{"a":1},"t":946684800000}\n', 'ran\n'])
+    const other = run('v8')
+    assert.deepEqual([other.code, other.stdout, other.stderr], [0, first.stdout, ''])
   })
 
   for (const bad of ['../x', '', '.hidden', 'a/b', 'x'.repeat(129), 'a..b']) {

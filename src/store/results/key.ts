@@ -46,10 +46,23 @@ export function canonicalInput(text: string): string | undefined {
  * succeeds, --max-output is checked again on every hit (memo.ts).
  */
 export function memoKey(t: MemoTarget): string {
-  const canonical = canonicalInput(t.input)
   const fuel = t.engine === 'quickjs' && t.limits.fuel !== undefined ? String(t.limits.fuel) : ''
+  return digest(`burn-memo-1\0${t.hash}\0${engineTag(t.engine)}\0${fuel}\0`, t.input)
+}
+
+/**
+ * What an idempotency key's record is checked against: the script and the canonical input,
+ * and nothing of the engine or its version, so the recorded result still answers a repeat
+ * after a Node or QuickJS upgrade (which changes every memo key) or on the other engine.
+ */
+export function inputDigest(t: MemoTarget): string {
+  return digest(`burn-input-1\0${t.hash}\0`, t.input)
+}
+
+function digest(head: string, input: string): string {
+  const canonical = canonicalInput(input)
   const h = createHash('sha256')
-  h.update(`burn-memo-1\0${t.hash}\0${engineTag(t.engine)}\0${fuel}\0`)
-  h.update(canonical === undefined ? `raw\0${t.input}` : `json\0${canonical}`)
+  h.update(head)
+  h.update(canonical === undefined ? `raw\0${input}` : `json\0${canonical}`)
   return h.digest('hex')
 }

@@ -11,7 +11,7 @@ import {badDataError} from '../../util/errors.js'
 import {loadXxh64} from '../../util/hash.js'
 import {notRegular, readRegular} from '../../util/read-regular.js'
 import {decodeResult, encodeResult} from './format.js'
-import {memoKey, type MemoTarget} from './key.js'
+import {inputDigest, memoKey, type MemoTarget} from './key.js'
 
 export type Stored = {state: 'valid'; output: string; key: string; hash: string} | {state: 'missing'} | {state: 'bad'; reason: string}
 
@@ -93,7 +93,7 @@ export async function memoRun(store: Store, t: MemoTarget, opts: MemoOptions, ru
     }
     if (opts.memo) await writeResult(layout, layout.result(t.hash, key), {hash: t.hash, key}, out.output)
     if (opts.idempotencyKey !== undefined) {
-      await writeResult(layout, layout.idempotencyKey(opts.idempotencyKey), {hash: t.hash, key}, out.output)
+      await writeResult(layout, layout.idempotencyKey(opts.idempotencyKey), {hash: t.hash, key: inputDigest(t)}, out.output)
     }
     await recordStats(layout, {counters: {'memo.misses': 1, 'memo.stored': 1}}).catch(() => {})
     return out
@@ -115,11 +115,12 @@ export async function lookupMemo(layout: Layout, t: MemoTarget, key: string, opt
     checkParents(path, 2)
     const rec = await checkStored(layout, path, {})
     if (rec.state === 'valid') {
-      if (rec.key !== key || rec.hash !== t.hash) {
+      const given = inputDigest(t)
+      if (rec.key !== given || rec.hash !== t.hash) {
         throw badDataError(
           `idempotency key ${opts.idempotencyKey} was first used with input digest ${rec.key}; ` +
-            `this call's input digest is ${key} (use a new key for a new input)`,
-          {idempotencyKey: opts.idempotencyKey, recorded: rec.key, given: key},
+            `this call's input digest is ${given} (use a new key for a new input)`,
+          {idempotencyKey: opts.idempotencyKey, recorded: rec.key, given},
         )
       }
       if (Buffer.byteLength(rec.output) <= t.limits.maxOutputBytes) return rec.output
