@@ -311,7 +311,8 @@ describe('quickjs: time, stack, output and log limits', () => {
       exitedCleanly(r)
       assert.equal(r.code, 6)
       assert.equal(r.stderr, 'Error: timeout: the script ran longer than --timeout 1s\n')
-      assert.ok(ms >= 1000 && ms < 3500, `took ${ms} ms`)
+      // (the margin holds two process starts on a loaded machine; a loop never stopped would take the test's whole timeout)
+      assert.ok(ms >= 1000 && ms < 8000, `took ${ms} ms`)
       await normalRunStillWorks()
     })
   }

@@ -211,7 +211,7 @@ class RemoteTorture {
     this.hashes = this.files.map((_, i) => sha(source(i)))
     this.env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('BURN_')))
     // (BURN_REMOTE names the relay's port, known once it started: exec adds it)
-    Object.assign(this.env, {BURN_DAEMON: 'off', BURN_REMOTE_KEY: KEY, BURN_REMOTE_TIMEOUT: '5s'})
+    Object.assign(this.env, {BURN_DAEMON: 'off', BURN_REMOTE_KEY: KEY, BURN_REMOTE_TIMEOUT: '15s'})
   }
 
   problem(line: string): void {
@@ -366,7 +366,8 @@ class RemoteTorture {
     for (let i = 0; i < this.opts.scripts; i++) {
       this.rep.finalRunsTotal++
       const p = await this.exec(d, ['run', this.hashes[i], '--input', String(i)])
-      if (p.code === 0 && p.stdout === expectRun(i, i) + '\n' && p.stderr === '') this.rep.finalRunsCorrect++
+      // (a remote that timed out on a loaded machine is said on stderr and changes no result)
+      if (p.code === 0 && p.stdout === expectRun(i, i) + '\n' && p.stderr.replace(WARNING, '') === '') this.rep.finalRunsCorrect++
       else this.problem(`final run s${i} in ${d}: exit ${p.code} ${p.stdout.slice(0, 100)} ${p.stderr.slice(0, 200)}`)
     }
     const st = await this.exec(d, ['stats', '--json'])

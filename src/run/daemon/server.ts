@@ -232,16 +232,21 @@ async function call(conn: Socket, req: RunRequest, raw: Buffer): Promise<void> {
   // keepalive frames tell the client this daemon still works on it (client.ts SILENCE_MS). None
   // while output waits for a slow client: that client has frames to read.
   const beat = setInterval(() => conn.writableLength === 0 && send('k', ''), KEEPALIVE_MS)
+  // (listened for before the wait for a runner: a client gone meanwhile gets no runner started for it)
+  let gone = false
+  let onGone = () => void (gone = true)
+  conn.on('close', () => onGone())
   const {child, closed, warming} = await pool.take(callKey)
   // (from here on the runner's events are the call's: taken in this same turn, none is lost)
   warming?.detach()
   let cancelled = false
-  conn.on('close', () => {
+  onGone = () => {
     if (child.exitCode === null && child.signalCode === null) {
       cancelled = true
       child.kill('SIGKILL')
     }
-  })
+  }
+  if (gone || conn.destroyed) onGone()
   const relay = new OutputRelay(child, send, conn)
   child.stdin!.write(runnerNote())
   child.stdin!.end(raw)
