@@ -241,3 +241,40 @@ test('read-only mode fetches but never publishes; idempotency-key records stay l
   )
   verifyClean(C)
 })
+
+test("the run daemon's cooldown holds for results too: a --memo call in it neither fetches nor publishes, and says so", async () => {
+  const server = await startRedis({tcp: true})
+  const D = machine(DOUBLE, ['--engine', 'quickjs'])
+  const env = {BURN_REMOTE: server.url, BURN_REMOTE_KEY: KEY, BURN_REMOTE_TIMEOUT: '2s', BURN_REMOTE_COOLDOWN: '120s'}
+  // the daemon is up (not a --memo call: the remote is never asked)
+  const up = viaDaemon(['run', 's', '--input', '0', ...T], D, env)
+  assert.deepEqual([up.code, up.stdout, up.stderr], [0, '{"double":0}\n', 'ran\n'])
+  const why = 'no answer within 2500 ms (connecting)'
+  server.process.kill('SIGSTOP')
+  try {
+    const failed = viaDaemon(['run', 's', '--memo', '--input', '1', ...T], D, env)
+    assert.deepEqual(
+      [failed.code, failed.stdout, failed.stderr],
+      [0, '{"double":2}\n', `burn: remote cache ${server.url} is unavailable (${why}); going on with the local cache only\nran\n`],
+    )
+    const cooled = viaDaemon(['run', 's', '--memo', '--input', '2', ...T], D, env)
+    const left = /not asked for (\d+) s more/.exec(cooled.stderr)?.[1] ?? '?'
+    assert.deepEqual(
+      [cooled.code, cooled.stdout, cooled.stderr],
+      [
+        0,
+        '{"double":4}\n',
+        `burn: remote cache ${server.url} is not asked for ${left} s more: it failed for an earlier call (${why}); ` +
+          'going on with the local cache only\nran\n',
+      ],
+    )
+  } finally {
+    server.process.kill('SIGCONT')
+  }
+  assert.deepEqual(await resKeys(server), [])
+  assert.deepEqual(
+    ['remote.errors', 'remote.skipped', 'remote.published', 'memo.stored'].map((id) => counter(D, id)),
+    [1, 1, 0, 2],
+  )
+  verifyClean(D)
+})
