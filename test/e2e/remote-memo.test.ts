@@ -217,6 +217,10 @@ test('read-only mode fetches but never publishes; idempotency-key records stay l
   const shared = await server.keys()
   assert.equal(shared.length, 1)
   assert.match(shared[0], new RegExp(`^burn:res:${HD}:[0-9a-f]{64}$`))
+  // a result longer sealed than BURN_REMOTE_MAX_VALUE would be rejected by every reader: not sent
+  const big = rb(['run', 's', '--memo', '--input', '3', ...T], A, {...env, BURN_REMOTE_MAX_VALUE: '147'})
+  assert.deepEqual([big.code, big.stdout, big.stderr], [0, '{"double":6}\n', 'ran\n'])
+  assert.deepEqual(await server.keys(), shared)
   const B = machine(DOUBLE, ['--engine', 'quickjs'])
   const ro2 = rb(['run', 's', '--memo', '--remote-mode', 'read-only', '--idempotency-key', 'job-1', '--input', '2', ...T], B, env)
   assert.deepEqual([ro2.code, ro2.stdout, ro2.stderr], [0, '{"double":4}\n', ''])

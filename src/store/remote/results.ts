@@ -81,6 +81,8 @@ async function fetchResult(session: RemoteSession, hash: string, key: string): P
 async function publishResult(session: RemoteSession, r: {hash: string; key: string; output: string}): Promise<void> {
   const file = encodeResult({hash: r.hash, key: r.key}, Buffer.from(r.output, 'utf8'), await loadXxh64())
   const bytes = sealResult(r.hash, r.key, file, session.config.key!)
+  // (a reader takes at most this many bytes of a value and rejects a longer one: not worth sending)
+  if (bytes.length > session.config.maxValueBytes) return
   const got = await session.use((b) => b.publish([{kind: 'result', hash: r.hash, key: r.key, bytes}]))
   if (got === undefined) return
   session.counters.published += got.written

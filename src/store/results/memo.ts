@@ -95,7 +95,7 @@ export async function memoRun(store: Store, t: MemoTarget, opts: MemoOptions, ru
     const again = await lookup()
     if (again !== undefined) return hit(layout, t.hash, again)
     // (under the lock: of N processes missing at once, one asks the remote and the others read its copy here)
-    const fetched = opts.memo ? await opts.remote?.fetch(t.hash, key) : undefined
+    const fetched = opts.memo ? await opts.remote?.fetch(t.hash, key).catch(() => undefined) : undefined
     if (fetched !== undefined) {
       await keep(layout, t, key, opts, fetched)
       if (Buffer.byteLength(fetched) <= t.limits.maxOutputBytes) return hit(layout, t.hash, fetched)
