@@ -92,7 +92,8 @@ export const runSpec: Spec = {
     type: 'boolean',
     description:
       'Print the stored result of the same script, engine, input and --fuel without running it; ' +
-      'store the result of a successful run (console output is not replayed).',
+      'store the result of a successful run (console output is not replayed). With a remote cache and BURN_REMOTE_KEY, ' +
+      'a local miss asks the remote and a computed result is published, sealed.',
   },
   'idempotency-key': {
     type: 'string',

@@ -10,6 +10,7 @@ import {scriptFilename, thrownError} from '../engines/script-errors.js'
 import {Layout} from '../store/layout.js'
 import {runScript} from '../store/outcome.js'
 import {afterFetchedRun, runTargetOrFetch} from '../store/remote/lookup.js'
+import {memoRemote} from '../store/remote/results.js'
 import {onRemoteFailure, remoteCoolingDown} from '../store/remote/session.js'
 import {openStore} from '../store/store.js'
 import {processStdin, readInput, readStdin, type StdinSource} from '../cli/input.js'
@@ -99,14 +100,20 @@ async function main(req: RunRequest, stdin: StdinSource): Promise<number> {
     await warmEngine(engine, limits)
     const target = {hash, engine, input, limits}
     const memo = memoOptions(req)
+    // (a --memo miss here asks the shared remote cache for the result, and a result computed here is published)
+    const shared = memo?.memo ? memoRemote() : undefined
+    const settle = async () => {
+      await settleRemote()
+      await shared?.finish(store!).catch(() => {})
+    }
     // (under --memo a quickjs call reads a fixed clock: its result is then a function of what it is keyed by)
     const run = () => runScript(store!, (job) => runJob(job), {...target, ...(memo && engine === 'quickjs' ? {clock: MEMO_CLOCK_MS} : {})})
-    const out = await (memo ? memoRun(store!, target, memo, run) : run()).catch(async (error: unknown) => {
-      await settleRemote()
+    const out = await (memo ? memoRun(store!, target, {...memo, remote: shared}, run) : run()).catch(async (error: unknown) => {
+      await settle()
       throw error
     })
     writeAllSync(1, runOutput(req, out, limits) + '\n')
-    await settleRemote()
+    await settle()
     return 0
   } catch (error) {
     // What a script wrote into its error is under the limit of where it goes (render.ts).

@@ -6,12 +6,16 @@
  * same interface.
  */
 
-/** One value to publish. Content (source, compiled) is set only if absent; records are replaced. */
+/**
+ * One value to publish. Content (source, compiled, a memoized result: one value per key) is set
+ * only if absent; records are replaced.
+ */
 export type RemoteKey =
   | {kind: 'source'; hash: string}
   | {kind: 'compiled'; tag: string; hash: string}
   | {kind: 'name'; name: string}
   | {kind: 'engines'; hash: string}
+  | {kind: 'result'; hash: string; key: string}
 
 export type RemoteEntry = RemoteKey & {bytes: Buffer}
 
@@ -34,6 +38,8 @@ export interface RemoteBackend {
   fetchCompiled(tag: string, hash: string): Promise<Buffer | undefined>
   fetchName(name: string): Promise<Buffer | undefined>
   fetchEngines(hash: string): Promise<Buffer | undefined>
+  /** A memoized result (`run --memo`) by script hash and memo key (store/results/key.ts). */
+  fetchResult(hash: string, key: string): Promise<Buffer | undefined>
   /** Writes what is absent (content) or replaces (records). */
   publish(entries: RemoteEntry[]): Promise<PublishResult>
   status(): Promise<RemoteStatus>
@@ -51,5 +57,7 @@ export function entryKey(prefix: string, e: RemoteKey): string {
       return `${prefix}name:${e.name}`
     case 'engines':
       return `${prefix}eng:${e.hash}`
+    case 'result':
+      return `${prefix}res:${e.hash}:${e.key}`
   }
 }

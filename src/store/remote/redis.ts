@@ -91,11 +91,14 @@ class RedisBackend implements RemoteBackend {
   fetchEngines(hash: string) {
     return this.get(entryKey(this.config.prefix, {kind: 'engines', hash}))
   }
+  fetchResult(hash: string, key: string) {
+    return this.get(entryKey(this.config.prefix, {kind: 'result', hash, key}))
+  }
 
   async publish(entries: RemoteEntry[]): Promise<PublishResult> {
     const {prefix, ttlSec} = this.config
     const ttl = ttlSec === undefined ? [] : ['EX', String(ttlSec)]
-    const content = (e: RemoteEntry) => e.kind === 'source' || e.kind === 'compiled'
+    const content = (e: RemoteEntry) => e.kind === 'source' || e.kind === 'compiled' || e.kind === 'result'
     // Content already there is not sent again (ccache: EXISTS, then SET): a 9 MB source crosses
     // the network once. The commands of one tick go out pipelined, in one round trip.
     const there = await this.run(

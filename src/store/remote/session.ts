@@ -13,6 +13,8 @@ import {scrub, type RemoteConfig} from './config.js'
 
 export interface RemoteCounters {
   hits: number
+  /** Of the hits, memoized results (`run --memo`: results.ts). */
+  memoHits: number
   misses: number
   errors: number
   rejected: number
@@ -46,7 +48,17 @@ export function remoteCoolingDown(why: string, leftMs: number): void {
 }
 
 export class RemoteSession {
-  readonly counters: RemoteCounters = {hits: 0, misses: 0, errors: 0, rejected: 0, skipped: 0, published: 0, bytesIn: 0, bytesOut: 0}
+  readonly counters: RemoteCounters = {
+    hits: 0,
+    memoHits: 0,
+    misses: 0,
+    errors: 0,
+    rejected: 0,
+    skipped: 0,
+    published: 0,
+    bytesIn: 0,
+    bytesOut: 0,
+  }
   private backend?: Promise<RemoteBackend>
   /** Why the remote failed, once it did (`remote status` reports it). */
   failure?: string
@@ -114,6 +126,7 @@ export class RemoteSession {
     const c = this.counters
     const all: CounterDelta = {
       'remote.hits': c.hits,
+      'remote.memoHits': c.memoHits,
       'remote.misses': c.misses,
       'remote.errors': c.errors,
       'remote.rejected': c.rejected,

@@ -79,19 +79,42 @@ const SEAL = Buffer.from('burnsig1')
 const MAC_BYTES = 32
 
 const compiledSubject = (tag: string, hash: string) => `compiled:${tag}:${hash}`
+const resultSubject = (hash: string, key: string) => `result:${hash}:${key}`
 const digest = (bytes: Uint8Array) => createHash('sha256').update(bytes).digest('hex')
 
 /** The artifact followed by `burnsig1` and the HMAC of (tag, hash, SHA-256 of the artifact). */
 export function sealCompiled(tag: string, hash: string, artifact: Buffer, key: string): Buffer {
-  return Buffer.concat([artifact, SEAL, Buffer.from(mac(key, compiledSubject(tag, hash), digest(artifact)), 'hex')])
+  return seal(compiledSubject(tag, hash), artifact, key)
 }
 
 /** The artifact inside a sealed value, or undefined when the seal is missing, for other bytes, or made with another key. */
 export function openCompiled(value: Buffer, tag: string, hash: string, key: string | undefined): Buffer | undefined {
+  return unseal(value, compiledSubject(tag, hash), key)
+}
+
+/*
+ * A memoized result (store/results/format.ts) is sealed as a v8 form is, and for the same
+ * reason: nothing in it can be checked against its content. Its checksums say the bytes are
+ * whole, not that running the script on that input gives them; only a key holder's seal over
+ * (script hash, memo key, the bytes) does, and it cannot be moved to another key or script.
+ */
+export function sealResult(hash: string, memoKey: string, file: Buffer, key: string): Buffer {
+  return seal(resultSubject(hash, memoKey), file, key)
+}
+
+export function openResult(value: Buffer, hash: string, memoKey: string, key: string | undefined): Buffer | undefined {
+  return unseal(value, resultSubject(hash, memoKey), key)
+}
+
+function seal(subject: string, artifact: Buffer, key: string): Buffer {
+  return Buffer.concat([artifact, SEAL, Buffer.from(mac(key, subject, digest(artifact)), 'hex')])
+}
+
+function unseal(value: Buffer, subject: string, key: string | undefined): Buffer | undefined {
   if (!key || value.length < SEAL.length + MAC_BYTES) return undefined
   const at = value.length - MAC_BYTES - SEAL.length
   if (!value.subarray(at, at + SEAL.length).equals(SEAL)) return undefined
   const artifact = value.subarray(0, at)
-  const want = Buffer.from(mac(key, compiledSubject(tag, hash), digest(artifact)), 'hex')
+  const want = Buffer.from(mac(key, subject, digest(artifact)), 'hex')
   return timingSafeEqual(value.subarray(at + SEAL.length), want) ? artifact : undefined
 }

@@ -64,6 +64,16 @@ export interface MemoOptions {
   memo: boolean
   /** --idempotency-key */
   idempotencyKey?: string
+  /** The shared remote cache, asked on a local miss of a --memo result (store/remote/results.ts). */
+  remote?: MemoRemote
+}
+
+/** What a memoized call asks of the shared remote cache; failures of any kind are a miss. */
+export interface MemoRemote {
+  /** The result of (script, memo key), sealed with the remote's key and checked as a local file is; else undefined. */
+  fetch(hash: string, key: string): Promise<string | undefined>
+  /** A result this call computed and stored, to publish once the call's output is out. */
+  computed(hash: string, key: string, output: string): void
 }
 
 /**
@@ -84,6 +94,12 @@ export async function memoRun(store: Store, t: MemoTarget, opts: MemoOptions, ru
   return withLock(layout.lock(lockName), {}, async () => {
     const again = await lookup()
     if (again !== undefined) return hit(layout, t.hash, again)
+    // (under the lock: of N processes missing at once, one asks the remote and the others read its copy here)
+    const fetched = opts.memo ? await opts.remote?.fetch(t.hash, key).catch(() => undefined) : undefined
+    if (fetched !== undefined) {
+      await keep(layout, t, key, opts, fetched)
+      if (Buffer.byteLength(fetched) <= t.limits.maxOutputBytes) return hit(layout, t.hash, fetched)
+    }
     let out: RunOutcome
     try {
       out = await run()
@@ -91,13 +107,20 @@ export async function memoRun(store: Store, t: MemoTarget, opts: MemoOptions, ru
       await recordStats(layout, {counters: {'memo.misses': 1}}).catch(() => {})
       throw error
     }
-    if (opts.memo) await writeResult(layout, layout.result(t.hash, key), {hash: t.hash, key}, out.output)
-    if (opts.idempotencyKey !== undefined) {
-      await writeResult(layout, layout.idempotencyKey(opts.idempotencyKey), {hash: t.hash, key: inputDigest(t)}, out.output)
-    }
+    await keep(layout, t, key, opts, out.output)
+    if (opts.memo) opts.remote?.computed(t.hash, key, out.output)
     await recordStats(layout, {counters: {'memo.misses': 1, 'memo.stored': 1}}).catch(() => {})
     return out
   })
+}
+
+/** A result stored as this call's: under its memo key (--memo), its idempotency key, or both. */
+async function keep(layout: Layout, t: MemoTarget, key: string, opts: MemoOptions, output: string): Promise<void> {
+  const {hash} = t
+  if (opts.memo) await writeResult(layout, layout.result(hash, key), {hash, key}, output)
+  if (opts.idempotencyKey !== undefined) {
+    await writeResult(layout, layout.idempotencyKey(opts.idempotencyKey), {hash, key: inputDigest(t)}, output)
+  }
 }
 
 async function hit(layout: Layout, hash: string, output: string): Promise<RunOutcome> {

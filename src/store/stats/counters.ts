@@ -25,6 +25,7 @@ export const COUNTERS = [
   {id: 'batch.rows', label: 'batch rows', always: true},
   // The shared remote cache (store/remote/): shown once a remote was used.
   {id: 'remote.hits', label: 'remote hits (fetched, verified, stored)', always: false},
+  {id: 'remote.memoHits', label: 'remote hits: memoized results (run --memo)', always: false},
   {id: 'remote.misses', label: 'remote misses', always: false},
   {id: 'remote.errors', label: 'remote errors (then off for the process)', always: false},
   {id: 'remote.rejected', label: 'remote values rejected (failed a check)', always: false},

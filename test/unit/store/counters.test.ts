@@ -106,6 +106,7 @@ describe('counters table: every label, order and count', () => {
       ['daemon.fallbacks', 'run daemon fallbacks (ran directly)'],
       ['batch.rows', 'batch rows'],
       ['remote.hits', 'remote hits (fetched, verified, stored)'],
+      ['remote.memoHits', 'remote hits: memoized results (run --memo)'],
       ['remote.misses', 'remote misses'],
       ['remote.errors', 'remote errors (then off for the process)'],
       ['remote.rejected', 'remote values rejected (failed a check)'],
