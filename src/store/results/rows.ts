@@ -1,0 +1,227 @@
+import {randomBytes} from 'node:crypto'
+import {readdir, utimes} from 'node:fs/promises'
+import {join} from 'node:path'
+import type {Layout} from '../layout.js'
+import {checkParents} from '../store-trust.js'
+import {readStored, writeResult} from './memo.js'
+
+/*
+ * The stored rows of `batch --memo`: packs of (row bytes, result bytes), each pack one result
+ * file (format.ts: the same header, checksums, atomic write, verify, gc, forget and stats as a
+ * `run --memo` result), at results/<ab>/<script hash>/<key>, where the key starts with 16 hex
+ * digits of the rows scope (key.ts rowsScope: script, engine, --fuel) so a batch reads only the
+ * packs of its own scope. A batch writes a pack every PACK_BYTES of rows it computed, not a file
+ * per row: a million files would cost a million fsyncs to write and far more than the batch
+ * itself to read back.
+ *
+ * A row is matched by its exact bytes, compared with the stored ones (a row hash only finds the
+ * candidates), so no hash collision can ever print another row's result. Not by canonical JSON
+ * as `run --memo` keys its input: parsing and re-serializing every row in burn's main process
+ * costs more than the whole batch does (its runners parse the rows in parallel). A row spelled
+ * differently (spaces, key order) is a miss, never a wrong result.
+ *
+ * Payload: magic "BURNROW1" | scope 32 bytes | u32 count | count x (u32 row hash, u32 row
+ * length, u32 result length) | the rows' bytes | the results' bytes.
+ */
+const MAGIC = Buffer.from('BURNROW1', 'latin1')
+const HEAD = 8 + 32 + 4
+const ENTRY = 12
+/** A pack is written once this many bytes of rows and results are waiting. */
+export const PACK_BYTES = 8 * 1024 * 1024
+
+/** FNV-1a over a row's bytes: the row index's bucket (candidates are then compared byte by byte). */
+export function rowHash(b: Uint8Array, start: number, end: number): number {
+  let h = 0x811c9dc5
+  for (let i = start; i < end; i++) h = Math.imul(h ^ b[i], 0x01000193)
+  return h >>> 0
+}
+
+interface Pack {
+  path: string
+  payload: Buffer
+  used: boolean
+}
+
+/** Every stored row of one scope, in memory: rows and results stay in the packs' buffers; the index is typed arrays. */
+export class RowIndex {
+  private readonly packs: Pack[] = []
+  private pack = new Uint32Array(0)
+  private inOff = new Uint32Array(0)
+  private inLen = new Uint32Array(0)
+  private outOff = new Uint32Array(0)
+  private outLen = new Uint32Array(0)
+  private hashes = new Uint32Array(0)
+  private slots = new Int32Array(0)
+  /** Packs that were damaged (set aside, their rows recomputed). */
+  damaged = 0
+
+  get size(): number {
+    return this.hashes.length
+  }
+
+  /**
+   * The stored row equal to `b[start, end)`, or -1. `hint`: the entry expected here (the one
+   * after the previous row's), tried before the hash: a re-run over mostly the same file in
+   * the same order then hashes only the rows around a change.
+   */
+  find(b: Buffer, start: number, end: number, hint: number): number {
+    if (hint >= 0 && hint < this.hashes.length && this.equals(hint, b, start, end)) return hint
+    if (this.slots.length === 0) return -1
+    const h = rowHash(b, start, end)
+    const mask = this.slots.length - 1
+    for (let s = h & mask; ; s = (s + 1) & mask) {
+      const id = this.slots[s] - 1
+      if (id < 0) return -1
+      if (this.hashes[id] === h && this.equals(id, b, start, end)) return id
+    }
+  }
+
+  /** The stored result of entry `id` (a view into its pack); marks the pack used. */
+  result(id: number): Buffer {
+    const p = this.packs[this.pack[id]]
+    p.used = true
+    return p.payload.subarray(this.outOff[id], this.outOff[id] + this.outLen[id])
+  }
+
+  /** The packs that served a row get their last use marked (gc's LRU), as a `run --memo` hit does. */
+  async touch(): Promise<void> {
+    const now = new Date()
+    await Promise.all(this.packs.filter((p) => p.used).map((p) => utimes(p.path, now, now).catch(() => {})))
+  }
+
+  private equals(id: number, b: Buffer, start: number, end: number): boolean {
+    const len = this.inLen[id]
+    if (len !== end - start) return false
+    const off = this.inOff[id]
+    return b.compare(this.packs[this.pack[id]].payload, off, off + len, start, end) === 0
+  }
+
+  /** Loads the valid packs of `scope` for script `hash`; a damaged one is set aside (its rows are then misses). */
+  static async load(layout: Layout, hash: string, scope: string): Promise<RowIndex> {
+    const index = new RowIndex()
+    const dir = layout.resultsOf(hash)
+    // results/, its shard and the script's directory: a link or another user's there is refused (exit 8)
+    checkParents(join(dir, 'x'), 3)
+    const prefix = scope.slice(0, 16)
+    const names = await readdir(dir).catch(() => [] as string[])
+    const found: Pack[] = []
+    for (const key of names.filter((n) => n.length === 64 && n.startsWith(prefix) && /^[0-9a-f]+$/.test(n)).sort()) {
+      const path = join(dir, key)
+      const got = await readStored(layout, path, {hash, key})
+      if (got.state === 'bad') index.damaged++
+      if (got.state === 'valid' && packOk(got.payload, scope)) found.push({path, payload: got.payload, used: false})
+    }
+    index.build(found)
+    return index
+  }
+
+  private build(packs: Pack[]): void {
+    const n = packs.reduce((sum, p) => sum + p.payload.readUInt32LE(40), 0)
+    this.pack = new Uint32Array(n)
+    this.inOff = new Uint32Array(n)
+    this.inLen = new Uint32Array(n)
+    this.outOff = new Uint32Array(n)
+    this.outLen = new Uint32Array(n)
+    this.hashes = new Uint32Array(n)
+    let size = 1024
+    while (size < n * 2) size *= 2
+    this.slots = n === 0 ? new Int32Array(0) : new Int32Array(size)
+    let id = 0
+    for (const p of packs) {
+      this.packs.push(p)
+      const b = p.payload
+      const count = b.readUInt32LE(40)
+      let inAt = HEAD + count * ENTRY
+      let outAt = inAt
+      for (let i = 0; i < count; i++) outAt += b.readUInt32LE(HEAD + i * ENTRY + 4)
+      for (let i = 0; i < count; i++, id++) {
+        const e = HEAD + i * ENTRY
+        this.pack[id] = this.packs.length - 1
+        this.hashes[id] = b.readUInt32LE(e)
+        this.inOff[id] = inAt
+        this.inLen[id] = b.readUInt32LE(e + 4)
+        this.outOff[id] = outAt
+        this.outLen[id] = b.readUInt32LE(e + 8)
+        inAt += this.inLen[id]
+        outAt += this.outLen[id]
+        this.insert(id)
+      }
+    }
+  }
+
+  private insert(id: number): void {
+    const mask = this.slots.length - 1
+    let s = this.hashes[id] & mask
+    while (this.slots[s] !== 0) s = (s + 1) & mask
+    this.slots[s] = id + 1
+  }
+}
+
+/** A pack whose checksums hold but whose layout does not (another format, another scope) is not used. */
+function packOk(b: Buffer, scope: string): boolean {
+  if (b.length < HEAD || !b.subarray(0, 8).equals(MAGIC) || b.toString('hex', 8, 40) !== scope) return false
+  const count = b.readUInt32LE(40)
+  if (HEAD + count * ENTRY > b.length) return false
+  let total = HEAD + count * ENTRY
+  for (let i = 0; i < count; i++) total += b.readUInt32LE(HEAD + i * ENTRY + 4) + b.readUInt32LE(HEAD + i * ENTRY + 8)
+  return total === b.length
+}
+
+/**
+ * Collects computed rows and writes them as packs, one at a time in the background (each an
+ * atomic, fsynced result write): every PACK_BYTES and at `close`. Returns how many rows it stored.
+ */
+export class RowPackWriter {
+  private table: number[] = []
+  private rows: Uint8Array[] = []
+  private results: Uint8Array[] = []
+  private bytes = 0
+  private writing: Promise<void> = Promise.resolve()
+  private failed?: Error
+  stored = 0
+
+  constructor(
+    private readonly layout: Layout,
+    private readonly hash: string,
+    private readonly scope: string,
+  ) {}
+
+  add(row: Uint8Array, result: Uint8Array, hash = rowHash(row, 0, row.length)): void {
+    this.table.push(hash, row.length, result.length)
+    this.rows.push(row)
+    this.results.push(result)
+    this.bytes += row.length + result.length + ENTRY
+    if (this.bytes >= PACK_BYTES) this.cut()
+  }
+
+  /** Writes what is left and waits for every write; a failed write is thrown (the batch's rows are out already). */
+  async close(): Promise<number> {
+    this.cut()
+    await this.writing
+    if (this.failed) throw this.failed
+    return this.stored
+  }
+
+  private cut(): void {
+    const count = this.table.length / 3
+    if (count === 0) return
+    const head = Buffer.alloc(HEAD + count * ENTRY)
+    MAGIC.copy(head, 0)
+    head.write(this.scope, 8, 'hex')
+    head.writeUInt32LE(count, 40)
+    this.table.forEach((v, i) => head.writeUInt32LE(v, HEAD + i * 4))
+    const payload = Buffer.concat([head, ...this.rows, ...this.results])
+    this.table = []
+    this.rows = []
+    this.results = []
+    this.bytes = 0
+    const key = this.scope.slice(0, 16) + randomBytes(24).toString('hex')
+    const {layout, hash} = this
+    this.writing = this.writing.then(() =>
+      writeResult(layout, layout.result(hash, key), {hash, key}, payload).then(
+        () => void (this.stored += count),
+        (error: Error) => void (this.failed ??= error),
+      ),
+    )
+  }
+}
