@@ -1,5 +1,6 @@
 import {randomBytes} from 'node:crypto'
 import {readdir, utimes} from 'node:fs/promises'
+import {endianness} from 'node:os'
 import {join} from 'node:path'
 import type {Layout} from '../layout.js'
 import {checkParents} from '../store-trust.js'
@@ -26,6 +27,7 @@ import {readStored, writeResult} from './memo.js'
 const MAGIC = Buffer.from('BURNROW1', 'latin1')
 const HEAD = 8 + 32 + 4
 const ENTRY = 12
+const LITTLE_ENDIAN = endianness() === 'LE'
 /** A pack is written once this many bytes of rows and results are waiting. */
 export const PACK_BYTES = 8 * 1024 * 1024
 
@@ -39,6 +41,8 @@ export function rowHash(b: Uint8Array, start: number, end: number): number {
 interface Pack {
   path: string
   payload: Buffer
+  /** (row hash, row length, result length) per entry */
+  table: Uint32Array
   used: boolean
 }
 
@@ -109,14 +113,15 @@ export class RowIndex {
       const path = join(dir, key)
       const got = await readStored(layout, path, {hash, key})
       if (got.state === 'bad') index.damaged++
-      if (got.state === 'valid' && packOk(got.payload, scope)) found.push({path, payload: got.payload, used: false})
+      const table = got.state === 'valid' ? packTable(got.payload, scope) : undefined
+      if (got.state === 'valid' && table) found.push({path, payload: got.payload, table, used: false})
     }
     index.build(found)
     return index
   }
 
   private build(packs: Pack[]): void {
-    const n = packs.reduce((sum, p) => sum + p.payload.readUInt32LE(40), 0)
+    const n = packs.reduce((sum, p) => sum + p.table.length / 3, 0)
     this.pack = new Uint32Array(n)
     this.inOff = new Uint32Array(n)
     this.inLen = new Uint32Array(n)
@@ -129,21 +134,20 @@ export class RowIndex {
     let id = 0
     for (const p of packs) {
       this.packs.push(p)
-      const b = p.payload
-      const count = b.readUInt32LE(40)
+      const {table} = p
+      const count = table.length / 3
       let inAt = HEAD + count * ENTRY
       let outAt = inAt
-      for (let i = 0; i < count; i++) outAt += b.readUInt32LE(HEAD + i * ENTRY + 4)
+      for (let i = 0; i < count; i++) outAt += table[3 * i + 1]
       for (let i = 0; i < count; i++, id++) {
-        const e = HEAD + i * ENTRY
         this.pack[id] = this.packs.length - 1
-        this.hashes[id] = b.readUInt32LE(e)
+        this.hashes[id] = table[3 * i]
         this.inOff[id] = inAt
-        this.inLen[id] = b.readUInt32LE(e + 4)
+        this.inLen[id] = table[3 * i + 1]
         this.outOff[id] = outAt
-        this.outLen[id] = b.readUInt32LE(e + 8)
-        inAt += this.inLen[id]
-        outAt += this.outLen[id]
+        this.outLen[id] = table[3 * i + 2]
+        inAt += table[3 * i + 1]
+        outAt += table[3 * i + 2]
         this.insert(id)
       }
     }
@@ -157,14 +161,22 @@ export class RowIndex {
   }
 }
 
-/** A pack whose checksums hold but whose layout does not (another format, another scope) is not used. */
-function packOk(b: Buffer, scope: string): boolean {
-  if (b.length < HEAD || !b.subarray(0, 8).equals(MAGIC) || b.toString('hex', 8, 40) !== scope) return false
+/**
+ * The entry table of a pack, or undefined when its checksums hold but its layout does not
+ * (another format, another scope). A view when the bytes allow one (read whole, aligned).
+ */
+function packTable(b: Buffer, scope: string): Uint32Array | undefined {
+  if (b.length < HEAD || !b.subarray(0, 8).equals(MAGIC) || b.toString('hex', 8, 40) !== scope) return undefined
   const count = b.readUInt32LE(40)
-  if (HEAD + count * ENTRY > b.length) return false
+  if (HEAD + count * ENTRY > b.length) return undefined
+  const at = b.byteOffset + HEAD
+  const table =
+    LITTLE_ENDIAN && at % 4 === 0
+      ? new Uint32Array(b.buffer, at, count * 3)
+      : Uint32Array.from({length: count * 3}, (_, i) => b.readUInt32LE(HEAD + i * 4))
   let total = HEAD + count * ENTRY
-  for (let i = 0; i < count; i++) total += b.readUInt32LE(HEAD + i * ENTRY + 4) + b.readUInt32LE(HEAD + i * ENTRY + 8)
-  return total === b.length
+  for (let i = 0; i < count; i++) total += table[3 * i + 1] + table[3 * i + 2]
+  return total === b.length ? table : undefined
 }
 
 /**
