@@ -55,7 +55,7 @@ export class BatchMemo {
       hint = id < 0 ? (hint < 0 ? -1 : hint + 1) : id + 1
     }
     if (misses.length === n) return {result: this.computed(chunk, spans, await exec(chunk, '\n', true)), reused: 0}
-    let fresh: Buffer[] = []
+    let fresh: Rows = {out: Buffer.alloc(0), spans: new Int32Array(0)}
     // (a run's compiled-code outcome goes on with the chunk's result: the pipeline saves and counts it)
     let ran: Extract<JobResult, {ok: true}> = {ok: true, cache: 'none', compileMs: 0, runMs: 0}
     if (misses.length > 0) {
@@ -65,21 +65,22 @@ export class BatchMemo {
       ran = r
       fresh = rows
     }
-    const parts: Buffer[] = []
+    const f = fresh.spans
     let size = n - 1
     for (let i = 0, m = 0; i < n; i++) {
-      const out = found[i] >= 0 ? this.index.result(found[i]) : fresh[m++]
-      parts.push(out)
-      size += out.length
+      if (found[i] >= 0) size += this.index.resultLength(found[i])
+      else size += f[2 * m + 1] - f[2 * m++]
     }
     // (a stored result may be from a run under a larger --max-output)
     if (size > this.maxOutputBytes) return {result: this.joined(await exec(chunk, '\n', true)), reused: 0}
-    misses.forEach((i, m) => this.writer.add(bytes.subarray(spans[2 * i], spans[2 * i + 1]), fresh[m]))
+    misses.forEach((i, m) => this.writer.add(bytes, spans[2 * i], spans[2 * i + 1], fresh.out, f[2 * m], f[2 * m + 1]))
+    // stored results are copied straight from their packs: no view object per row for the GC to collect
     const output = Buffer.allocUnsafe(size)
-    let at = 0
-    for (let i = 0; i < n; i++) {
-      if (i > 0) output[at++] = this.outSeparator === ',' ? COMMA : NL
-      at += parts[i].copy(output, at)
+    const separator = this.outSeparator === ',' ? COMMA : NL
+    for (let i = 0, m = 0, at = 0; i < n; i++) {
+      if (i > 0) output[at++] = separator
+      if (found[i] >= 0) at += this.index.copyResult(found[i], output, at)
+      else at += fresh.out.copy(output, at, f[2 * m], f[2 * m++ + 1])
     }
     return {result: {...ran, output: undefined, outputBytes: output, rows: n}, reused: n - misses.length}
   }
@@ -87,7 +88,8 @@ export class BatchMemo {
   /** The whole chunk ran: its rows are stored when it gave one result per row. */
   private computed(chunk: Chunk, spans: Int32Array, r: JobResult): JobResult {
     const rows = r.ok && r.rows === spans.length / 2 ? splitRows(r) : undefined
-    if (rows) rows.forEach((out, i) => this.writer.add(chunk.bytes!.subarray(spans[2 * i], spans[2 * i + 1]), out))
+    const f = rows?.spans
+    if (rows && f) for (let i = 0; i < f.length; i += 2) this.writer.add(chunk.bytes!, spans[i], spans[i + 1], rows.out, f[i], f[i + 1])
     return this.joined(r)
   }
 
@@ -105,17 +107,29 @@ function outputOf(r: Extract<JobResult, {ok: true}>): Buffer {
   return Buffer.from(r.output ?? '', 'utf8')
 }
 
-function splitRows(r: Extract<JobResult, {ok: true}>): Buffer[] | undefined {
+/** A runner's rows: its output and where each row is in it, as [start, end) pairs. */
+interface Rows {
+  out: Buffer
+  spans: Int32Array
+}
+
+function splitRows(r: Extract<JobResult, {ok: true}>): Rows | undefined {
   const out = outputOf(r)
-  const rows: Buffer[] = []
-  if (r.rows === 0) return out.length === 0 ? rows : undefined
+  const n = r.rows ?? 0
+  if (n === 0) return out.length === 0 ? {out, spans: new Int32Array(0)} : undefined
+  const spans = new Int32Array(2 * n)
+  let k = 0
   let start = 0
   for (let i = out.indexOf(NL); i !== -1; i = out.indexOf(NL, start)) {
-    rows.push(out.subarray(start, i))
+    if (k === n - 1) return undefined
+    spans[2 * k] = start
+    spans[2 * k++ + 1] = i
     start = i + 1
   }
-  rows.push(out.subarray(start))
-  return rows.length === r.rows ? rows : undefined
+  if (k !== n - 1) return undefined
+  spans[2 * k] = start
+  spans[2 * k + 1] = out.length
+  return {out, spans}
 }
 
 /**

@@ -80,11 +80,15 @@ export class RowIndex {
     }
   }
 
-  /** The stored result of entry `id` (a view into its pack); marks the pack used. */
-  result(id: number): Buffer {
+  resultLength(id: number): number {
+    return this.outLen[id]
+  }
+
+  /** Copies the stored result of entry `id` into `to` at `at`; returns its length. Marks the pack used. */
+  copyResult(id: number, to: Buffer, at: number): number {
     const p = this.packs[this.pack[id]]
     p.used = true
-    return p.payload.subarray(this.outOff[id], this.outOff[id] + this.outLen[id])
+    return p.payload.copy(to, at, this.outOff[id], this.outOff[id] + this.outLen[id])
   }
 
   /** The packs that served a row get their last use marked (gc's LRU), as a `run --memo` hit does. */
@@ -181,13 +185,16 @@ function packTable(b: Buffer, scope: string): Uint32Array | undefined {
 
 /**
  * Collects computed rows and writes them as packs, one at a time in the background (each an
- * atomic, fsynced result write): every PACK_BYTES and at `close`. Returns how many rows it stored.
+ * atomic, fsynced result write): every PACK_BYTES and at `close`. Rows and results are copied
+ * into two flat buffers as they come (a Buffer per row cost more in the GC than the rest of the
+ * first --memo batch). Counts the rows stored.
  */
 export class RowPackWriter {
   private table: number[] = []
-  private rows: Uint8Array[] = []
-  private results: Uint8Array[] = []
-  private bytes = 0
+  private rows = Buffer.allocUnsafe(PACK_BYTES)
+  private results = Buffer.allocUnsafe(PACK_BYTES)
+  private rowsAt = 0
+  private resultsAt = 0
   private writing: Promise<void> = Promise.resolve()
   private failed?: Error
   stored = 0
@@ -198,12 +205,18 @@ export class RowPackWriter {
     private readonly scope: string,
   ) {}
 
-  add(row: Uint8Array, result: Uint8Array, hash = rowHash(row, 0, row.length)): void {
-    this.table.push(hash, row.length, result.length)
-    this.rows.push(row)
-    this.results.push(result)
-    this.bytes += row.length + result.length + ENTRY
-    if (this.bytes >= PACK_BYTES) this.cut()
+  /** One computed row: `row[rowStart, rowEnd)` gave `result[resultStart, resultEnd)`. */
+  add(row: Buffer, rowStart: number, rowEnd: number, result: Buffer, resultStart: number, resultEnd: number): void {
+    const rowLen = rowEnd - rowStart
+    const resultLen = resultEnd - resultStart
+    if (this.rowsAt + rowLen > this.rows.length || this.resultsAt + resultLen > this.results.length) {
+      this.cut()
+      if (rowLen > this.rows.length) this.rows = Buffer.allocUnsafe(rowLen)
+      if (resultLen > this.results.length) this.results = Buffer.allocUnsafe(resultLen)
+    }
+    this.table.push(rowHash(row, rowStart, rowEnd), rowLen, resultLen)
+    this.rowsAt += row.copy(this.rows, this.rowsAt, rowStart, rowEnd)
+    this.resultsAt += result.copy(this.results, this.resultsAt, resultStart, resultEnd)
   }
 
   /** Writes what is left and waits for every write; a failed write is thrown (the batch's rows are out already). */
@@ -217,17 +230,20 @@ export class RowPackWriter {
   private cut(): void {
     const count = this.table.length / 3
     if (count === 0) return
-    const head = Buffer.alloc(HEAD + count * ENTRY)
-    MAGIC.copy(head, 0)
-    head.write(this.scope, 8, 'hex')
-    head.writeUInt32LE(count, 40)
-    this.table.forEach((v, i) => head.writeUInt32LE(v, HEAD + i * 4))
-    const payload = Buffer.concat([head, ...this.rows, ...this.results])
+    const payload = Buffer.allocUnsafe(HEAD + count * ENTRY + this.rowsAt + this.resultsAt)
+    MAGIC.copy(payload, 0)
+    payload.write(this.scope, 8, 'hex')
+    payload.writeUInt32LE(count, 40)
+    const {table} = this
+    for (let i = 0; i < table.length; i++) payload.writeUInt32LE(table[i], HEAD + i * 4)
+    this.rows.copy(payload, HEAD + count * ENTRY, 0, this.rowsAt)
+    this.results.copy(payload, HEAD + count * ENTRY + this.rowsAt, 0, this.resultsAt)
     this.table = []
-    this.rows = []
-    this.results = []
-    this.bytes = 0
-    const key = this.scope.slice(0, 16) + randomBytes(24).toString('hex')
+    this.rowsAt = 0
+    this.resultsAt = 0
+    // (time first: packs load in the order they were written, so a batch's rows get consecutive
+    // entries and a re-run in the same order finds each next row where `find`'s hint looks)
+    const key = this.scope.slice(0, 16) + Date.now().toString(16).padStart(12, '0') + randomBytes(18).toString('hex')
     const {layout, hash} = this
     this.writing = this.writing.then(() =>
       writeResult(layout, layout.result(hash, key), {hash, key}, payload).then(
