@@ -1,8 +1,9 @@
 // `burn batch --memo`: a full batch over 1M NDJSON rows (the rows of bench/batch.mjs, mapped by
 // r => ({id: r.id, y: r.x * 2})) side by side with a --memo re-run over the same file with 1% of
 // its rows changed (different rows each run, so every re-run has 10,000 rows to compute).
-// Outputs go to files (no relay through this process) and must be the same bytes.
-// Reproduce: npm run build && node bench/batch-memo.mjs [--rows 1000000] [--n 3] [--changed 0.01]
+// Outputs go to files (no relay through this process) and must be the same bytes. --work N gives
+// each row N iterations of a busy loop, for a script whose rows cost something to compute.
+// Reproduce: npm run build && node bench/batch-memo.mjs [--rows 1000000] [--n 3] [--changed 0.01] [--work 0]
 import {spawnSync} from 'node:child_process'
 import {closeSync, openSync, readFileSync, writeFileSync} from 'node:fs'
 import {availableParallelism} from 'node:os'
@@ -11,7 +12,12 @@ import {parseArgs} from 'node:util'
 import {BIN, median, table, tempDir} from './lib.mjs'
 
 const {values: opt} = parseArgs({
-  options: {rows: {type: 'string', default: '1000000'}, n: {type: 'string', default: '3'}, changed: {type: 'string', default: '0.01'}},
+  options: {
+    rows: {type: 'string', default: '1000000'},
+    n: {type: 'string', default: '3'},
+    changed: {type: 'string', default: '0.01'},
+    work: {type: 'string', default: '0'},
+  },
 })
 const ROWS = Number(opt.rows)
 const N = Number(opt.n)
@@ -60,7 +66,10 @@ function timed(args, outFile) {
 process.stderr.write(`generating ${ROWS} rows in ${dir} ...\n`)
 const base = join(dir, 'rows.ndjson')
 writeRows(base, new Set(), 0)
-writeFileSync(join(dir, 'map.js'), 'module.exports = (rows) => rows.map((r) => ({id: r.id, y: r.x * 2}))\n')
+const WORK = Number(opt.work)
+const busy = WORK > 0 ? `let s = 0; for (let i = 0; i < ${WORK}; i++) s = (s + i * r.x) % 1000003; ` : ''
+const ret = WORK > 0 ? '{id: r.id, y: r.x * 2, s}' : '{id: r.id, y: r.x * 2}'
+writeFileSync(join(dir, 'map.js'), `module.exports = (rows) => rows.map((r) => { ${busy}return ${ret} })\n`)
 const reg = spawnSync(process.execPath, [BIN, 'register', join(dir, 'map.js'), '--name', 'map'], {env, encoding: 'utf8'})
 if (reg.status !== 0) throw new Error(`register failed: ${reg.stderr}`)
 
@@ -88,6 +97,7 @@ for (let run = 1; run <= N; run++) {
 const s = (ms) => `${(ms / 1000).toFixed(2)} s`
 console.log(
   `\nburn batch --memo: ${ROWS.toLocaleString('en-US')} NDJSON rows, ${CHANGED.toLocaleString('en-US')} changed per re-run, ` +
+    `${WORK ? `a ${WORK}-iteration loop per row, ` : 'r => ({id: r.id, y: r.x * 2}), '}` +
     `${N} interleaved runs, ${availableParallelism()} CPUs, node ${process.version}`,
 )
 console.log(
