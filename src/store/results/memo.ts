@@ -29,10 +29,11 @@ export async function readStored(
   layout: Layout,
   path: string,
   expect: {hash?: string; key?: string},
+  read: (path: string) => Promise<Buffer> = readRegular,
 ): Promise<{state: 'valid'; payload: Buffer; key: string; hash: string} | {state: 'missing'} | {state: 'bad'; reason: string}> {
   let buf: Buffer
   try {
-    buf = await readRegular(path)
+    buf = await read(path)
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') return {state: 'missing'}
     if (!notRegular(error)) throw error
