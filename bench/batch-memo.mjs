@@ -27,12 +27,12 @@ const env = {...process.env, BURN_CACHE_DIR: join(dir, 'cache'), FORCE_COLOR: '0
 
 const line = (i, x) => `{"id":${i},"name":"user${i}","x":${x},"tags":["a","b"],"active":false}\n`
 
-/** The rows, with `changed` (a set of row numbers) given another x; written in 1 MiB pieces. */
+/** The rows, with `changed` (a set of row numbers) given another x (positive: a negative one made V8 deopt the loop); in 1 MiB pieces. */
 function writeRows(file, changed, salt) {
   const fd = openSync(file, 'w')
   let buf = ''
   for (let i = 1; i <= ROWS; i++) {
-    buf += line(i, changed.has(i) ? -i - salt * ROWS : i)
+    buf += line(i, changed.has(i) ? ROWS * (salt + 1) + i : i)
     if (buf.length > 1 << 20) {
       writeFileSync(fd, buf)
       buf = ''
