@@ -2,7 +2,7 @@
 import {spawnSync} from 'node:child_process'
 import {fileURLToPath} from 'node:url'
 
-for (const b of ['run.mjs', 'warm.mjs', 'limits.mjs', 'batch.mjs', 'maintenance.mjs']) {
+for (const b of ['run.mjs', 'warm.mjs', 'limits.mjs', 'batch.mjs', 'batch-memo.mjs', 'maintenance.mjs']) {
   console.log(`\n=== bench/${b}`)
   const r = spawnSync(process.execPath, [fileURLToPath(new URL(b, import.meta.url))], {stdio: 'inherit'})
   if (r.status !== 0) process.exitCode = 1

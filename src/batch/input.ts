@@ -35,6 +35,8 @@ export async function openRows(opts: {
   file?: string
   format: 'auto' | InputFormat
   chunk: Pick<ChunkOptions, 'rows' | 'maxBytes'>
+  /** Chunks carry their bytes even from a regular file (batch --memo looks at every row). */
+  keepBytes?: boolean
 }): Promise<RowSource> {
   const fromStdin = opts.file === undefined || opts.file === '-'
   let fh: FileHandle | undefined
@@ -58,9 +60,9 @@ export async function openRows(opts: {
 async function openFile(
   fh: FileHandle,
   path: string,
-  opts: {file?: string; format: 'auto' | InputFormat; chunk: Pick<ChunkOptions, 'rows' | 'maxBytes'>},
+  opts: {file?: string; format: 'auto' | InputFormat; chunk: Pick<ChunkOptions, 'rows' | 'maxBytes'>; keepBytes?: boolean},
 ): Promise<RowSource> {
-  const buf = Buffer.allocUnsafe(READ_BYTES)
+  let buf = Buffer.allocUnsafe(READ_BYTES)
   let closed = false
   // look for the first non-blank byte (the format) and a BOM
   let startOffset = 0
@@ -80,9 +82,10 @@ async function openFile(
     throw readError(error, opts.file)
   }
   async function* buffers(): AsyncGenerator<Buffer> {
-    // one buffer, read into again and again: the chunkers keep no view of it in this mode
+    // one buffer, read into again and again: the chunkers keep no view of it, unless they keep bytes
     try {
       for (let pos = startOffset; !closed;) {
+        if (opts.keepBytes) buf = Buffer.allocUnsafe(READ_BYTES)
         const {bytesRead} = await fh.read(buf, 0, buf.length, pos)
         if (bytesRead === 0) return
         pos += bytesRead
@@ -96,7 +99,7 @@ async function openFile(
     }
   }
   const format = pickFormat(opts.format, first)
-  const chunk = {...opts.chunk, startOffset, keepBytes: false}
+  const chunk = {...opts.chunk, startOffset, keepBytes: Boolean(opts.keepBytes)}
   const chunks = format === 'json' ? jsonChunks(buffers(), chunk) : ndjsonChunks(buffers(), chunk)
   return {format, chunks, path, close: () => (closed = true)}
 }

@@ -24,6 +24,7 @@ export interface BatchFlags extends LimitFlags {
   concurrency?: number
   'on-error'?: string
   progress?: boolean
+  memo?: boolean
   engine?: string
   json?: boolean
   'cache-dir'?: string
@@ -61,6 +62,7 @@ export async function batchCommand(ref: string, flags: BatchFlags): Promise<void
     chunkSize: flags['chunk-size'],
     output: {file: flags.output, format: (flags['output-format'] ?? 'ndjson') as OutputFormat},
     onError: (flags['on-error'] ?? 'fail') as OnError,
+    memo: Boolean(flags.memo),
     // Each failed chunk's record, and the final error, are under --max-log (a script's error text).
     onChunkError: (e) => process.stderr.write(cutJson(chunkErrorRecord(e), errorTextLimit(limits.maxLogBytes) - 1) + '\n'),
     onProgress: (p) => progress.update(p),

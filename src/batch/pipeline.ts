@@ -6,6 +6,8 @@ import {resultCounters, settleResult} from '../store/outcome.js'
 import type {Counters} from '../store/stats/stats.js'
 import {exists, type Store} from '../store/store.js'
 import {chunkError, type ChunkPlace} from './chunk-error.js'
+import type {BatchMemo} from './memo.js'
+import {MEMO_CLOCK_MS} from '../store/results/key.js'
 import type {RowSource} from './input.js'
 import type {BatchOptions, BatchSummary, Chunk} from './types.js'
 
@@ -45,6 +47,8 @@ export interface PipelineParts<Out extends RowOutput> {
   tally: Tally
   /** When the batch started (performance.now()), for progress reports. */
   t0: number
+  /** --memo: rows stored by earlier batches are not run again (memo.ts). */
+  memo?: BatchMemo
 }
 
 /** A chunk that has run, waiting for its turn to be written. */
@@ -53,6 +57,8 @@ interface Done {
   result: JobResult
   /** The script's source vanished (forget or gc ran during the batch). */
   removed?: boolean
+  /** --memo: rows of the chunk written from the store. */
+  reused?: number
 }
 
 /**
@@ -152,11 +158,11 @@ export class ChunkPipeline<Out extends RowOutput = RowOutput> {
       if (chunk.index > this.failedAt) continue
       const {opts, script} = this.parts
       const place = {index: chunk.index, firstRow: chunk.firstRow, rows: chunk.rows}
-      const result = normalize(await this.parts.runners.exec(this.jobFor(chunk)), this.rowSeparator)
+      const {result, reused} = await this.execute(chunk)
       // a runner that could not read the script: was it removed meanwhile?
       const removed = !result.ok && result.error.kind === 'internal' && !(await exists(script.sourcePath))
       if (!result.ok && (opts.onError === 'fail' || removed)) this.failedAt = Math.min(this.failedAt, chunk.index)
-      this.done.set(chunk.index, {place, result, removed})
+      this.done.set(chunk.index, {place, result, removed, reused})
       this.drain()
     }
   }
@@ -172,7 +178,16 @@ export class ChunkPipeline<Out extends RowOutput = RowOutput> {
     }
   }
 
-  private jobFor(chunk: Chunk): Job {
+  private async execute(chunk: Chunk): Promise<{result: JobResult; reused?: number}> {
+    const {memo, runners, source} = this.parts
+    if (!memo) return {result: normalize(await runners.exec(this.jobFor(chunk, this.rowSeparator)), this.rowSeparator)}
+    // (a whole chunk of a regular file is read by its runner, as without --memo)
+    const exec = async (c: Chunk, separator: string, whole: boolean) =>
+      normalize(await runners.exec(this.jobFor(whole && source.path ? {...c, bytes: undefined} : c, separator)), separator)
+    return memo.chunk(chunk, exec)
+  }
+
+  private jobFor(chunk: Chunk, rowSeparator: string): Job {
     const {script, opts} = this.parts
     return {
       op: 'run',
@@ -187,7 +202,9 @@ export class ChunkPipeline<Out extends RowOutput = RowOutput> {
       rowsIn: chunk.format,
       rowCount: chunk.rows,
       firstLine: chunk.firstLine,
-      rowSeparator: this.rowSeparator,
+      rowSeparator,
+      // (under --memo a quickjs call reads a fixed clock, as `run --memo`'s: store/results/key.ts)
+      ...(opts.memo && script.engine === 'quickjs' ? {clock: MEMO_CLOCK_MS} : {}),
       ...(chunk.bytes
         ? {inputBytes: chunk.bytes}
         : {
@@ -218,7 +235,7 @@ export class ChunkPipeline<Out extends RowOutput = RowOutput> {
   }
 
   /** One chunk, in its turn: its rows out, its counts in the tally. False: it ended the batch. */
-  private write({place, result, removed}: Done): boolean {
+  private write({place, result, removed, reused}: Done): boolean {
     const {store, script, opts, tally} = this.parts
     const {hash, tag} = script
     if (removed) {
@@ -238,6 +255,10 @@ export class ChunkPipeline<Out extends RowOutput = RowOutput> {
     }
     tally.summary.chunks++
     tally.summary.rowsIn += place.rows
+    if (tally.summary.rowsReused !== undefined) {
+      tally.summary.rowsReused += reused ?? 0
+      tally.summary.rowsComputed! += place.rows - (reused ?? 0)
+    }
     if (result.ok) {
       const rows = result.rows ?? 0
       this.out.add(result.outputBytes ?? result.output ?? '', rows)

@@ -41,5 +41,7 @@ function progressText(p: BatchProgress): string {
 
 export function summaryLine(s: BatchSummary): string {
   const closed = s.outputClosed ? ' (stopped: the output was closed)' : ''
-  return `batch: ${s.rowsIn} rows in, ${s.rowsOut} rows out, ${s.chunksFailed} chunks failed, ${(s.elapsedMs / 1000).toFixed(2)}s${closed}`
+  const memo = s.rowsReused === undefined ? '' : `, ${s.rowsComputed} rows computed, ${s.rowsReused} rows reused`
+  const seconds = (s.elapsedMs / 1000).toFixed(2)
+  return `batch: ${s.rowsIn} rows in, ${s.rowsOut} rows out, ${s.chunksFailed} chunks failed${memo}, ${seconds}s${closed}`
 }

@@ -8,6 +8,9 @@ import {refuseFuel} from '../cli/limits.js'
 import {openRows, type RowSource} from './input.js'
 import {addCounters, ChunkPipeline, type Script, type Tally} from './pipeline.js'
 import {RowSink} from './sink.js'
+import {BatchMemo} from './memo.js'
+import {rowsScope} from '../store/results/key.js'
+import {RowIndex, RowPackWriter} from '../store/results/rows.js'
 import type {BatchOptions, BatchOutcome, BatchSummary} from './types.js'
 
 /**
@@ -35,6 +38,7 @@ export async function runBatch(store: Store, opts: BatchOptions): Promise<BatchO
   let pipeline: ChunkPipeline<RowSink> | undefined
   let thrown: Error | undefined
   let remote: RemoteUse | undefined
+  let memo: MemoParts | undefined
   const removeSignals = onSignals(() => {
     pipeline?.out.abortSync()
     pool?.close()
@@ -49,14 +53,16 @@ export async function runBatch(store: Store, opts: BatchOptions): Promise<BatchO
     refuseFuel(opts.limits.fuel, target.engine)
     const runners = (pool = opts.pool(target.engine))
     const script = checkedScript(store, target)
+    if (opts.memo) memo = await openMemo(store, target, opts)
     source = await openRows({
       file: opts.input.file,
       format: opts.input.format,
       chunk: {rows: summary.chunkSize, maxBytes: opts.chunkSize === undefined ? DEFAULT_CHUNK_BYTES : Infinity},
+      keepBytes: opts.memo,
     })
     summary.inputFormat = source.format
     const openOutput = (onClosed: () => void) => openSink(opts.output, onClosed)
-    pipeline = new ChunkPipeline({store, opts, script, runners, source, openOutput, tally, t0})
+    pipeline = new ChunkPipeline({store, opts, script, runners, source, openOutput, tally, t0, memo: memo?.memo})
     await pipeline.run()
     const {out} = pipeline
     summary.outputClosed = out.closed
@@ -70,12 +76,36 @@ export async function runBatch(store: Store, opts: BatchOptions): Promise<BatchO
     source?.close()
     pool?.close()
     await Promise.all(tally.settling)
+    if (memo) await closeMemo(memo, tally)
     summary.elapsedMs = performance.now() - t0
     if (hash) await recordBatchStats(store, hash, tally)
     // (its remote counters, and a compiled form made here that the remote lacked, published)
     if (remote) await afterFetchedRun(store, remote).catch(() => {})
   }
   return {summary, error: pipeline?.fatal ?? thrown}
+}
+
+interface MemoParts {
+  memo: BatchMemo
+  index: RowIndex
+  writer: RowPackWriter
+}
+
+async function openMemo(store: Store, t: {hash: string; engine: EngineName}, opts: BatchOptions): Promise<MemoParts> {
+  const scope = rowsScope({hash: t.hash, engine: t.engine, limits: opts.limits})
+  const index = await RowIndex.load(store.layout, t.hash, scope)
+  const writer = new RowPackWriter(store.layout, t.hash, scope)
+  const separator = opts.output.format === 'json' ? ',' : '\n'
+  return {memo: new BatchMemo(index, writer, separator, opts.limits.maxOutputBytes), index, writer}
+}
+
+/** The rows computed are stored (a pack that cannot be written is not: the output is out already), then counted. */
+async function closeMemo({index, writer}: MemoParts, {summary, counters}: Tally): Promise<void> {
+  const stored = await writer.close().catch(() => writer.stored)
+  await index.touch()
+  counters['memo.hits'] = (counters['memo.hits'] ?? 0) + (summary.rowsReused ?? 0)
+  counters['memo.misses'] = (counters['memo.misses'] ?? 0) + (summary.rowsComputed ?? 0)
+  counters['memo.stored'] = (counters['memo.stored'] ?? 0) + stored
 }
 
 function startSummary(opts: BatchOptions): BatchSummary {
@@ -90,6 +120,7 @@ function startSummary(opts: BatchOptions): BatchSummary {
     chunkSize: opts.chunkSize ?? DEFAULT_CHUNK_ROWS,
     concurrency: opts.concurrency,
     outputClosed: false,
+    ...(opts.memo ? {rowsComputed: 0, rowsReused: 0} : {}),
   }
 }
 

@@ -34,7 +34,7 @@ export interface ChunkOptions {
   maxBytes: number
   /** Absolute offset of the first byte the chunker sees (after a BOM). */
   startOffset: number
-  /** Keep each chunk's bytes (input that runners cannot read themselves). */
+  /** Keep each chunk's bytes (input that runners cannot read themselves, or rows --memo looks up). */
   keepBytes: boolean
 }
 
@@ -54,6 +54,8 @@ export interface BatchOptions {
   chunkSize?: number
   output: {file?: string; format: OutputFormat}
   onError: OnError
+  /** --memo: rows whose result a batch stored before are not run again (batch/memo.ts). */
+  memo?: boolean
   /** --on-error emit: called once per failed chunk, in input order. */
   onChunkError?: (error: BurnError) => void
   onProgress?: (p: BatchProgress) => void
@@ -76,6 +78,9 @@ export interface BatchSummary extends BatchProgress {
   chunks: number
   /** stdout was closed by its reader (EPIPE): the batch stopped early, which is not an error. */
   outputClosed: boolean
+  /** --memo only: rows that a runner computed, and rows written from the store. */
+  rowsComputed?: number
+  rowsReused?: number
 }
 
 /** The outcome: a summary always, and the error that ended the batch, if one did. */

@@ -142,6 +142,12 @@ export const batchSpec: Spec = {
     description: 'A failed chunk: stop (fail), drop it (skip), or drop it and report it on stderr as JSON (emit).',
   },
   progress: {type: 'boolean', description: 'Show progress and the summary on stderr even when stderr is not a terminal.'},
+  memo: {
+    type: 'boolean',
+    description:
+      'Write the stored result of each row seen before (same script, engine, --fuel and row bytes) without running it; ' +
+      'run only the other rows and store their results (console output is not replayed).',
+  },
   ...engineSpec,
   ...limitSpec,
 }

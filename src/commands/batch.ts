@@ -19,6 +19,11 @@ and exits 5, 6 or 7 as \`burn run\` would; skip drops failed chunks and goes on;
 chunks. Rows and chunks are numbered from 1, like lines. A file given to --output appears only when the batch succeeds. The script's \
 module body runs once per runner process, not once per chunk.
 
+--memo looks up each row among the rows stored by earlier --memo batches of the same script, engine and --fuel (matched by their exact \
+bytes) and runs only the others, so a re-run over a file that changed in a few rows computes only those rows; the output is the same \
+bytes. It assumes the script maps each row on its own. Rows of chunks that succeeded are stored; the summary counts rows computed and \
+reused. On the quickjs engine Date reads a fixed time under --memo, as for \`burn run --memo\`.
+
 On a terminal a spinner shows progress on stderr, then one summary line; --progress shows both elsewhere too. With --json the summary (and \
 any error) is one JSON object on stderr, and stdout still carries only rows.`
 
@@ -28,6 +33,7 @@ any error) is one JSON object on stderr, and stdout still carries only rows.`
     '<%= config.bin %> batch clean -f big.ndjson --chunk-size 500 --concurrency 4 --on-error emit 2> errors.ndjson',
     '<%= config.bin %> batch sum -f rows.json --chunk-size 0',
     '<%= config.bin %> batch transform -f rows.ndjson --json 2> summary.json | head -n 3',
+    '<%= config.bin %> batch transform -f rows.ndjson --memo > out.ndjson   # again after editing a few rows: only those run',
   ]
 
   static args = {script: Args.string({required: true, description: 'hash, unique prefix or name'})}

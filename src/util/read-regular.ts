@@ -1,4 +1,5 @@
 import {closeSync, constants, fstatSync, openSync, readSync, type Stats} from 'node:fs'
+import {type FileHandle, open} from 'node:fs/promises'
 
 /*
  * The one way burn reads a file of its store (and a source given to `register`). Opened with
@@ -45,6 +46,33 @@ export function readRegularSync(path: string, opts: ReadOptions = {}): Buffer {
     return off === st.size ? buf : buf.subarray(0, off)
   } finally {
     closeSync(fd)
+  }
+}
+
+/**
+ * The same checks, read in the thread pool: several large files read at once while the caller
+ * works on those already read (batch --memo's row packs, store/results/rows.ts).
+ */
+export async function readRegularInPool(path: string, opts: ReadOptions = {}): Promise<Buffer> {
+  let fh: FileHandle
+  try {
+    fh = await open(path, flags(opts))
+  } catch (error) {
+    throw explain(error as NodeJS.ErrnoException, path)
+  }
+  try {
+    const st = await fh.stat()
+    refuse(path, st, opts)
+    const buf = Buffer.allocUnsafe(st.size)
+    let off = 0
+    while (off < st.size) {
+      const {bytesRead} = await fh.read(buf, off, st.size - off, off)
+      if (bytesRead === 0) break
+      off += bytesRead
+    }
+    return off === st.size ? buf : buf.subarray(0, off)
+  } finally {
+    await fh.close()
   }
 }
 

@@ -46,8 +46,7 @@ export function canonicalInput(text: string): string | undefined {
  * succeeds, --max-output is checked again on every hit (memo.ts).
  */
 export function memoKey(t: MemoTarget): string {
-  const fuel = t.engine === 'quickjs' && t.limits.fuel !== undefined ? String(t.limits.fuel) : ''
-  return digest(`burn-memo-1\0${t.hash}\0${engineTag(t.engine)}\0${fuel}\0`, t.input)
+  return digest(keyPrefix('burn-memo-1', t), t.input)
 }
 
 /**
@@ -65,4 +64,19 @@ function digest(head: string, input: string): string {
   h.update(head)
   h.update(canonical === undefined ? `raw\0${input}` : `json\0${canonical}`)
   return h.digest('hex')
+}
+
+/**
+ * What the rows of `batch --memo` are stored under (store/results/rows.ts): the script, engine
+ * and limits of memoKey, in a namespace of their own (a row's result is the element the script
+ * returned for it inside a chunk, not what `run` returns for that row). The row itself is
+ * matched by its exact bytes inside the pack, not digested: see rows.ts.
+ */
+export function rowsScope(t: Omit<MemoTarget, 'input'>): string {
+  return createHash('sha256').update(keyPrefix('burn-memo-rows-1', t)).digest('hex')
+}
+
+function keyPrefix(version: string, t: Omit<MemoTarget, 'input'>): string {
+  const fuel = t.engine === 'quickjs' && t.limits.fuel !== undefined ? String(t.limits.fuel) : ''
+  return `${version}\0${t.hash}\0${engineTag(t.engine)}\0${fuel}\0`
 }

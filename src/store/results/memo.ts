@@ -20,9 +20,20 @@ export type Stored = {state: 'valid'; output: string; key: string; hash: string}
  * miss now and never again. `expect.key` absent: a key record, whose memo key is read back.
  */
 export async function checkStored(layout: Layout, path: string, expect: {hash?: string; key?: string}): Promise<Stored> {
+  const got = await readStored(layout, path, expect)
+  return got.state === 'valid' ? {state: 'valid', output: got.payload.toString('utf8'), hash: got.hash, key: got.key} : got
+}
+
+/** checkStored's bytes: the payload as stored (a rows pack is binary, rows.ts). */
+export async function readStored(
+  layout: Layout,
+  path: string,
+  expect: {hash?: string; key?: string},
+  read: (path: string) => Promise<Buffer> = readRegular,
+): Promise<{state: 'valid'; payload: Buffer; key: string; hash: string} | {state: 'missing'} | {state: 'bad'; reason: string}> {
   let buf: Buffer
   try {
-    buf = await readRegular(path)
+    buf = await read(path)
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') return {state: 'missing'}
     if (!notRegular(error)) throw error
@@ -34,7 +45,7 @@ export async function checkStored(layout: Layout, path: string, expect: {hash?: 
     await setAside(layout, path, 'result')
     return {state: 'bad', reason: decoded.reason}
   }
-  return {state: 'valid', output: decoded.payload.toString('utf8'), ...decoded.meta}
+  return {state: 'valid', payload: decoded.payload, ...decoded.meta}
 }
 
 /** The stored result of `key`, if there is a good one that fits --max-output; a hit marks its last use (gc's LRU). */
@@ -49,8 +60,14 @@ export async function readResult(layout: Layout, hash: string, key: string, maxO
   return got.output
 }
 
-export async function writeResult(layout: Layout, path: string, meta: {hash: string; key: string}, output: string): Promise<void> {
-  const data = encodeResult(meta, Buffer.from(output, 'utf8'), await loadXxh64())
+/** `output`: a result's JSON text, or the bytes of a rows pack (rows.ts). */
+export async function writeResult(
+  layout: Layout,
+  path: string,
+  meta: {hash: string; key: string},
+  output: string | Uint8Array,
+): Promise<void> {
+  const data = encodeResult(meta, typeof output === 'string' ? Buffer.from(output, 'utf8') : output, await loadXxh64())
   await writeAtomic(layout.tmpDir, path, data, 'result')
 }
 
