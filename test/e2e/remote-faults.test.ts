@@ -4,7 +4,7 @@ import {join} from 'node:path'
 import {test} from 'node:test'
 import {burn, burnAsync, stats, tmp, writeScript, type Result} from '../helpers.js'
 import {objectPath, sha} from '../fixtures/store.js'
-import {bigScript, cutProxy, startRedis} from '../fixtures/redis.js'
+import {bigScript, cutProxy, NO_REMOTE, startRedis} from '../fixtures/redis.js'
 import {DEFAULT_SEED} from '../torture/harness.js'
 import {remoteSummary, remoteTorture, remoteTortureHeld} from '../torture/remote.js'
 
@@ -13,7 +13,6 @@ import {remoteSummary, remoteTorture, remoteTortureHeld} from '../torture/remote
 // kill lands inside the transfer at a point the test knows, not by luck of timing. The operation
 // timeout is a minute: only the dropped connection can end the wait, and it must, at once.
 
-const NO_REMOTE = {BURN_REMOTE: undefined, BURN_REMOTE_KEY: undefined, BURN_REMOTE_MODE: undefined, BURN_REMOTE_PASSWORD: undefined}
 const MIB = 1 << 20
 const big = bigScript()
 const H = sha(big.source)

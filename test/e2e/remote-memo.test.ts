@@ -7,7 +7,7 @@ import {encodeResult} from '../../src/store/results/format.js'
 import {loadXxh64} from '../../src/util/hash.js'
 import {burn, stats, tmp, writeScript, type Result} from '../helpers.js'
 import {sha} from '../fixtures/store.js'
-import {startRedis, type RedisServer} from '../fixtures/redis.js'
+import {NO_REMOTE, startRedis, type RedisServer} from '../fixtures/redis.js'
 
 // Memoized results on the shared remote cache (issue 14 item 5, on issue 16's remote): a result
 // computed with --memo on one machine is printed on another without running the script, only
@@ -19,13 +19,6 @@ const KEY = 'test-signing-key'
 const RANDOM = 'module.exports = (x) => { console.error("ran"); return {x, r: Math.random()} }\n'
 const DOUBLE = 'module.exports = (x) => { console.error("ran"); return {double: x * 2} }\n'
 const [HR, HD] = [RANDOM, DOUBLE].map(sha)
-const NO_REMOTE = {
-  BURN_REMOTE: undefined,
-  BURN_REMOTE_KEY: undefined,
-  BURN_REMOTE_MODE: undefined,
-  BURN_REMOTE_PASSWORD: undefined,
-  BURN_REMOTE_COOLDOWN: undefined,
-}
 const LONG = 120_000
 const T = ['--timeout', '60s']
 

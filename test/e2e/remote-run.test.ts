@@ -3,7 +3,7 @@ import {readFileSync} from 'node:fs'
 import {test} from 'node:test'
 import {burn, burnAsync, stats, tmp, writeScript, type Result} from '../helpers.js'
 import {compiledPath, currentTag, objectPath, sha} from '../fixtures/store.js'
-import {startRedis, type RedisServer} from '../fixtures/redis.js'
+import {NO_REMOTE, startRedis, type RedisServer} from '../fixtures/redis.js'
 
 // The shared remote cache from `burn run`'s flags and through the run daemon (issue 16):
 // --remote and --remote-mode on both of run's paths, the run daemon's cooldown after a remote
@@ -16,13 +16,6 @@ const SRC2 = 'module.exports = (x) => ({two: x})\n'
 const SRC3 = 'module.exports = (x) => ({three: x})\n'
 const LOCAL = 'module.exports = (x) => ({local: x})\n'
 const [H1, H2, H3, HL] = [SRC1, SRC2, SRC3, LOCAL].map(sha)
-const NO_REMOTE = {
-  BURN_REMOTE: undefined,
-  BURN_REMOTE_KEY: undefined,
-  BURN_REMOTE_MODE: undefined,
-  BURN_REMOTE_PASSWORD: undefined,
-  BURN_REMOTE_COOLDOWN: undefined,
-}
 const LONG = 120_000
 
 function rb(args: string[], cacheDir: string, env: Record<string, string | undefined> = {}): Result {

@@ -4,7 +4,7 @@ import {join} from 'node:path'
 import {test} from 'node:test'
 import {burn, burnAsync, stats, tmp, writeScript, type Result} from '../helpers.js'
 import {compiledPath, currentTag, objectPath, sha} from '../fixtures/store.js'
-import {bigScript, freePort, startRedis} from '../fixtures/redis.js'
+import {bigScript, freePort, NO_REMOTE, startRedis} from '../fixtures/redis.js'
 import {encodeArtifact, decodeArtifact} from '../../src/engines/artifact.js'
 import {sealCompiled} from '../../src/store/remote/signing.js'
 import {loadXxh64} from '../../src/util/hash.js'
@@ -17,7 +17,6 @@ const SRC1 = 'module.exports = (x) => ({one: x})\n'
 const SRC2 = 'module.exports = (x) => ({two: x})\n' // same length as SRC1
 const H1 = sha(SRC1)
 const H2 = sha(SRC2)
-const NO_REMOTE = {BURN_REMOTE: undefined, BURN_REMOTE_KEY: undefined, BURN_REMOTE_MODE: undefined, BURN_REMOTE_PASSWORD: undefined}
 
 function rb(args: string[], cacheDir: string, env: Record<string, string | undefined> = {}): Result {
   return burn(args, {cacheDir, env: {BURN_DAEMON: 'off', ...NO_REMOTE, ...env}, timeoutMs: 120_000})
