@@ -245,6 +245,8 @@ describe('the library API', {timeout: 600_000}, () => {
     const during = await rejection(c.run('echo', 1))
     const settled = await Promise.all(calls)
     await closing
+    // at once: close() resolves only after every runner it started has exited (and been reaped)
+    assert.deepEqual(children(), before1, 'close() resolved while a runner process was still there')
     const closedMsg = 'the cache is closed: no call runs after close(); open another with openCache()'
     assert.deepEqual(settled, [
       ...Array.from({length: 8}, (_, i) => ({ok: 200 + i})),
