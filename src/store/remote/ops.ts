@@ -1,4 +1,5 @@
 import {readdir} from 'node:fs/promises'
+import {eachConcurrently} from '../../util/each-concurrently.js'
 import {BurnError, describeError, usageError} from '../../util/errors.js'
 import {FULL_HASH} from '../layout.js'
 import {readName} from '../names.js'
@@ -98,18 +99,31 @@ export interface PullItem {
   message?: string
 }
 
-/** Fetches each script (full hash or name) that is not here yet; exit 3 for any that could not be. */
+/** Fetches in flight at once by `burn pull`, over its one connection (node-redis pipelines them). */
+const PULL_WIDTH = 16
+
+/**
+ * Fetches each script (full hash or name) that is not here yet; exit 3 for any that could not
+ * be. Reported in the order given, as a pull of one at a time would report them: a script that
+ * an earlier ref of the list brought is `local` (fetched twice at worst, stored once: the
+ * store's writes are idempotent under their locks).
+ */
 export async function pullScripts(store: Store, refs: string[], flags: RemoteFlags): Promise<PullItem[]> {
   const config = requiredRemote(flags)
   const session = new RemoteSession(config)
   const items: PullItem[] = []
   try {
-    for (const ref of refs) items.push(await pullOne(store, session, ref))
+    await eachConcurrently(refs, PULL_WIDTH, async (ref, i) => void (items[i] = await pullOne(store, session, ref)))
   } finally {
     await session.close()
     await recordRemoteStats(store, session)
   }
-  return items
+  const seen = new Set<string>()
+  return items.map((item) => {
+    const again = item.status === 'fetched' && seen.has(item.hash!)
+    if (item.hash !== undefined) seen.add(item.hash)
+    return again ? {...item, status: 'local'} : item
+  })
 }
 
 async function pullOne(store: Store, session: RemoteSession, ref: string): Promise<PullItem> {
