@@ -7,8 +7,15 @@ const argv = process.argv.slice(2)
 const help = argv.includes('--help') || argv.includes('-h')
 let done = false
 if (argv[0] === 'run' && !help) {
+  // (a call that may be a memo hit loads only what answers one: src/run/fast-memo.ts)
+  let made
+  if (argv.some((a) => a === '--memo' || a.startsWith('--idempotency-key'))) {
+    const {createRequire} = await import('node:module')
+    made = await createRequire(import.meta.url)('../dist/fast/fast-memo.cjs').fastMemo(argv.slice(1))
+    if (typeof made === 'number') process.exit(made)
+  }
   const {fastRun} = await import('../dist/fast/fast-run.js')
-  const code = await fastRun(argv.slice(1))
+  const code = await fastRun(argv.slice(1), made)
   if (code !== undefined) process.exit(code)
 } else if (argv[0] === 'batch' && !help) {
   const {batchFastPath} = await import('../dist/fast/batch.js')

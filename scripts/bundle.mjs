@@ -26,6 +26,8 @@ await build({
 // The run client is split: what a call through the run daemon needs is fast-run.js itself; the
 // direct path's supervisor is a chunk loaded only when a call runs directly.
 await build({...common, entryPoints: ['dist/run/fast-run.js'], outdir: 'dist/fast', splitting: true})
+// a `--memo` call's first step, on its own: a hit needs none of the daemon client's modules
+await build({...common, format: 'cjs', entryPoints: ['dist/run/fast-memo.js'], outfile: 'dist/fast/fast-memo.cjs'})
 await build({
   ...common,
   entryPoints: ['dist/run/daemon/server.js'],
