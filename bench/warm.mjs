@@ -18,8 +18,10 @@ const burn = (...args) => run(process.execPath, [BIN, ...args, ...(args[0] === '
 const directEnv = {...env, BURN_DAEMON: 'off'}
 const direct = (...args) => run(process.execPath, [BIN, ...args, '--timeout', '60s'], {env: directEnv})
 
-const heavySource = `// a module body that builds its tables: primes below 2^23 and a prefix count of them
-const N = 1 << 23
+// (primes below 2^24: the issue's case is a body of >= 300 ms; below 2^23 took ~255 ms in node on
+// a quiet 2-core machine, which put the goal below node's own start)
+const heavySource = `// a module body that builds its tables: primes below 2^24 and a prefix count of them
+const N = 1 << 24
 const composite = new Uint8Array(N)
 for (let i = 2; i * i < N; i++) if (!composite[i]) for (let j = i * i; j < N; j += i) composite[j] = 1
 const below = new Uint32Array(N)
@@ -80,6 +82,7 @@ const bodyMs = (name) => {
   return median(xs)
 }
 const heavyBody = bodyMs('heavy')
+if (heavyBody < 300) console.log(`note: the heavy module body took ${heavyBody.toFixed(0)} ms, under the 300 ms the goal is set for`)
 const tsBody = bodyMs('ts')
 const heavy = measure('heavy', '{"n":1000000}')
 const ts = measure('ts', JSON.stringify({code: 'const x: number = 1; export default x'}))

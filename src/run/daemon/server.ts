@@ -33,6 +33,8 @@ const IDLE_MS = idleMs(process.env.BURN_DAEMON_IDLE)
 const WATCH_MS = 1000
 // Calls remembered for the preload hint (bounded: oldest forgotten first).
 const MAX_HINTS = 1000
+/** A call's exit frame usually follows its script's end within a few ms (call(): fillNext). */
+const FILL_AFTER_END_MS = 50
 
 function idleMs(v: string | undefined): number {
   try {
@@ -247,6 +249,16 @@ async function call(conn: Socket, req: RunRequest, raw: Buffer): Promise<void> {
     }
   }
   if (gone || conn.destroyed) onGone()
+  // The next runner starts once this call's exit code is on its way: starting a process blocks
+  // this event loop for several ms (the fork), which the call would otherwise wait for. A call
+  // whose output is still relayed FILL_AFTER_END_MS after its script ended (a slow client) gets
+  // it started then, so calls that come meanwhile find it ready. Never while a script runs under
+  // its --timeout: it would take CPU from it.
+  let filled = false
+  const fillNext = () => {
+    if (!filled && !stopping) pool.fill(callKey)
+    filled = true
+  }
   const relay = new OutputRelay(child, send, conn)
   child.stdin!.write(runnerNote())
   child.stdin!.end(raw)
@@ -265,19 +277,13 @@ async function call(conn: Socket, req: RunRequest, raw: Buffer): Promise<void> {
     onRemoteFailed: (why) => (remoteDown = {why, until: Date.now() + COOLDOWN_MS}),
     onScript: (engine, hash) => pool.remember(callKey, {engine, hash}, req.limits),
     stdoutOrder: (stdoutAt, stderrBytes) => relay.order(stdoutAt, stderrBytes),
-    // The next runner starts as soon as the script is done, while its result is printed and
-    // relayed: calls that come back to back then find it warm (a runner takes ~100 ms to be
-    // ready), and it never takes CPU from a script running under its --timeout.
-    onEnded: () => {
-      if (!stopping) pool.fill(callKey)
-    },
+    onEnded: () => setTimeout(fillNext, FILL_AFTER_END_MS),
   })
   await relay.sent()
   clearInterval(beat)
   send('x', String(code))
   conn.end()
-  // (when the call ended before its script did)
-  if (!stopping) pool.fill(callKey)
+  setImmediate(fillNext)
 }
 
 /** A call is its script and how it runs; not its input, which changes from call to call. */
