@@ -22,6 +22,7 @@ if (argv[0] === 'run' && !help) {
   done = await batchFastPath(argv.slice(1))
 }
 if (!done) {
-  const {execute} = await import('@oclif/core')
+  // the commands and @oclif/core bundled in one file (src/index.ts)
+  const {execute} = await import('../dist/fast/oclif.js')
   await execute({dir: import.meta.url})
 }

@@ -54,3 +54,23 @@ await build({
   define: {'import.meta.url': 'importMetaUrl'},
   banner: {js: 'const importMetaUrl = require("node:url").pathToFileURL(__filename).href;'},
 })
+// The oclif commands and @oclif/core in one file (plus chunks for what commands import lazily):
+// package.json's `oclif.commands` names it (explicit discovery), and bin/run.js loads it.
+// @oclif/core reads its own package.json beside its lib/ (__dirname): that is where it is installed.
+await build({
+  ...common,
+  entryPoints: {oclif: 'dist/index.js'},
+  // (verify and gc name their steps by their functions' names)
+  keepNames: true,
+  outdir: 'dist/fast',
+  splitting: true,
+  external: ['typescript', 'ts-node', 'tsx', 'quickjs-emscripten', '@jitl/*', 'ora'],
+  banner: {
+    js: [
+      "import {createRequire as __burnRequire} from 'node:module';",
+      "import {dirname as __burnDirname, join as __burnJoin} from 'node:path';",
+      'const require = __burnRequire(import.meta.url);',
+      "const __dirname = __burnJoin(__burnDirname(require.resolve('@oclif/core/package.json')), 'lib');",
+    ].join('\n'),
+  },
+})
