@@ -28,6 +28,17 @@ describe('an unknown command', () => {
     assert.equal(existsSync(cacheDir), false, 'no store is made')
   })
 
+  it("`burn help`, which that message points to, is a command (@oclif/plugin-help): every command, and one command's usage", () => {
+    const all = burn(['help'], {cacheDir: tmp(), env: {...plain, COLUMNS: '200'}})
+    assert.equal(all.code, 0, all.stderr)
+    for (const id of ['batch', 'forget', 'gc', 'help', 'list', 'pull', 'push', 'register', 'run', 'show', 'stats', 'verify'])
+      assert.match(all.stdout, new RegExp(`^  ${id} +\\S`, 'm'), id)
+    const one = burn(['help', 'daemon', 'stop'], {cacheDir: tmp(), env: plain})
+    assert.equal(one.code, 0, one.stderr)
+    assert.equal(one.stdout, burn(['daemon', 'stop', '--help'], {cacheDir: tmp(), env: plain}).stdout)
+    assert.match(one.stdout, /^USAGE\n {2}\$ burn daemon stop/m)
+  })
+
   it('in a topic points at the help of that topic', () => {
     const r = burn(['daemon', 'stat'], {cacheDir: tmp(), env: plain})
     assert.deepEqual(
