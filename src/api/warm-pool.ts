@@ -19,12 +19,15 @@ export interface WarmPoolOptions {
 /**
  * Calls sent to one runner before its current one ends: the next calls' IPC round trips overlap
  * the current call, so a runner is never idle while calls wait, and calls freed together travel
- * together (runner.ts). bench/api.mjs, 64 in flight on 2 runners: depth 2 7,300 calls/s, 4 9,300,
- * 8 10,200, 16 11,000, but 16 doubled p99 at 8 in flight. The watchdog follows the call at the
- * head, so a call queued behind another is not charged for the wait; calls queued behind one
- * that killed its runner never started and go to another runner (RunnerPool).
+ * together (runner.ts). bench/api.mjs, 64 in flight on 2 runners (session 11, alternated runs on
+ * the 2-core machine): depth 8 20,605 / 15,902 / 27,357 calls/s with p99 12.9 / 16.9 / 11.0 ms,
+ * depth 16 30,772 / 23,600 / 35,592 calls/s with p99 8.8 / 11.6 / 7.9 ms; at 8 in flight the two
+ * were alike (p99 3-6 ms; an earlier build had measured 16 doubling it). Depth 4 gave 14,537.
+ * The watchdog follows the call at the head, so a call queued behind another is not charged for
+ * the wait; calls queued behind one that killed its runner never started and go to another
+ * runner (RunnerPool).
  */
-const DEPTH = 8
+export const DEPTH = 16
 
 export const closedError = () =>
   new BurnError('usage', 'the cache is closed: no call runs after close(); open another with openCache()', {closed: true})

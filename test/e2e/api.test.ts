@@ -3,6 +3,7 @@ import {readdirSync, readFileSync, chmodSync} from 'node:fs'
 import {after, before, describe, it} from 'node:test'
 import {burn, json, register, stats, tmp, writeScript} from '../helpers.js'
 import type * as Api from '../../src/api/index.js'
+import {DEPTH} from '../../src/api/warm-pool.js'
 
 // The library API through the built package entry (package.json "exports"), in this process, as a
 // user's program imports it: `import {openCache} from 'burn-cli'`.
@@ -233,8 +234,8 @@ describe('the library API', {timeout: 600_000}, () => {
     const c = await openCache({cacheDir: dir, concurrency: 1})
     await c.run('echo', 0)
     assert.ok(children().length > before1.length, 'a runner is up')
-    // 1 runner takes 8 calls at once (DEPTH); the others wait in the pool and never start
-    const calls = Array.from({length: 16}, (_, i) =>
+    // 1 runner takes DEPTH calls at once; as many more wait in the pool and never start
+    const calls = Array.from({length: 2 * DEPTH}, (_, i) =>
       c.run('sleepy', 200 + i).then(
         (v) => ({ok: v}),
         (e: Api.BurnError) => ({code: e.code, message: e.message}),
@@ -249,8 +250,8 @@ describe('the library API', {timeout: 600_000}, () => {
     assert.deepEqual(children(), before1, 'close() resolved while a runner process was still there')
     const closedMsg = 'the cache is closed: no call runs after close(); open another with openCache()'
     assert.deepEqual(settled, [
-      ...Array.from({length: 8}, (_, i) => ({ok: 200 + i})),
-      ...Array.from({length: 8}, () => ({code: 2, message: closedMsg})),
+      ...Array.from({length: DEPTH}, (_, i) => ({ok: 200 + i})),
+      ...Array.from({length: DEPTH}, () => ({code: 2, message: closedMsg})),
     ])
     assert.deepEqual([during.code, during.kind, during.message], [2, 'usage', closedMsg])
     for (const p of [
