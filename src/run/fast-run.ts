@@ -14,12 +14,9 @@ import type {RunRequest} from './request.js'
 export async function fastRun(argv: string[], made?: RunRequest): Promise<number | undefined> {
   const req = made ?? parsedRequest(argv)
   if (req === undefined || typeof req === 'number') return req
-  // (bin/run.js sends a call that names --memo or --idempotency-key to fast-memo.ts first; one it
-  // did not recognize is looked up here, as the run daemon would: memo.ts is a chunk of its own)
-  if (!made && (req.memo || req.idempotencyKey !== undefined)) {
-    const code = await (await import('./memo.js')).answerFromMemo(req)
-    if (code !== undefined) return code
-  }
+  // (a memo hit was looked for already: bin/run.js sends every call that names --memo or
+  // --idempotency-key, the only spellings the parser takes, to fast-memo.ts first; and the run
+  // child looks again under the key's lock in any case)
   const viaDaemon = await runViaDaemon(req)
   if ('code' in viaDaemon) return viaDaemon.code
   return runDirect(req, viaDaemon.stdin)
