@@ -42,4 +42,10 @@ export default tseslint.config(
       },
     },
   },
+  {
+    // bin/package.json makes bin/*.js CommonJS (bin/run.js says why)
+    files: ['bin/*.js'],
+    languageOptions: {sourceType: 'commonjs', globals: {__dirname: 'readonly'}},
+    rules: {'@typescript-eslint/no-require-imports': 'off'},
+  },
 )
