@@ -28,10 +28,22 @@ export const median = (xs) => {
   return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2
 }
 
-/** Times each named command `n` times, interleaved; returns medians in ms. */
-export function compare(commands, n) {
+/** Blocks this process for `ms` (no timer: nothing else runs here meanwhile). */
+const pause = (ms) => Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms)
+
+/**
+ * Times each named command `n` times, interleaved; returns medians in ms. `settleMs` before each
+ * command: a call through the run daemon leaves it starting the next runner (a node process)
+ * after the call has ended, which slowed whichever command came next by 10-20 ms when commands
+ * followed back to back (session 12: two identical builds measured 172 vs 196 ms that way).
+ */
+export function compare(commands, n, {settleMs = 600} = {}) {
   const times = Object.fromEntries(Object.keys(commands).map((k) => [k, []]))
-  for (let i = 0; i < n; i++) for (const [k, fn] of Object.entries(commands)) times[k].push(fn().ms)
+  for (let i = 0; i < n; i++)
+    for (const [k, fn] of Object.entries(commands)) {
+      pause(settleMs)
+      times[k].push(fn().ms)
+    }
   return Object.fromEntries(Object.entries(times).map(([k, v]) => [k, median(v)]))
 }
 

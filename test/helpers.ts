@@ -1,3 +1,4 @@
+import assert from 'node:assert/strict'
 import {spawn, spawnSync} from 'node:child_process'
 import {mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
@@ -107,6 +108,12 @@ export function json(r: Result): any {
 }
 
 /** Registers one source and returns its hash. */
+/** `r`, once it exited 0 (else the assertion names `what` and shows its output). */
+export function ok(r: Result, what: string): Result {
+  assert.equal(r.code, 0, `${what} exited ${r.code}\nstdout: ${r.stdout}\nstderr: ${r.stderr}`)
+  return r
+}
+
 export function register(cacheDir: string, file: string, extra: string[] = []): string {
   // (a generous --timeout for the module body on a loaded machine, unless the test sets one)
   const timeout = extra.includes('--timeout') ? [] : ['--timeout', '60s']
