@@ -1,4 +1,4 @@
-import {utimes} from 'node:fs/promises'
+import {utimesSync} from 'node:fs'
 import {writeAtomic} from '../atomic.js'
 import {setAside} from '../damaged.js'
 import type {Layout} from '../layout.js'
@@ -55,8 +55,13 @@ export async function readResult(layout: Layout, hash: string, key: string, maxO
   checkParents(path, 3)
   const got = await checkStored(layout, path, {hash, key})
   if (got.state !== 'valid' || Buffer.byteLength(got.output) > maxOutputBytes) return undefined
+  // (synchronous: one metadata write, far cheaper than a trip through the thread pool)
   const now = new Date()
-  await utimes(path, now, now).catch(() => {})
+  try {
+    utimesSync(path, now, now)
+  } catch {
+    // only gc's LRU order: a result removed meanwhile is still this call's answer
+  }
   return got.output
 }
 
