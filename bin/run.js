@@ -16,7 +16,8 @@ async function main() {
     // (a call that may be a memo hit loads only what answers one: src/run/fast-memo.ts)
     let made
     if (argv.some((a) => a === '--memo' || a.startsWith('--idempotency-key'))) {
-      made = await require('../dist/fast/fast-memo.cjs').fastMemo(argv.slice(1))
+      const {cachedRequire} = require('./cached-require.js')
+      made = await cachedRequire(require('node:path').join(__dirname, '../dist/fast/fast-memo.cjs')).exports.fastMemo(argv.slice(1))
       if (typeof made === 'number') process.exit(made)
     }
     const {fastRun} = await import('../dist/fast/fast-run.js')

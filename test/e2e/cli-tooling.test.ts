@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict'
 import {spawnSync} from 'node:child_process'
 import {copyFileSync, existsSync, readFileSync, writeFileSync} from 'node:fs'
+import {createRequire} from 'node:module'
 import {homedir} from 'node:os'
 import {join} from 'node:path'
 import {describe, it} from 'node:test'
@@ -171,5 +172,29 @@ describe('verify and gc --timings', () => {
     const human = burn(['gc', '--timings'], {cacheDir})
     assert.equal(human.code, 0)
     for (const s of gcSteps) assert.match(human.stdout, new RegExp(`│ ${s} +│ \\d+\\.\\d +│`))
+  })
+})
+
+describe('the code cache of the memo bundle (bin/cached-require.js)', () => {
+  const {cachedRequire, cachePath} = createRequire(import.meta.url)(join(ROOT, 'bin', 'cached-require.js'))
+
+  it('npm run build leaves one beside dist/fast/fast-memo.cjs that V8 accepts', () => {
+    const {script, exports} = cachedRequire(join(ROOT, 'dist', 'fast', 'fast-memo.cjs'))
+    assert.equal(script.cachedDataRejected, false)
+    assert.equal(typeof exports.fastMemo, 'function')
+  })
+
+  it('a cache made for other bytes of the same length is not used: the file compiles as it is now', () => {
+    const file = join(tmp(), 'm.cjs')
+    writeFileSync(file, 'module.exports = {v: 1}\n')
+    const first = cachedRequire(file)
+    assert.deepEqual(first.exports, {v: 1})
+    writeFileSync(cachePath(file), Buffer.concat([first.digest, first.script.createCachedData()]))
+    assert.equal(cachedRequire(file).script.cachedDataRejected, false, 'the cache of these bytes is used')
+    // V8's own check compares the source's length only: without the digest it ran v: 1 here
+    writeFileSync(file, 'module.exports = {v: 2}\n')
+    const second = cachedRequire(file)
+    assert.deepEqual(second.exports, {v: 2})
+    assert.equal(second.script.cachedDataRejected, undefined, 'no cache was offered to V8')
   })
 })
