@@ -140,8 +140,8 @@ async function checkFormat(layout: Layout): Promise<void> {
 
 /**
  * Whether `path` exists (following links, as stat does). Synchronous inside, as readRegular is
- * (read-regular.ts): one stat of a directory entry in the page cache costs far less than a trip
- * through the thread pool (a memo hit made three such trips before its answer).
+ * (read-regular.ts): one stat of an entry in the page cache is cheaper than a trip through the
+ * thread pool.
  */
 export async function exists(path: string): Promise<boolean> {
   try {
