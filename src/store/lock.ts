@@ -1,8 +1,9 @@
+import {randomBytes} from 'node:crypto'
 import {link, mkdir, open, rename, rm, stat, utimes} from 'node:fs/promises'
 import {hostname} from 'node:os'
 import {dirname} from 'node:path'
 import {faultPoint} from '../util/faults.js'
-import {randomHex, writeData} from './atomic.js'
+import {writeData} from './atomic.js'
 import {readRegular} from '../util/read-regular.js'
 
 /*
@@ -85,7 +86,7 @@ export async function acquireLock(path: string, opts: LockOptions = {}): Promise
   let delay = 5
   if (opts.makeDir ?? true) await mkdir(dirname(path), {recursive: true, mode: 0o700})
   for (;;) {
-    const token = randomHex(12)
+    const token = randomBytes(12).toString('hex')
     if (await tryCreate(path, token)) {
       faultPoint('lock:acquired')
       if ((await readInfo(path))?.token === token) return new Lock(path, token, waited)
@@ -197,7 +198,7 @@ async function breakIfStale(path: string, staleMs: number): Promise<boolean> {
  * that one: a lock taken since is left in place. False when someone else moved it first.
  */
 export async function breakJudged(path: string, judged: LockInfo | undefined): Promise<boolean> {
-  const aside = `${path}.broken.${randomHex(6)}`
+  const aside = `${path}.broken.${randomBytes(6).toString('hex')}`
   try {
     await rename(path, aside)
   } catch {

@@ -1,6 +1,6 @@
+import {createHash} from 'node:crypto'
 import type {Limits} from '../../engines/protocol.js'
 import {engineTag, type EngineName} from '../../engines/tag.js'
-import {sha256} from '../../util/hash.js'
 
 /**
  * The time a quickjs call reads under --memo (Date.now(), new Date()): 2000-01-01T00:00:00Z.
@@ -60,7 +60,10 @@ export function inputDigest(t: MemoTarget): string {
 
 function digest(head: string, input: string): string {
   const canonical = canonicalInput(input)
-  return sha256(head, canonical === undefined ? `raw\0${input}` : `json\0${canonical}`)
+  const h = createHash('sha256')
+  h.update(head)
+  h.update(canonical === undefined ? `raw\0${input}` : `json\0${canonical}`)
+  return h.digest('hex')
 }
 
 /**
@@ -70,7 +73,7 @@ function digest(head: string, input: string): string {
  * matched by its exact bytes inside the pack, not digested: see rows.ts.
  */
 export function rowsScope(t: Omit<MemoTarget, 'input'>): string {
-  return sha256(keyPrefix('burn-memo-rows-1', t))
+  return createHash('sha256').update(keyPrefix('burn-memo-rows-1', t)).digest('hex')
 }
 
 function keyPrefix(version: string, t: Omit<MemoTarget, 'input'>): string {
