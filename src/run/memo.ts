@@ -5,7 +5,6 @@ import type {RunOutcome} from '../store/outcome.js'
 import {memoKey} from '../store/results/key.js'
 import {countHit, lookupMemo, type MemoOptions} from '../store/results/memo.js'
 import {openStore} from '../store/store.js'
-import {loadXxh64} from '../util/hash.js'
 import {prettyJson} from '../util/pretty.js'
 import {writeAllSync} from '../util/write-sync.js'
 import {inputFlags, type RunRequest} from './request.js'
@@ -34,8 +33,6 @@ export function runOutput(req: RunRequest, out: RunOutcome, limits: Limits): str
 export async function answerFromMemo(req: RunRequest): Promise<number | undefined> {
   const memo = memoOptions(req)
   if (!memo || (req.input.from !== 'text' && req.input.from !== 'file')) return undefined
-  // (the stored result's check needs xxh64: its wasm compiles while the store is read)
-  void loadXxh64().catch(() => {})
   try {
     const store = await openStore(req.cacheDir, {create: false})
     if (!store) return undefined

@@ -10,11 +10,7 @@ export function sha256(data: Uint8Array): string {
 type Xxh = {h64Raw(input: Uint8Array, seed?: bigint): bigint}
 let xxh: Promise<Xxh> | undefined
 
-/**
- * xxh64 checks compiled artifacts cheaply on every read; the wasm module loads on first use, once
- * however many ask at once. A caller that will need it can ask early (the memo hit does, src/run/
- * memo.ts) so the wasm compile overlaps its file reads.
- */
+/** xxh64 checks compiled artifacts cheaply on every read; the wasm module loads on first use, once however many ask at once. */
 export async function loadXxh64(): Promise<(data: Uint8Array) => bigint> {
   // (a failed load is not kept: the next call tries again)
   xxh ??= import('xxhash-wasm')
