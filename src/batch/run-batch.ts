@@ -1,6 +1,9 @@
 import type {RunnerPool} from '../runners/pool.js'
 import {engineTag, type EngineName} from '../engines/tag.js'
-import {afterFetchedRun, runTargetOrFetch, type RemoteUse} from '../store/remote/lookup.js'
+import {afterFetchedRun, remoteOrWarn, runTargetOrFetch, type RemoteUse} from '../store/remote/lookup.js'
+import {recordRemoteStats} from '../store/remote/publish.js'
+import {fetchRowPacks, publishResultFiles} from '../store/remote/result-files.js'
+import {RemoteSession} from '../store/remote/session.js'
 import {recordStats} from '../store/stats/stats.js'
 import {checkScriptDirs, type Store} from '../store/store.js'
 import {DEFAULT_CHUNK_BYTES, DEFAULT_CHUNK_ROWS} from '../cli/batch-defaults.js'
@@ -76,7 +79,7 @@ export async function runBatch(store: Store, opts: BatchOptions): Promise<BatchO
     source?.close()
     pool?.close()
     await Promise.all(tally.settling)
-    if (memo) await closeMemo(memo, tally)
+    if (memo) await closeMemo(store, memo, tally)
     summary.elapsedMs = performance.now() - t0
     if (hash) await recordBatchStats(store, hash, tally)
     // (its remote counters, and a compiled form made here that the remote lacked, published)
@@ -89,19 +92,37 @@ interface MemoParts {
   memo: BatchMemo
   index: RowIndex
   writer: RowPackWriter
+  hash: string
+  /** The shared remote cache, when one is configured with BURN_REMOTE_KEY (packs travel only sealed). */
+  session?: RemoteSession
 }
 
+/**
+ * The rows stored by earlier batches of this scope, the remote's packs first brought into the
+ * store (remote/result-files.ts; the connection is closed again before the batch starts).
+ */
 async function openMemo(store: Store, t: {hash: string; engine: EngineName}, opts: BatchOptions): Promise<MemoParts> {
   const scope = rowsScope({hash: t.hash, engine: t.engine, limits: opts.limits})
+  const config = remoteOrWarn()
+  const session = config?.key === undefined ? undefined : new RemoteSession(config)
+  if (session) await fetchRowPacks(store.layout, session, t.hash, scope).finally(() => session.close())
   const index = await RowIndex.load(store.layout, t.hash, scope)
   const writer = new RowPackWriter(store.layout, t.hash, scope)
   const separator = opts.output.format === 'json' ? ',' : '\n'
-  return {memo: new BatchMemo(index, writer, separator, opts.limits.maxOutputBytes), index, writer}
+  return {memo: new BatchMemo(index, writer, separator, opts.limits.maxOutputBytes), index, writer, hash: t.hash, session}
 }
 
-/** The rows computed are stored (a pack that cannot be written is not: the output is out already), then counted. */
-async function closeMemo({index, writer}: MemoParts, {summary, counters}: Tally): Promise<void> {
+/**
+ * The rows computed are stored (a pack that cannot be written is not: the output is out already),
+ * published to the remote, then counted.
+ */
+async function closeMemo(store: Store, {index, writer, hash, session}: MemoParts, {summary, counters}: Tally): Promise<void> {
   const stored = await writer.close().catch(() => writer.stored)
+  if (session) {
+    await publishResultFiles(store.layout, session, hash, writer.keys).catch(() => {})
+    await session.close()
+    await recordRemoteStats(store, session)
+  }
   await index.touch()
   counters['memo.hits'] = (counters['memo.hits'] ?? 0) + (summary.rowsReused ?? 0)
   counters['memo.misses'] = (counters['memo.misses'] ?? 0) + (summary.rowsComputed ?? 0)

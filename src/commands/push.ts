@@ -9,8 +9,9 @@ import {openStore} from '../store/store.js'
 export default class Push extends BurnCommand {
   static summary = 'Publish local scripts to the shared remote cache.'
   static description = `Publishes each script's source and its compiled forms for this machine's engines (all local scripts without \
-arguments: a CI warm-up from an existing cache dir). With BURN_REMOTE_KEY set, its names and engine binding go too, signed; without \
-it they stay local, and other machines run what they fetch on quickjs only. What the remote already holds is not sent again. \
+arguments: a CI warm-up from an existing cache dir). With BURN_REMOTE_KEY set, its names, engine binding and memoized results \
+(\`run --memo\` results and \`batch --memo\` rows) go too, signed; without it they stay local, and other machines run what they \
+fetch on quickjs only. What the remote already holds is not sent again. \
 Needs read-write mode; a remote that fails midway is exit 8 after one warning line.`
   static examples = [
     'BURN_REMOTE=redis://cache.internal:6379 <%= config.bin %> push',

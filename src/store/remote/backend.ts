@@ -8,7 +8,7 @@
 
 /**
  * One value to publish. Content (source, compiled, a memoized result: one value per key) is set
- * only if absent; records are replaced.
+ * only if absent; records are replaced; a rowPacks entry adds one member to its set.
  */
 export type RemoteKey =
   | {kind: 'source'; hash: string}
@@ -16,6 +16,8 @@ export type RemoteKey =
   | {kind: 'name'; name: string}
   | {kind: 'engines'; hash: string}
   | {kind: 'result'; hash: string; key: string}
+  /** The keys of a scope's rows packs (`batch --memo`): a set, each pack a `result` entry of its own; bytes: one key to add. */
+  | {kind: 'rowPacks'; hash: string; scope: string}
 
 export type RemoteEntry = RemoteKey & {bytes: Buffer}
 
@@ -40,7 +42,9 @@ export interface RemoteBackend {
   fetchEngines(hash: string): Promise<Buffer | undefined>
   /** A memoized result (`run --memo`) by script hash and memo key (store/results/key.ts). */
   fetchResult(hash: string, key: string): Promise<Buffer | undefined>
-  /** Writes what is absent (content) or replaces (records). */
+  /** The pack keys listed under a rows scope (store/results/rows.ts), unchecked. */
+  fetchRowPacks(hash: string, scope: string): Promise<string[]>
+  /** Writes what is absent (content), replaces (records) or adds to a set (rowPacks). */
   publish(entries: RemoteEntry[]): Promise<PublishResult>
   status(): Promise<RemoteStatus>
   close(): Promise<void>
@@ -59,5 +63,7 @@ export function entryKey(prefix: string, e: RemoteKey): string {
       return `${prefix}eng:${e.hash}`
     case 'result':
       return `${prefix}res:${e.hash}:${e.key}`
+    case 'rowPacks':
+      return `${prefix}rows:${e.hash}:${e.scope}`
   }
 }

@@ -9,6 +9,7 @@ import type {RemoteStatus} from './backend.js'
 import {remoteConfig, type RemoteConfig, type RemoteFlags} from './config.js'
 import {fetchRemote} from './fetch.js'
 import {publishScripts, recordRemoteStats} from './publish.js'
+import {publishResultFiles, storedResultKeys} from './result-files.js'
 import {RemoteSession} from './session.js'
 
 /* What `burn remote status`, `burn push` and `burn pull` do (their commands only parse and render). */
@@ -80,12 +81,15 @@ export async function pushScripts(store: Store | undefined, refs: string[], flag
   const names = await namesByHash(store)
   const session = new RemoteSession(config)
   try {
-    const published = await publishScripts(
+    await publishScripts(
       store,
       session,
       hashes.map((hash) => ({hash, names: names.get(hash) ?? []})),
     )
-    return {scripts: hashes.length, published, bytes: session.counters.bytesOut, ...(session.failure ? {error: session.failure} : {})}
+    // memoized results and rows packs too (sealed, so only with a key: result-files.ts)
+    for (const hash of hashes) await publishResultFiles(store.layout, session, hash, await storedResultKeys(store.layout, hash))
+    const {published, bytesOut: bytes} = session.counters
+    return {scripts: hashes.length, published, bytes, ...(session.failure ? {error: session.failure} : {})}
   } finally {
     await session.close()
     await recordRemoteStats(store, session)

@@ -18,6 +18,9 @@ import type {RemoteConfig} from './config.js'
 
 type Client = RedisClientType
 
+/** The most pack keys read of one rows scope's set (fetchRowPacks). */
+export const MAX_ROW_PACKS = 4096
+
 export class TimeoutError extends Error {}
 
 export async function openRedis(config: RemoteConfig): Promise<RemoteBackend> {
@@ -98,6 +101,20 @@ class RedisBackend implements RemoteBackend {
     return this.get(entryKey(this.config.prefix, {kind: 'result', hash, key}))
   }
 
+  /**
+   * The members of a scope's set, at most MAX_ROW_PACKS of them (SSCAN would page a larger one:
+   * no honest store writes that many packs for one scope), its expiry refreshed as a read does.
+   */
+  async fetchRowPacks(hash: string, scope: string): Promise<string[]> {
+    const key = entryKey(this.config.prefix, {kind: 'rowPacks', hash, scope})
+    const send = (args: string[]) => this.client.sendCommand(args) as Promise<unknown>
+    const replies = [send(['SRANDMEMBER', key, String(MAX_ROW_PACKS)])]
+    if (this.config.ttlSec !== undefined) replies.push(send(['EXPIRE', key, String(this.config.ttlSec)]))
+    const [members] = await this.run(Promise.all(replies), `reading ${key}`)
+    if (!Array.isArray(members)) throw new Error(`the remote answered ${key} with a ${typeof members}, not a set`)
+    return members.map(String)
+  }
+
   async publish(entries: RemoteEntry[]): Promise<PublishResult> {
     const {prefix, ttlSec} = this.config
     const ttl = ttlSec === undefined ? [] : ['EX', String(ttlSec)]
@@ -110,11 +127,16 @@ class RedisBackend implements RemoteBackend {
     )
     const todo = entries.filter((_, i) => there[i] !== 1)
     const replies = todo.map((e) => {
-      const args = ['SET', entryKey(prefix, e), e.bytes, ...(content(e) ? ['NX'] : []), ...ttl]
-      return this.client.sendCommand(args) as Promise<string | null>
-    })
+      const key = entryKey(prefix, e)
+      if (e.kind !== 'rowPacks') return this.client.sendCommand(['SET', key, e.bytes, ...(content(e) ? ['NX'] : []), ...ttl])
+      const added = this.client.sendCommand(['SADD', key, e.bytes])
+      // (after the SADD, in the same pipeline: an EXPIRE of a set not made yet would do nothing)
+      if (ttlSec !== undefined) void this.client.sendCommand(['EXPIRE', key, String(ttlSec)]).catch(() => {})
+      return added
+    }) as Array<Promise<unknown>>
     const done = await this.run(Promise.all(replies), `publishing ${todo.length} value(s)`)
-    const written = todo.filter((_, i) => done[i] === 'OK')
+    // (a SADD of a new member says 1)
+    const written = todo.filter((_, i) => done[i] === 'OK' || done[i] === 1)
     return {written: written.length, bytes: written.reduce((n, e) => n + e.bytes.length, 0)}
   }
 

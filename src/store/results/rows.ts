@@ -111,11 +111,10 @@ export class RowIndex {
     const dir = layout.resultsOf(hash)
     // results/, its shard and the script's directory: a link or another user's there is refused (exit 8)
     checkParents(join(dir, 'x'), 3)
-    const prefix = scope.slice(0, 16)
     const names = await readdir(dir).catch(() => [] as string[])
     // All read at once in the thread pool, each checked here as it arrives: reading 100 MB of packs
     // on this thread was a quarter of a 1M-row re-run.
-    const keys = names.filter((n) => n.length === 64 && n.startsWith(prefix) && /^[0-9a-f]+$/.test(n)).sort()
+    const keys = names.filter((n) => isPackKey(n, scope)).sort()
     const loaded = await Promise.all(
       keys.map(async (key): Promise<Pack | undefined> => {
         const path = join(dir, key)
@@ -170,6 +169,18 @@ export class RowIndex {
   }
 }
 
+/** Whether `key` is one RowPackWriter makes for `scope` (scope prefix, time, random: 64 hex digits). */
+export function isPackKey(key: string, scope: string): boolean {
+  return /^[0-9a-f]{64}$/.test(key) && key.startsWith(scope.slice(0, 16))
+}
+
+/** The scope of a result payload that is a rows pack of the right layout, else undefined (a `run --memo` result). */
+export function packScope(payload: Buffer): string | undefined {
+  if (payload.length < HEAD || !payload.subarray(0, 8).equals(MAGIC)) return undefined
+  const scope = payload.toString('hex', 8, 40)
+  return packTable(payload, scope) ? scope : undefined
+}
+
 /**
  * The entry table of a pack, or undefined when its checksums hold but its layout does not
  * (another format, another scope). A view when the bytes allow one (read whole, aligned).
@@ -203,6 +214,8 @@ export class RowPackWriter {
   private writing: Promise<void> = Promise.resolve()
   private failed?: Error
   stored = 0
+  /** The keys of the packs written (the shared remote cache publishes them: remote/result-files.ts). */
+  readonly keys: string[] = []
 
   constructor(
     private readonly layout: Layout,
@@ -252,7 +265,10 @@ export class RowPackWriter {
     const {layout, hash} = this
     this.writing = this.writing.then(() =>
       writeResult(layout, layout.result(hash, key), {hash, key}, payload).then(
-        () => void (this.stored += count),
+        () => {
+          this.stored += count
+          this.keys.push(key)
+        },
         (error: Error) => void (this.failed ??= error),
       ),
     )
