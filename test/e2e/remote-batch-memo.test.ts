@@ -130,7 +130,8 @@ test('a tampered pack or a bogus set member is rejected: the rows are computed, 
   await server.call('SET', `burn:res:${H}:${keyA}`, forged)
   const otherScope = '0'.repeat(64)
   await server.call('SET', `burn:res:${H}:${otherScope}`, sealed(fileA, otherScope))
-  await server.call('SADD', set, '../../../../etc/passwd', otherScope, 'x'.repeat(64), keyA.slice(0, 16) + 'f'.repeat(48))
+  const gone = keyA.slice(0, 16) + 'f'.repeat(48)
+  await server.call('SADD', set, '../../../../etc/passwd', otherScope, 'x'.repeat(64), gone)
   const B = machine()
   const b = memoBatch(B, file, env)
   assert.deepEqual([b.ran, b.computed, b.reused], [200, 200, 0])
@@ -145,6 +146,9 @@ test('a tampered pack or a bogus set member is rejected: the rows are computed, 
     ['remote.rejected', 'remote.memoHits', 'remote.misses'].map((id) => counter(B, id)),
     [1, 0, 1],
   )
+  // a listed pack the remote no longer holds leaves the set (read-write mode); B's own pack joined it
+  const members = (await rowSets(server)).get(set)!
+  assert.deepEqual([members.includes(gone), members.includes(keyA), members.length], [false, true, 5])
   verifyClean(B)
 })
 

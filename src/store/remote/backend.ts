@@ -44,6 +44,8 @@ export interface RemoteBackend {
   fetchResult(hash: string, key: string): Promise<Buffer | undefined>
   /** The pack keys listed under a rows scope (store/results/rows.ts), unchecked. */
   fetchRowPacks(hash: string, scope: string): Promise<string[]>
+  /** Takes a pack key out of its scope's set (the pack itself expired or was evicted). */
+  dropRowPack(hash: string, scope: string, key: string): Promise<void>
   /** Writes what is absent (content), replaces (records) or adds to a set (rowPacks). */
   publish(entries: RemoteEntry[]): Promise<PublishResult>
   status(): Promise<RemoteStatus>

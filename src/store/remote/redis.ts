@@ -115,6 +115,10 @@ class RedisBackend implements RemoteBackend {
     return members.map(String)
   }
 
+  async dropRowPack(hash: string, scope: string, key: string): Promise<void> {
+    await this.run(this.client.sendCommand(['SREM', entryKey(this.config.prefix, {kind: 'rowPacks', hash, scope}), key]), 'SREM')
+  }
+
   async publish(entries: RemoteEntry[]): Promise<PublishResult> {
     const {prefix, ttlSec} = this.config
     const ttl = ttlSec === undefined ? [] : ['EX', String(ttlSec)]

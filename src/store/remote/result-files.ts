@@ -42,7 +42,10 @@ export async function fetchRowPacks(layout: Layout, session: RemoteSession, hash
   await eachConcurrently(wanted, WIDTH, async (key) => {
     const value = await session.use((b) => b.fetchResult(hash, key))
     if (value === undefined) {
-      if (session.available) c.misses++
+      if (!session.available) return
+      c.misses++
+      // (a pack the server expired or evicted: its key leaves the set, so no batch asks for it again)
+      if (session.writable) await session.use((b) => b.dropRowPack(hash, scope, key))
       return
     }
     c.bytesIn += value.length
