@@ -74,11 +74,15 @@ async function initStore(layout: Layout, fresh: boolean): Promise<void> {
   try {
     await mkdir(layout.root, {recursive: true, mode: 0o700})
     if (fresh) await chmod(layout.root, 0o700)
-    for (const d of layout.storeDirs) await mkdir(d, {recursive: true, mode: 0o700})
-    if (!(await exists(layout.cachedirTag))) await writeFile(layout.cachedirTag, CACHEDIR_TAG, {mode: 0o600})
+    // store.json before any store directory: a kill -9 in between leaves a store a plain open
+    // reads as empty (checkFormat refuses content without store.json), never one that needs
+    // `burn verify --fix` (the remote torture killed a first `burn run` there once)
+    await mkdir(layout.tmpDir, {recursive: true, mode: 0o700})
     if (!(await exists(layout.storeJson))) {
       await writeAtomic(layout.tmpDir, layout.storeJson, JSON.stringify({format: STORE_FORMAT}) + '\n', 'store-json')
     }
+    for (const d of layout.storeDirs) await mkdir(d, {recursive: true, mode: 0o700})
+    if (!(await exists(layout.cachedirTag))) await writeFile(layout.cachedirTag, CACHEDIR_TAG, {mode: 0o600})
   } catch (error) {
     if (error instanceof BurnError) throw error
     const e = error as NodeJS.ErrnoException

@@ -116,40 +116,101 @@ test('A batch --memo publishes its rows packs sealed; B fetches them and compute
   verifyClean(B)
 })
 
-test('a tampered pack or a bogus set member is rejected: the rows are computed, never a wrong result, and nothing bogus is stored', async () => {
+/** Two ways a pack on the remote can be wrong: bytes changed inside the file (then sealed with the key), or after the seal. */
+const FORGERIES: Array<[string, (file: Buffer, key: string) => Buffer]> = [
+  [
+    "a row's result changed inside the file, sealed with the key (its own checksums fail)",
+    (file, key) => {
+      const f = Buffer.from(file)
+      f[f.indexOf('{"x":1,') + 5] ^= 0x01
+      return sealed(f, key)
+    },
+  ],
+  [
+    'a byte flipped after the seal (the seal fails)',
+    (file, key) => {
+      const v = sealed(file, key)
+      v[v.indexOf('{"x":1,') + 5] ^= 0x01
+      return v
+    },
+  ],
+]
+
+for (const [what, forge] of FORGERIES) {
+  test(`a tampered pack (${what}) or a bogus set member: the rows are computed, never a wrong result, nothing bogus stored`, async () => {
+    const server = await startRedis()
+    const env = {BURN_REMOTE: server.url, BURN_REMOTE_KEY: KEY}
+    const A = machine()
+    const file = rows(200)
+    const a = memoBatch(A, file, env)
+    const [[keyA, fileA]] = [...files(A)]
+    const [set] = (await rowSets(server)).keys()
+    await server.call('SET', `burn:res:${H}:${keyA}`, forge(fileA, keyA))
+    // members that are not packs of this scope (never looked up), and a newer one the remote does not hold
+    const otherScope = '0'.repeat(64)
+    await server.call('SET', `burn:res:${H}:${otherScope}`, sealed(fileA, otherScope))
+    const gone = keyA.slice(0, 16) + 'f'.repeat(48)
+    await server.call('SADD', set, '../../../../etc/passwd', otherScope, 'x'.repeat(64), gone)
+    const B = machine()
+    const b = memoBatch(B, file, env)
+    assert.deepEqual([b.ran, b.computed, b.reused], [200, 200, 0])
+    assert.notEqual(b.stdout, a.stdout, "B computed its own random rows rather than print A's")
+    assert.match(b.stdout, /^\{"x":1,"r":0\.\d+\}\n/)
+    // only B's own pack: no forged, foreign or bogus file was stored
+    assert.deepEqual(
+      [...files(B).keys()].map((k) => k === keyA),
+      [false],
+    )
+    assert.deepEqual(
+      ['remote.rejected', 'remote.memoHits', 'remote.misses'].map((id) => counter(B, id)),
+      [1, 0, 1],
+    )
+    // a listed pack the remote no longer holds leaves the set (read-write mode); the rejected one stays; B's own pack joined
+    const members = (await rowSets(server)).get(set)!
+    assert.deepEqual([members.includes(gone), members.includes(keyA), members.length], [false, true, 5])
+    verifyClean(B)
+  })
+}
+
+test('junk under many listed keys: the first rejected pack ends the fetching (at most the ones already in flight come in)', async () => {
   const server = await startRedis()
   const env = {BURN_REMOTE: server.url, BURN_REMOTE_KEY: KEY}
   const A = machine()
-  const file = rows(200)
-  const a = memoBatch(A, file, env)
-  const [[keyA, fileA]] = [...files(A)]
+  const file = rows(100)
+  memoBatch(A, file, env)
+  const [[keyA]] = [...files(A)]
   const [set] = (await rowSets(server)).keys()
-  const forged = sealed(fileA, keyA)
-  // a result of the first row changed, sealed again (the file's own checksums then fail); and members that are not packs of this scope
-  forged[forged.indexOf('{"x":1,') + 5] ^= 0x01
-  await server.call('SET', `burn:res:${H}:${keyA}`, forged)
-  const otherScope = '0'.repeat(64)
-  await server.call('SET', `burn:res:${H}:${otherScope}`, sealed(fileA, otherScope))
-  const gone = keyA.slice(0, 16) + 'f'.repeat(48)
-  await server.call('SADD', set, '../../../../etc/passwd', otherScope, 'x'.repeat(64), gone)
+  const junk = Buffer.alloc(1 << 20, 0x6a)
+  // 12 keys newer than A's pack, each 1 MiB of junk
+  for (let i = 0; i < 12; i++) {
+    const key = keyA.slice(0, 16) + 'f' + i.toString(16) + 'e'.repeat(46)
+    await server.call('SET', `burn:res:${H}:${key}`, junk)
+    await server.call('SADD', set, key)
+  }
   const B = machine()
   const b = memoBatch(B, file, env)
-  assert.deepEqual([b.ran, b.computed, b.reused], [200, 200, 0])
-  assert.notEqual(b.stdout, a.stdout, "B computed its own random rows rather than print A's")
-  assert.match(b.stdout, /^\{"x":1,"r":0\.\d+\}\n/)
-  // only B's own pack: no forged, foreign or bogus file was stored
-  assert.deepEqual(
-    [...files(B).keys()].map((k) => k === keyA),
-    [false],
-  )
-  assert.deepEqual(
-    ['remote.rejected', 'remote.memoHits', 'remote.misses'].map((id) => counter(B, id)),
-    [1, 0, 1],
-  )
-  // a listed pack the remote no longer holds leaves the set (read-write mode); B's own pack joined it
-  const members = (await rowSets(server)).get(set)!
-  assert.deepEqual([members.includes(gone), members.includes(keyA), members.length], [false, true, 5])
-  verifyClean(B)
+  assert.deepEqual([b.ran, b.computed], [100, 100])
+  const [rejected, bytesIn] = ['remote.rejected', 'remote.bytesIn'].map((id) => counter(B, id))
+  // 4 fetches in flight at once (result-files.ts WIDTH): the rest, A's pack among them, are never asked for
+  assert.ok(rejected >= 1 && rejected <= 4, `rejected ${rejected}`)
+  assert.equal(bytesIn, rejected * junk.length)
+  assert.equal(files(B).size, 1)
+})
+
+test('a remote that is down: batch --memo writes the same rows, exits 0, and says so in one warning line', async () => {
+  const server = await startRedis()
+  const env = {BURN_REMOTE: server.url, BURN_REMOTE_KEY: KEY}
+  const A = machine()
+  const file = rows(50)
+  await server.stop()
+  const r = rb(['batch', 'm', '-f', file, '--memo', '--chunk-size', '100', ...T], A, env)
+  assert.equal(r.code, 0, r.stderr)
+  assert.equal(r.stdout.split('\n').length, 51)
+  const warnings = r.stderr.split('\n').filter((l) => l.startsWith('burn:'))
+  assert.equal(warnings.length, 1, r.stderr)
+  assert.match(warnings[0], /^burn: remote cache .* is unavailable \(.*\); going on with the local cache only$/)
+  assert.equal(files(A).size, 1)
+  verifyClean(A)
 })
 
 test('no BURN_REMOTE_KEY: batch --memo neither fetches nor publishes rows, and does not connect for them', async () => {
@@ -168,12 +229,17 @@ test('read-only mode: a batch fetches the rows others published and publishes no
   const file = rows(100)
   memoBatch(A, file, {BURN_REMOTE: server.url, BURN_REMOTE_KEY: KEY})
   const before = await server.keys('burn:*')
+  // a listed pack the remote does not hold: a read-only machine leaves the set alone
+  const [set] = (await rowSets(server)).keys()
+  const dead = before.find((k) => k.startsWith('burn:res:'))!.slice(-64, -48) + 'f'.repeat(48)
+  await server.call('SADD', set, dead)
   const B = machine()
   const ro = {BURN_REMOTE: server.url, BURN_REMOTE_KEY: KEY, BURN_REMOTE_MODE: 'read-only'}
   const b = memoBatch(B, rows(100, [7]), ro)
   assert.deepEqual([b.ran, b.computed, b.reused], [1, 1, 99])
   assert.deepEqual(await server.keys('burn:*'), before)
   assert.equal(files(B).size, 2)
+  assert.ok((await rowSets(server)).get(set)!.includes(dead))
 })
 
 test('burn push publishes memoized results and rows packs; another machine then prints them without running the script', async () => {

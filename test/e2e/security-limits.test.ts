@@ -308,11 +308,15 @@ describe('--concurrency is capped', () => {
   })
 
   it(`batch --concurrency ${max} for 3 rows starts at most 3 runners`, async () => {
-    const child = spawn(process.execPath, [BIN, 'batch', 'slowRows', '--engine', 'v8', '--chunk-size', '1', '--concurrency', String(max)], {
-      cwd: ROOT,
-      env: {...process.env, BURN_CACHE_DIR: cacheDir},
-      stdio: ['pipe', 'pipe', 'pipe'],
-    })
+    const child = spawn(
+      process.execPath,
+      [BIN, 'batch', 'slowRows', '--engine', 'v8', '--chunk-size', '1', '--concurrency', String(max), '--timeout', '60s'],
+      {
+        cwd: ROOT,
+        env: {...process.env, BURN_CACHE_DIR: cacheDir},
+        stdio: ['pipe', 'pipe', 'pipe'],
+      },
+    )
     let stdout = ''
     child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d))
     child.stdin.end('1\n2\n3\n')

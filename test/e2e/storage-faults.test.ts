@@ -136,6 +136,26 @@ describe('storage faults', () => {
     assert.match(r.stderr, /^Error: name al in the store is damaged/)
   })
 
+  it('a first command killed while it creates the store leaves one the next command opens (never "store.json is missing")', () => {
+    for (const point of ['store-json:tmp-written', 'store-json:tmp-synced', 'store-json:renamed']) {
+      const cacheDir = join(tmp(), 'cache')
+      const killed = burn(['register', file], {cacheDir, env: {BURN_FAULT: point, BURN_DAEMON: 'off'}})
+      assert.equal(killed.signal, 'SIGKILL', point)
+      // a plain open (no create): an empty store, so a plain miss
+      const run = burn(['run', 'f', '--input', '1'], {cacheDir, env: {BURN_DAEMON: 'off'}})
+      assert.deepEqual(
+        [run.code, run.stderr.split('\n')[0]],
+        [3, 'Error: no script matches "f"; `burn list` shows what is registered, `burn register <file>` adds one'],
+        point,
+      )
+      register(cacheDir, file, ['--name', 'f'])
+      const again = burn(['run', 'f', '--input', '1'], {cacheDir, env: {BURN_DAEMON: 'off'}})
+      assert.deepEqual([again.code, again.stdout], [0, '{"f":1}\n'], point)
+      const v = burn(['verify'], {cacheDir})
+      assert.equal(v.code, 0, `${point}: ${v.stdout}${v.stderr}`)
+    }
+  })
+
   it('a copied store keeps working (no absolute paths inside)', () => {
     const cache = tmp()
     const hash = register(cache, file, ['--name', 'cp'])

@@ -104,6 +104,8 @@ class RedisBackend implements RemoteBackend {
   /**
    * The members of a scope's set, at most MAX_ROW_PACKS of them (SSCAN would page a larger one:
    * no honest store writes that many packs for one scope), its expiry refreshed as a read does.
+   * Their size is bounded by the operation timeout only: a set of huge members written by a
+   * hostile writer times out, and the remote is then off for the batch (one warning line).
    */
   async fetchRowPacks(hash: string, scope: string): Promise<string[]> {
     const key = entryKey(this.config.prefix, {kind: 'rowPacks', hash, scope})
@@ -134,9 +136,9 @@ class RedisBackend implements RemoteBackend {
       const key = entryKey(prefix, e)
       if (e.kind !== 'rowPacks') return this.client.sendCommand(['SET', key, e.bytes, ...(content(e) ? ['NX'] : []), ...ttl])
       const added = this.client.sendCommand(['SADD', key, e.bytes])
+      if (ttlSec === undefined) return added
       // (after the SADD, in the same pipeline: an EXPIRE of a set not made yet would do nothing)
-      if (ttlSec !== undefined) void this.client.sendCommand(['EXPIRE', key, String(ttlSec)]).catch(() => {})
-      return added
+      return Promise.all([added, this.client.sendCommand(['EXPIRE', key, String(ttlSec)])]).then(([n]) => n)
     }) as Array<Promise<unknown>>
     const done = await this.run(Promise.all(replies), `publishing ${todo.length} value(s)`)
     // (a SADD of a new member says 1)

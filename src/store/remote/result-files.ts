@@ -5,7 +5,7 @@ import {eachConcurrently} from '../../util/each-concurrently.js'
 import {loadXxh64} from '../../util/hash.js'
 import {readRegular} from '../../util/read-regular.js'
 import {writeAtomic} from '../atomic.js'
-import type {Layout} from '../layout.js'
+import {FULL_HASH, type Layout} from '../layout.js'
 import {decodeResult} from '../results/format.js'
 import {isPackKey, packScope} from '../results/rows.js'
 import {checkParents} from '../store-trust.js'
@@ -29,49 +29,67 @@ import {openResult, sealResult} from './signing.js'
 
 /** Files fetched or published at once (a pack is up to ~16 MiB). */
 const WIDTH = 4
+/**
+ * The most bytes of packs one batch fetches, newest packs first: a scope (script, engine,
+ * --fuel) gathers a pack per batch over any input, and a fresh machine need not download them
+ * all before its first row. Rows of the packs left out are computed, or found locally.
+ */
+export const ROW_PACKS_BUDGET = 512 * 1024 * 1024
 
-/** Brings the packs of `scope` that the remote lists and this store lacks into the store. */
+/**
+ * Brings the packs of `scope` that the remote lists and this store lacks into the store, newest
+ * first (the key's time digits), within ROW_PACKS_BUDGET. The first pack that fails a check ends
+ * the fetching: an honest remote never serves one, and a writer without the key must not make
+ * every batch download junk (after a change of key, the newest packs, sealed with the new one,
+ * still come first). A listed key the server no longer holds leaves the set (read-write mode);
+ * one that failed stays: a machine with a stale key must not unlist everyone's packs.
+ */
 export async function fetchRowPacks(layout: Layout, session: RemoteSession, hash: string, scope: string): Promise<void> {
   const listed = await session.use((b) => b.fetchRowPacks(hash, scope))
   if (listed === undefined) return
   // results/, its shard and the script's directory: a link or another user's there is refused (exit 8)
   checkParents(join(layout.resultsOf(hash), 'x'), 3)
-  const wanted = listed.filter((key) => isPackKey(key, scope) && !existsSync(layout.result(hash, key))).sort()
+  const wanted = listed
+    .filter((key) => isPackKey(key, scope) && !existsSync(layout.result(hash, key)))
+    .sort()
+    .reverse()
   const xxh = await loadXxh64()
   const c = session.counters
-  await eachConcurrently(wanted, WIDTH, async (key) => {
+  let budget = ROW_PACKS_BUDGET
+  let refused = false
+  const fetchOne = async (key: string) => {
     const value = await session.use((b) => b.fetchResult(hash, key))
     if (value === undefined) {
       if (!session.available) return
       c.misses++
-      // (a pack the server expired or evicted: its key leaves the set, so no batch asks for it again)
       if (session.writable) await session.use((b) => b.dropRowPack(hash, scope, key))
       return
     }
     c.bytesIn += value.length
+    budget -= value.length
     const file = openResult(value, hash, key, session.config.key)
     const decoded = file && decodeResult(file, {hash, key}, xxh)
     if (!file || !decoded?.ok || packScope(decoded.payload) !== scope) {
       c.rejected++
+      refused = true
       return
     }
     // (a pack this store cannot take, on a full disk say, is not used: its rows are computed)
-    if (
-      !(await writeAtomic(layout.tmpDir, layout.result(hash, key), file, 'result').then(
-        () => true,
-        () => false,
-      ))
+    const stored = await writeAtomic(layout.tmpDir, layout.result(hash, key), file, 'result').then(
+      () => true,
+      () => false,
     )
-      return
+    if (!stored) return
     c.hits++
     c.memoHits++
-  })
+  }
+  await eachConcurrently(wanted, WIDTH, fetchOne, () => !refused && budget > 0 && session.available)
 }
 
 /** The result files of `hash` in this store (`run --memo` results and rows packs), by key. */
 export async function storedResultKeys(layout: Layout, hash: string): Promise<string[]> {
   const names = await readdir(layout.resultsOf(hash)).catch(() => [] as string[])
-  return names.filter((n) => /^[0-9a-f]{64}$/.test(n)).sort()
+  return names.filter((n) => FULL_HASH.test(n)).sort()
 }
 
 /**
@@ -94,7 +112,7 @@ export async function publishResultFiles(layout: Layout, session: RemoteSession,
       if (bytes.length > session.config.maxValueBytes) return
       const entries: RemoteEntry[] = [{kind: 'result', hash, key, bytes}]
       const scope = packScope(decoded.payload)
-      if (scope !== undefined) entries.push({kind: 'rowPacks', hash, scope, bytes: Buffer.from(key, 'latin1')})
+      if (scope !== undefined && isPackKey(key, scope)) entries.push({kind: 'rowPacks', hash, scope, bytes: Buffer.from(key, 'latin1')})
       const got = await session.use((b) => b.publish(entries))
       if (got === undefined) return
       session.counters.published += got.written
