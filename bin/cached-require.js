@@ -1,34 +1,45 @@
 // Loads a CommonJS bundle of dist/fast with the V8 code cache `npm run build` made for it
 // (scripts/code-cache.mjs): V8 then neither parses the bundle nor compiles the functions the
-// cache holds, which a short-lived process otherwise pays for on every start. The cache is
-// used only when the sha256 it was made for is the bundle's own (V8's own check compares
-// lengths, not contents), and V8 refuses one of another version or other flags itself
-// (script.cachedDataRejected): either way the bundle is compiled as usual, only slower.
+// cache holds, which a short-lived process otherwise pays for on every start. The cache file
+// holds the exact bytes it was made from, and is used only when they are the bundle's bytes
+// now (V8's own check compares lengths, not contents; a byte compare costs microseconds, where
+// hashing would load node:crypto, ~6 ms). V8 refuses a cache of another Node version or other
+// flags itself (script.cachedDataRejected). Either way the bundle is then compiled as usual.
 'use strict'
 const {readFileSync} = require('node:fs')
 const Module = require('node:module')
 const {dirname} = require('node:path')
 const {Script} = require('node:vm')
 
-const HASH_BYTES = 32
-
-/** The cache file of `file`: the sha256 of the source it was made from, then V8's data. */
+/** The cache file of `file`. */
 const cachePath = (file) => `${file}.v8cache`
 
+/** A cache file's bytes: the source's length (4 bytes), the source, then V8's data. */
+function cacheFile(source, data) {
+  const head = Buffer.alloc(4)
+  head.writeUInt32LE(source.length)
+  return Buffer.concat([head, source, data])
+}
+
+/** V8's data in `cache`, if it was made from exactly `source`. */
+function dataFor(cache, source) {
+  if (cache.length < 4) return undefined
+  const n = cache.readUInt32LE(0)
+  return n === source.length && cache.length > 4 + n && cache.subarray(4, 4 + n).equals(source) ? cache.subarray(4 + n) : undefined
+}
+
 function cachedRequire(file) {
-  const source = readFileSync(file, 'utf8')
-  const digest = require('node:crypto').createHash('sha256').update(source).digest()
+  const source = readFileSync(file)
   let cachedData
   try {
-    const c = readFileSync(cachePath(file))
-    if (c.length > HASH_BYTES && c.subarray(0, HASH_BYTES).equals(digest)) cachedData = c.subarray(HASH_BYTES)
+    cachedData = dataFor(readFileSync(cachePath(file)), source)
   } catch {
     // no cache (a build that made none): compile as usual
   }
-  const script = new Script(Module.wrap(source), {filename: file, cachedData})
+  const script = new Script(Module.wrap(source.toString('utf8')), {filename: file, cachedData})
   const module = {exports: {}}
   script.runInThisContext().call(module.exports, module.exports, Module.createRequire(file), module, file, dirname(file))
-  return {exports: module.exports, script, digest}
+  return {exports: module.exports, script, source}
 }
 
-module.exports = {cachedRequire, cachePath, HASH_BYTES}
+module.exports = {cachedRequire, cachePath, cacheFile}

@@ -27,7 +27,15 @@ await build({
 // direct path's supervisor is a chunk loaded only when a call runs directly.
 await build({...common, entryPoints: ['dist/run/fast-run.js'], outdir: 'dist/fast', splitting: true})
 // a `--memo` call's first step, on its own: a hit needs none of the daemon client's modules
-await build({...common, format: 'cjs', entryPoints: ['dist/run/fast-memo.js'], outfile: 'dist/fast/fast-memo.cjs'})
+// (import.meta.url: util/hash.ts loads node:crypto only for large inputs, through createRequire)
+await build({
+  ...common,
+  format: 'cjs',
+  entryPoints: ['dist/run/fast-memo.js'],
+  outfile: 'dist/fast/fast-memo.cjs',
+  define: {'import.meta.url': 'importMetaUrl'},
+  banner: {js: 'const importMetaUrl = require("node:url").pathToFileURL(__filename).href;'},
+})
 await build({
   ...common,
   entryPoints: ['dist/run/daemon/server.js'],

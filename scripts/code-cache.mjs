@@ -10,17 +10,17 @@ import {join} from 'node:path'
 import {fileURLToPath} from 'node:url'
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url))
-const {cachedRequire, cachePath} = createRequire(import.meta.url)('../bin/cached-require.js')
+const {cachedRequire, cachePath, cacheFile} = createRequire(import.meta.url)('../bin/cached-require.js')
 const BUNDLE = join(ROOT, 'dist', 'fast', 'fast-memo.cjs')
 const HIT = ['tiny', '--input', '1', '--memo']
 
 if (process.argv[2] === '--hit') {
   // (a child, whose stdout is not the build's: the hit prints its answer)
-  const {exports, script, digest} = cachedRequire(BUNDLE)
+  const {exports, script, source} = cachedRequire(BUNDLE)
   const code = await exports.fastMemo(HIT)
   if (code !== 0) throw new Error(`the scratch store's memo call was not a hit (${code})`)
   const tmp = `${cachePath(BUNDLE)}.${process.pid}.tmp`
-  writeFileSync(tmp, Buffer.concat([digest, script.createCachedData()]))
+  writeFileSync(tmp, cacheFile(source, script.createCachedData()))
   renameSync(tmp, cachePath(BUNDLE))
 } else {
   const dir = mkdtempSync(join(tmpdir(), 'burn-code-cache-'))

@@ -1,5 +1,5 @@
-import {cachedDataVersionTag} from 'node:v8'
-import {restoreV8Flags} from './wasm-flags.js'
+import {cachedDataVersionTag} from './version-tag.js'
+import {restoreV8Flags} from './v8-flags.js'
 
 export type EngineName = 'v8' | 'quickjs'
 export const ENGINES: EngineName[] = ['v8', 'quickjs']

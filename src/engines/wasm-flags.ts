@@ -1,4 +1,5 @@
 import {cachedDataVersionTag, setFlagsFromString} from 'node:v8'
+import {onRestore} from './v8-flags.js'
 
 /*
  * V8 flags for QuickJS's wasm. --wasm-inlining (experimental in Node 20's V8 11.3, on by default
@@ -14,23 +15,19 @@ import {cachedDataVersionTag, setFlagsFromString} from 'node:v8'
  * elsewhere nothing is changed.
  */
 const TUNABLE = /^11\./.test(process.versions.v8)
-let restore: (() => void) | undefined
+let tuned = false
 
 export function tuneWasmForQuickjs(): void {
-  if (!TUNABLE || restore) return
+  if (!TUNABLE || tuned) return
+  tuned = true
   const before = cachedDataVersionTag()
   setFlagsFromString('--wasm-inlining')
   // Already on (the user's own flags): nothing of ours to put back.
   if (cachedDataVersionTag() === before) return
-  restore = () => {
+  onRestore(() => {
+    tuned = false
     setFlagsFromString('--no-wasm-inlining')
     // --wasm-inlining turned this one on too, unless the user had: undone only if it was ours.
     if (cachedDataVersionTag() !== before) setFlagsFromString('--no-experimental-wasm-inlining')
-  }
-}
-
-/** Back to the process's own V8 flags (a module already compiled keeps its inlining). */
-export function restoreV8Flags(): void {
-  restore?.()
-  restore = undefined
+  })
 }

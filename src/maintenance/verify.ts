@@ -121,6 +121,7 @@ export interface Found extends Problem {
 const KNOWN_TOP = new Set([
   'store.json',
   'CACHEDIR.TAG',
+  'v8-tag.json',
   'objects',
   'compiled',
   'engines',

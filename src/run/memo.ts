@@ -2,9 +2,12 @@ import {readInput} from '../cli/input.js'
 import type {Limits} from '../engines/protocol.js'
 import {runTarget} from '../store/engine-trust.js'
 import type {RunOutcome} from '../store/outcome.js'
-import {memoKey} from '../store/results/key.js'
+import {engineTag} from '../engines/tag.js'
+import type {Layout} from '../store/layout.js'
+import {memoKey, type MemoTarget} from '../store/results/key.js'
 import {countHit, lookupMemo, type MemoOptions} from '../store/results/memo.js'
 import {openStore} from '../store/store.js'
+import {recordV8Tag, recordedV8Tag} from '../store/v8-tag-record.js'
 import {prettyJson} from '../util/pretty.js'
 import {writeAllSync} from '../util/write-sync.js'
 import {inputFlags, type RunRequest} from './request.js'
@@ -13,6 +16,22 @@ import {inputFlags, type RunRequest} from './request.js'
 export function memoOptions(req: RunRequest): MemoOptions | undefined {
   if (!req.memo && req.idempotencyKey === undefined) return undefined
   return {memo: Boolean(req.memo), ...(req.idempotencyKey !== undefined ? {idempotencyKey: req.idempotencyKey} : {})}
+}
+
+/**
+ * lookupMemo under the v8 tag recorded for this process (store/v8-tag-record.ts), which spares a
+ * hit loading node:v8; a miss, or no record, computes the real tag, records it, and (when it
+ * differs from the record) looks again.
+ */
+async function lookupWithRecordedTag(layout: Layout, target: MemoTarget, memo: MemoOptions): Promise<string | undefined> {
+  const recorded = target.engine === 'v8' ? recordedV8Tag(layout) : undefined
+  if (recorded !== undefined) {
+    const output = await lookupMemo(layout, target, memoKey({...target, tag: recorded}), memo)
+    if (output !== undefined) return output
+  }
+  const real = engineTag(target.engine)
+  if (target.engine === 'v8' && real !== recorded) await recordV8Tag(layout, real)
+  return real === recorded ? undefined : lookupMemo(layout, target, memoKey({...target, tag: real}), memo)
 }
 
 /** What `burn run` prints on stdout for a result (without the newline). */
@@ -39,7 +58,7 @@ export async function answerFromMemo(req: RunRequest): Promise<number | undefine
     const {hash, engine} = await runTarget(store, req.ref, req.engine)
     if (req.fuelRefused !== undefined && engine !== 'quickjs') return undefined
     const target = {hash, engine, input: await readInput(inputFlags(req.input)), limits: req.limits}
-    const output = await lookupMemo(store.layout, target, memoKey(target), memo)
+    const output = await lookupWithRecordedTag(store.layout, target, memo)
     if (output === undefined) return undefined
     const text = runOutput(req, {hash, output, cache: 'memo'}, req.limits) + '\n'
     await countHit(store.layout, hash)

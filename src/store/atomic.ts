@@ -1,10 +1,23 @@
-import {randomBytes} from 'node:crypto'
 import {type FileHandle, lstat, mkdir, open, rename, rm} from 'node:fs/promises'
 import {dirname, join} from 'node:path'
 import {faultPoint, injectedWriteError} from '../util/faults.js'
 
+/**
+ * `bytes` random bytes as hex: the unique part of a name in the store (tmp files, stats deltas,
+ * set-aside files) and of a lock's token. From Math.random, not node:crypto: these live in the
+ * user's private store directories, so they must be unique, not secret, and each name also
+ * carries the process id (Math.random repeats across processes started with the same
+ * --random-seed); loading node:crypto costs a short-lived process ~6 ms, a
+ * quarter of a memo hit's own work. V8 seeds every process's Math.random from system entropy.
+ */
+export function randomHex(bytes: number): string {
+  let out = ''
+  for (let i = 0; i < bytes; i++) out += ((Math.random() * 256) | 0).toString(16).padStart(2, '0')
+  return out
+}
+
 export function tmpName(tmpDir: string, label: string): string {
-  return join(tmpDir, `${label}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`)
+  return join(tmpDir, `${label}.${process.pid}.${randomHex(6)}.tmp`)
 }
 
 /**

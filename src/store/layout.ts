@@ -56,6 +56,10 @@ export class Layout {
   get cachedirTag() {
     return join(this.root, 'CACHEDIR.TAG')
   }
+  /** The v8 engine tag recorded for `--memo` hits (v8-tag-record.ts): a hint, rebuilt when absent. */
+  get v8TagRecord() {
+    return join(this.root, 'v8-tag.json')
+  }
   get objectsDir() {
     return join(this.root, 'objects')
   }

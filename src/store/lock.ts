@@ -1,9 +1,8 @@
-import {randomBytes} from 'node:crypto'
 import {link, mkdir, open, rename, rm, stat, utimes} from 'node:fs/promises'
 import {hostname} from 'node:os'
 import {dirname} from 'node:path'
 import {faultPoint} from '../util/faults.js'
-import {writeData} from './atomic.js'
+import {randomHex, writeData} from './atomic.js'
 import {readRegular} from '../util/read-regular.js'
 
 /*
@@ -86,7 +85,8 @@ export async function acquireLock(path: string, opts: LockOptions = {}): Promise
   let delay = 5
   if (opts.makeDir ?? true) await mkdir(dirname(path), {recursive: true, mode: 0o700})
   for (;;) {
-    const token = randomBytes(12).toString('hex')
+    // (the pid first: Math.random repeats across processes started with the same --random-seed)
+    const token = process.pid.toString(16).padStart(8, '0').slice(-8) + randomHex(8)
     if (await tryCreate(path, token)) {
       faultPoint('lock:acquired')
       if ((await readInfo(path))?.token === token) return new Lock(path, token, waited)
@@ -198,7 +198,7 @@ async function breakIfStale(path: string, staleMs: number): Promise<boolean> {
  * that one: a lock taken since is left in place. False when someone else moved it first.
  */
 export async function breakJudged(path: string, judged: LockInfo | undefined): Promise<boolean> {
-  const aside = `${path}.broken.${randomBytes(6).toString('hex')}`
+  const aside = `${path}.broken.${process.pid}.${randomHex(6)}`
   try {
     await rename(path, aside)
   } catch {

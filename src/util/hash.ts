@@ -1,10 +1,30 @@
-import {createHash} from 'node:crypto'
+import {sha256 as jsSha256} from '@noble/hashes/sha2'
+import {bytesToHex} from '@noble/hashes/utils'
+import {createRequire} from 'node:module'
 
-// SHA-256 names sources (so `sha256sum script.js` gives the same id). node:crypto is used rather
-// than @noble/hashes: it is native and measured about 10x faster on a 9 MB source, and
-// `verify` re-hashes every source in the store.
-export function sha256(data: Uint8Array): string {
-  return createHash('sha256').update(data).digest('hex')
+/** Inputs up to this size are hashed in JavaScript, larger ones by node:crypto. */
+const JS_MAX_BYTES = 16 * 1024
+
+let nodeCrypto: typeof import('node:crypto') | undefined
+
+/**
+ * SHA-256 names sources (so `sha256sum script.js` gives the same id) and keys memoized results.
+ * Large inputs go to node:crypto, native and about 10x faster on a 9 MB source (`verify`
+ * re-hashes every source in the store); small ones to @noble/hashes, because node:crypto loads
+ * Node's whole streams stack on first use, ~6 ms that a memo hit would pay for hashing its
+ * input (the same digest either way: it is the same function, tested on both sides of the size).
+ */
+export function sha256(...parts: Array<Uint8Array | string>): string {
+  const bytes = parts.map((p) => (typeof p === 'string' ? Buffer.from(p, 'utf8') : p))
+  if (bytes.reduce((n, b) => n + b.length, 0) <= JS_MAX_BYTES) {
+    const h = jsSha256.create()
+    for (const b of bytes) h.update(b)
+    return bytesToHex(h.digest())
+  }
+  nodeCrypto ??= createRequire(import.meta.url)('node:crypto') as typeof import('node:crypto')
+  const h = nodeCrypto.createHash('sha256')
+  for (const b of bytes) h.update(b)
+  return h.digest('hex')
 }
 
 type Xxh = {h64Raw(input: Uint8Array, seed?: bigint): bigint}

@@ -423,3 +423,33 @@ describe('memo results in stats, verify, forget and gc', () => {
     assert.equal(memo(cacheDir, '1').stderr, '')
   })
 })
+
+describe('the v8 tag a memo hit reads from v8-tag.json (store/v8-tag-record.ts)', () => {
+  it('is recorded by the first --memo call; a stale one still prints the stored result without running, and is corrected', () => {
+    const {cacheDir} = fresh('tag-record')
+    // (the run daemon allowed: a call the client does not answer itself starts one, which daemon/ then shows)
+    const run = (env: Record<string, string> = {}) => burn(['run', 's', '--memo', '--input', '{"a":1}', ...T], {cacheDir, env})
+    const daemonFiles = () => (existsSync(join(cacheDir, 'daemon')) ? readdirSync(join(cacheDir, 'daemon')) : [])
+    const first = run(direct)
+    assert.deepEqual([first.code, first.stderr], [0, 'ran\n'])
+    const recordFile = join(cacheDir, 'v8-tag.json')
+    const record = JSON.parse(readFileSync(recordFile, 'utf8')) as Record<string, string>
+    const [[fingerprint, real]] = Object.entries(record)
+    assert.match(real, new RegExp(`^v8-node${process.versions.node}-${process.arch}-[0-9a-f]+$`))
+    // a record of the right shape, but not this Node's real tag (a host whose CPU changed under its name)
+    writeFileSync(recordFile, JSON.stringify({[fingerprint]: `v8-node${process.versions.node}-${process.arch}-deadbeef`}))
+    const runsBefore = counter(stats(cacheDir), 'runs.ok')
+    const second = run()
+    assert.deepEqual([second.code, second.stdout, second.stderr], [0, first.stdout, ''])
+    assert.equal(counter(stats(cacheDir), 'runs.ok'), runsBefore)
+    assert.deepEqual(daemonFiles(), [], 'answered by the client itself, with the real tag, not by a run daemon')
+    assert.deepEqual(JSON.parse(readFileSync(recordFile, 'utf8')), {[fingerprint]: real})
+    // a damaged record is no record: the hit computes the tag, and records it again
+    writeFileSync(recordFile, '{"')
+    const third = run()
+    assert.deepEqual([third.code, third.stdout, third.stderr], [0, first.stdout, ''])
+    assert.deepEqual(JSON.parse(readFileSync(recordFile, 'utf8')), {[fingerprint]: real})
+    assert.deepEqual(daemonFiles(), [])
+    assert.equal(burn(['verify'], {cacheDir}).code, 0)
+  })
+})

@@ -1,6 +1,6 @@
-import {createHash} from 'node:crypto'
 import type {Limits} from '../../engines/protocol.js'
 import {engineTag, type EngineName} from '../../engines/tag.js'
+import {sha256} from '../../util/hash.js'
 
 /**
  * The time a quickjs call reads under --memo (Date.now(), new Date()): 2000-01-01T00:00:00Z.
@@ -16,6 +16,8 @@ export interface MemoTarget {
   /** the input JSON text as the call read it */
   input: string
   limits: Limits
+  /** The engine's tag when the caller has it already (a recorded v8 tag: store/v8-tag-record.ts); else computed. */
+  tag?: string
 }
 
 /**
@@ -60,10 +62,7 @@ export function inputDigest(t: MemoTarget): string {
 
 function digest(head: string, input: string): string {
   const canonical = canonicalInput(input)
-  const h = createHash('sha256')
-  h.update(head)
-  h.update(canonical === undefined ? `raw\0${input}` : `json\0${canonical}`)
-  return h.digest('hex')
+  return sha256(head, canonical === undefined ? `raw\0${input}` : `json\0${canonical}`)
 }
 
 /**
@@ -73,10 +72,10 @@ function digest(head: string, input: string): string {
  * matched by its exact bytes inside the pack, not digested: see rows.ts.
  */
 export function rowsScope(t: Omit<MemoTarget, 'input'>): string {
-  return createHash('sha256').update(keyPrefix('burn-memo-rows-1', t)).digest('hex')
+  return sha256(keyPrefix('burn-memo-rows-1', t))
 }
 
 function keyPrefix(version: string, t: Omit<MemoTarget, 'input'>): string {
   const fuel = t.engine === 'quickjs' && t.limits.fuel !== undefined ? String(t.limits.fuel) : ''
-  return `${version}\0${t.hash}\0${engineTag(t.engine)}\0${fuel}\0`
+  return `${version}\0${t.hash}\0${t.tag ?? engineTag(t.engine)}\0${fuel}\0`
 }

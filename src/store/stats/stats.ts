@@ -1,7 +1,6 @@
-import {randomBytes} from 'node:crypto'
 import {readdir, rm} from 'node:fs/promises'
 import {join} from 'node:path'
-import {writeAtomic} from '../atomic.js'
+import {randomHex, writeAtomic} from '../atomic.js'
 import {setAside} from '../damaged.js'
 import type {CounterDelta} from './counters.js'
 import type {Layout} from '../layout.js'
@@ -41,7 +40,7 @@ const COMPACT_AT = 256
 const COMPACT_EVERY = 32
 
 export async function recordStats(layout: Layout, delta: Delta): Promise<void> {
-  const name = `d-${Date.now()}-${process.pid}-${randomBytes(4).toString('hex')}.json`
+  const name = `d-${Date.now()}-${process.pid}-${randomHex(4)}.json`
   // Not fsynced: after a power cut a counter may be lost, but never half-written or doubled.
   await writeAtomic(layout.tmpDir, join(layout.statsDir, name), JSON.stringify(delta), 'stats', false)
   if (Math.random() * COMPACT_EVERY < 1) await compactStats(layout).catch(() => false)
