@@ -4,8 +4,9 @@ import type {RunRequest} from './request.js'
 
 /*
  * `burn run --memo` (or --idempotency-key) first: a hit is a few file reads, so this entry
- * loads only what the answer needs (no socket, no child process, no daemon client: a hit
- * took ~132 ms instead of ~149 ms against a `node -e 0` of ~100 ms). A miss hands its parsed request on to fastRun.
+ * loads only what the answer needs (no socket, no child process, no daemon client, neither
+ * node:crypto nor node:v8: README, the `burn run --memo` figures). A miss hands its parsed
+ * request on to fastRun.
  */
 export async function fastMemo(argv: string[]): Promise<number | RunRequest | undefined> {
   const req = parsedRequest(argv)
