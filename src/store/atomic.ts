@@ -5,16 +5,23 @@ import {faultPoint, injectedWriteError} from '../util/faults.js'
 /**
  * `bytes` random bytes as hex: the unique part of a name in the store (tmp files, stats deltas,
  * set-aside files) and of a lock's token. From Math.random, not node:crypto: these live in the
- * user's private store directories, so they must be unique, not secret, and each name also
- * carries the process id (Math.random repeats across processes started with the same
- * --random-seed); loading node:crypto costs a short-lived process ~6 ms, a
- * quarter of a memo hit's own work. V8 seeds every process's Math.random from system entropy.
+ * user's private store directories, so they must be unique, not secret, and loading node:crypto
+ * costs a short-lived process ~6 ms, a quarter of a memo hit's own work. V8 seeds Math.random
+ * from system entropy, except under --random-seed or --predictable, where every process and
+ * worker thread draws the same sequence: the clock's nanoseconds and a per-process count are
+ * mixed in, and the names also carry the pid.
  */
 export function randomHex(bytes: number): string {
+  let mix = (Number(process.hrtime.bigint() & 0xffffffffn) ^ Math.imul(++drawn, 0x9e3779b1)) >>> 0
   let out = ''
-  for (let i = 0; i < bytes; i++) out += ((Math.random() * 256) | 0).toString(16).padStart(2, '0')
+  for (let i = 0; i < bytes; i++) {
+    out += ((((Math.random() * 256) | 0) ^ mix) & 0xff).toString(16).padStart(2, '0')
+    mix = i % 4 === 3 ? Math.imul(mix ^ (mix >>> 15), 0x2c1b3c6d) >>> 0 : mix >>> 8
+  }
   return out
 }
+
+let drawn = 0
 
 export function tmpName(tmpDir: string, label: string): string {
   return join(tmpDir, `${label}.${process.pid}.${randomHex(6)}.tmp`)

@@ -11,24 +11,25 @@ import type {Layout} from './layout.js'
  * - its fingerprint is everything a process can change the tag by (the binary, its version and
  *   architecture, execArgv, NODE_OPTIONS) and the host, and the tag must spell this Node's
  *   version and architecture;
- * - what the tag folds in beyond that (the CPU's features, should a host's CPU change under its
- *   name) can only make the record stale: a hit then misses, and the miss checks the real tag,
- *   records it and looks again. Results under a stale tag were computed by the same Node with the
- *   same flags, so a hit never prints what this Node would not.
+ * - what the tag folds in beyond that is the CPU's features (a host whose CPU changed under its
+ *   name, or containers with one hostname on different CPUs sharing a store). Then a hit may
+ *   print a result stored under the recorded tag: computed by the same Node version with the same
+ *   flags on another CPU, which V8 runs with the same semantics. The first miss checks the real
+ *   tag, records it and looks again.
  * A bad or missing record is no record. It lives at the store's root (v8-tag.json, at most
  * MAX_ENTRIES fingerprints), private like the rest of the store.
  */
 const MAX_ENTRIES = 16
+/** A record is a few hundred bytes; anything much larger is not one (and is replaced by the next write). */
+const MAX_BYTES = 64 * 1024
 
 function fingerprint(): string {
-  return [process.execPath, process.version, process.arch, process.execArgv.join(' '), process.env.NODE_OPTIONS ?? '', hostname()].join(
-    '\n',
-  )
+  return JSON.stringify([process.execPath, process.version, process.arch, process.execArgv, process.env.NODE_OPTIONS ?? '', hostname()])
 }
 
 function readRecord(layout: Layout): Record<string, unknown> {
   try {
-    const value: unknown = JSON.parse(readRegularSync(layout.v8TagRecord).toString('utf8'))
+    const value: unknown = JSON.parse(readRegularSync(layout.v8TagRecord, {maxBytes: MAX_BYTES}).toString('utf8'))
     return typeof value === 'object' && value !== null && !Array.isArray(value) ? (value as Record<string, unknown>) : {}
   } catch {
     return {}
@@ -49,5 +50,6 @@ export async function recordV8Tag(layout: Layout, tag: string): Promise<void> {
   if (all[key] === tag) return
   delete all[key]
   const entries = [...Object.entries(all).slice(-(MAX_ENTRIES - 1)), [key, tag]]
-  await writeAtomic(layout.tmpDir, layout.v8TagRecord, JSON.stringify(Object.fromEntries(entries)) + '\n', 'v8-tag').catch(() => {})
+  // (not fsynced: a hint, which a crash may lose; a hit must not pay two fsyncs for it)
+  await writeAtomic(layout.tmpDir, layout.v8TagRecord, JSON.stringify(Object.fromEntries(entries)) + '\n', 'v8-tag', false).catch(() => {})
 }

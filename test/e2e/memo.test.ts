@@ -3,6 +3,8 @@ import {existsSync, readdirSync, readFileSync, rmSync, statSync, truncateSync, u
 import {join} from 'node:path'
 import {describe, it} from 'node:test'
 import {inputDigest, memoKey} from '../../src/store/results/key.js'
+import {encodeResult} from '../../src/store/results/format.js'
+import {loadXxh64} from '../../src/util/hash.js'
 import {burn, burnAsync, json, register, stats, tmp, writeScript, type Result} from '../helpers.js'
 
 // `burn run --memo` and `--idempotency-key` end to end (issue 14): the built binary, real processes.
@@ -451,5 +453,43 @@ describe('the v8 tag a memo hit reads from v8-tag.json (store/v8-tag-record.ts)'
     assert.deepEqual(JSON.parse(readFileSync(recordFile, 'utf8')), {[fingerprint]: real})
     assert.deepEqual(daemonFiles(), [])
     assert.equal(burn(['verify'], {cacheDir}).code, 0)
+  })
+
+  it('is what the hit keys by: a result stored under the recorded tag is the one printed', async () => {
+    const {cacheDir, hash} = fresh('tag-used')
+    const first = burn(['run', 's', '--memo', '--input', '{"a":1}', ...T], {cacheDir, env: direct})
+    assert.equal(first.code, 0, first.stderr)
+    const recordFile = join(cacheDir, 'v8-tag.json')
+    const [fingerprint] = Object.keys(JSON.parse(readFileSync(recordFile, 'utf8')) as object)
+    // (what a host whose CPU changed under its name would hold: README, the `burn run --memo` figures)
+    const recorded = `v8-node${process.versions.node}-${process.arch}-deadbeef`
+    writeFileSync(recordFile, JSON.stringify({[fingerprint]: recorded}))
+    const key = memoKey({hash, engine: 'v8', input: '{"a":2}', limits: LIMITS, tag: recorded})
+    const file = join(cacheDir, 'results', hash.slice(0, 2), hash, key)
+    writeFileSync(file, encodeResult({hash, key}, Buffer.from('{"stored":"under the recorded tag"}'), await loadXxh64()))
+    const hit = burn(['run', 's', '--memo', '--input', '{"a":2}', ...T], {cacheDir, env: direct})
+    assert.deepEqual([hit.code, hit.stdout, hit.stderr], [0, '{"stored":"under the recorded tag"}\n', ''])
+  })
+
+  it('spares a hit loading node:crypto and node:v8 (their streams stack), once the tag is recorded', () => {
+    const {cacheDir} = fresh('tag-modules')
+    const list = join(dir, 'tag-modules-list.txt')
+    const preload = writeScript(
+      join(dir, 'tag-modules-src'),
+      'list.cjs',
+      `process.on('exit', () => require('fs').writeFileSync(${JSON.stringify(list)}, process.moduleLoadList.join('\\n')))\n`,
+    )
+    // (the preload is part of NODE_OPTIONS, so of the fingerprint: the first call records under it)
+    const env = {...direct, NODE_OPTIONS: `--require ${preload}`}
+    const run = () => burn(['run', 's', '--memo', '--input', '{"a":1}', ...T], {cacheDir, env})
+    assert.equal(run().code, 0)
+    const hit = run()
+    assert.deepEqual([hit.code, hit.stderr], [0, ''])
+    const loaded = readFileSync(list, 'utf8').split('\n')
+    assert.deepEqual(
+      ['NativeModule crypto', 'NativeModule v8', 'NativeModule stream'].filter((m) => loaded.includes(m)),
+      [],
+    )
+    assert.ok(loaded.includes('NativeModule fs/promises'), 'the list is of the process that answered')
   })
 })

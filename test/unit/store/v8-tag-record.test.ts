@@ -10,7 +10,7 @@ import {emptyStore} from '../../fixtures/store.js'
 // only for this process's exact fingerprint and only when it spells this Node's version and arch.
 
 const fingerprint = () =>
-  [process.execPath, process.version, process.arch, process.execArgv.join(' '), process.env.NODE_OPTIONS ?? '', hostname()].join('\n')
+  JSON.stringify([process.execPath, process.version, process.arch, process.execArgv, process.env.NODE_OPTIONS ?? '', hostname()])
 
 describe('the recorded v8 tag', () => {
   it('is absent until recorded, then the real tag, for this fingerprint only', async () => {
@@ -20,7 +20,7 @@ describe('the recorded v8 tag', () => {
     assert.equal(recordedV8Tag(layout), engineTag('v8'))
     assert.deepEqual(JSON.parse(readFileSync(layout.v8TagRecord, 'utf8')), {[fingerprint()]: engineTag('v8')})
     // another process's fingerprint (another binary, flags, host) is not this one's
-    writeFileSync(layout.v8TagRecord, JSON.stringify({[fingerprint() + ' --max-old-space-size=64']: engineTag('v8')}))
+    writeFileSync(layout.v8TagRecord, JSON.stringify({[fingerprint().replace('[', '[ ')]: engineTag('v8')}))
     assert.equal(recordedV8Tag(layout), undefined)
   })
 
