@@ -11,7 +11,7 @@ import {isPackKey, packScope} from '../results/rows.js'
 import {checkParents} from '../store-trust.js'
 import type {RemoteEntry} from './backend.js'
 import type {RemoteSession} from './session.js'
-import {openResult, sealResult} from './signing.js'
+import {openFetchedResult, publishSealedResult} from './results.js'
 
 /*
  * Stored result files on the shared remote cache, as files: what `burn push` sends of a
@@ -65,17 +65,15 @@ export async function fetchRowPacks(layout: Layout, session: RemoteSession, hash
       if (session.writable) await session.use((b) => b.dropRowPack(hash, scope, key))
       return
     }
-    c.bytesIn += value.length
     budget -= value.length
-    const file = openResult(value, hash, key, session.config.key)
-    const decoded = file && decodeResult(file, {hash, key}, xxh)
-    if (!file || !decoded?.ok || packScope(decoded.payload) !== scope) {
-      c.rejected++
+    const opened = openFetchedResult(session, hash, key, value, xxh)
+    if (!opened || packScope(opened.payload) !== scope) {
+      if (opened) c.rejected++
       refused = true
       return
     }
     // (a pack this store cannot take, on a full disk say, is not used: its rows are computed)
-    const stored = await writeAtomic(layout.tmpDir, layout.result(hash, key), file, 'result').then(
+    const stored = await writeAtomic(layout.tmpDir, layout.result(hash, key), opened.file, 'result').then(
       () => true,
       () => false,
     )
@@ -107,16 +105,10 @@ export async function publishResultFiles(layout: Layout, session: RemoteSession,
       const file = await readRegular(layout.result(hash, key)).catch(() => undefined)
       const decoded = file && decodeResult(file, {hash, key}, xxh)
       if (!file || !decoded?.ok) return
-      const bytes = sealResult(hash, key, file, signing)
-      // (a reader takes at most this many bytes of a value and rejects a longer one: not worth sending)
-      if (bytes.length > session.config.maxValueBytes) return
-      const entries: RemoteEntry[] = [{kind: 'result', hash, key, bytes}]
       const scope = packScope(decoded.payload)
-      if (scope !== undefined && isPackKey(key, scope)) entries.push({kind: 'rowPacks', hash, scope, bytes: Buffer.from(key, 'latin1')})
-      const got = await session.use((b) => b.publish(entries))
-      if (got === undefined) return
-      session.counters.published += got.written
-      session.counters.bytesOut += got.bytes
+      const member: RemoteEntry[] =
+        scope !== undefined && isPackKey(key, scope) ? [{kind: 'rowPacks', hash, scope, bytes: Buffer.from(key, 'latin1')}] : []
+      await publishSealedResult(session, hash, key, file, member)
     },
     () => session.available,
   )

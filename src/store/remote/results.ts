@@ -2,6 +2,7 @@ import {loadXxh64} from '../../util/hash.js'
 import {decodeResult, encodeResult} from '../results/format.js'
 import type {MemoRemote} from '../results/memo.js'
 import type {Store} from '../store.js'
+import type {RemoteEntry} from './backend.js'
 import {remoteOrWarn} from './lookup.js'
 import {recordRemoteStats} from './publish.js'
 import {RemoteSession} from './session.js'
@@ -57,33 +58,60 @@ export function memoRemote(): (MemoRemote & {finish(store: Store): Promise<void>
 }
 
 async function fetchResult(session: RemoteSession, hash: string, key: string): Promise<string | undefined> {
-  const c = session.counters
   const value = await session.use((b) => b.fetchResult(hash, key))
   // An open socket would keep the call's event loop alive while the script runs (a stalled
   // script must still be seen): a publish after the run connects again.
   await session.close()
   if (value === undefined) {
-    if (session.available) c.misses++
+    if (session.available) session.counters.misses++
     return undefined
   }
-  c.bytesIn += value.length
-  const file = openResult(value, hash, key, session.config.key)
-  const decoded = file && decodeResult(file, {hash, key}, await loadXxh64())
-  if (!decoded?.ok) {
-    c.rejected++
-    return undefined
-  }
-  c.hits++
-  c.memoHits++
-  return decoded.payload.toString('utf8')
+  const opened = openFetchedResult(session, hash, key, value, await loadXxh64())
+  if (!opened) return undefined
+  session.counters.hits++
+  session.counters.memoHits++
+  return opened.payload.toString('utf8')
 }
 
 async function publishResult(session: RemoteSession, r: {hash: string; key: string; output: string}): Promise<void> {
   const file = encodeResult({hash: r.hash, key: r.key}, Buffer.from(r.output, 'utf8'), await loadXxh64())
-  const bytes = sealResult(r.hash, r.key, file, session.config.key!)
+  await publishSealedResult(session, r.hash, r.key, file)
+}
+
+/**
+ * A result file fetched from the remote (a `run --memo` result or a rows pack: result-files.ts),
+ * used only if it opens with BURN_REMOTE_KEY for exactly this script and key and then passes every
+ * check of a local result file; counted (remote.bytesIn, and remote.rejected when it does not).
+ */
+export function openFetchedResult(
+  session: RemoteSession,
+  hash: string,
+  key: string,
+  value: Buffer,
+  xxh: (d: Uint8Array) => bigint,
+): {file: Buffer; payload: Buffer} | undefined {
+  session.counters.bytesIn += value.length
+  const file = openResult(value, hash, key, session.config.key)
+  const decoded = file && decodeResult(file, {hash, key}, xxh)
+  if (!file || !decoded?.ok) {
+    session.counters.rejected++
+    return undefined
+  }
+  return {file, payload: decoded.payload}
+}
+
+/** Publishes a result file sealed with BURN_REMOTE_KEY (with `more` entries, in one round trip), counted. */
+export async function publishSealedResult(
+  session: RemoteSession,
+  hash: string,
+  key: string,
+  file: Buffer,
+  more: RemoteEntry[] = [],
+): Promise<void> {
+  const bytes = sealResult(hash, key, file, session.config.key!)
   // (a reader takes at most this many bytes of a value and rejects a longer one: not worth sending)
   if (bytes.length > session.config.maxValueBytes) return
-  const got = await session.use((b) => b.publish([{kind: 'result', hash: r.hash, key: r.key, bytes}]))
+  const got = await session.use((b) => b.publish([{kind: 'result', hash, key, bytes}, ...more]))
   if (got === undefined) return
   session.counters.published += got.written
   session.counters.bytesOut += got.bytes
