@@ -21,7 +21,8 @@ export class Tally {
   constructor(private readonly store: () => Promise<Store | undefined>) {}
 
   add(store: Store, hash: string, tag: string, result: JobResult): void {
-    for (const [k, v] of Object.entries(resultCounters(result, 'api'))) this.counters[k] = (this.counters[k] ?? 0) + v
+    const c = resultCounters(result, 'api')
+    for (const k in c) this.counters[k] = (this.counters[k] ?? 0) + c[k as keyof typeof c]!
     this.used[hash] = Date.now()
     if (result.cache === 'corrupt' || result.cachedData || (!result.ok && result.error.kind === 'sourceDamaged')) {
       this.track(settleResult(store, {hash, tag, result}).catch(() => {}))

@@ -17,24 +17,24 @@ export interface WarmPoolOptions {
 }
 
 /**
- * Calls sent to one runner before its current one ends: the next calls' IPC round trips overlap
- * the current call, so a runner is never idle while calls wait, and calls freed together travel
- * together (runner.ts). bench/api.mjs, 64 in flight on 2 runners (session 11, alternated runs on
- * the 2-core machine): depth 8 20,605 / 15,902 / 27,357 calls/s with p99 12.9 / 16.9 / 11.0 ms,
- * depth 16 30,772 / 23,600 / 35,592 calls/s with p99 8.8 / 11.6 / 7.9 ms; at 8 in flight the two
- * were alike (p99 3-6 ms; an earlier build had measured 16 doubling it). Depth 4 gave 14,537.
+ * Calls sent to one runner before its current one ends: the next calls' round trips overlap the
+ * current call, so a runner is never idle while calls wait, and calls freed together travel
+ * together (runner.ts). bench/api.mjs, 64 in flight on 2 runners over the call channel (session
+ * 14, three runs each, the 2-core machine): depth 8 40,528-45,191 calls/s with p99 3.93-4.45 ms,
+ * 12 43,409-46,537 with 4.56-4.74, 16 45,389-47,198 with 4.66-4.97, 32 41,761-47,656 with
+ * 4.73-4.91; depth 4 made 30,411-35,661. (Over node's IPC, session 11, depth 16 had been best.)
  * The watchdog follows the call at the head, so a call queued behind another is not charged for
  * the wait; calls queued behind one that killed its runner never started and go to another
  * runner (RunnerPool).
  */
-export const DEPTH = 16
+export const DEPTH = 8
 
 export const closedError = () =>
   new BurnError('usage', 'the cache is closed: no call runs after close(); open another with openCache()', {closed: true})
 
 interface Waiting {
   job: Extract<Job, {op: 'run'}>
-  resolve: (r: JobResult) => void
+  resolve: (r: JobResult | Promise<JobResult>) => void
 }
 
 /**
@@ -72,12 +72,11 @@ export class WarmPool {
   }
 
   /** Runs an admitted call; one close() refused before it started rejects with closedError(). */
-  async exec(job: Extract<Job, {op: 'run'}>): Promise<JobResult> {
-    if (this.closing) throw closedError()
-    const {isolation, keepScripts} = this.opts
-    const r = await this.lane(job.engine).exec(isolation === 'instance' ? {...job, keep: keepScripts} : job)
-    if (r === CLOSED) throw closedError()
-    return r
+  exec(job: Extract<Job, {op: 'run'}>): Promise<JobResult> {
+    if (this.closing) return Promise.reject(closedError())
+    // (every caller makes the job for this one call: the keep count goes on it, not on a copy)
+    const warm = this.opts.isolation === 'instance' ? Object.assign(job, {keep: this.opts.keepScripts}) : job
+    return this.lane(job.engine).exec(warm).then(unlessClosed)
   }
 
   private lane(engine: EngineName): Lane {
@@ -92,6 +91,11 @@ export class WarmPool {
   }
 }
 
+function unlessClosed(r: JobResult): JobResult {
+  if (r === CLOSED) throw closedError()
+  return r
+}
+
 function fullError(max: number): BurnError {
   return new BurnError(
     'limit',
@@ -104,7 +108,9 @@ function fullError(max: number): BurnError {
 class Lane {
   private readonly pool?: RunnerPool
   private readonly waiting: Waiting[] = []
-  private readonly running = new Set<Promise<void>>()
+  /** Calls started and not settled (a count, not a set: a warm call allocates as little as it can). */
+  private running = 0
+  private drained?: () => void
   private readonly capacity: number
   private closed = false
 
@@ -114,10 +120,11 @@ class Lane {
   ) {
     const warm = opts.isolation === 'instance'
     this.capacity = opts.concurrency * (warm ? DEPTH : 1)
-    if (warm) this.pool = new RunnerPool(opts.concurrency, engine, 0, {depth: DEPTH, recycleGrowthBytes: opts.growthBytes})
+    if (warm) this.pool = new RunnerPool(opts.concurrency, engine, 0, {depth: DEPTH, recycleGrowthBytes: opts.growthBytes, calls: true})
   }
 
   exec(job: Extract<Job, {op: 'run'}>): Promise<JobResult> {
+    if (!this.closed && this.running < this.capacity && this.waiting.length === 0) return this.run(job)
     return new Promise<JobResult>((resolve) => {
       this.waiting.push({job, resolve})
       this.pump()
@@ -125,20 +132,31 @@ class Lane {
   }
 
   private pump(): void {
-    while (!this.closed && this.running.size < this.capacity && this.waiting.length > 0) {
+    while (!this.closed && this.running < this.capacity && this.waiting.length > 0) {
       const {job, resolve} = this.waiting.shift()!
-      const done: Promise<void> = this.start(job).then((r) => {
-        this.running.delete(done)
-        resolve(r)
-        this.pump()
-      })
-      this.running.add(done)
+      resolve(this.run(job))
     }
   }
 
-  private async start(job: Job): Promise<JobResult> {
-    if (this.pool) return this.pool.exec(job)
-    // isolation 'call': a fresh runner for this call alone, gone before the call settles
+  private run(job: Job): Promise<JobResult> {
+    this.running++
+    return (this.pool ? this.pool.exec(job) : this.once(job)).then(this.settled, this.failed)
+  }
+
+  private readonly settled = (r: JobResult): JobResult => {
+    this.running--
+    if (this.running === 0) this.drained?.()
+    this.pump()
+    return r
+  }
+
+  private readonly failed = (error: unknown): never => {
+    this.settled(CLOSED)
+    throw error
+  }
+
+  /** isolation 'call': a fresh runner for this call alone, gone before the call settles. */
+  private async once(job: Job): Promise<JobResult> {
     const once = new RunnerPool(1, this.engine)
     try {
       return await once.exec(job)
@@ -152,7 +170,7 @@ class Lane {
   async close(): Promise<void> {
     this.closed = true
     for (const w of this.waiting.splice(0)) w.resolve(CLOSED)
-    await Promise.all(this.running)
+    if (this.running > 0) await new Promise<void>((resolve) => (this.drained = resolve))
     this.pool?.close()
     await this.pool?.allExited()
   }

@@ -3,11 +3,13 @@
 // pipelines two per runner), so a runner never waits for a round trip between chunks. It may die
 // (a memory bomb, a kill on timeout); the supervisor in runner.ts turns that into a clean error.
 import {openSync, readSync} from 'node:fs'
+import {Socket} from 'node:net'
 import {executeJob} from '../engines/execute.js'
 import type {InputRange, Job, JobResult} from '../engines/protocol.js'
 import {collectGarbage, restoreFlagHash} from './lean-runner.js'
 import {runRowsAsPlainRun} from '../engines/rows.js'
 import {watchParent} from './parent-death.js'
+import {CALLS_ENV, ChannelReader, encodeResult} from './call-channel.js'
 
 restoreFlagHash()
 watchParent()
@@ -19,12 +21,33 @@ const ROWS_NATIVE = new Set(['v8'])
 let busy = false
 const queue: Job[] = []
 
+/** Jobs come over the call channel (fd 4) when runner.ts made one (`calls`), else over node's IPC. */
+const channel = process.env[CALLS_ENV] === '1' ? new Socket({fd: 4, readable: true, writable: true}) : undefined
+
+/** Answers a job where it came from (the order is the jobs'). `then`: once it is written. */
+function reply(result: JobResult, then?: () => void): void {
+  if (channel) channel.write(encodeResult(result), then)
+  else if (then) process.send!(result, then)
+  else process.send!(result)
+}
+
 // (several jobs given in one tick come as one array: runner.ts)
 process.on('message', (m: Job | Job[]) => {
   if (Array.isArray(m)) queue.push(...m)
   else queue.push(m)
   if (!busy) void drain()
 })
+if (channel) {
+  const reader = new ChannelReader<Job>()
+  const take = (job: Job) => queue.push(job)
+  channel.on('data', (d: Buffer) => {
+    reader.push(d, take)
+    if (!busy) void drain()
+  })
+  // burn closed the channel or is gone: nothing is left to answer to
+  channel.on('close', () => process.exit(0))
+  channel.on('error', () => process.exit(0))
+}
 
 async function drain(): Promise<void> {
   busy = true
@@ -46,7 +69,7 @@ async function drain(): Promise<void> {
         result = {ok: false, error: {kind: 'internal', message: (error as Error)?.stack ?? String(error)}}
       }
     }
-    process.send!(toWire(job, result!))
+    reply(toWire(job, result!))
     await collectGarbage()
   }
   busy = false
@@ -95,7 +118,7 @@ function toWire(job: Job, result: JobResult): JobResult {
 process.on('uncaughtException', (error) => {
   if (busy) {
     const message = `${(error as Error)?.name ?? 'Error'}: ${(error as Error)?.message ?? String(error)}`
-    process.send!({ok: false, error: {kind: 'script', message, stack: (error as Error)?.stack}} satisfies JobResult, () => process.exit(1))
+    reply({ok: false, error: {kind: 'script', message, stack: (error as Error)?.stack}} satisfies JobResult, () => process.exit(1))
   } else {
     process.exit(1)
   }

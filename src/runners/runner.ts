@@ -1,5 +1,7 @@
 import {fork, type ChildProcess} from 'node:child_process'
+import type {Socket} from 'node:net'
 import {fileURLToPath} from 'node:url'
+import {CALLS_ENV, ChannelReader, encodeJob} from './call-channel.js'
 import {leanRunner} from './lean-runner.js'
 import {tiedNode} from './parent-death.js'
 import type {Job, JobResult, Limits} from '../engines/protocol.js'
@@ -29,27 +31,58 @@ export class Runner {
   private dead = false
   private exit?: {code: number | null; signal: NodeJS.Signals | null}
   private disconnected = false
+  /** The call channel (call-channel.ts), for runners made with `calls`: every job and answer goes through it. */
+  private readonly channel?: Socket
+  private channelClosed = true
   private queue: Array<{job: Job; resolve: (r: JobResult) => void}> = []
   private outbox: Job[] = []
+  private outBytes: Buffer[] = []
   private watchdog?: Watchdog
   /** Resolves when the process has exited (its memory is released). */
   readonly exited: Promise<void>
 
-  /** `lean`: for many small jobs in a row (batch chunks), see lean-runner.ts. */
-  constructor(engine: 'v8' | 'quickjs' = 'v8', opts: {lean?: boolean} = {}) {
+  /**
+   * `lean`: for many small jobs in a row (batch chunks), see lean-runner.ts. `calls`: jobs and
+   * answers travel over a call channel instead of node's IPC (the API's warm pool: call-channel.ts).
+   */
+  constructor(engine: 'v8' | 'quickjs' = 'v8', opts: {lean?: boolean; calls?: boolean} = {}) {
     let exited!: () => void
     this.exited = new Promise<void>((res) => (exited = res))
-    const base = {execArgv: process.execArgv, env: {...process.env, BURN_RUNNER_ENGINE: engine}}
+    const base = {execArgv: process.execArgv, env: {...process.env, BURN_RUNNER_ENGINE: engine} as NodeJS.ProcessEnv}
+    // (never inherited: a runner without the channel's pipe must not look for one)
+    if (opts.calls) base.env[CALLS_ENV] = '1'
+    else delete base.env[CALLS_ENV]
     const {execArgv, env} = opts.lean ? leanRunner(base.execArgv, base.env) : base
     this.child = fork(RUNNER_MAIN, [], {
       serialization: 'advanced',
       // the runner's stdout and stderr both go to burn's stderr: burn's stdout carries results only
-      stdio: ['ignore', 2, 2, 'ipc'],
+      // (fd 4: the call channel, when asked for; node's IPC then only tells the runner's end)
+      stdio: opts.calls ? ['ignore', 2, 2, 'ipc', 'pipe'] : ['ignore', 2, 2, 'ipc'],
       env,
       // (fork runs execPath with execArgv before the module: setpriv's arguments, then node's)
       ...tiedNode(execArgv),
     })
     this.child.on('message', (r: JobResult) => this.settleHead(r))
+    if (opts.calls) {
+      const channel = (this.channel = this.child.stdio[4] as Socket)
+      this.channelClosed = false
+      const reader = new ChannelReader<JobResult>()
+      const settle = (r: JobResult) => this.settleHead(r)
+      channel.on('data', (d: Buffer) => {
+        try {
+          reader.push(d, settle)
+        } catch {
+          // bytes that are no frame of ours: that runner is not to be trusted with another job
+          this.child.kill('SIGKILL')
+        }
+      })
+      channel.on('error', () => {})
+      // (every answer the runner wrote is read before 'close': none is blamed on its death)
+      channel.on('close', () => {
+        this.channelClosed = true
+        this.afterDeath()
+      })
+    }
     // Every answer the runner sent arrives before 'disconnect' (the channel is read to its end),
     // so waiting for both events never blames the death on a job whose answer is in flight.
     this.child.on('exit', (code, signal) => {
@@ -75,21 +108,21 @@ export class Runner {
     return this.queue.length
   }
 
+  /** The watchdog follows the job at the head of the queue; one kept for the runner's life, armed while jobs are queued. */
   private armHead(): void {
     const head = this.queue[0]
-    if (!head || this.dead) return
-    this.watchdog = new Watchdog(this.child, head.job.limits)
-    this.watchdog.arm()
+    if (!head || this.dead) return this.watchdog?.disarm()
+    if (this.watchdog) this.watchdog.next(head.job.limits)
+    else (this.watchdog = new Watchdog(this.child, head.job.limits)).arm()
   }
 
   private settleHead(r: JobResult): void {
-    this.watchdog?.disarm()
     this.queue.shift()?.resolve(r)
     this.armHead()
   }
 
   private afterDeath(): void {
-    if (!this.exit || !this.disconnected) return
+    if (!this.exit || !this.disconnected || !this.channelClosed) return
     const {code, signal} = this.exit
     const b = this.watchdog?.deathBreach(code, signal)
     const [head, ...rest] = this.queue
@@ -107,9 +140,22 @@ export class Runner {
     return new Promise<JobResult>((resolve) => {
       this.queue.push({job, resolve})
       if (this.queue.length === 1) this.armHead()
+      if (this.channel) {
+        this.outBytes.push(encodeJob(job))
+        // (after this turn's promise reactions, not the first of them: the calls they make go along)
+        if (this.outBytes.length === 1) setImmediate(() => this.flushChannel())
+        return
+      }
       this.outbox.push(job)
       if (this.outbox.length === 1) queueMicrotask(() => this.flush())
     })
+  }
+
+  /** The jobs given in one tick, in one write. */
+  private flushChannel(): void {
+    const bytes = this.outBytes
+    this.outBytes = []
+    if (!this.dead && bytes.length > 0) this.channel!.write(bytes.length === 1 ? bytes[0] : Buffer.concat(bytes))
   }
 
   /**

@@ -29,10 +29,11 @@ export class Watchdog {
   breach?: Breach
   private timer?: NodeJS.Timeout
   private poll?: NodeJS.Timeout
+  private baseline = 0
 
   constructor(
     private readonly child: ChildProcess,
-    private readonly limits: Pick<Limits, 'timeoutMs' | 'memoryBytes'>,
+    private limits: Pick<Limits, 'timeoutMs' | 'memoryBytes'>,
   ) {}
 
   /**
@@ -49,18 +50,35 @@ export class Watchdog {
       () => this.trip('timeout', `timeout: the script ran longer than --timeout ${fmtMs(timeoutMs)}`),
       Math.max(0, Math.min(timeoutMs - (ahead?.bodyMs ?? 0), 2 ** 31 - 1)),
     )
-    const baseline = ahead?.baselineBytes ?? residentBytes(this.child) ?? 0
+    this.baseline = ahead?.baselineBytes ?? residentBytes(this.child) ?? 0
     this.poll = setInterval(() => {
       const rss = residentBytes(this.child)
-      if (rss !== undefined && rss - baseline > memoryBytes) {
+      if (rss !== undefined && rss - this.baseline > memoryBytes) {
         this.trip('memory', memoryExceededMessage(this.limits.memoryBytes))
       }
     }, WATCH_MS)
   }
 
+  /**
+   * arm() for the next of a runner's queued jobs, while this one is still armed: under the same
+   * limits the timers are restarted, not made anew (the API's warm pool arms one per call, over
+   * 10,000 a second, and every allocation there is paid in GC pauses of all the calls in flight).
+   */
+  next(limits: Pick<Limits, 'timeoutMs' | 'memoryBytes'>): void {
+    if (this.timer && !this.breach && limits.timeoutMs === this.limits.timeoutMs && limits.memoryBytes === this.limits.memoryBytes) {
+      this.timer.refresh()
+      this.baseline = residentBytes(this.child) ?? 0
+      return
+    }
+    this.limits = limits
+    this.arm()
+  }
+
   disarm(): void {
     clearTimeout(this.timer)
     clearInterval(this.poll)
+    this.timer = undefined
+    this.poll = undefined
   }
 
   private trip(limit: LimitName, message: string): void {

@@ -1,10 +1,11 @@
 /*
  * The run daemon's wire format. A `burn run` client sends one request frame; the daemon answers
  * with the call's stdout and stderr bytes as they come, then its exit code. A frame is a type
- * byte, a 32-bit big-endian length and that many bytes: output is relayed as raw bytes, never
- * re-encoded.
+ * byte, a 32-bit big-endian length and that many bytes (util/wire/frames.ts): output is relayed
+ * as raw bytes, never re-encoded.
  */
 import type {Limits} from '../../engines/protocol.js'
+import {FrameReader as WireFrameReader, frameParts as wireFrameParts, FrameTooLarge} from '../../util/wire/frames.js'
 import {isRunRequest, type RunRequest} from '../request.js'
 
 // R: a call (a DaemonCall, client -> daemon); o, e: its stdout and stderr bytes, x: its exit
@@ -73,13 +74,7 @@ export interface RunnerNote {
 }
 
 /** A frame as its header and its body: written one after the other, the body is never copied. */
-export function frameParts(type: FrameType, payload: Buffer | string): [Buffer, Buffer] {
-  const body = typeof payload === 'string' ? Buffer.from(payload) : payload
-  const head = Buffer.allocUnsafe(5)
-  head.write(type, 0, 'latin1')
-  head.writeUInt32BE(body.length, 1)
-  return [head, body]
-}
+export const frameParts = (type: FrameType, payload: Buffer | string): [Buffer, Buffer] => wireFrameParts(type, payload)
 
 export const frame = (type: FrameType, payload: Buffer | string): Buffer => Buffer.concat(frameParts(type, payload))
 
@@ -89,41 +84,11 @@ export const frame = (type: FrameType, payload: Buffer | string): Buffer => Buff
  */
 export const MAX_FRAME = 256 * 1024 * 1024
 
-export class FrameTooLarge extends Error {}
+export {FrameTooLarge}
 
-/**
- * Splits a byte stream back into frames. Chunks are kept apart until the frame they complete
- * is whole, then joined once: a 40 MB request in 64 KiB chunks is copied twice, not once per
- * chunk as a join per push would (that made stdin through the daemon quadratic).
- */
-export class FrameReader {
-  private parts: Buffer[] = []
-  private size = 0
-  /** Bytes needed before anything can be parsed: a header, or the frame that header announced. */
-  private need = 5
-
-  /** Throws FrameTooLarge for a frame over MAX_FRAME. */
-  push(chunk: Buffer): Array<{type: FrameType; payload: Buffer}> {
-    this.parts.push(chunk)
-    this.size += chunk.length
-    if (this.size < this.need) return []
-    const buf = this.parts.length === 1 ? this.parts[0] : Buffer.concat(this.parts, this.size)
-    const out: Array<{type: FrameType; payload: Buffer}> = []
-    let at = 0
-    this.need = 5
-    while (buf.length - at >= 5) {
-      const len = buf.readUInt32BE(at + 1)
-      if (len > MAX_FRAME) throw new FrameTooLarge(`a frame of ${len} bytes`)
-      if (buf.length - at < 5 + len) {
-        this.need = 5 + len
-        break
-      }
-      out.push({type: buf.toString('latin1', at, at + 1) as FrameType, payload: buf.subarray(at + 5, at + 5 + len)})
-      at += 5 + len
-    }
-    const rest = buf.subarray(at)
-    this.parts = rest.length > 0 ? [rest] : []
-    this.size = rest.length
-    return out
+/** Splits a client's or daemon's byte stream back into frames (util/wire/frames.ts); over MAX_FRAME throws FrameTooLarge. */
+export class FrameReader extends WireFrameReader<FrameType> {
+  constructor() {
+    super(MAX_FRAME)
   }
 }
