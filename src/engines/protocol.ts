@@ -93,4 +93,13 @@ export type JobResult =
       // warm: the script's module body had run before the call came (engines/warm.ts)
       warm?: boolean
     }
-  | {ok: false; error: JobError; cache?: CacheOutcome; cacheReason?: string; cachedData?: Uint8Array; compileMs?: number}
+  | {
+      ok: false
+      error: JobError
+      cache?: CacheOutcome
+      cacheReason?: string
+      cachedData?: Uint8Array
+      compileMs?: number
+      /** The runner ends after this answer (a script's timer threw): the jobs queued behind it never started. */
+      last?: boolean
+    }

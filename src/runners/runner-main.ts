@@ -118,7 +118,9 @@ function toWire(job: Job, result: JobResult): JobResult {
 process.on('uncaughtException', (error) => {
   if (busy) {
     const message = `${(error as Error)?.name ?? 'Error'}: ${(error as Error)?.message ?? String(error)}`
-    reply({ok: false, error: {kind: 'script', message, stack: (error as Error)?.stack}} satisfies JobResult, () => process.exit(1))
+    // (`last`: the jobs queued behind this one never start here, and burn gives them to another runner)
+    const result: JobResult = {ok: false, error: {kind: 'script', message, stack: (error as Error)?.stack}, last: true}
+    reply(result, () => process.exit(1))
   } else {
     process.exit(1)
   }

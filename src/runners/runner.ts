@@ -31,6 +31,8 @@ export class Runner {
   private dead = false
   private exit?: {code: number | null; signal: NodeJS.Signals | null}
   private disconnected = false
+  /** It answered its last job (a `last` result) and is exiting. */
+  private ending = false
   /** The call channel (call-channel.ts), for runners made with `calls`: every job and answer goes through it. */
   private readonly channel?: Socket
   private channelClosed = true
@@ -99,8 +101,9 @@ export class Runner {
     this.child.on('error', () => {})
   }
 
+  /** false once it died, or said it ends (`last`): the pool gives it no more jobs. */
   get alive(): boolean {
-    return !this.dead
+    return !this.dead && !this.ending
   }
 
   /** Jobs sent and not answered yet. */
@@ -117,6 +120,7 @@ export class Runner {
   }
 
   private settleHead(r: JobResult): void {
+    if (!r.ok && r.last) this.ending = true
     this.queue.shift()?.resolve(r)
     this.armHead()
   }
@@ -125,8 +129,10 @@ export class Runner {
     if (!this.exit || !this.disconnected || !this.channelClosed) return
     const {code, signal} = this.exit
     const b = this.watchdog?.deathBreach(code, signal)
-    const [head, ...rest] = this.queue
+    const rest = this.queue
     this.queue = []
+    // (after a `last` answer every job left is one the runner never started: another runner takes it)
+    const head = this.ending ? undefined : rest.shift()
     head?.resolve(
       b
         ? {ok: false, error: {kind: 'limit', ...b}}
@@ -136,7 +142,7 @@ export class Runner {
   }
 
   exec(job: Job): Promise<JobResult> {
-    if (this.dead) return Promise.resolve(NOT_STARTED)
+    if (this.dead || this.ending) return Promise.resolve(NOT_STARTED)
     return new Promise<JobResult>((resolve) => {
       this.queue.push({job, resolve})
       if (this.queue.length === 1) this.armHead()

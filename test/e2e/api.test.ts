@@ -47,6 +47,7 @@ const S = {
   big: 'module.exports = () => "y".repeat(2000)',
   bigint: 'module.exports = () => 10n',
   rows: 'module.exports = (rows) => rows.map((r) => r * 10)',
+  late: 'module.exports = (x) => { if (x.t) setTimeout(() => { throw new Error("late") }, 0); return new Promise((r) => setTimeout(() => r(x.a), 50)) }',
 }
 
 describe('the library API', {timeout: 600_000}, () => {
@@ -284,6 +285,21 @@ describe('the library API', {timeout: 600_000}, () => {
     assert.deepEqual([e.code, e.kind], [6, 'limit'])
     assert.deepEqual(await c.run('echo', 'next'), {got: 'next'})
     await c.close()
+  })
+
+  it('a timer that throws fails its own call only: the calls queued behind it on that runner run on another', async () => {
+    const c = await openCache({cacheDir: dir, concurrency: 1})
+    after(() => c.close())
+    await c.run('late', {a: 0})
+    // (one runner: calls 3 and 4 wait in its queue behind call 2, whose timer throws, and the runner then exits)
+    const calls = [1, 2, 3, 4].map((a) => c.run('late', {a, t: a === 2}))
+    const got = await Promise.allSettled(calls)
+    assert.deepEqual(
+      got.map((r) =>
+        r.status === 'fulfilled' ? r.value : `${(r.reason as Api.BurnError).code} ${(r.reason as Error).message.split('\n')[0]}`,
+      ),
+      [1, '5 Error: late', 3, 4],
+    )
   })
 
   it('leaves no child process once every cache is closed', async () => {
