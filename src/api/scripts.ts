@@ -19,8 +19,8 @@ export interface Script {
 
 /**
  * How long a resolution is reused. A name that another process points elsewhere (`burn register
- * --name`) is seen within this time; a script removed by anyone (`burn forget`, gc) is seen at
- * the next call, which checks that its source is still there.
+ * --name`) is seen within this time; a script removed by anyone (`burn forget`, gc) is seen by
+ * the calls of the next turn of the event loop, which check that its source is still there.
  */
 const REUSE_MS = 1000
 
@@ -47,7 +47,7 @@ export class ScriptTable {
     private readonly remote?: RemoteFlags,
   ) {}
 
-  /** Every call awaits the same way, cached or not, so calls reach the pool in the order they were made. */
+  /** The script `ref` names; calls that await one resolution reach the pool in the order they were made. */
   async get(ref: string, engine?: EngineName): Promise<Script> {
     const key = engine === undefined ? ref : `${ref}\0${engine}`
     const now = performance.now()
@@ -56,8 +56,9 @@ export class ScriptTable {
       const script = this.resolve(ref, engine)
       const entry: Entry = {at: now, script}
       this.entries.set(key, (e = entry))
+      // ready() answers from the next turn on: the calls awaiting this resolution go first, in order
       script.then(
-        (s) => (entry.value = s),
+        (s) => setImmediate(() => (entry.value = s)),
         () => this.entries.get(key) === entry && this.entries.delete(key),
       )
     }

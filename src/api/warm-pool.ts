@@ -40,8 +40,8 @@ interface Waiting {
 /**
  * The runners behind the API, one lane per engine. Admission control first (fsqlite's
  * bulkhead): at most `maxInFlight` calls are admitted, one more is refused at once; admitted
- * calls wait here, never in a runner's queue, until a runner has room, so close() can refuse
- * every call that has not started and let every started one finish. A call whose runner died
+ * calls wait here until a runner has room (DEPTH calls queued in each), so close() can refuse
+ * every call not given to a runner and let every one given finish. A call whose runner died
  * (a limit breach, a kill) gets that error; RunnerPool replaces the runner for the next call.
  */
 export class WarmPool {

@@ -22,7 +22,7 @@ import {FRAME_HEAD, FrameReader} from '../util/wire/frames.js'
 /** Set in the environment of a runner that takes its jobs over the call channel (its fd 4). */
 export const CALLS_ENV = 'BURN_RUNNER_CALLS'
 
-/** The largest frame read: a job's input or a result is at most what --max-output allows, far less. */
+/** The largest frame read: a Buffer's own bound on this platform; the runner and burn are the only writers. */
 const MAX_FRAME = 2 ** 31 - 1
 const OK_HEAD = 1 + 8 + 8 + 2
 const OUTCOMES: CacheOutcome[] = ['none', 'hit', 'miss', 'rejected', 'corrupt']

@@ -91,10 +91,15 @@ export class RunnerPool {
    * async frame saved is garbage not made, and GC pauses are what its p99 is made of).
    */
   exec(job: Job, attempt = 0): Promise<JobResult> {
-    const now = this.takeNow()
-    if (now === undefined) return Promise.resolve(CLOSED)
-    if (now !== 'wait') return this.execOn(now, job, attempt)
-    return this.take().then((r) => (r ? this.execOn(r, job, attempt) : CLOSED))
+    try {
+      const now = this.takeNow()
+      if (now === undefined) return Promise.resolve(CLOSED)
+      if (now !== 'wait') return this.execOn(now, job, attempt)
+      return this.take().then((r) => (r ? this.execOn(r, job, attempt) : CLOSED))
+    } catch (error) {
+      // (a runner that cannot even start, fork throwing EMFILE say: this job's error, never a throw at its caller)
+      return Promise.reject(error)
+    }
   }
 
   private execOn(r: Runner, job: Job, attempt: number): Promise<JobResult> {
@@ -159,7 +164,8 @@ export class RunnerPool {
 
   close(): void {
     this.closed = true
-    for (const r of [...this.runners, ...this.retiring]) r.close()
+    // (every runner not yet exited: one that said it ends is in neither list any more)
+    for (const r of this.started) r.close()
     this.runners = []
     this.retiring.clear()
     for (const w of this.waiters.splice(0)) w()

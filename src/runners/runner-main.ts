@@ -1,4 +1,4 @@
-// Entry point of a runner process: receives jobs over IPC, runs them one at a time in arrival
+// Entry point of a runner process: receives jobs over IPC (or its call channel, fd 4: call-channel.ts), runs them one at a time in arrival
 // order, replies in that order. The parent may send the next job before this one ends (batch
 // pipelines two per runner), so a runner never waits for a round trip between chunks. It may die
 // (a memory bomb, a kill on timeout); the supervisor in runner.ts turns that into a clean error.
@@ -24,8 +24,12 @@ const queue: Job[] = []
 /** Jobs come over the call channel (fd 4) when runner.ts made one (`calls`), else over node's IPC. */
 const channel = process.env[CALLS_ENV] === '1' ? new Socket({fd: 4, readable: true, writable: true}) : undefined
 
+/** Set once a script's timer threw: this runner answered its last job and is exiting. */
+let ending = false
+
 /** Answers a job where it came from (the order is the jobs'). `then`: once it is written. */
 function reply(result: JobResult, then?: () => void): void {
+  if (ending && !(!result.ok && result.last)) return
   if (channel) channel.write(encodeResult(result), then)
   else if (then) process.send!(result, then)
   else process.send!(result)
@@ -116,11 +120,15 @@ function toWire(job: Job, result: JobResult): JobResult {
 
 // A script's timer callback that throws fails the job in flight; the runner is then replaced.
 process.on('uncaughtException', (error) => {
+  // (a second throwing timer in the same pass: the first one's answer is the last, the exit is on its way)
+  if (ending) return
   if (busy) {
     const message = `${(error as Error)?.name ?? 'Error'}: ${(error as Error)?.message ?? String(error)}`
     // (`last`: the jobs queued behind this one never start here, and burn gives them to another runner)
     const result: JobResult = {ok: false, error: {kind: 'script', message, stack: (error as Error)?.stack}, last: true}
+    queue.length = 0
     reply(result, () => process.exit(1))
+    ending = true
   } else {
     process.exit(1)
   }

@@ -19,7 +19,8 @@ export const NOT_STARTED: JobResult = Object.freeze({
 }) as JobResult
 
 /**
- * A supervised runner process taking jobs over IPC (register's compiles, batch's chunks).
+ * A supervised runner process taking jobs over IPC (register's compiles, batch's chunks) or over
+ * its call channel (the API's warm pool: call-channel.ts).
  * A runner that dies, by the watchdog's kill or V8's own out-of-memory abort, yields a limit
  * error for its job; burn's own process is never at risk.
  * Jobs may be queued: the runner runs them in order, one at a time, and the watchdog follows the
@@ -70,11 +71,14 @@ export class Runner {
       this.channelClosed = false
       const reader = new ChannelReader<JobResult>()
       const settle = (r: JobResult) => this.settleHead(r)
+      let broken = false
       channel.on('data', (d: Buffer) => {
+        if (broken) return
         try {
           reader.push(d, settle)
         } catch {
-          // bytes that are no frame of ours: that runner is not to be trusted with another job
+          // bytes that are no frame of ours: nothing more it says is read, and it gets no other job
+          broken = this.ending = true
           this.child.kill('SIGKILL')
         }
       })
@@ -85,8 +89,8 @@ export class Runner {
         this.afterDeath()
       })
     }
-    // Every answer the runner sent arrives before 'disconnect' (the channel is read to its end),
-    // so waiting for both events never blames the death on a job whose answer is in flight.
+    // Every answer the runner sent arrives before 'disconnect' (IPC) or its channel's 'close' (both
+    // are read to their end), so waiting for them never blames the death on a job whose answer is in flight.
     this.child.on('exit', (code, signal) => {
       exited()
       this.dead = true
@@ -114,13 +118,17 @@ export class Runner {
   /** The watchdog follows the job at the head of the queue; one kept for the runner's life, armed while jobs are queued. */
   private armHead(): void {
     const head = this.queue[0]
-    if (!head || this.dead) return this.watchdog?.disarm()
+    if (!head || this.dead || this.ending) return this.watchdog?.disarm()
     if (this.watchdog) this.watchdog.next(head.job.limits)
     else (this.watchdog = new Watchdog(this.child, head.job.limits)).arm()
   }
 
   private settleHead(r: JobResult): void {
-    if (!r.ok && r.last) this.ending = true
+    // After a `last` answer nothing more from this runner is an answer to a queued job.
+    if (this.ending) return
+    // A last answer, or one that came after the watchdog's kill was sent (the job finished just in
+    // time): the runner is going, and the jobs behind never started (afterDeath: NOT_STARTED).
+    if ((!r.ok && r.last) || this.watchdog?.breach) this.ending = true
     this.queue.shift()?.resolve(r)
     this.armHead()
   }
@@ -161,7 +169,7 @@ export class Runner {
   private flushChannel(): void {
     const bytes = this.outBytes
     this.outBytes = []
-    if (!this.dead && bytes.length > 0) this.channel!.write(bytes.length === 1 ? bytes[0] : Buffer.concat(bytes))
+    if (!this.dead && !this.ending && bytes.length > 0) this.channel!.write(bytes.length === 1 ? bytes[0] : Buffer.concat(bytes))
   }
 
   /**

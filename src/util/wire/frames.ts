@@ -29,7 +29,10 @@ export class FrameReader<T extends string = string> {
   /** Bytes needed before anything can be parsed: a header, or the frame that header announced. */
   private need = FRAME_HEAD
 
-  /** `max`: the largest payload accepted; a header announcing more throws FrameTooLarge before anything is held. */
+  /**
+   * `max`: the largest payload accepted; a header announcing more throws FrameTooLarge before its
+   * payload is held. After a throw (that, or one from `onFrame`) the reader is not to be used again.
+   */
   constructor(private readonly max: number) {}
 
   push(chunk: Buffer): Array<{type: T; payload: Buffer}> {
