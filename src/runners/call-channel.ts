@@ -1,6 +1,6 @@
 import {deserialize, serialize} from 'node:v8'
 import type {CacheOutcome, Job, JobResult} from '../engines/protocol.js'
-import {FRAME_HEAD, FrameReader} from '../util/wire/frames.js'
+import {FRAME_HEAD, frameBuffer, FrameReader} from '../util/wire/frames.js'
 
 /*
  * A runner's call channel: a pipe beside node's IPC channel, for runners that take one small job
@@ -30,13 +30,7 @@ const PRELOADED = 8
 const WARM = 16
 const REASON = 32
 
-/** A frame whose payload is `n` bytes, its header written: the caller writes the payload from FRAME_HEAD on. */
-function frameOf(type: 'J' | 'O' | 'V', n: number): Buffer {
-  const out = Buffer.allocUnsafe(FRAME_HEAD + n)
-  out.write(type, 0, 'latin1')
-  out.writeUInt32BE(n, 1)
-  return out
-}
+const frameOf = (type: 'J' | 'O' | 'V', n: number): Buffer => frameBuffer(type, n)
 
 function serialized(value: Job | JobResult): Buffer {
   const body = serialize(value)

@@ -7,13 +7,18 @@
 
 export const FRAME_HEAD = 5
 
+/** A frame of `size` bytes whose header is written (`n` payload bytes); the payload goes from FRAME_HEAD on. */
+export function frameBuffer(type: string, n: number, size = FRAME_HEAD + n): Buffer {
+  const out = Buffer.allocUnsafe(size)
+  out.write(type, 0, 'latin1')
+  out.writeUInt32BE(n, 1)
+  return out
+}
+
 /** A frame as its header and its body: written one after the other, the body is never copied. */
 export function frameParts(type: string, payload: Buffer | string): [Buffer, Buffer] {
   const body = typeof payload === 'string' ? Buffer.from(payload) : payload
-  const head = Buffer.allocUnsafe(FRAME_HEAD)
-  head.write(type, 0, 'latin1')
-  head.writeUInt32BE(body.length, 1)
-  return [head, body]
+  return [frameBuffer(type, body.length, FRAME_HEAD), body]
 }
 
 export class FrameTooLarge extends Error {}
