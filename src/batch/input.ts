@@ -62,7 +62,7 @@ async function openFile(
   path: string,
   opts: {file?: string; format: 'auto' | InputFormat; chunk: Pick<ChunkOptions, 'rows' | 'maxBytes'>; keepBytes?: boolean},
 ): Promise<RowSource> {
-  let buf = Buffer.allocUnsafe(READ_BYTES)
+  const buf = Buffer.allocUnsafe(READ_BYTES)
   let closed = false
   // look for the first non-blank byte (the format) and a BOM
   let startOffset = 0
@@ -82,10 +82,11 @@ async function openFile(
     throw readError(error, opts.file)
   }
   async function* buffers(): AsyncGenerator<Buffer> {
-    // one buffer, read into again and again: the chunkers keep no view of it, unless they keep bytes
+    // one buffer, read into again and again: a chunk's bytes (--memo) are good only until the next
+    // chunk is asked for (batch/memo.ts prepare); a new 1 MiB buffer per read cost more in
+    // first-touched memory than the reading
     try {
       for (let pos = startOffset; !closed;) {
-        if (opts.keepBytes) buf = Buffer.allocUnsafe(READ_BYTES)
         const {bytesRead} = await fh.read(buf, 0, buf.length, pos)
         if (bytesRead === 0) return
         pos += bytesRead
@@ -99,7 +100,7 @@ async function openFile(
     }
   }
   const format = pickFormat(opts.format, first)
-  const chunk = {...opts.chunk, startOffset, keepBytes: Boolean(opts.keepBytes)}
+  const chunk = {...opts.chunk, startOffset, keepBytes: Boolean(opts.keepBytes), reused: true}
   const chunks = format === 'json' ? jsonChunks(buffers(), chunk) : ndjsonChunks(buffers(), chunk)
   return {format, chunks, path, close: () => (closed = true)}
 }

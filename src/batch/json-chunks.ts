@@ -1,4 +1,4 @@
-import {checkChunkSize, spanBytes} from './span.js'
+import {checkChunkSize, kept, spanBytes} from './span.js'
 import {JsonArrayScanner} from '../util/json-array.js'
 import type {Chunk, ChunkOptions} from './types.js'
 
@@ -56,7 +56,7 @@ export async function* jsonChunks(source: AsyncIterable<Buffer>, opts: ChunkOpti
       throw error
     }
     if (open) {
-      if (opts.keepBytes) parts.push(buf.subarray(Math.max(0, chunkStart - base)))
+      if (opts.keepBytes) parts.push(kept(buf.subarray(Math.max(0, chunkStart - base)), opts))
       checkChunkSize(base + buf.length - chunkStart)
     }
     base += buf.length

@@ -1,13 +1,9 @@
 import type {JobResult} from '../engines/protocol.js'
-import type {RowIndex, RowPackWriter} from '../store/results/rows.js'
-import {JsonArrayScanner} from '../util/json-array.js'
+import type {RowIndex} from '../store/results/row-index.js'
+import type {RowPackWriter} from '../store/results/rows.js'
+import {assemble, RowMatcher, type Plan} from './memo-plan.js'
+import {commas, outputOf, pickRows, rowSpans, splitRows, type Rows} from './memo-rows.js'
 import type {Chunk} from './types.js'
-
-const NL = 0x0a
-const COMMA = 0x2c
-const OPEN = Buffer.from('[')
-const CLOSE = Buffer.from(']')
-const NEWLINE = Buffer.from('\n')
 
 /** Runs a chunk on a runner with rows joined by `separator`; `whole`: the chunk as read (its file range, if it has one). */
 export type ChunkExec = (chunk: Chunk, separator: string, whole: boolean) => Promise<JobResult>
@@ -18,163 +14,180 @@ export interface MemoChunk {
   reused: number
 }
 
+/** What `prepare` found for a chunk: run it whole; run it whole and store its rows; or compute only `misses`. */
+type Prepared =
+  | {kind: 'whole'}
+  | {kind: 'all'; bytes: Buffer; spans: Int32Array}
+  | {kind: 'some'; plan: Plan; missed: Rows; rows: number; format: Chunk['format']}
+
+/** The rows not found of several chunks, computed by one runner job. */
+interface Group {
+  rows: number
+  bytes: number
+  parts: Rows[]
+  format: Chunk['format']
+  waiters: Array<{resolve: (r: Computed | undefined) => void; reject: (e: unknown) => void}>
+}
+
+type OkResult = Extract<JobResult, {ok: true}>
+/** Rows a runner computed, and its job's result (its compiled-code outcome goes on with one chunk's result). */
+type Computed = {rows: Rows; ran: OkResult}
+const NONE: OkResult = {ok: true, cache: 'none', compileMs: 0, runMs: 0}
+/** A group of rows not found is sent once it holds this many bytes. */
+const GROUP_BYTES = 4 * 1024 * 1024
+
 /**
  * `batch --memo` (README, "Memoized results"): each row of a chunk is looked up among the rows
- * stored by earlier batches of the same script, engine and --fuel (store/results/rows.ts);
- * only the rows that are not there go to a runner, as one smaller chunk, and the chunk's
- * output is put together in input order from both. Rows of a chunk that succeeded are stored.
+ * stored by earlier batches of the same script, engine and --fuel (store/results/rows.ts; how,
+ * memo-plan.ts); only the rows that are not there go to a runner, and the chunk's output is put
+ * together in input order from both. Rows of a chunk that succeeded are stored.
+ *
+ * `prepare` looks the rows up as the reader cuts each chunk, while its bytes are still in the
+ * read buffer, and copies out only the rows not found (a copy of every chunk was most of a
+ * re-run's memory traffic). Rows not found of the chunks in flight go to the runners together,
+ * a chunk's worth of rows (`groupRows`) to a job: a job per chunk for a few rows each cost more
+ * in waking runners than the rows did.
  *
  * Runners answer with rows joined by '\n' (JSON.stringify never writes a raw newline, so the
  * output splits back into rows exactly); for --output-format json every '\n' becomes ','.
  * Whenever the pieces could differ from what the whole chunk gives (the rows that ran failed,
- * or returned another number of rows, or the chunk is over --max-output), the whole chunk runs
- * as without --memo and its result is the one written: errors name the same rows and lines,
- * and nothing of that chunk is stored. The script is assumed to map each row on its own (a row's
- * result does not depend on the other rows of its chunk), which is what --memo promises to keep.
+ * or returned another number of rows, or the chunk is over --max-output, or a pack could no
+ * longer be read), the whole chunk runs as without --memo and its result is the one written:
+ * errors name the same rows and lines, and nothing of that chunk is stored. The script is
+ * assumed to map each row on its own (a row's result does not depend on the other rows it runs
+ * with), which is what --memo promises to keep.
  */
 export class BatchMemo {
-  constructor(
-    private readonly index: RowIndex,
-    private readonly writer: RowPackWriter,
-    private readonly outSeparator: string,
-    private readonly maxOutputBytes: number,
-  ) {}
+  private readonly matcher: RowMatcher
+  private readonly prepared = new Map<number, Prepared>()
+  /** rows to store, by chunk, until every chunk before theirs is stored */
+  private readonly stores = new Map<number, Array<() => void>>()
+  private stored = 0
+  private group: Group | undefined
 
-  async chunk(chunk: Chunk, exec: ChunkExec): Promise<MemoChunk> {
-    const bytes = chunk.bytes!
-    const spans = rowSpans(chunk)
-    if (!spans) return {result: this.joined(await exec(chunk, '\n', true)), reused: 0}
-    const n = spans.length / 2
-    const found = new Int32Array(n)
-    const misses: number[] = []
-    let hint = -1
-    for (let i = 0; i < n; i++) {
-      const id = this.index.find(bytes, spans[2 * i], spans[2 * i + 1], hint)
-      found[i] = id
-      if (id < 0) misses.push(i)
-      hint = id < 0 ? (hint < 0 ? -1 : hint + 1) : id + 1
-    }
-    if (misses.length === n) return {result: this.computed(chunk, spans, await exec(chunk, '\n', true)), reused: 0}
-    let fresh: Rows = {out: Buffer.alloc(0), spans: new Int32Array(0)}
-    // (a run's compiled-code outcome goes on with the chunk's result: the pipeline saves and counts it)
-    let ran: Extract<JobResult, {ok: true}> = {ok: true, cache: 'none', compileMs: 0, runMs: 0}
-    if (misses.length > 0) {
-      const r = await exec(subChunk(chunk, spans, misses), '\n', false)
-      const rows = r.ok && r.rows === misses.length ? splitRows(r) : undefined
-      if (!rows || !r.ok) return {result: this.joined(await exec(chunk, '\n', true)), reused: 0}
-      ran = r
-      fresh = rows
-    }
-    const f = fresh.spans
-    let size = n - 1
-    for (let i = 0, m = 0; i < n; i++) {
-      if (found[i] >= 0) size += this.index.resultLength(found[i])
-      else size += f[2 * m + 1] - f[2 * m++]
-    }
-    // (a stored result may be from a run under a larger --max-output)
-    if (size > this.maxOutputBytes) return {result: this.joined(await exec(chunk, '\n', true)), reused: 0}
-    misses.forEach((i, m) => this.writer.add(bytes, spans[2 * i], spans[2 * i + 1], fresh.out, f[2 * m], f[2 * m + 1]))
-    // stored results are copied straight from their packs: no view object per row for the GC to collect
-    const output = Buffer.allocUnsafe(size)
-    const separator = this.outSeparator === ',' ? COMMA : NL
-    for (let i = 0, m = 0, at = 0; i < n; i++) {
-      if (i > 0) output[at++] = separator
-      if (found[i] >= 0) at += this.index.copyResult(found[i], output, at)
-      else at += fresh.out.copy(output, at, f[2 * m], f[2 * m++ + 1])
-    }
-    return {result: {...ran, output: undefined, outputBytes: output, rows: n}, reused: n - misses.length}
+  constructor(
+    index: RowIndex,
+    private readonly writer: RowPackWriter,
+    private readonly opts: {outSeparator: string; maxOutputBytes: number; groupRows: number},
+  ) {
+    this.matcher = new RowMatcher(index)
   }
 
-  /** The whole chunk ran: its rows are stored when it gave one result per row. */
-  private computed(chunk: Chunk, spans: Int32Array, r: JobResult): JobResult {
-    const rows = r.ok && r.rows === spans.length / 2 ? splitRows(r) : undefined
-    const f = rows?.spans
-    if (rows && f) for (let i = 0; i < f.length; i += 2) this.writer.add(chunk.bytes!, spans[i], spans[i + 1], rows.out, f[i], f[i + 1])
-    return this.joined(r)
+  /**
+   * Looks up the rows of a chunk just read (chunks in input order). `detach`: its bytes are a
+   * view of a buffer read over next (a regular file, which runners read themselves): kept only
+   * when every row must run.
+   */
+  prepare(chunk: Chunk, detach: boolean): void {
+    const bytes = chunk.bytes!
+    const spans = rowSpans(chunk)
+    const plan = spans && this.matcher.plan(bytes, spans, chunk.format === 'ndjson')
+    let p: Prepared = {kind: 'whole'}
+    if (spans && plan && plan.misses.length === spans.length / 2) p = {kind: 'all', bytes: detach ? Buffer.from(bytes) : bytes, spans}
+    else if (spans && plan)
+      p = {kind: 'some', plan, missed: pickRows(chunk, spans, plan.misses), rows: spans.length / 2, format: chunk.format}
+    this.prepared.set(chunk.index, p)
+    if (detach) chunk.bytes = undefined
+  }
+
+  /**
+   * Runs a prepared chunk. The rows it computed are stored in input order, once every chunk
+   * before it was (chunks finish out of order): a re-run then finds them one after the other.
+   */
+  async chunk(chunk: Chunk, exec: ChunkExec): Promise<MemoChunk> {
+    const store: Array<() => void> = []
+    try {
+      return await this.run(chunk, exec, (fn) => store.push(fn))
+    } finally {
+      this.stores.set(chunk.index, store)
+      for (let next = this.stores.get(this.stored); next; next = this.stores.get(this.stored)) {
+        this.stores.delete(this.stored++)
+        for (const fn of next) fn()
+      }
+    }
+  }
+
+  private async run(chunk: Chunk, exec: ChunkExec, store: (fn: () => void) => void): Promise<MemoChunk> {
+    const p = this.prepared.get(chunk.index) ?? {kind: 'whole'}
+    this.prepared.delete(chunk.index)
+    const whole = async () => ({result: this.joined(await exec(chunk, '\n', true)), reused: 0})
+    if (p.kind === 'whole') return whole()
+    if (p.kind === 'all') {
+      const r = await exec(chunk, '\n', true)
+      const rows = r.ok && r.rows === p.spans.length / 2 ? splitRows(r) : undefined
+      const f = rows?.spans
+      if (rows && f) store(() => this.keep(p.bytes, p.spans, rows.out, f))
+      return {result: this.joined(r), reused: 0}
+    }
+    const {plan, missed, rows: n} = p
+    const computed =
+      plan.misses.length > 0 ? await this.compute(missed, p.format, exec) : {rows: {out: Buffer.alloc(0), spans: missed.spans}, ran: NONE}
+    if (!computed) return whole()
+    const fresh = computed.rows
+    const f = fresh.spans
+    let size = plan.stored.length - 1
+    for (let m = 0; m < plan.misses.length; m++) size += f[2 * m + 1] - f[2 * m] + 1
+    // (a stored result may be from a run under a larger --max-output)
+    if (size > this.opts.maxOutputBytes) return whole()
+    store(() => this.keep(missed.out, missed.spans, fresh.out, f))
+    const output = plan.misses.length === 0 ? plan.stored.subarray(0, size) : assemble(plan, fresh, n, size)
+    if (this.opts.outSeparator === ',') commas(output)
+    // (a run's compiled-code outcome goes on with one chunk's result: the pipeline saves and counts it)
+    return {result: {...computed.ran, output: undefined, outputBytes: output, rows: n}, reused: n - plan.misses.length}
+  }
+
+  /** Rows at `spans` of `rows` gave the results at `f` of `out`: stored. */
+  private keep(rows: Buffer, spans: Int32Array, out: Buffer, f: Int32Array): void {
+    for (let i = 0; i < spans.length; i += 2) this.writer.add(rows, spans[i], spans[i + 1], out, f[i], f[i + 1])
+  }
+
+  /**
+   * The results of rows not found, computed with those of the other chunks that ask in the same
+   * turn of the event loop (up to a chunk's worth); undefined when their job failed or gave
+   * another number of rows (the chunk then runs whole, alone).
+   */
+  private compute(missed: Rows, format: Chunk['format'], exec: ChunkExec): Promise<Computed | undefined> {
+    const rows = missed.spans.length / 2
+    if (this.group && (this.group.rows + rows > this.opts.groupRows || this.group.bytes + missed.out.length > GROUP_BYTES)) this.send(exec)
+    let g = this.group
+    if (!g) {
+      const group = (g = this.group = {rows: 0, bytes: 0, parts: [], format, waiters: []})
+      setImmediate(() => this.group === group && this.send(exec))
+    }
+    g.rows += rows
+    g.bytes += missed.out.length + 1
+    g.parts.push(missed)
+    const group = g
+    return new Promise((resolve, reject) => group.waiters.push({resolve, reject}))
+  }
+
+  private send(exec: ChunkExec): void {
+    const g = this.group!
+    this.group = undefined
+    const sep = Buffer.from(g.format === 'ndjson' ? '\n' : ',')
+    const pieces = g.parts.flatMap((p, i) => (i === 0 ? [p.out] : [sep, p.out]))
+    const bytes = Buffer.concat(g.format === 'json' ? [Buffer.from('['), ...pieces, Buffer.from(']')] : pieces)
+    const chunk: Chunk = {index: 0, firstRow: 0, rows: g.rows, format: g.format, offset: 0, length: bytes.length, bytes, firstLine: 1}
+    exec(chunk, '\n', false).then(
+      (r) => {
+        const all = r.ok && r.rows === g.rows ? splitRows(r) : undefined
+        let at = 0
+        g.parts.forEach((p, i) => {
+          const n = p.spans.length / 2
+          const rows = all && {out: all.out, spans: all.spans.subarray(2 * at, 2 * (at + n))}
+          at += n
+          g.waiters[i].resolve(rows && {rows, ran: i === 0 && r.ok ? r : NONE})
+        })
+      },
+      (error: unknown) => g.waiters.forEach((w) => w.reject(error)),
+    )
   }
 
   /** A runner's '\n'-joined rows, joined as the output format joins them. */
   private joined(r: JobResult): JobResult {
-    if (!r.ok || this.outSeparator === '\n') return r
+    if (!r.ok || this.opts.outSeparator === '\n') return r
     const out = Buffer.from(outputOf(r))
-    for (let i = out.indexOf(NL); i !== -1; i = out.indexOf(NL, i + 1)) out[i] = COMMA
+    commas(out)
     return {...r, output: undefined, outputBytes: out}
   }
-}
-
-function outputOf(r: Extract<JobResult, {ok: true}>): Buffer {
-  if (r.outputBytes) return Buffer.from(r.outputBytes.buffer, r.outputBytes.byteOffset, r.outputBytes.byteLength)
-  return Buffer.from(r.output ?? '', 'utf8')
-}
-
-/** A runner's rows: its output and where each row is in it, as [start, end) pairs. */
-interface Rows {
-  out: Buffer
-  spans: Int32Array
-}
-
-function splitRows(r: Extract<JobResult, {ok: true}>): Rows | undefined {
-  const out = outputOf(r)
-  const n = r.rows ?? 0
-  if (n === 0) return out.length === 0 ? {out, spans: new Int32Array(0)} : undefined
-  const spans = new Int32Array(2 * n)
-  let k = 0
-  let start = 0
-  for (let i = out.indexOf(NL); i !== -1; i = out.indexOf(NL, start)) {
-    if (k === n - 1) return undefined
-    spans[2 * k] = start
-    spans[2 * k++ + 1] = i
-    start = i + 1
-  }
-  if (k !== n - 1) return undefined
-  spans[2 * k] = start
-  spans[2 * k + 1] = out.length
-  return {out, spans}
-}
-
-/**
- * Where each row of a chunk's bytes is, as [start, end) pairs: NDJSON, its non-blank lines (the
- * bytes of the line, without the newline); JSON, its elements (without the commas). Undefined
- * when this count differs from the reader's, which the runner then reports.
- */
-export function rowSpans(chunk: Chunk): Int32Array | undefined {
-  const b = chunk.bytes!
-  const spans: number[] = []
-  if (chunk.format === 'ndjson') {
-    for (let start = 0; start < b.length;) {
-      let end = b.indexOf(NL, start)
-      if (end === -1) end = b.length
-      for (let i = start; i < end; i++) {
-        const c = b[i]
-        if (c !== 0x20 && c !== 0x09 && c !== 0x0d) {
-          spans.push(start, end)
-          break
-        }
-      }
-      start = end + 1
-    }
-  } else {
-    const scanner = new JsonArrayScanner({start: (offset) => spans.push(offset), end: (offset) => spans.push(offset)})
-    try {
-      scanner.scan(b)
-      scanner.finish()
-    } catch {
-      return undefined
-    }
-  }
-  return spans.length === chunk.rows * 2 ? Int32Array.from(spans) : undefined
-}
-
-/** The chunk of only the rows `which` (its first line stays the chunk's: only a failure reports lines, and it reruns whole). */
-function subChunk(chunk: Chunk, spans: Int32Array, which: number[]): Chunk {
-  const b = chunk.bytes!
-  const parts: Buffer[] = []
-  const sep = chunk.format === 'ndjson' ? NEWLINE : Buffer.from(',')
-  if (chunk.format === 'json') parts.push(OPEN)
-  which.forEach((i, k) => {
-    if (k > 0) parts.push(sep)
-    parts.push(b.subarray(spans[2 * i], spans[2 * i + 1]))
-  })
-  if (chunk.format === 'json') parts.push(CLOSE)
-  return {...chunk, rows: which.length, bytes: Buffer.concat(parts)}
 }

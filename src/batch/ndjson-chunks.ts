@@ -1,4 +1,4 @@
-import {checkChunkSize, spanBytes} from './span.js'
+import {checkChunkSize, kept, spanBytes} from './span.js'
 import type {Chunk, ChunkOptions} from './types.js'
 
 const NL = 0x0a
@@ -49,7 +49,7 @@ export async function* ndjsonChunks(source: AsyncIterable<Buffer>, opts: ChunkOp
         chunkStart = base + pos
       }
     }
-    if (opts.keepBytes && base + n > chunkStart) parts.push(buf.subarray(Math.max(0, chunkStart - base)))
+    if (opts.keepBytes && base + n > chunkStart) parts.push(kept(buf.subarray(Math.max(0, chunkStart - base)), opts))
     base += n
     checkChunkSize(base - chunkStart)
     yield* ready

@@ -76,6 +76,7 @@ export class ChunkPipeline<Out extends RowOutput = RowOutput> {
   private stopped = false
   private readonly pulse = new Pulse()
   private readonly window: number
+  private readonly workers: number
   private readonly rowSeparator: string
   private readonly queue: Chunk[] = []
   private readonly done = new Map<number, Done>()
@@ -91,14 +92,17 @@ export class ChunkPipeline<Out extends RowOutput = RowOutput> {
 
   constructor(private readonly parts: PipelineParts<Out>) {
     this.out = parts.openOutput(() => this.stop())
-    this.window = parts.opts.concurrency * 6 + 2
+    // (--memo: chunks mostly found cost their runners little, and their rows not found go to the
+    // runners together, so more of them are in flight: memo.ts)
+    this.window = parts.memo ? Math.max(64, parts.opts.concurrency * 6 + 2) : parts.opts.concurrency * 6 + 2
+    this.workers = parts.memo ? this.window : parts.opts.concurrency * 2
     this.rowSeparator = parts.opts.output.format === 'json' ? ',' : '\n'
   }
 
   /** Runs every chunk and writes what can be written; the output is left for the caller to end. */
   async run(): Promise<void> {
     // two workers per runner: the pool (depth 2) queues each runner's next chunk behind its current one
-    await Promise.all([this.reader(), ...Array.from({length: this.parts.opts.concurrency * 2}, () => this.worker())])
+    await Promise.all([this.reader(), ...Array.from({length: this.workers}, () => this.worker())])
     if (!this.stopped) {
       this.drain()
       if (!this.fatal && this.inputError && this.written === this.inputEnd) this.fatal = this.inputError
@@ -133,6 +137,8 @@ export class ChunkPipeline<Out extends RowOutput = RowOutput> {
       }
       if (r.done) break
       this.read++
+      // (now, while the chunk's bytes are those read: the source reads over them next)
+      this.parts.memo?.prepare(r.value, this.parts.source.path !== undefined)
       this.queue.push(r.value)
       this.pulse.wake()
     }

@@ -13,7 +13,8 @@ import {addCounters, ChunkPipeline, type Script, type Tally} from './pipeline.js
 import {RowSink} from './sink.js'
 import {BatchMemo} from './memo.js'
 import {rowsScope} from '../store/results/key.js'
-import {RowIndex, RowPackWriter} from '../store/results/rows.js'
+import {RowIndex} from '../store/results/row-index.js'
+import {RowPackWriter} from '../store/results/rows.js'
 import type {BatchOptions, BatchOutcome, BatchSummary} from './types.js'
 
 /**
@@ -109,7 +110,10 @@ async function openMemo(store: Store, t: {hash: string; engine: EngineName}, opt
   const index = await RowIndex.load(store.layout, t.hash, scope)
   const writer = new RowPackWriter(store.layout, t.hash, scope)
   const separator = opts.output.format === 'json' ? ',' : '\n'
-  return {memo: new BatchMemo(index, writer, separator, opts.limits.maxOutputBytes), index, writer, hash: t.hash, session}
+  // (rows not found go to a runner a chunk's worth at a time: --chunk-size 0 is one chunk)
+  const groupRows = opts.chunkSize === 0 ? Infinity : (opts.chunkSize ?? DEFAULT_CHUNK_ROWS)
+  const memo = new BatchMemo(index, writer, {outSeparator: separator, maxOutputBytes: opts.limits.maxOutputBytes, groupRows})
+  return {memo, index, writer, hash: t.hash, session}
 }
 
 /**

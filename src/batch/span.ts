@@ -1,4 +1,5 @@
 import {badDataError} from '../util/errors.js'
+import type {ChunkOptions} from './types.js'
 
 /** About the longest string V8 can make (2^29 - 24 UTF-16 units): a chunk must decode into one. */
 const MAX_CHUNK_BYTES = (1 << 29) - 24
@@ -13,4 +14,9 @@ export function checkChunkSize(bytes: number): void {
 export function spanBytes(parts: Buffer[], tail: Buffer, start: number, end: number): Buffer {
   if (parts.length === 0) return tail.subarray(start, end)
   return Buffer.concat([...parts, tail.subarray(start, end)])
+}
+
+/** A piece of a read buffer a chunk keeps: a copy when the buffer is read into again. */
+export function kept(view: Buffer, opts: Pick<ChunkOptions, 'reused'>): Buffer {
+  return opts.reused ? Buffer.from(view) : view
 }

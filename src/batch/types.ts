@@ -36,6 +36,11 @@ export interface ChunkOptions {
   startOffset: number
   /** Keep each chunk's bytes (input that runners cannot read themselves, or rows --memo looks up). */
   keepBytes: boolean
+  /**
+   * The source reads every piece into the same buffer: a chunk's bytes are a view of it, good
+   * until the next chunk is asked for (what a chunk keeps of an earlier piece is copied).
+   */
+  reused?: boolean
 }
 
 export interface BatchOptions {

@@ -2,6 +2,9 @@ import assert from 'node:assert/strict'
 import {existsSync, readdirSync, readFileSync, statSync, writeFileSync} from 'node:fs'
 import {join} from 'node:path'
 import {describe, it} from 'node:test'
+import {Layout} from '../../src/store/layout.js'
+import {rowsScope} from '../../src/store/results/key.js'
+import {RowIndex} from '../../src/store/results/row-index.js'
 import {burn, json, register, stats, tmp, writeScript, type Result} from '../helpers.js'
 
 // `burn batch --memo` end to end (issue 14 item 6): the built binary, real processes, exact bytes.
@@ -145,6 +148,46 @@ describe('burn batch --memo', () => {
     // (set aside to damaged/, which gc sweeps; the rows it held are stored again in a new pack)
     assert.deepEqual([existsSync(pack2), packs(cacheDir, hash).length, burn(['verify'], {cacheDir}).code], [false, 1, 0])
     assert.equal(readdirSync(join(cacheDir, 'damaged')).filter((f) => f.startsWith('result.')).length, 2)
+  })
+
+  it('a file batched before runs nothing again; rows inserted or removed run alone; rows are stored in input order', async () => {
+    // chunk 0 holds the slow row: the chunks after it finish first
+    const slow =
+      'module.exports = (rows) => { console.error("rows " + rows.length); if (rows.some((r) => r.slow)) { const t = Date.now() + 300; while (Date.now() < t); } return rows.map((r) => ({id: r.id, y: r.x * 2})) }'
+    const {cacheDir, hash} = fresh('order', slow)
+    const lines = (n: number, changed = new Set<number>()) =>
+      Array.from({length: n}, (_, i) =>
+        JSON.stringify({id: i + 1, x: changed.has(i + 1) ? 1000 + i : i + 1, ...(i === 0 ? {slow: true} : {})}),
+      )
+    const file = (name: string, rows: string[]) => {
+      const f = join(dir, `order-${name}.ndjson`)
+      writeFileSync(f, rows.join('\n') + '\n')
+      return f
+    }
+    const a = lines(400)
+    const b = lines(400, new Set([100, 101, 102, 103, 104, 105, 106, 107, 108, 250]))
+    const c = ['{"id":-1,"x":1}', '{"id":-2,"x":2}', '{"id":-3,"x":3}', ...a.filter((_, i) => i !== 199)]
+    const args = ['--chunk-size', '50', '--concurrency', '2']
+    const ran = (name: string, rows: string[]) => sameAsPlain(cacheDir, ['-f', file(name, rows), ...args])
+    const first = ran('a', a)
+    assert.deepEqual([counts(first.summary), first.ran], [[400, 400, 400, 0], 400])
+    // the rows of every chunk stored after the chunks before it, however they finished
+    const scope = rowsScope({hash, engine: 'v8', limits: {timeoutMs: 60_000, memoryBytes: 0, maxOutputBytes: 0, maxLogBytes: 0}})
+    const index = await RowIndex.load(new Layout(cacheDir), hash, scope)
+    assert.equal(index.size, 400)
+    assert.deepEqual(
+      a.map((r, i) => index.equalsRow(i, Buffer.from(r), 0, r.length)),
+      a.map(() => true),
+    )
+    assert.deepEqual(
+      ['b', 'a', 'b', 'c'].map((name) => ran(`${name}2`, {a, b, c}[name]!)).map((r) => [r.summary.rowsComputed, r.ran]),
+      [
+        [10, 10],
+        [0, 0],
+        [0, 0],
+        [3, 3],
+      ],
+    )
   })
 
   it('rows of a chunk that failed are not stored; a failure reads as without --memo', () => {

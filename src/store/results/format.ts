@@ -8,7 +8,7 @@
 // miss, never a hit, so a damaged file can cost a run but never print a wrong result.
 const MAGIC = Buffer.from('BURNRS1\n', 'latin1')
 export const RESULT_FORMAT = 1
-const HEADER_LEN = 8 + 4 + 4 + 4 + 32 + 32 + 8 + 8 + 8
+export const RESULT_HEADER_BYTES = 8 + 4 + 4 + 4 + 32 + 32 + 8 + 8 + 8
 
 export interface ResultMeta {
   /** the script's source hash */
@@ -18,10 +18,10 @@ export interface ResultMeta {
 }
 
 export function encodeResult(meta: ResultMeta, payload: Uint8Array, xxh: (d: Uint8Array) => bigint): Buffer {
-  const h = Buffer.alloc(HEADER_LEN)
+  const h = Buffer.alloc(RESULT_HEADER_BYTES)
   MAGIC.copy(h, 0)
   h.writeUInt32LE(RESULT_FORMAT, 8)
-  h.writeUInt32LE(HEADER_LEN, 12)
+  h.writeUInt32LE(RESULT_HEADER_BYTES, 12)
   h.writeUInt32LE(0, 16)
   Buffer.from(meta.hash, 'hex').copy(h, 20)
   Buffer.from(meta.key, 'hex').copy(h, 52)
@@ -36,10 +36,10 @@ export type DecodedResult = {ok: true; meta: ResultMeta; payload: Buffer} | {ok:
 /** `expect`: the script and key the reader looked up; a key record (idempotency) expects no key, it reads it. */
 export function decodeResult(buf: Buffer, expect: {hash?: string; key?: string}, xxh: (d: Uint8Array) => bigint): DecodedResult {
   const bad = (reason: string): DecodedResult => ({ok: false, reason})
-  if (buf.length < HEADER_LEN) return bad(`truncated (${buf.length} bytes)`)
+  if (buf.length < RESULT_HEADER_BYTES) return bad(`truncated (${buf.length} bytes)`)
   if (!buf.subarray(0, 8).equals(MAGIC)) return bad('bad magic')
   if (buf.readUInt32LE(8) !== RESULT_FORMAT) return bad(`unknown result format ${buf.readUInt32LE(8)}`)
-  if (buf.readUInt32LE(12) !== HEADER_LEN) return bad('bad header length')
+  if (buf.readUInt32LE(12) !== RESULT_HEADER_BYTES) return bad('bad header length')
   if (buf.readUInt32LE(16) !== 0) return bad(`unknown flags ${buf.readUInt32LE(16)}`)
   if (xxh(buf.subarray(0, 100)) !== buf.readBigUInt64LE(100)) return bad('header checksum mismatch')
   const hash = buf.toString('hex', 20, 52)
@@ -47,8 +47,9 @@ export function decodeResult(buf: Buffer, expect: {hash?: string; key?: string},
   if (expect.hash !== undefined && hash !== expect.hash) return bad(`made by script ${hash}, not ${expect.hash}`)
   if (expect.key !== undefined && key !== expect.key) return bad(`stored under key ${key}, not ${expect.key}`)
   const payloadLen = Number(buf.readBigUInt64LE(84))
-  if (buf.length !== HEADER_LEN + payloadLen) return bad(`payload is ${buf.length - HEADER_LEN} bytes, header says ${payloadLen}`)
-  const payload = buf.subarray(HEADER_LEN)
+  if (buf.length !== RESULT_HEADER_BYTES + payloadLen)
+    return bad(`payload is ${buf.length - RESULT_HEADER_BYTES} bytes, header says ${payloadLen}`)
+  const payload = buf.subarray(RESULT_HEADER_BYTES)
   if (xxh(payload) !== buf.readBigUInt64LE(92)) return bad('payload checksum mismatch')
   return {ok: true, meta: {hash, key}, payload}
 }

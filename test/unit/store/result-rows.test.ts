@@ -5,7 +5,9 @@ import {join} from 'node:path'
 import {after, describe, it} from 'node:test'
 import {Layout} from '../../../src/store/layout.js'
 import {rowsScope} from '../../../src/store/results/key.js'
-import {PACK_BYTES, RowIndex, RowPackWriter, rowHash} from '../../../src/store/results/rows.js'
+import {RowIndex} from '../../../src/store/results/row-index.js'
+import {writeResult} from '../../../src/store/results/memo.js'
+import {PACK_BYTES, RowPackWriter, rowHash} from '../../../src/store/results/rows.js'
 
 const HASH = 'ab'.repeat(32)
 const LIMITS = {timeoutMs: 1000, memoryBytes: 64 * 1024 * 1024, maxOutputBytes: 1024, maxLogBytes: 1024}
@@ -32,9 +34,11 @@ function lookup(index: RowIndex, row: string, hint = -1): string | undefined {
   const b = Buffer.from(`xx${row}yy`)
   const id = index.find(b, 2, b.length - 2, hint)
   if (id < 0) return undefined
-  const out = Buffer.alloc(index.resultLength(id))
-  index.copyResult(id, out, 0)
-  return out.toString()
+  // (a result is copied with the '\n' that ends it)
+  const out = Buffer.alloc(index.resultBytes(id, 1))
+  assert.equal(index.copyResults(id, 1, out, 0), out.length)
+  assert.equal(out[out.length - 1], 0x0a)
+  return out.subarray(0, -1).toString()
 }
 
 /** Two different rows with the same 32-bit row hash (a birthday search over small objects). */
@@ -89,17 +93,113 @@ describe('batch --memo row packs', () => {
   it('writes a pack per PACK_BYTES of rows and loads them all', async () => {
     const layout = store('packs')
     const scope = rowsScope({hash: HASH, engine: 'v8', limits: LIMITS})
-    const big = 'x'.repeat(1024 * 1024)
+    const big = 'x'.repeat(300 * 1024)
     const rows: Array<[string, string]> = Array.from({length: 20}, (_, i) => [`"${i}${big}"`, String(i)])
     assert.equal(await write(layout, scope, rows), 20)
     const names = readdirSync(layout.resultsOf(HASH))
-    // (7 rows of 1 MiB fill a pack's 8 MiB of rows)
-    assert.deepEqual([PACK_BYTES, names.length], [8 * 1024 * 1024, 3])
+    // (3 rows of 300 KiB fill a pack's 1 MiB of rows)
+    assert.deepEqual([PACK_BYTES, names.length], [1024 * 1024, 7])
     assert.ok(names.every((n) => n.startsWith(scope.slice(0, 16))))
     const index = await RowIndex.load(layout, HASH, scope)
     assert.deepEqual(
       rows.map(([r]) => lookup(index, r)),
       rows.map(([, o]) => o),
     )
+  })
+
+  it('a run of stored rows is compared as NDJSON lines and its results copied in one call', async () => {
+    const layout = store('lines')
+    const scope = rowsScope({hash: HASH, engine: 'v8', limits: LIMITS})
+    const rows = ['{"a":1}', '{"a":2}', '[3]', '"four"', '5']
+    await write(
+      layout,
+      scope,
+      rows.map((r, i) => [r, `"o${i}"`] as [string, string]),
+    )
+    const index = await RowIndex.load(layout, HASH, scope)
+    const lines = (text: string, id = 0, count = 5) => {
+      const b = Buffer.from(`>${text}<`)
+      return index.equalsLines(id, count, b, 1, b.length - 1)
+    }
+    assert.deepEqual([index.size, index.left(0), index.left(3), index.left(5), index.lines(0)], [5, 5, 2, 0, true])
+    assert.equal(lines(rows.join('\n')), true)
+    assert.equal(lines(rows.slice(1, 4).join('\n'), 1, 3), true)
+    // one byte off, a blank line between, a row short, a row too many: not the same
+    assert.deepEqual(
+      [rows.join('\n').replace('2', '3'), rows.join('\n\n'), rows.slice(0, 4).join('\n'), [...rows, '6'].join('\n')].map((t) => lines(t)),
+      [false, false, false, false],
+    )
+    const out = Buffer.alloc(index.resultBytes(1, 3) + 2, '.')
+    assert.equal(index.copyResults(1, 3, out, 1), out.length - 2)
+    assert.equal(out.toString(), '."o1"\n"o2"\n"o3"\n.')
+  })
+
+  it('reads the packs of an earlier version (BURNROW1: no newline after rows and results), row by row', async () => {
+    const layout = store('v1')
+    const scope = rowsScope({hash: HASH, engine: 'v8', limits: LIMITS})
+    const rows: Array<[string, string]> = [
+      ['{"a":1}', '10'],
+      ['{"a":2}', '20'],
+    ]
+    const table = Buffer.alloc(12 * rows.length)
+    rows.forEach(([r, o], i) => {
+      table.writeUInt32LE(rowHash(Buffer.from(r), 0, r.length), 12 * i)
+      table.writeUInt32LE(r.length, 12 * i + 4)
+      table.writeUInt32LE(o.length, 12 * i + 8)
+    })
+    const count = Buffer.alloc(4)
+    count.writeUInt32LE(rows.length)
+    const payload = Buffer.concat([
+      Buffer.from('BURNROW1'),
+      Buffer.from(scope, 'hex'),
+      count,
+      table,
+      ...rows.map(([r]) => Buffer.from(r)),
+      ...rows.map(([, o]) => Buffer.from(o)),
+    ])
+    const key = scope.slice(0, 16) + '0'.repeat(48)
+    await writeResult(layout, layout.result(HASH, key), {hash: HASH, key}, payload)
+    const index = await RowIndex.load(layout, HASH, scope)
+    assert.deepEqual([index.size, index.lines(0), lookup(index, '{"a":2}'), lookup(index, '{"a":1}', 0)], [2, false, '20', '10'])
+    const out = Buffer.alloc(index.resultBytes(0, 2))
+    index.copyResults(0, 2, out, 0)
+    assert.equal(out.toString(), '10\n20\n')
+  })
+
+  it('more packs than it holds at once: each read again (and checked) when asked for, in any order', async () => {
+    const layout = store('slots')
+    const scope = rowsScope({hash: HASH, engine: 'v8', limits: LIMITS})
+    const big = 'y'.repeat(300 * 1024)
+    const rows: Array<[string, string]> = Array.from({length: 30}, (_, i) => [`"${i}${big}"`, `${i * 7}`])
+    await write(layout, scope, rows)
+    assert.equal(readdirSync(layout.resultsOf(HASH)).length, 10)
+    const index = await RowIndex.load(layout, HASH, scope)
+    const order = [29, 0, 15, 1, 28, 2, 14, 27, 3, 16, 0, 29]
+    assert.deepEqual(
+      order.map((i) => lookup(index, rows[i][0], i)),
+      order.map((i) => rows[i][1]),
+    )
+    assert.deepEqual(
+      order.map((i) => lookup(index, rows[i][0])),
+      order.map((i) => rows[i][1]),
+    )
+  })
+
+  it('finds the batch a file was batched in by its first row, newest batch first', async () => {
+    const layout = store('starts')
+    const scope = rowsScope({hash: HASH, engine: 'v8', limits: LIMITS})
+    await write(layout, scope, [
+      ['{"f":"a","i":1}', '1'],
+      ['{"f":"a","i":2}', '2'],
+    ])
+    await write(layout, scope, [
+      ['{"f":"b","i":1}', '3'],
+      ['{"f":"a","i":2}', '4'],
+    ])
+    const index = await RowIndex.load(layout, HASH, scope)
+    const start = (row: string) => index.batchStarting(Buffer.from(row), 0, row.length)
+    assert.deepEqual([start('{"f":"a","i":1}'), start('{"f":"b","i":1}'), start('{"f":"a","i":2}'), start('{}')], [0, 2, -1, -1])
+    // a later batch: entries after the first batch's
+    assert.deepEqual([index.after(0), index.after(1), index.after(2), index.after(3)], [2, 2, 4, 4])
   })
 })
