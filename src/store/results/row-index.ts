@@ -8,6 +8,13 @@ import {notRegular, readRegularSync} from '../../util/read-regular.js'
 import {decodeResult, RESULT_HEADER_BYTES} from './format.js'
 import {entryTable, isPackKey, packCount, packLayout, PACK_HEAD, rowHash, type PackLayout} from './rows.js'
 
+/** Open addressing over the row hashes `of` of entries from..: index + 1 per slot. */
+interface HashTable {
+  ids: Int32Array
+  of: Uint32Array
+  from: number
+}
+
 /** Packs held read at once, until a batch is seen to jump between packs (then every pack stays). */
 const SLOTS = 4
 
@@ -58,8 +65,8 @@ export class RowIndex {
   private capacity = SLOTS
   private loads = 0
   private clock = 0
-  /** hash tables of rows, by the entry they start at */
-  private readonly tables = new Map<number, {ids: Int32Array; of: Uint32Array}>()
+  /** hash tables of the rows of entries from some entry on (`lookup`) */
+  private readonly tables: HashTable[] = []
   private readonly pending: Array<Promise<unknown>> = []
 
   private constructor(
@@ -171,15 +178,28 @@ export class RowIndex {
   lookup(b: Buffer, start: number, end: number, from = 0): number {
     if (from >= this.size) return -1
     const h = rowHash(b, start, end)
-    let table = this.tables.get(from)
-    if (!table) this.tables.set(from, (table = this.hashFrom(from)))
-    const {ids, of} = table
+    const {ids, of, from: base} = this.tableFor(from)
     const mask = ids.length - 1
     for (let s = h & mask; ids[s] !== 0; s = (s + 1) & mask) {
-      const id = from + ids[s] - 1
-      if (of[ids[s] - 1] === h && this.equalsRow(id, b, start, end)) return id
+      const id = base + ids[s] - 1
+      if (id >= from && of[ids[s] - 1] === h && this.equalsRow(id, b, start, end)) return id
     }
     return -1
+  }
+
+  /**
+   * A hash table that holds entries from..size-1: the one that starts closest before `from`,
+   * else a new one; a second new one is made of all rows, which serves every lookup after it
+   * (a store whose packs each look like a batch of their own, as those of earlier versions do,
+   * would otherwise build one per pack).
+   */
+  private tableFor(from: number): HashTable {
+    let best: HashTable | undefined
+    for (const t of this.tables) if (t.from <= from && (!best || t.from > best.from)) best = t
+    if (best) return best
+    const t = this.hashFrom(this.tables.length > 0 ? 0 : from)
+    this.tables.push(t)
+    return t
   }
 
   /** The first entry stored by a later batch than entry `id`'s. */
@@ -320,7 +340,7 @@ export class RowIndex {
   }
 
   /** A hash table of the row hashes of entries from..size-1, from the packs' entry tables (read into one reused buffer, not checked). */
-  private hashFrom(from: number): {ids: Int32Array; of: Uint32Array; from: number} {
+  private hashFrom(from: number): HashTable {
     const of = new Uint32Array(this.size - from)
     const into = {buf: Buffer.alloc(0)}
     for (const f of this.files) {

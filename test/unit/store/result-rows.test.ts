@@ -199,7 +199,11 @@ describe('batch --memo row packs', () => {
     const index = await RowIndex.load(layout, HASH, scope)
     const start = (row: string) => index.batchStarting(Buffer.from(row), 0, row.length)
     assert.deepEqual([start('{"f":"a","i":1}'), start('{"f":"b","i":1}'), start('{"f":"a","i":2}'), start('{}')], [0, 2, -1, -1])
-    // a later batch: entries after the first batch's
+    // a later batch: entries after the first batch's; a lookup from there on sees no earlier row
     assert.deepEqual([index.after(0), index.after(1), index.after(2), index.after(3)], [2, 2, 4, 4])
+    const find = (row: string, from: number) => index.lookup(Buffer.from(row), 0, row.length, from)
+    // (the first lookup builds a table of all rows: the later ones must leave out rows before `from`)
+    const a2 = '{"f":"a","i":2}'
+    assert.deepEqual([find(a2, 0), find(a2, 2), find(a2, 3), find(a2, 4), find('{"f":"a","i":1}', 1)], [1, 3, 3, -1, -1])
   })
 })
