@@ -92,9 +92,9 @@ export class ChunkPipeline<Out extends RowOutput = RowOutput> {
 
   constructor(private readonly parts: PipelineParts<Out>) {
     this.out = parts.openOutput(() => this.stop())
-    // (--memo: chunks mostly found cost their runners little, and their rows not found go to the
-    // runners together, so more of them are in flight: memo.ts)
-    this.window = parts.memo ? Math.max(64, parts.opts.concurrency * 6 + 2) : parts.opts.concurrency * 6 + 2
+    this.window = parts.opts.concurrency * 6 + 2
+    // (--memo: a worker per chunk in flight, as chunks mostly found cost their runners little and
+    // their rows not found go to the runners together: memo.ts)
     this.workers = parts.memo ? this.window : parts.opts.concurrency * 2
     this.rowSeparator = parts.opts.output.format === 'json' ? ',' : '\n'
   }
