@@ -37,7 +37,7 @@ export class RunnerPool {
     readonly size: number,
     private readonly engine: 'v8' | 'quickjs' = 'v8',
     prestart = 0,
-    private readonly opts: {depth?: number; recycleGrowthBytes?: number; lean?: boolean; calls?: boolean} = {},
+    private readonly opts: {depth?: number; recycleGrowthBytes?: number; lean?: boolean; calls?: boolean; lazy?: boolean} = {},
   ) {
     this.depth = opts.depth ?? 1
     for (let i = 0; i < Math.min(prestart, size); i++) this.runners.push(this.spawn())
@@ -65,7 +65,8 @@ export class RunnerPool {
       else if (r.pending < this.depth && (!best || r.pending < best.pending)) best = r
     }
     if (dead) this.runners = this.runners.filter((r) => r.alive)
-    if (best && best.pending === 0) return best
+    // (lazy: another runner only once every runner has `depth` jobs, for work that is mostly not theirs)
+    if (best && (best.pending === 0 || this.opts.lazy)) return best
     if (this.runners.length + this.retiring.size < this.size) {
       const r = this.spawn()
       this.runners.push(r)
