@@ -28,8 +28,9 @@ const READ_BYTES = 1 << 20
  *
  * A regular file is read here through one reusable buffer, only to find where chunks start and
  * end; each runner reads its chunk's bytes from the file itself. burn's main process then
- * copies no row bytes at all, which keeps it small and its memory flat. Stdin and pipes cannot
- * be read twice, so their chunks carry their bytes.
+ * copies no row bytes at all, which keeps it small and its memory flat (under --memo it looks at
+ * each chunk's bytes in that buffer, and copies only rows not found: batch/memo.ts). Stdin and
+ * pipes cannot be read twice, so their chunks carry their bytes.
  */
 export async function openRows(opts: {
   file?: string

@@ -8,7 +8,8 @@ const CLOSE = Buffer.from(']')
 /**
  * The elements of one top-level JSON array, streamed: chunks of `opts.rows` elements, each one
  * the JSON array of its own elements (the input bytes verbatim, between brackets). Memory: one
- * read buffer, plus the chunk being filled when the bytes must be kept (not a regular file).
+ * read buffer, plus the chunk being filled when the bytes must be kept (not a regular file, or
+ * --memo).
  */
 export async function* jsonChunks(source: AsyncIterable<Buffer>, opts: ChunkOptions): AsyncGenerator<Chunk> {
   let index = 0

@@ -38,8 +38,10 @@ export class RowMatcher {
     const runs: number[] = []
     const misses: number[] = []
     let id = this.next ?? this.start(b, spans)
+    const ends = lines ? runEnds(spans) : undefined
     for (let i = 0; i < n;) {
-      const left = Math.min(n - i, index.left(id))
+      // (runs of lines stop at a blank line: RowIndex.equalsLines compares lines with only '\n' between)
+      const left = Math.min(ends ? ends[i] - i : n - i, index.left(id))
       const m = left > 0 ? this.matching(b, spans, i, id, left, lines) : 0
       if (m > 0) {
         runs.push(i, m, id)
@@ -117,6 +119,14 @@ export class RowMatcher {
     }
     return 0
   }
+}
+
+/** For each NDJSON row, the row after the last one that follows it with only '\n' between (no blank line). */
+function runEnds(spans: Int32Array): Int32Array {
+  const n = spans.length / 2
+  const ends = new Int32Array(n)
+  for (let i = n - 1; i >= 0; i--) ends[i] = i + 1 < n && spans[2 * i + 1] + 1 === spans[2 * i + 2] ? ends[i + 1] : i + 1
+  return ends
 }
 
 /** The stored results of a plan's runs, copied out; undefined when a pack could no longer be read (the chunk then runs whole). */

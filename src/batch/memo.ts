@@ -99,11 +99,21 @@ export class BatchMemo {
     try {
       return await this.run(chunk, exec, (fn) => store.push(fn))
     } finally {
-      this.stores.set(chunk.index, store)
-      for (let next = this.stores.get(this.stored); next; next = this.stores.get(this.stored)) {
-        this.stores.delete(this.stored++)
-        for (const fn of next) fn()
-      }
+      this.store(chunk.index, store)
+    }
+  }
+
+  /** A chunk the batch does not run (after a failure under --on-error fail): the chunks after it are still stored. */
+  skip(index: number): void {
+    this.prepared.delete(index)
+    this.store(index, [])
+  }
+
+  private store(index: number, fns: Array<() => void>): void {
+    this.stores.set(index, fns)
+    for (let next = this.stores.get(this.stored); next; next = this.stores.get(this.stored)) {
+      this.stores.delete(this.stored++)
+      for (const fn of next) fn()
     }
   }
 

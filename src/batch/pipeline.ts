@@ -101,7 +101,8 @@ export class ChunkPipeline<Out extends RowOutput = RowOutput> {
 
   /** Runs every chunk and writes what can be written; the output is left for the caller to end. */
   async run(): Promise<void> {
-    // two workers per runner: the pool (depth 2) queues each runner's next chunk behind its current one
+    // two workers per runner (the pool, depth 2, queues each runner's next chunk behind its
+    // current one); under --memo one per chunk in flight
     await Promise.all([this.reader(), ...Array.from({length: this.workers}, () => this.worker())])
     if (!this.stopped) {
       this.drain()
@@ -161,7 +162,10 @@ export class ChunkPipeline<Out extends RowOutput = RowOutput> {
     for (;;) {
       const chunk = await this.take()
       if (!chunk) return
-      if (chunk.index > this.failedAt) continue
+      if (chunk.index > this.failedAt) {
+        this.parts.memo?.skip(chunk.index)
+        continue
+      }
       const {opts, script} = this.parts
       const place = {index: chunk.index, firstRow: chunk.firstRow, rows: chunk.rows}
       const {result, reused} = await this.execute(chunk)

@@ -33,6 +33,15 @@ export function encodeResult(meta: ResultMeta, payload: Uint8Array, xxh: (d: Uin
 
 export type DecodedResult = {ok: true; meta: ResultMeta; payload: Buffer} | {ok: false; reason: string}
 
+/**
+ * The payload length in the first RESULT_HEADER_BYTES of a result file, when they are a header
+ * whose checksum holds (the rest of the file unread, so unchecked); else undefined.
+ */
+export function headerPayloadLength(head: Buffer, xxh: (d: Uint8Array) => bigint): number | undefined {
+  if (head.length < RESULT_HEADER_BYTES || !head.subarray(0, 8).equals(MAGIC)) return undefined
+  return xxh(head.subarray(0, 100)) === head.readBigUInt64LE(100) ? Number(head.readBigUInt64LE(84)) : undefined
+}
+
 /** `expect`: the script and key the reader looked up; a key record (idempotency) expects no key, it reads it. */
 export function decodeResult(buf: Buffer, expect: {hash?: string; key?: string}, xxh: (d: Uint8Array) => bigint): DecodedResult {
   const bad = (reason: string): DecodedResult => ({ok: false, reason})

@@ -5,7 +5,7 @@ import type {Layout} from '../layout.js'
 import {checkParents} from '../store-trust.js'
 import {loadXxh64} from '../../util/hash.js'
 import {notRegular, readRegularSync} from '../../util/read-regular.js'
-import {decodeResult, RESULT_HEADER_BYTES} from './format.js'
+import {decodeResult, headerPayloadLength, RESULT_HEADER_BYTES} from './format.js'
 import {entryTable, isPackKey, packCount, packLayout, PACK_HEAD, rowHash, type PackLayout} from './rows.js'
 
 /** Open addressing over the row hashes `of` of entries from..: index + 1 per slot. */
@@ -94,7 +94,11 @@ export class RowIndex {
       let count: number | undefined
       try {
         const got = readRegularSync(path, {into: head, upTo: RESULT_HEADER_BYTES + PACK_HEAD})
-        count = packCount(got.subarray(RESULT_HEADER_BYTES), scope)
+        // (a count that its pack's checked length cannot hold is damage: it would number, and
+        // size the hash tables of, billions of rows)
+        const n = packCount(got.subarray(RESULT_HEADER_BYTES), scope)
+        const length = headerPayloadLength(got, xxh)
+        if (n !== undefined && length !== undefined && PACK_HEAD + n * 12 <= length) count = n
       } catch {
         // (gone, or no regular file: read whole below, which tells which)
       }
@@ -133,9 +137,9 @@ export class RowIndex {
 
   /**
    * Whether `b[start, end)` is the rows of entries id .. id + count - 1 (one pack, BURNROW2)
-   * with '\n' between them. That is each row equal to its entry: a row never holds a newline
-   * (an NDJSON line), and a stored row that holds one (a JSON array's element) holds a line with
-   * no JSON in it too, which no run of `count` rows can.
+   * with '\n' between them. For `count` NDJSON lines with nothing else between them (no blank
+   * line: the caller's part) that is each row equal to its entry: the bytes then hold count - 1
+   * newlines, the separators, so no stored row among them holds one (a JSON array's element can).
    */
   equalsLines(id: number, count: number, b: Buffer, start: number, end: number): boolean {
     const s = this.slot(id)
@@ -229,12 +233,6 @@ export class RowIndex {
       if (same && b.compare(head, rowAt, head.length, start, end) === 0 && this.equalsRow(f.first, b, start, end)) return f.first
     }
     return -1
-  }
-
-  /** The stored row equal to `b[start, end)`: entry `hint` when it is that row, else anywhere; -1 if none. */
-  find(b: Buffer, start: number, end: number, hint: number): number {
-    if (hint >= 0 && hint < this.size && this.equalsRow(hint, b, start, end)) return hint
-    return this.lookup(b, start, end)
   }
 
   /** The packs that served a row get their last use marked (gc's LRU), as a `run --memo` hit does; damaged ones are set aside. */
@@ -362,7 +360,7 @@ export class RowIndex {
 
 /** Packs of one batch share the time and the batch id in their keys (rows.ts RowPackWriter). */
 function sameBatch(a: PackFile, b: PackFile): boolean {
-  return a.key.slice(16, 28) === b.key.slice(16, 28) && a.key.slice(32, 40) === b.key.slice(32, 40)
+  return a.key.slice(16, 36) === b.key.slice(16, 36)
 }
 
 /** A hash table over `of` (index -> row hash): open addressing, index + 1 per slot (a hash of 0 is left out: a miss). */

@@ -21,7 +21,7 @@ import {writeResult} from './memo.js'
  * Payload: magic | scope 32 bytes | u32 count | count x (u32 row hash, u32 row length, u32
  * result length) | the rows' bytes | the results' bytes. "BURNROW2" (written now) ends every
  * row and every result with '\n', so a run of stored rows reads exactly as NDJSON lines do and
- * is compared, and its results copied, in one call (batch/memo.ts); "BURNROW1" (read still) has
+ * is compared, and its results copied, in one call (batch/memo-plan.ts); "BURNROW1" (read still) has
  * no separators.
  */
 const MAGIC_V1 = Buffer.from('BURNROW1', 'latin1')
@@ -64,7 +64,7 @@ export function entryTable(b: Buffer, count: number): Uint32Array {
     : Uint32Array.from({length: count * 3}, (_, i) => b.readUInt32LE(PACK_HEAD + i * 4))
 }
 
-/** Whether `key` is one RowPackWriter makes for `scope` (scope prefix, time, random: 64 hex digits). */
+/** Whether `key` is one RowPackWriter makes for `scope` (scope prefix, then batch time, batch id, pack number, random: 64 hex digits). */
 export function isPackKey(key: string, scope: string): boolean {
   return /^[0-9a-f]{64}$/.test(key) && key.startsWith(scope.slice(0, 16))
 }
@@ -168,11 +168,11 @@ export class RowPackWriter {
     this.table = []
     this.rowsAt = 0
     this.resultsAt = 0
-    // (scope, the batch's time, its count of packs, its id, random: packs are read in the order
-    // they were written, so a batch's rows get consecutive entries and a re-run in the same order
-    // finds each next row where it looks; and row-index.ts tells one batch's packs from another's)
-    const seq = (this.seq++ & 0xffff).toString(16).padStart(4, '0')
-    const key = this.scope.slice(0, 16) + this.time + seq + this.batch + randomBytes(12).toString('hex')
+    // (scope, the batch's time and id, its count of packs, random: packs read in key order give
+    // each batch's rows in the order they were written, a batch after another, so a re-run in the
+    // same order finds each next row where it looks; row-index.ts tells one batch from another)
+    const seq = (this.seq++).toString(16).padStart(6, '0')
+    const key = this.scope.slice(0, 16) + this.time + this.batch + seq + randomBytes(11).toString('hex')
     const {layout, hash} = this
     this.writing = this.writing.then(() =>
       writeResult(layout, layout.result(hash, key), {hash, key}, payload).then(
