@@ -223,13 +223,8 @@ export class RowIndex {
       const f = this.files[p]
       if (f.bad || f.count === 0 || (p > 0 && sameBatch(this.files[p - 1], f))) continue
       const rowAt = RESULT_HEADER_BYTES + PACK_HEAD + f.count * 12
-      let head: Buffer
-      try {
-        head = readRegularSync(f.path, {into, upTo: rowAt + end - start})
-      } catch {
-        continue
-      }
-      const same = head.length === rowAt + end - start && head.readUInt32LE(RESULT_HEADER_BYTES + PACK_HEAD + 4) === end - start
+      const head = this.unchecked(f, into, end - start)
+      const same = head !== undefined && head.readUInt32LE(RESULT_HEADER_BYTES + PACK_HEAD + 4) === end - start
       if (same && b.compare(head, rowAt, head.length, start, end) === 0 && this.equalsRow(f.first, b, start, end)) return f.first
     }
     return -1
@@ -337,20 +332,28 @@ export class RowIndex {
     this.pending.push(setAside(this.layout, file.path, 'result').catch(() => {}))
   }
 
+  /**
+   * A pack's first bytes, unchecked: its result header, payload head and entry table, and `extra`
+   * bytes after them (its first row); undefined when unreadable, short, or not of its count.
+   */
+  private unchecked(f: PackFile, into: {buf: Buffer}, extra: number): Buffer | undefined {
+    const upTo = RESULT_HEADER_BYTES + PACK_HEAD + f.count * 12 + extra
+    try {
+      const head = readRegularSync(f.path, {into, upTo})
+      return head.length === upTo && packCount(head.subarray(RESULT_HEADER_BYTES), this.scope) === f.count ? head : undefined
+    } catch {
+      return undefined
+    }
+  }
+
   /** A hash table of the row hashes of entries from..size-1, from the packs' entry tables (read into one reused buffer, not checked). */
   private hashFrom(from: number): HashTable {
     const of = new Uint32Array(this.size - from)
     const into = {buf: Buffer.alloc(0)}
     for (const f of this.files) {
       if (f.bad || f.first < from) continue
-      const upTo = RESULT_HEADER_BYTES + PACK_HEAD + f.count * 12
-      let head: Buffer
-      try {
-        head = readRegularSync(f.path, {into, upTo})
-      } catch {
-        continue
-      }
-      if (head.length < upTo || packCount(head.subarray(RESULT_HEADER_BYTES), this.scope) !== f.count) continue
+      const head = this.unchecked(f, into, 0)
+      if (!head) continue
       const table = entryTable(head.subarray(RESULT_HEADER_BYTES), f.count)
       for (let k = 0; k < f.count; k++) of[f.first - from + k] = table[3 * k]
     }
