@@ -29,7 +29,7 @@ const READ_BYTES = 1 << 20
  * A regular file is read here through one reusable buffer, only to find where chunks start and
  * end; each runner reads its chunk's bytes from the file itself. burn's main process then
  * copies no row bytes at all, which keeps it small and its memory flat (under --memo it looks at
- * each chunk's bytes in that buffer, and copies only rows not found: batch/memo.ts). Stdin and
+ * each chunk's bytes in that buffer, and copies only rows not found: batch/memo/batch-memo.ts). Stdin and
  * pipes cannot be read twice, so their chunks carry their bytes.
  */
 export async function openRows(opts: {
@@ -84,7 +84,7 @@ async function openFile(
   }
   async function* buffers(): AsyncGenerator<Buffer> {
     // one buffer, read into again and again: a chunk's bytes (--memo) are good only until the next
-    // chunk is asked for (batch/memo.ts prepare); a new 1 MiB buffer per read cost more in
+    // chunk is asked for (batch/memo/batch-memo.ts prepare); a new 1 MiB buffer per read cost more in
     // first-touched memory than the reading
     try {
       for (let pos = startOffset; !closed;) {

@@ -59,7 +59,7 @@ export interface BatchOptions {
   chunkSize?: number
   output: {file?: string; format: OutputFormat}
   onError: OnError
-  /** --memo: rows whose result a batch stored before are not run again (batch/memo.ts). */
+  /** --memo: rows whose result a batch stored before are not run again (batch/memo/batch-memo.ts). */
   memo?: boolean
   /** --on-error emit: called once per failed chunk, in input order. */
   onChunkError?: (error: BurnError) => void

@@ -21,7 +21,7 @@ import {writeResult} from './memo.js'
  * Payload: magic | scope 32 bytes | u32 count | count x (u32 row hash, u32 row length, u32
  * result length) | the rows' bytes | the results' bytes. "BURNROW2" (written now) ends every
  * row and every result with '\n', so a run of stored rows reads exactly as NDJSON lines do and
- * is compared, and its results copied, in one call (batch/memo-plan.ts); "BURNROW1" (read still) has
+ * is compared, and its results copied, in one call (batch/memo/plan.ts); "BURNROW1" (read still) has
  * no separators.
  */
 const MAGIC_V1 = Buffer.from('BURNROW1', 'latin1')

@@ -32,7 +32,7 @@ async function write(layout: Layout, scope: string, rows: Array<[string, string]
 
 function lookup(index: RowIndex, row: string, hint = -1): string | undefined {
   const b = Buffer.from(`xx${row}yy`)
-  // (the entry `hint` when it is that row, else anywhere: as batch/memo-plan.ts looks)
+  // (the entry `hint` when it is that row, else anywhere: as batch/memo/plan.ts looks)
   const id = hint >= 0 && hint < index.size && index.equalsRow(hint, b, 2, b.length - 2) ? hint : index.lookup(b, 2, b.length - 2)
   if (id < 0) return undefined
   // (a result is copied with the '\n' that ends it)

@@ -3,12 +3,12 @@ import {mkdirSync, mkdtempSync, rmSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {after, describe, it} from 'node:test'
-import {RowMatcher} from '../../../src/batch/memo-plan.js'
-import {rowSpans} from '../../../src/batch/memo-rows.js'
-import {Layout} from '../../../src/store/layout.js'
-import {rowsScope} from '../../../src/store/results/key.js'
-import {RowIndex} from '../../../src/store/results/row-index.js'
-import {RowPackWriter} from '../../../src/store/results/rows.js'
+import {RowMatcher} from '../../../../src/batch/memo/plan.js'
+import {rowSpans} from '../../../../src/batch/memo/rows.js'
+import {Layout} from '../../../../src/store/layout.js'
+import {rowsScope} from '../../../../src/store/results/key.js'
+import {RowIndex} from '../../../../src/store/results/row-index.js'
+import {RowPackWriter} from '../../../../src/store/results/rows.js'
 
 const HASH = 'cd'.repeat(32)
 const LIMITS = {timeoutMs: 1000, memoryBytes: 64 * 1024 * 1024, maxOutputBytes: 1024, maxLogBytes: 1024}

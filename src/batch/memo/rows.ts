@@ -1,6 +1,6 @@
-import type {JobResult} from '../engines/protocol.js'
-import {JsonArrayScanner} from '../util/json-array.js'
-import type {Chunk} from './types.js'
+import type {JobResult} from '../../engines/protocol.js'
+import {JsonArrayScanner} from '../../util/json-array.js'
+import type {Chunk} from '../types.js'
 
 /*
  * The rows of a chunk under --memo (memo.ts): where each row is in the chunk's bytes and in a

@@ -1,5 +1,5 @@
-import type {RowIndex} from '../store/results/row-index.js'
-import {NL, type Rows} from './memo-rows.js'
+import type {RowIndex} from '../../store/results/row-index.js'
+import {NL, type Rows} from './rows.js'
 
 /** Rows of a chunk that do not match in place are checked this far ahead for the entries after theirs (rows changed in place). */
 const LOOKAHEAD = 8

@@ -1,9 +1,9 @@
-import type {JobResult} from '../engines/protocol.js'
-import type {RowIndex} from '../store/results/row-index.js'
-import type {RowPackWriter} from '../store/results/rows.js'
-import {assemble, RowMatcher, type Plan} from './memo-plan.js'
-import {commas, outputOf, pickRows, rowSpans, splitRows, type Rows} from './memo-rows.js'
-import type {Chunk} from './types.js'
+import type {JobResult} from '../../engines/protocol.js'
+import type {RowIndex} from '../../store/results/row-index.js'
+import type {RowPackWriter} from '../../store/results/rows.js'
+import {assemble, RowMatcher, type Plan} from './plan.js'
+import {commas, outputOf, pickRows, rowSpans, splitRows, type Rows} from './rows.js'
+import type {Chunk} from '../types.js'
 
 /** Runs a chunk on a runner with rows joined by `separator`; `whole`: the chunk as read (its file range, if it has one). */
 export type ChunkExec = (chunk: Chunk, separator: string, whole: boolean) => Promise<JobResult>
@@ -39,7 +39,7 @@ const GROUP_BYTES = 4 * 1024 * 1024
 /**
  * `batch --memo` (README, "Memoized results"): each row of a chunk is looked up among the rows
  * stored by earlier batches of the same script, engine and --fuel (store/results/rows.ts; how,
- * memo-plan.ts); only the rows that are not there go to a runner, and the chunk's output is put
+ * plan.ts); only the rows that are not there go to a runner, and the chunk's output is put
  * together in input order from both. Rows of a chunk that succeeded are stored.
  *
  * `prepare` looks the rows up as the reader cuts each chunk, while its bytes are still in the
