@@ -52,6 +52,10 @@ export class Runner {
     let exited!: () => void
     this.exited = new Promise<void>((res) => (exited = res))
     const base = {execArgv: process.execArgv, env: {...process.env, BURN_RUNNER_ENGINE: engine} as NodeJS.ProcessEnv}
+    // A runner makes no TLS connection (a script has no network: README, "Script contract"; the
+    // remote cache is burn's, never a runner's), so node's extra CA file is not passed on: node
+    // parses NODE_EXTRA_CA_CERTS at every start, ~40 ms of CPU per runner for a system bundle.
+    delete base.env.NODE_EXTRA_CA_CERTS
     // (never inherited: a runner without the channel's pipe must not look for one)
     if (opts.calls) base.env[CALLS_ENV] = '1'
     else delete base.env[CALLS_ENV]

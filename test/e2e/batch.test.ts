@@ -466,6 +466,18 @@ describe('engines', () => {
     sameText(r.stdout, expected10k, 'quickjs')
   })
 
+  test("runners start without node's extra CA file: only burn's own process reads it", () => {
+    // (a file that does not exist: node warns once per process that reads it, on that process's stderr)
+    const ca = join(dir, 'no-such-ca.pem')
+    const r = burn(['batch', 'map', '-f', files.nd10k, '--chunk-size', '500', '--concurrency', '2'], {
+      cacheDir,
+      env: {NODE_EXTRA_CA_CERTS: ca},
+    })
+    assert.equal(r.code, 0, r.stderr)
+    sameText(r.stdout, expected10k, 'with NODE_EXTRA_CA_CERTS')
+    assert.equal(r.stderr.split(`Ignoring extra certs from \`${ca}\``).length - 1, 1, r.stderr)
+  })
+
   test('an unknown script is exit 3, with nothing on stdout', () => {
     const r = run(['no-such-script'], '{"id":1}\n')
     assert.equal(r.code, 3)
