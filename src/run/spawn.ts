@@ -1,4 +1,5 @@
-import {spawn, type ChildProcess} from 'node:child_process'
+import type {ChildProcess} from 'node:child_process'
+import {childProcess} from '../util/child-process.js'
 import {RUN_CHILD} from './bundles.js'
 import {tiedNode} from '../runners/parent-death.js'
 import {toChildArgs, type RunRequest} from './request.js'
@@ -19,7 +20,7 @@ export function childClosed(child: ChildProcess): Closed {
  */
 export function spawnRunChild(req: RunRequest, stdin?: string): {child: ChildProcess; closed: Closed} {
   const node = tiedNode(process.execArgv)
-  const child = spawn(node.execPath, [...node.execArgv, RUN_CHILD, ...toChildArgs(req)], {
+  const child = childProcess().spawn(node.execPath, [...node.execArgv, RUN_CHILD, ...toChildArgs(req)], {
     stdio: [stdin === undefined ? 'inherit' : 'pipe', 'inherit', 'inherit', 'pipe'],
   })
   const closed = childClosed(child)

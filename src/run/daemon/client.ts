@@ -1,4 +1,3 @@
-import {spawn} from 'node:child_process'
 import {existsSync, statSync} from 'node:fs'
 import {createConnection, type Socket} from 'node:net'
 import {cacheDirShared, daemonDirProblem, socketProblem} from '../../store/daemon-trust.js'
@@ -7,6 +6,7 @@ import {readStdin, readsStdin} from '../../cli/input.js'
 import {renderError} from '../../cli/render.js'
 import {inputFlags, type RunRequest} from '../request.js'
 import {writeAllSync} from '../../util/write-sync.js'
+import {childProcess} from '../../util/child-process.js'
 import {frame, FrameReader, KEEPALIVE_MS, MAX_FRAME, SILENCE_MS, type DaemonCall} from './frames.js'
 import {DAEMON_JS} from '../bundles.js'
 import {daemonAllowed, daemonPaths, type DaemonPaths} from './where.js'
@@ -258,10 +258,12 @@ function startDaemon(paths: DaemonPaths): void {
   // Only for an existing store: a run against a missing one fails, and must not create it.
   if (!existsSync(paths.layout.storeJson)) return
   try {
-    spawn(process.execPath, [...process.execArgv, DAEMON_JS, paths.layout.root, paths.socket, paths.lock], {
-      detached: true,
-      stdio: 'ignore',
-    }).unref()
+    childProcess()
+      .spawn(process.execPath, [...process.execArgv, DAEMON_JS, paths.layout.root, paths.socket, paths.lock], {
+        detached: true,
+        stdio: 'ignore',
+      })
+      .unref()
   } catch {
     // the daemon is an optimisation: this call runs directly either way
   }

@@ -1,8 +1,9 @@
-import {createHash} from 'node:crypto'
 import {statSync} from 'node:fs'
 import {resolve} from 'node:path'
 import {Layout} from '../../store/layout.js'
 import {RUN_CHILD} from '../bundles.js'
+// (not node:crypto: loading it is ~7 ms of every `burn run` through the daemon; the same digest: util/hash.ts)
+import {sha256} from '../../util/hash.js'
 
 // A Unix socket path holds at most 107 bytes on Linux (103 on macOS).
 const MAX_SOCKET_PATH = 100
@@ -47,7 +48,7 @@ function daemonKey(env: NodeJS.ProcessEnv): string {
     .sort()
     .map((k) => `${k}=${env[k]}`)
   const key = JSON.stringify([process.execPath, process.version, process.execArgv, build, vars])
-  return createHash('sha256').update(key).digest('hex').slice(0, 20)
+  return sha256(key).slice(0, 20)
 }
 
 export interface DaemonPaths {
