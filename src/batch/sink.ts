@@ -1,4 +1,4 @@
-import {randomBytes} from 'node:crypto'
+import {nodeCrypto} from '../util/builtins.js'
 import {createWriteStream, unlinkSync} from 'node:fs'
 import {rename, rm} from 'node:fs/promises'
 import {basename, dirname, join, resolve} from 'node:path'
@@ -57,7 +57,7 @@ export class RowSink {
 
   static file(path: string, format: OutputFormat, onClosed: () => void): RowSink {
     const target = resolve(path)
-    const tmp = join(dirname(target), `.${basename(target)}.burn-${process.pid}-${randomBytes(4).toString('hex')}.tmp`)
+    const tmp = join(dirname(target), `.${basename(target)}.burn-${process.pid}-${nodeCrypto().randomBytes(4).toString('hex')}.tmp`)
     // flush: the data is fsynced before the close, so the rename publishes complete bytes
     const stream = createWriteStream(tmp, {flags: 'wx', flush: true})
     const sink = new RowSink(stream, format, path, onClosed)

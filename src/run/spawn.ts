@@ -1,5 +1,5 @@
 import type {ChildProcess} from 'node:child_process'
-import {childProcess} from '../util/child-process.js'
+import {childProcess} from '../util/builtins.js'
 import {RUN_CHILD} from './bundles.js'
 import {tiedNode} from '../runners/parent-death.js'
 import {toChildArgs, type RunRequest} from './request.js'

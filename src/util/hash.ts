@@ -1,11 +1,9 @@
 import {sha256 as jsSha256} from '@noble/hashes/sha2'
 import {bytesToHex} from '@noble/hashes/utils'
-import {createRequire} from 'node:module'
+import {nodeCrypto} from './builtins.js'
 
 /** Inputs up to this size are hashed in JavaScript, larger ones by node:crypto. */
 const JS_MAX_BYTES = 16 * 1024
-
-let nodeCrypto: typeof import('node:crypto') | undefined
 
 /**
  * SHA-256 names sources (so `sha256sum script.js` gives the same id) and keys memoized results.
@@ -21,8 +19,7 @@ export function sha256(...parts: Array<Uint8Array | string>): string {
     for (const b of bytes) h.update(b)
     return bytesToHex(h.digest())
   }
-  nodeCrypto ??= createRequire(import.meta.url)('node:crypto') as typeof import('node:crypto')
-  const h = nodeCrypto.createHash('sha256')
+  const h = nodeCrypto().createHash('sha256')
   for (const b of bytes) h.update(b)
   return h.digest('hex')
 }

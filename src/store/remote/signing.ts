@@ -1,4 +1,4 @@
-import {createHash, createHmac, timingSafeEqual} from 'node:crypto'
+import {nodeCrypto} from '../../util/builtins.js'
 import {parseRecord} from '../engine-trust.js'
 import {isValidHash} from '../layout.js'
 import type {EngineName} from '../../engines/tag.js'
@@ -28,7 +28,7 @@ interface Signed {
 export type Verdict<T> = {ok: true; value: T} | {ok: false; why: 'unsigned' | 'no-key' | 'bad-signature' | 'malformed'}
 
 const mac = (key: string, subject: string, value: string): string =>
-  createHmac('sha256', key).update(`burn-remote-1\n${subject}\n${value}`).digest('hex')
+  nodeCrypto().createHmac('sha256', key).update(`burn-remote-1\n${subject}\n${value}`).digest('hex')
 
 const nameSubject = (name: string) => `name:${name}`
 const enginesSubject = (hash: string) => `engines:${hash}`
@@ -71,7 +71,7 @@ function verify(bytes: Buffer, subject: string, key: string | undefined): Verdic
   if (!key) return {ok: false, why: 'no-key'}
   const want = Buffer.from(mac(key, subject, JSON.stringify(rec.value)), 'hex')
   const got = Buffer.from(rec.sig, 'hex')
-  if (got.length !== want.length || !timingSafeEqual(got, want)) return {ok: false, why: 'bad-signature'}
+  if (got.length !== want.length || !nodeCrypto().timingSafeEqual(got, want)) return {ok: false, why: 'bad-signature'}
   return {ok: true, value: rec.value}
 }
 
@@ -80,7 +80,7 @@ const MAC_BYTES = 32
 
 const compiledSubject = (tag: string, hash: string) => `compiled:${tag}:${hash}`
 const resultSubject = (hash: string, key: string) => `result:${hash}:${key}`
-const digest = (bytes: Uint8Array) => createHash('sha256').update(bytes).digest('hex')
+const digest = (bytes: Uint8Array) => nodeCrypto().createHash('sha256').update(bytes).digest('hex')
 
 /** The artifact followed by `burnsig1` and the HMAC of (tag, hash, SHA-256 of the artifact). */
 export function sealCompiled(tag: string, hash: string, artifact: Buffer, key: string): Buffer {
@@ -116,5 +116,5 @@ function unseal(value: Buffer, subject: string, key: string | undefined): Buffer
   if (!value.subarray(at, at + SEAL.length).equals(SEAL)) return undefined
   const artifact = value.subarray(0, at)
   const want = Buffer.from(mac(key, subject, digest(artifact)), 'hex')
-  return timingSafeEqual(value.subarray(at + SEAL.length), want) ? artifact : undefined
+  return nodeCrypto().timingSafeEqual(value.subarray(at + SEAL.length), want) ? artifact : undefined
 }

@@ -1,4 +1,4 @@
-import {randomBytes} from 'node:crypto'
+import {nodeCrypto} from '../../util/builtins.js'
 import {endianness} from 'node:os'
 import type {Layout} from '../layout.js'
 import {writeResult} from './memo.js'
@@ -117,7 +117,7 @@ export class RowPackWriter {
   private failed?: Error
   /** when the batch started and a random id: the packs of one batch share them in their keys */
   private readonly time = Date.now().toString(16).padStart(12, '0')
-  private readonly batch = randomBytes(4).toString('hex')
+  private readonly batch = nodeCrypto().randomBytes(4).toString('hex')
   /** packs cut so far: orders this batch's packs */
   private seq = 0
   stored = 0
@@ -172,7 +172,7 @@ export class RowPackWriter {
     // each batch's rows in the order they were written, a batch after another, so a re-run in the
     // same order finds each next row where it looks; row-index.ts tells one batch from another)
     const seq = (this.seq++).toString(16).padStart(6, '0')
-    const key = this.scope.slice(0, 16) + this.time + this.batch + seq + randomBytes(11).toString('hex')
+    const key = this.scope.slice(0, 16) + this.time + this.batch + seq + nodeCrypto().randomBytes(11).toString('hex')
     const {layout, hash} = this
     this.writing = this.writing.then(() =>
       writeResult(layout, layout.result(hash, key), {hash, key}, payload).then(
