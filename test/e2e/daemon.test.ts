@@ -231,6 +231,29 @@ describe('the run daemon', () => {
     assert.equal((await run).stdout, '"done"\n')
   })
 
+  it('leaves the client it serves without node:crypto and node:child_process (what only a direct run needs)', async () => {
+    const own = tmp()
+    const list = join(own, 'modules.txt')
+    // (only the `burn` process writes its list: the daemon and its runners load the preload too)
+    const preload = writeScript(
+      own,
+      'list.cjs',
+      `if (process.argv[1].endsWith('run.js')) process.on('exit', () => require('fs').writeFileSync(${JSON.stringify(list)}, process.moduleLoadList.join('\\n')))\n`,
+    )
+    const env = {NODE_OPTIONS: `--require ${preload}`}
+    register(own, writeScript(own, 'one.js', 'module.exports = (x) => x + 1\n'), ['--name', 'one'])
+    assert.equal(burn(['run', 'one', '--input', '1'], {cacheDir: own, env}).stdout, '2\n')
+    await daemonUp(own)
+    const r = served(burn(['run', 'one', '--input', '2'], {cacheDir: own, env: {...env, ...viaDaemon}}))
+    assert.deepEqual([r.code, r.stdout, r.stderr], [0, '3\n', ''])
+    const loaded = readFileSync(list, 'utf8').split('\n')
+    assert.deepEqual(
+      ['NativeModule crypto', 'NativeModule child_process'].filter((m) => loaded.includes(m)),
+      [],
+    )
+    assert.ok(loaded.includes('NativeModule net'), 'the list is of the process that called the daemon')
+  })
+
   it('counts hits exactly under 8 concurrent runs', async () => {
     await daemonUp(cache)
     const before = stats(cache)
