@@ -1,4 +1,4 @@
-import {deserialize, serialize} from 'node:v8'
+import {nodeV8} from '../util/builtins.js'
 import type {CacheOutcome, Job, JobResult} from '../engines/protocol.js'
 import {FRAME_HEAD, frameBuffer, FrameReader} from '../util/wire/frames.js'
 
@@ -33,7 +33,7 @@ const REASON = 32
 const frameOf = (type: 'J' | 'O' | 'V', n: number): Buffer => frameBuffer(type, n)
 
 function serialized(value: Job | JobResult): Buffer {
-  const body = serialize(value)
+  const body = nodeV8().serialize(value)
   const out = frameOf('V', body.length)
   body.copy(out, FRAME_HEAD)
   return out
@@ -105,7 +105,7 @@ function decodeOk(b: Buffer, at: number, end: number): JobResult {
 function decode<T>(type: 'J' | 'O' | 'V', b: Buffer, start: number, end: number): T {
   if (type === 'J') return JSON.parse(b.toString('utf8', start, end)) as T
   if (type === 'O') return decodeOk(b, start, end) as T
-  if (type === 'V') return deserialize(b.subarray(start, end)) as T
+  if (type === 'V') return nodeV8().deserialize(b.subarray(start, end)) as T
   throw new Error(`call channel: unknown frame type ${JSON.stringify(type)}`)
 }
 

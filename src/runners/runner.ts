@@ -1,4 +1,5 @@
-import {fork, type ChildProcess} from 'node:child_process'
+import type {ChildProcess} from 'node:child_process'
+import {childProcess} from '../util/builtins.js'
 import type {Socket} from 'node:net'
 import {fileURLToPath} from 'node:url'
 import {CALLS_ENV, ChannelReader, encodeJob} from './call-channel.js'
@@ -60,7 +61,7 @@ export class Runner {
     if (opts.calls) base.env[CALLS_ENV] = '1'
     else delete base.env[CALLS_ENV]
     const {execArgv, env} = opts.lean ? leanRunner(base.execArgv, base.env) : base
-    this.child = fork(RUNNER_MAIN, [], {
+    this.child = childProcess().fork(RUNNER_MAIN, [], {
       serialization: 'advanced',
       // the runner's stdout and stderr both go to burn's stderr: burn's stdout carries results only
       // (fd 4: the call channel, when asked for; node's IPC then only tells the runner's end)

@@ -1,4 +1,4 @@
-import {createConnection} from 'node:net'
+import {nodeNet} from '../../util/builtins.js'
 import {socketProblem} from '../../store/daemon-trust.js'
 import {frame, FrameReader} from './frames.js'
 
@@ -17,7 +17,7 @@ export function askToStop(socket: string): Promise<string | undefined> {
     return Promise.resolve(undefined)
   }
   return new Promise((resolve) => {
-    const sock = createConnection(socket)
+    const sock = nodeNet().createConnection(socket)
     const reader = new FrameReader()
     let token: string | undefined
     const timer = setTimeout(() => sock.destroy(), ASK_MS)
