@@ -5,7 +5,8 @@ import {createRequire} from 'node:module'
  * module (and what it pulls in) at every start, and the bundles' startup is what `burn run` and
  * `burn batch` pay on every call, and every other command loads all commands' modules (oclif's
  * explicit discovery). node:crypto is ~7 ms (Node's streams stack); node:child_process, node:net
- * and node:v8 a few ms with what they pull in (dgram, heap utilities). `burn list` loads none.
+ * and node:v8 a few ms with what they pull in (dgram, heap utilities). `burn list` loads neither
+ * node:crypto, node:child_process nor node:v8 (node:net it does: the run client imports it).
  */
 const require = createRequire(import.meta.url)
 let cryptoModule: typeof import('node:crypto') | undefined
