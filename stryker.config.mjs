@@ -13,7 +13,7 @@ export default {
     'src/store/outcome.ts:75-98',
     'src/util/units.ts',
     'src/engines/artifact.ts',
-    'src/util/json-array.ts',
+    'src/util/json/array.ts',
     'src/store/lock.ts',
     'src/store/names.ts',
     'src/store/stats/counters.ts',
@@ -23,7 +23,7 @@ export default {
     testFiles: [
       'dist-test/test/unit/util/units.test.js',
       'dist-test/test/unit/util/result.test.js',
-      'dist-test/test/unit/util/json-array.test.js',
+      'dist-test/test/unit/util/json/array.test.js',
       'dist-test/test/unit/engines/artifact.test.js',
       'dist-test/test/unit/store/lock.test.js',
       'dist-test/test/unit/store/names.test.js',

@@ -1,5 +1,5 @@
 import {checkChunkSize, kept, spanBytes} from './span.js'
-import {JsonArrayScanner} from '../util/json-array.js'
+import {JsonArrayScanner} from '../util/json/array.js'
 import type {Chunk, ChunkOptions} from './types.js'
 
 const OPEN = Buffer.from('[')

@@ -1,4 +1,4 @@
-import {splitArrayText} from '../util/json-array.js'
+import {splitArrayText} from '../util/json/array.js'
 import {SerializeError, serializeElements} from '../util/result.js'
 import type {Job, JobError, JobResult} from './protocol.js'
 

@@ -8,7 +8,7 @@ import {memoKey, type MemoTarget} from '../store/results/key.js'
 import {countHit, lookupMemo, type MemoOptions} from '../store/results/memo.js'
 import {openStore} from '../store/store.js'
 import {recordV8Tag, recordedV8Tag} from '../store/v8-tag-record.js'
-import {prettyJson} from '../util/pretty.js'
+import {prettyJson} from '../util/json/pretty.js'
 import {writeAllSync} from '../util/write-sync.js'
 import {inputFlags, type RunRequest} from './request.js'
 

@@ -1,5 +1,5 @@
 import type {JobResult} from '../../engines/protocol.js'
-import {JsonArrayScanner} from '../../util/json-array.js'
+import {JsonArrayScanner} from '../../util/json/array.js'
 import type {Chunk} from '../types.js'
 
 /*

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict'
 import {describe, it} from 'node:test'
-import {BurnError} from '../../../src/util/errors.js'
-import {isBlankByte, JsonArrayScanner, splitArrayText} from '../../../src/util/json-array.js'
+import {BurnError} from '../../../../src/util/errors.js'
+import {isBlankByte, JsonArrayScanner, splitArrayText} from '../../../../src/util/json/array.js'
 
 interface Element {
   text: string

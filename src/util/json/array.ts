@@ -1,5 +1,5 @@
-import {badDataError} from './errors.js'
-import {BACKSLASH, CLOSE_BRACE, CLOSE_BRACKET, COMMA, NEWLINE, OPEN_BRACE, OPEN_BRACKET, QUOTE} from './json-bytes.js'
+import {badDataError} from '../errors.js'
+import {BACKSLASH, CLOSE_BRACE, CLOSE_BRACKET, COMMA, NEWLINE, OPEN_BRACE, OPEN_BRACKET, QUOTE} from './bytes.js'
 
 /*
  * Finds the elements of a top-level JSON array in a byte stream without parsing them: only

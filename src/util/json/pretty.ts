@@ -1,5 +1,5 @@
-import {BurnError} from './errors.js'
-import {BACKSLASH, CLOSE_BRACE, CLOSE_BRACKET, COLON, COMMA, OPEN_BRACE, OPEN_BRACKET, QUOTE} from './json-bytes.js'
+import {BurnError} from '../errors.js'
+import {BACKSLASH, CLOSE_BRACE, CLOSE_BRACKET, COLON, COMMA, OPEN_BRACE, OPEN_BRACKET, QUOTE} from './bytes.js'
 
 /**
  * `--pretty`: compact JSON text (as JSON.stringify writes it: no whitespace) indented by two
