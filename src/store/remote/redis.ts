@@ -1,5 +1,6 @@
 import {readFile} from 'node:fs/promises'
 import type {RedisClientType} from '@redis/client'
+import {nodeTls} from '../../util/builtins.js'
 import {entryKey, type PublishResult, type RemoteBackend, type RemoteEntry, type RemoteStatus} from './backend.js'
 import type {RemoteConfig} from './config.js'
 
@@ -26,11 +27,8 @@ export async function openRedis(config: RemoteConfig): Promise<RemoteBackend> {
   const {RedisClient, RESP_TYPES} = await import('@redis/client')
   const socket = unixPath(config.url)
   // A private CA is trusted on top of Node's roots, not instead of them (tls.connect's `ca` replaces them).
-  // (node:tls imported here: a bundle that holds this module would otherwise load it at every start, ~12 ms)
   const ca =
-    config.ca !== undefined && /^rediss:/i.test(config.url)
-      ? {ca: [...(await import('node:tls')).rootCertificates, await readFile(config.ca, 'utf8')]}
-      : {}
+    config.ca !== undefined && /^rediss:/i.test(config.url) ? {ca: [...nodeTls().rootCertificates, await readFile(config.ca, 'utf8')]} : {}
   // The bare client class, not createClient: createClient first builds a class with a method per
   // Redis command (~500 closures, ~95 ms of CPU in every process that asks the remote), and burn
   // only ever sends raw commands (sendCommand); the handshake (AUTH, SELECT) is the base class's.
