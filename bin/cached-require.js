@@ -28,6 +28,11 @@ function dataFor(cache, source) {
   return n === source.length && cache.length > 4 + n && cache.subarray(4, 4 + n).equals(source) ? cache.subarray(4 + n) : undefined
 }
 
+// Code compiled by vm.Script cannot call import() on Node 20: the bundles call this one instead
+// (scripts/bundle.mjs rewrites their import() calls to it).
+globalThis[Symbol.for('burn.import')] ??= (specifier) => import(specifier)
+
+/** `require(file)`, with the file's V8 code cache; a later require(file) gets the same module. */
 function cachedRequire(file) {
   const source = readFileSync(file)
   let cachedData
@@ -37,8 +42,17 @@ function cachedRequire(file) {
     // no cache (a build that made none): compile as usual
   }
   const script = new Script(Module.wrap(source.toString('utf8')), {filename: file, cachedData})
-  const module = {exports: {}}
-  script.runInThisContext().call(module.exports, module.exports, Module.createRequire(file), module, file, dirname(file))
+  const module = new Module(file)
+  module.filename = file
+  module.paths = Module._nodeModulePaths(dirname(file))
+  Module._cache[file] = module
+  try {
+    script.runInThisContext().call(module.exports, module.exports, Module.createRequire(file), module, file, dirname(file))
+  } catch (error) {
+    delete Module._cache[file]
+    throw error
+  }
+  module.loaded = true
   return {exports: module.exports, script, source}
 }
 

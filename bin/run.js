@@ -6,8 +6,9 @@
 //
 // This entry is CommonJS (bin/package.json): node starts a CommonJS main module without its ESM
 // loader, so a `--memo` hit, answered from one CommonJS bundle loaded with its V8 code cache
-// (cached-require.js), never starts that loader at all. The other paths import ESM bundles, as
-// fast from here as from an ESM entry (README.md, the `burn run --memo` figures).
+// (cached-require.js), never starts that loader at all; nor do the oclif commands, one CommonJS
+// bundle loaded the same way. run and batch import ESM bundles, as fast from here as from an ESM
+// entry (README.md, the `burn run --memo` figures).
 'use strict'
 const argv = process.argv.slice(2)
 const help = argv.includes('--help') || argv.includes('-h')
@@ -28,10 +29,11 @@ async function main() {
     const {batchFastPath} = await import('../dist/fast/batch.js')
     if (await batchFastPath(argv.slice(1))) return
   }
-  // the commands and @oclif/core bundled in one file (src/index.ts)
-  const {execute} = await import('../dist/fast/oclif.js')
+  // the commands and @oclif/core bundled in one CommonJS file (src/index.ts), with its code cache
+  const {join} = require('node:path')
+  const {execute} = require('./cached-require.js').cachedRequire(join(__dirname, '../dist/fast/oclif.cjs')).exports
   // (the package's root, not bin/: bin/package.json only sets the module type)
-  await execute({dir: require('node:path').join(__dirname, '..', 'package.json')})
+  await execute({dir: join(__dirname, '..', 'package.json')})
 }
 
 void main()

@@ -1,7 +1,7 @@
-// `npm run build`, last step: the V8 code cache of dist/fast/fast-memo.cjs, which
-// bin/cached-require.js loads. It is made after a real memo hit in a scratch store, so besides
-// the bundle's top level it holds the functions a hit runs, already compiled. Made with node's
-// default flags, as `burn` runs (V8 refuses a cache made under other flags).
+// `npm run build`, last step: the V8 code caches of dist/fast/fast-memo.cjs and dist/fast/oclif.cjs,
+// which bin/cached-require.js loads. Each is made after real work in a scratch store (a memo hit;
+// `burn list`), so besides the bundle's top level it holds the functions that work ran, already
+// compiled. Made with node's default flags, as `burn` runs (V8 refuses a cache made under other flags).
 import {spawnSync} from 'node:child_process'
 import {mkdtempSync, renameSync, rmSync, writeFileSync} from 'node:fs'
 import {createRequire} from 'node:module'
@@ -11,17 +11,28 @@ import {fileURLToPath} from 'node:url'
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url))
 const {cachedRequire, cachePath, cacheFile} = createRequire(import.meta.url)('../bin/cached-require.js')
-const BUNDLE = join(ROOT, 'dist', 'fast', 'fast-memo.cjs')
+const MEMO = join(ROOT, 'dist', 'fast', 'fast-memo.cjs')
+const OCLIF = join(ROOT, 'dist', 'fast', 'oclif.cjs')
 const HIT = ['tiny', '--input', '1', '--memo']
 
-if (process.argv[2] === '--hit') {
-  // (a child, whose stdout is not the build's: the hit prints its answer)
-  const {exports, script, source} = cachedRequire(BUNDLE)
-  const code = await exports.fastMemo(HIT)
-  if (code !== 0) throw new Error(`the scratch store's memo call was not a hit (${code})`)
-  const tmp = `${cachePath(BUNDLE)}.${process.pid}.tmp`
+/** Writes the code cache of `bundle` as it is after the work done so far. */
+function save(bundle, {script, source}) {
+  const tmp = `${cachePath(bundle)}.${process.pid}.tmp`
   writeFileSync(tmp, cacheFile(source, script.createCachedData()))
-  renameSync(tmp, cachePath(BUNDLE))
+  renameSync(tmp, cachePath(bundle))
+}
+
+// (children, whose stdout is not the build's: the hit and the list print their answers)
+if (process.argv[2] === '--hit') {
+  const loaded = cachedRequire(MEMO)
+  const code = await loaded.exports.fastMemo(HIT)
+  if (code !== 0) throw new Error(`the scratch store's memo call was not a hit (${code})`)
+  save(MEMO, loaded)
+} else if (process.argv[2] === '--list') {
+  const loaded = cachedRequire(OCLIF)
+  await loaded.exports.execute({dir: join(ROOT, 'package.json'), args: ['list', '--json']})
+  if (process.exitCode) throw new Error(`burn list in the scratch store exited ${process.exitCode}`)
+  save(OCLIF, loaded)
 } else {
   const dir = mkdtempSync(join(tmpdir(), 'burn-code-cache-'))
   try {
@@ -35,6 +46,7 @@ if (process.argv[2] === '--hit') {
     run([bin, 'register', join(dir, 'tiny.js'), '--name', 'tiny'])
     run([bin, 'run', ...HIT])
     run([fileURLToPath(import.meta.url), '--hit'], 'ignore')
+    run([fileURLToPath(import.meta.url), '--list'], 'ignore')
   } finally {
     rmSync(dir, {recursive: true, force: true})
   }

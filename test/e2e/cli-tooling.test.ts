@@ -175,13 +175,23 @@ describe('verify and gc --timings', () => {
   })
 })
 
-describe('the code cache of the memo bundle (bin/cached-require.js)', () => {
-  const {cachedRequire, cachePath, cacheFile} = createRequire(import.meta.url)(join(ROOT, 'bin', 'cached-require.js'))
+describe('the code caches of the memo and oclif bundles (bin/cached-require.js)', () => {
+  const require = createRequire(import.meta.url)
+  const {cachedRequire, cachePath, cacheFile} = require(join(ROOT, 'bin', 'cached-require.js'))
 
   it('npm run build leaves one beside dist/fast/fast-memo.cjs that V8 accepts', () => {
     const {script, exports} = cachedRequire(join(ROOT, 'dist', 'fast', 'fast-memo.cjs'))
     assert.equal(script.cachedDataRejected, false)
     assert.equal(typeof exports.fastMemo, 'function')
+  })
+
+  it("and one beside dist/fast/oclif.cjs, whose instance is the one oclif's own require() of its command target gets", () => {
+    const file = join(ROOT, 'dist', 'fast', 'oclif.cjs')
+    const {script, exports} = cachedRequire(file)
+    assert.equal(script.cachedDataRejected, false)
+    assert.equal(typeof exports.execute, 'function')
+    assert.equal(require(file), exports, 'the bundle is not loaded a second time')
+    assert.equal(JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')).oclif.commands.target, './dist/fast/oclif.cjs')
   })
 
   it('a cache made for other bytes of the same length is not used: the file compiles as it is now', () => {
