@@ -75,7 +75,19 @@ export async function newSandbox(limits: Limits): Promise<Sandbox> {
   const {lib, wasmModule} = await warmQuickjs()
   const pages = Math.min(MAX_PAGES, Math.max(MIN_PAGES, Math.ceil((limits.memoryBytes - HEADROOM_BYTES) / PAGE)))
   const memory = new WebAssembly.Memory({initial: MIN_PAGES, maximum: pages})
-  const module = await lib.newQuickJSWASMModuleFromVariant(lib.newVariant(lib.RELEASE_SYNC, {wasmModule, wasmMemory: memory}))
+  // Instantiated with the synchronous constructor, not through the `wasmModule` option, which
+  // awaits WebAssembly.instantiate: a process's second instance (a call's, after a module body
+  // or a compile check ran in the first) then sat idle 65-107 ms (V8 11.3, its background
+  // compiler busy tiering up the first instance's code) where `new WebAssembly.Instance` takes
+  // 2-4 ms. A direct quickjs run: 600 -> 520 ms of CPU (README.md, "Performance").
+  const emscriptenModule = {
+    instantiateWasm(imports: WebAssembly.Imports, onSuccess: (instance: WebAssembly.Instance) => void) {
+      const instance = new WebAssembly.Instance(wasmModule, imports)
+      onSuccess(instance)
+      return instance.exports
+    },
+  }
+  const module = await lib.newQuickJSWASMModuleFromVariant(lib.newVariant(lib.RELEASE_SYNC, {wasmMemory: memory, emscriptenModule}))
   const rt = module.newRuntime()
   rt.setMemoryLimit(Math.min(limits.memoryBytes, pages * PAGE))
   rt.setMaxStackSize(MAX_STACK_BYTES)

@@ -7,7 +7,7 @@
 // runner's start and, when the same script comes again, the load of its code cache and the run
 // of its module body (engines/warm.ts: the rules that keep a call's outcome a direct run's).
 import {spawn, type ChildProcess} from 'node:child_process'
-import {chmodSync, existsSync, mkdirSync, rmdirSync, rmSync, statSync} from 'node:fs'
+import {chmodSync, existsSync, mkdirSync, renameSync, rmdirSync, rmSync, statSync} from 'node:fs'
 import {createServer, type Socket} from 'node:net'
 import type {Limits} from '../../engines/protocol.js'
 import {tiedNode} from '../../runners/parent-death.js'
@@ -391,17 +391,25 @@ async function main(): Promise<void> {
   }
   // We hold the lock, so a socket file left here belongs to a daemon that died.
   rmSync(socketPath, {force: true})
+  // listen() binds (the file appears) and then listens: a client that connected in between was
+  // refused, and under BURN_DAEMON=require failed (seen on a loaded machine). So the socket is
+  // bound under another name and renamed into place once it accepts. That name ends in .sock
+  // with no lock of its own: a daemon killed before the rename leaves what gc and verify know as
+  // the socket of a daemon that is gone. (One byte longer: where.ts leaves room for it.)
+  const bound = socketPath.replace(/\.sock$/, '~.sock')
+  rmSync(bound, {force: true})
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject)
     // The socket is made (bound) inside listen(): private from its first instant.
     const umask = process.umask(0o177)
     try {
-      server.listen(socketPath, resolve)
+      server.listen(bound, resolve)
     } finally {
       process.umask(umask)
     }
   })
-  chmodSync(socketPath, 0o600)
+  chmodSync(bound, 0o600)
+  renameSync(bound, socketPath)
   socketIno = statSync(socketPath).ino
   pool.fill()
   touch()

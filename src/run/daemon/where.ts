@@ -5,7 +5,8 @@ import {RUN_CHILD} from '../bundles.js'
 // (not node:crypto: loading it is ~7 ms of every `burn run` through the daemon; the same digest: util/hash.ts)
 import {sha256} from '../../util/hash.js'
 
-// A Unix socket path holds at most 107 bytes on Linux (103 on macOS).
+// A Unix socket path holds at most 107 bytes on Linux (103 on macOS); the daemon binds its socket
+// under a name one byte longer first (server.ts).
 const MAX_SOCKET_PATH = 100
 
 /**
