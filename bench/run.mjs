@@ -42,6 +42,19 @@ const tiny = compare(
   n,
 )
 
+// 1b. a tiny quickjs script through the run daemon, calls back to back (no pause between them,
+// as a CI loop makes them): the runner for the next call gets ready while the last one ends.
+writeFileSync(join(dir, 'tinyq.js'), 'module.exports = (x) => ({q: x.x * 2})\n')
+burn('register', join(dir, 'tinyq.js'), '--name', 'tinyq', '--engine', 'quickjs')
+const quick = compare(
+  {
+    'node -e 0': () => run(process.execPath, ['-e', '0']),
+    'burn run tinyq': () => burn('run', 'tinyq', '--input', '{"x":1}'),
+  },
+  n,
+  {settleMs: 0},
+)
+
 // 2. typescript.js (9 MB), wrapped so its export transpiles a snippet
 const require = createRequire(import.meta.url)
 const tsPath = require.resolve('typescript/lib/typescript.js')
@@ -101,6 +114,12 @@ console.log(
       tiny.direct.toFixed(1),
       tiny['remote set, direct'].toFixed(1),
       (tiny['remote set, direct'] / tiny.direct).toFixed(2),
+    ],
+    [
+      'tiny quickjs script, back to back, vs node -e 0',
+      quick['node -e 0'].toFixed(1),
+      quick['burn run tinyq'].toFixed(1),
+      (quick['burn run tinyq'] / quick['node -e 0']).toFixed(2),
     ],
     [
       'typescript.js 9 MB, hit vs node no cache',

@@ -79,7 +79,7 @@ export async function newSandbox(limits: Limits): Promise<Sandbox> {
   // awaits WebAssembly.instantiate: a process's second instance (a call's, after a module body
   // or a compile check ran in the first) then sat idle 65-107 ms (V8 11.3, its background
   // compiler busy tiering up the first instance's code) where `new WebAssembly.Instance` takes
-  // 2-4 ms. A direct quickjs run: 600 -> 520 ms of CPU (README.md, "Performance").
+  // 2-4 ms. Quickjs calls back to back through the run daemon: 0.43 -> 0.29 s each (README.md).
   const emscriptenModule = {
     instantiateWasm(imports: WebAssembly.Imports, onSuccess: (instance: WebAssembly.Instance) => void) {
       const instance = new WebAssembly.Instance(wasmModule, imports)
