@@ -50,6 +50,8 @@ export const FAULT_POINTS: readonly string[] = [
   // maintenance/repair.ts and verify.ts, verify --fix: a file set aside (an engines record: not yet replaced); one repair done
   'repair:set-aside',
   'repair:fixed',
+  // run/daemon/server.ts: the daemon's socket listening under its bound name, not yet renamed to the one clients use
+  'daemon:listening',
 ]
 
 export function faultPoint(name: string): void {

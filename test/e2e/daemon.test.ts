@@ -4,7 +4,7 @@ import {existsSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync} 
 import {join} from 'node:path'
 import {describe, it} from 'node:test'
 import {daemonFiles, daemonUp as daemonListening} from '../fixtures/daemon.js'
-import {BIN, ROOT, burn, burnAsync, json, register, stats, tmp, writeScript, type Result} from '../helpers.js'
+import {BIN, ROOT, burn, burnAsync, json, procState, register, stats, tmp, writeScript, type Result} from '../helpers.js'
 
 // The run daemon (src/run/daemon): after a first `burn run`, later runs of the same cache dir
 // go through a background process that keeps a runner started and the last script loaded.
@@ -707,6 +707,29 @@ describe('fault points with the run daemon', () => {
       assert.equal(burn(['verify'], {cacheDir: cache}).code, 0)
     })
   }
+
+  it('a daemon killed once it listens, before its socket has the name clients use (daemon:listening): that name never appears; gc removes what it left', async () => {
+    const env = {BURN_FAULT: 'daemon:listening', BURN_DEBUG: '1'}
+    assert.deepEqual(strip(call(env)), {
+      code: 0,
+      signal: null,
+      stdout: '{"y":4}\n',
+      stderr: 'burn: debug: the call runs directly: no run daemon yet\n',
+    })
+    // the daemon that call started dies at the point: its socket is left under the bound name
+    const dir = join(cache, 'daemon')
+    const bound = () => (existsSync(dir) ? readdirSync(dir) : []).filter((f) => f.endsWith('~.sock'))
+    const until = Date.now() + 30_000
+    while (bound().length === 0 && Date.now() < until) await new Promise((r) => setTimeout(r, 20))
+    assert.equal(bound().length, 1, readdirSync(dir).join(' '))
+    const key = bound()[0].slice(0, -'~.sock'.length)
+    const pid = Number(JSON.parse(readFileSync(join(dir, `${key}.lock`), 'utf8')).pid)
+    while (procState(pid) !== 'gone' && procState(pid) !== 'Z' && Date.now() < until) await new Promise((r) => setTimeout(r, 20))
+    assert.ok(!existsSync(join(dir, `${key}.sock`)), 'a socket by the name clients use, of a daemon that never got past listen')
+    assert.equal(burn(['gc'], {cacheDir: cache}).code, 0)
+    assert.deepEqual(bound(), [])
+    assert.deepEqual(strip(served(call(viaDaemon))), {code: 0, signal: null, stdout: '{"y":4}\n', stderr: ''})
+  })
 
   it('a daemon killed at its own start (lock:acquired): a direct run with the right result, or exit 1 under BURN_DAEMON=require', () => {
     const env = {BURN_FAULT: 'lock:acquired', BURN_DEBUG: '1'}

@@ -43,7 +43,7 @@ describe('fault points', () => {
   const A = 'module.exports = (x) => ({a: x})\n'
   const gc = ['gc']
   // What each point needs: planted debris or damage (plant.ts), and the command that reaches it.
-  type Scenario = {plants?: Plant[]; args: (hash: string) => string[]; fresh?: boolean}
+  type Scenario = {plants?: Plant[]; args: (hash: string) => string[]; fresh?: boolean; env?: Record<string, string>}
   const register: Scenario = {fresh: true, args: () => ['register', 'a.js', '--name', 'a']}
   const scenarios: Record<string, Scenario> = {
     'lock:acquired': register,
@@ -77,13 +77,15 @@ describe('fault points', () => {
     'gc:evicted': {args: () => ['gc', '--max-size', '1KB']},
     'repair:set-aside': {plants: ['bad-name'], args: () => ['verify', '--fix']},
     'repair:fixed': {plants: ['bad-name'], args: () => ['verify', '--fix']},
+    // (the only point a daemon reaches: its client waits for it, and is killed with it)
+    'daemon:listening': {args: (h) => ['run', h, '--input', '1'], env: {BURN_DAEMON: 'require'}},
   }
 
   it('the table has a scenario for exactly the points of FAULT_POINTS', () => {
     assert.deepEqual(Object.keys(scenarios).sort(), [...FAULT_POINTS].sort())
   })
 
-  it('each point stops the command that reaches it (direct runs: BURN_DAEMON=off)', async () => {
+  it("each point stops the command that reaches it (direct runs, BURN_DAEMON=off, but for the daemon's own point)", async () => {
     const dir = tmp('burn-points-')
     const base = join(dir, 'base')
     writeFileSync(join(dir, 'a.js'), A)
@@ -99,7 +101,7 @@ describe('fault points', () => {
       const fault = `${point}:stop`
       const child = spawn(process.execPath, [BIN, ...s.args(hash)], {
         cwd: dir,
-        env: {...process.env, BURN_CACHE_DIR: cache, BURN_FAULT: fault, BURN_DAEMON: 'off'},
+        env: {...process.env, BURN_CACHE_DIR: cache, BURN_FAULT: fault, BURN_DAEMON: 'off', ...s.env},
         stdio: 'ignore',
       })
       const closed = new Promise((res) => child.on('close', res))

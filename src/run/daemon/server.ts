@@ -14,6 +14,7 @@ import {tiedNode} from '../../runners/parent-death.js'
 import {acquireLock, Lock} from '../../store/lock.js'
 import {daemonDirProblem} from '../../store/daemon-trust.js'
 import {parseDuration} from '../../util/units.js'
+import {faultPoint} from '../../util/faults.js'
 import {formatError} from '../../cli/render.js'
 import {Layout} from '../../store/layout.js'
 import type {RunRequest} from '../request.js'
@@ -408,6 +409,7 @@ async function main(): Promise<void> {
       process.umask(umask)
     }
   })
+  faultPoint('daemon:listening')
   chmodSync(bound, 0o600)
   renameSync(bound, socketPath)
   socketIno = statSync(socketPath).ino
