@@ -708,14 +708,12 @@ describe('fault points with the run daemon', () => {
     })
   }
 
+  // a call whose daemon was not up (killed at its start): run directly, said under BURN_DEBUG
+  const ranDirectly = {code: 0, signal: null, stdout: '{"y":4}\n', stderr: 'burn: debug: the call runs directly: no run daemon yet\n'}
+
   it('a daemon killed once it listens, before its socket has the name clients use (daemon:listening): that name never appears; gc removes what it left', async () => {
     const env = {BURN_FAULT: 'daemon:listening', BURN_DEBUG: '1'}
-    assert.deepEqual(strip(call(env)), {
-      code: 0,
-      signal: null,
-      stdout: '{"y":4}\n',
-      stderr: 'burn: debug: the call runs directly: no run daemon yet\n',
-    })
+    assert.deepEqual(strip(call(env)), ranDirectly)
     // the daemon that call started dies at the point: its socket is left under the bound name
     const dir = join(cache, 'daemon')
     const bound = () => (existsSync(dir) ? readdirSync(dir) : []).filter((f) => f.endsWith('~.sock'))
@@ -733,12 +731,7 @@ describe('fault points with the run daemon', () => {
 
   it('a daemon killed at its own start (lock:acquired): a direct run with the right result, or exit 1 under BURN_DAEMON=require', () => {
     const env = {BURN_FAULT: 'lock:acquired', BURN_DEBUG: '1'}
-    assert.deepEqual(strip(call(env)), {
-      code: 0,
-      signal: null,
-      stdout: '{"y":4}\n',
-      stderr: 'burn: debug: the call runs directly: no run daemon yet\n',
-    })
+    assert.deepEqual(strip(call(env)), ranDirectly)
     assert.deepEqual(strip(call({...env, ...daemonOnly})), {
       code: 1,
       signal: null,
