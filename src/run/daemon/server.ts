@@ -395,8 +395,10 @@ async function main(): Promise<void> {
   // listen() binds (the file appears) and then listens: a client that connected in between was
   // refused, and under BURN_DAEMON=require failed (seen on a loaded machine). So the socket is
   // bound under another name and renamed into place once it accepts. That name ends in .sock
-  // with no lock of its own: a daemon killed before the rename leaves what gc and verify know as
-  // the socket of a daemon that is gone. (One byte longer: where.ts leaves room for it.)
+  // with no lock of its own: a daemon killed before the rename leaves what gc and `burn daemon
+  // stop` remove as the socket of a daemon that is gone. (One byte longer: where.ts leaves room
+  // for it.) libuv unlinks the bound name when the server closes (stop()), which is now that
+  // name, not the one a newer daemon may own by then.
   const bound = socketPath.replace(/\.sock$/, '~.sock')
   rmSync(bound, {force: true})
   await new Promise<void>((resolve, reject) => {
