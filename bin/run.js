@@ -6,9 +6,9 @@
 //
 // This entry is CommonJS (bin/package.json): node starts a CommonJS main module without its ESM
 // loader, so a `--memo` hit, answered from one CommonJS bundle loaded with its V8 code cache
-// (cached-require.js), never starts that loader at all; nor do the oclif commands, one CommonJS
-// bundle loaded the same way. run and batch import ESM bundles, as fast from here as from an ESM
-// entry (README.md, the `burn run --memo` figures).
+// (cached-require.js), never starts that loader at all; nor do the run client and the oclif
+// commands, each one CommonJS bundle loaded the same way. batch imports an ESM bundle, as fast
+// from here as from an ESM entry (README.md, the `burn run --memo` figures).
 'use strict'
 const argv = process.argv.slice(2)
 const help = argv.includes('--help') || argv.includes('-h')
@@ -22,7 +22,9 @@ async function main() {
       made = await cachedRequire(require('node:path').join(__dirname, '../dist/fast/fast-memo.cjs')).exports.fastMemo(argv.slice(1))
       if (typeof made === 'number') process.exit(made)
     }
-    const {fastRun} = await import('../dist/fast/fast-run.js')
+    const {fastRun} = require('./cached-require.js').cachedRequire(
+      require('node:path').join(__dirname, '../dist/fast/fast-run.cjs'),
+    ).exports
     const code = await fastRun(argv.slice(1), made)
     if (code !== undefined) process.exit(code)
   } else if (argv[0] === 'batch' && !help) {

@@ -24,9 +24,6 @@ await build({
   // (optional peers node-redis asks for only when a feature that needs them is used)
   external: ['@node-rs/xxhash', '@opentelemetry/api'],
 })
-// The run client is split: what a call through the run daemon needs is fast-run.js itself; the
-// direct path's supervisor is a chunk loaded only when a call runs directly.
-await build({...common, entryPoints: ['dist/run/fast-run.js'], outdir: 'dist/fast', splitting: true})
 // a `--memo` call's first step, on its own: a hit needs none of the daemon client's modules
 // (import.meta.url: util/hash.ts loads node:crypto only for large inputs, through createRequire)
 await build({
@@ -63,17 +60,12 @@ await build({
   define: {'import.meta.url': 'importMetaUrl'},
   banner: {js: 'const importMetaUrl = require("node:url").pathToFileURL(__filename).href;'},
 })
-// The oclif commands and @oclif/core in one CommonJS file, which bin/run.js loads with its V8 code
-// cache (bin/cached-require.js: ~30 ms less CPU on every command, `burn stats --json` 220 -> 190 ms):
-// package.json's `oclif.commands` names it (explicit discovery), and oclif's own require() of it
-// gets that instance. @oclif/core reads its own package.json beside its lib/ (__dirname): that is
-// where it is installed.
-//
 // Code compiled by vm.Script cannot call import() on Node 20 (a callback needs
-// --experimental-vm-modules), so the bundle's import() calls (oclif loading plugins by URL,
-// lazily loaded packages) are rewritten to __burnImport, which calls the import() of
-// bin/cached-require.js, or its own when the bundle is required as usual (oclif's tooling does).
-const OCLIF_BANNER = [
+// --experimental-vm-modules), so the import() calls of the bundles bin/cached-require.js loads
+// (oclif loading plugins by URL, lazily loaded packages) are rewritten to __burnImport, which
+// calls the import() of bin/cached-require.js, or its own when the bundle is required as usual
+// (oclif's tooling does). A relative specifier is taken from the bundle's directory.
+const CACHED_BANNER = [
   '"use strict";',
   'const importMetaUrl = require("node:url").pathToFileURL(__filename).href;',
   'const __burnDir = __dirname;',
@@ -82,22 +74,39 @@ const OCLIF_BANNER = [
   '  const viaLoader = globalThis[Symbol.for("burn.import")];',
   '  return viaLoader ? viaLoader(url) : import(url);',
   '};',
-  "var __dirname = require('node:path').join(require('node:path').dirname(require.resolve('@oclif/core/package.json')), 'lib');",
-].join('\n')
+]
 // an import( that is code, not inside a string or a longer name
 const IMPORT_CALL = /(?<![\w$.'"`])import\(/g
-const oclif = await build({
-  ...common,
-  format: 'cjs',
-  entryPoints: ['dist/index.js'],
-  outfile: 'dist/fast/oclif.cjs',
+
+/** One CommonJS bundle for bin/cached-require.js (scripts/code-cache.mjs makes its code cache). */
+async function cachedBundle(entry, outfile, {banner = [], ...options} = {}) {
+  const built = await build({
+    ...common,
+    ...options,
+    format: 'cjs',
+    entryPoints: [entry],
+    outfile,
+    write: false,
+    define: {'import.meta.url': 'importMetaUrl'},
+  })
+  const [out] = built.outputFiles
+  writeFileSync(out.path, `${[...CACHED_BANNER, ...banner].join('\n')}\n${out.text.replace(IMPORT_CALL, '__burnImport(')}`)
+  return out.text.match(IMPORT_CALL)?.length ?? 0
+}
+
+// The run client, one CommonJS file loaded with its code cache: the client of a call through the
+// run daemon 88 -> 78 ms of CPU (README.md, "Performance"). The direct path's supervisor is
+// inside, initialized only when a call runs directly (after its child was spawned).
+await cachedBundle('dist/run/fast-run.js', 'dist/fast/fast-run.cjs')
+
+// The oclif commands and @oclif/core in one CommonJS file, loaded the same way (~30 ms less CPU
+// on every command, `burn stats --json` 220 -> 190 ms): package.json's `oclif.commands` names it
+// (explicit discovery), and oclif's own require() of it gets that instance. @oclif/core reads its
+// own package.json beside its lib/ (__dirname): that is where it is installed.
+const oclifImports = await cachedBundle('dist/index.js', 'dist/fast/oclif.cjs', {
   // (verify and gc name their steps by their functions' names)
   keepNames: true,
-  write: false,
   external: ['typescript', 'ts-node', 'tsx', 'quickjs-emscripten', '@jitl/*', 'ora'],
-  define: {'import.meta.url': 'importMetaUrl'},
+  banner: ["var __dirname = require('node:path').join(require('node:path').dirname(require.resolve('@oclif/core/package.json')), 'lib');"],
 })
-const [out] = oclif.outputFiles
-const body = out.text.replace(IMPORT_CALL, '__burnImport(')
-if (body === out.text) throw new Error('scripts/bundle.mjs: no import() found in the oclif bundle: is IMPORT_CALL still right?')
-writeFileSync(out.path, `${OCLIF_BANNER}\n${body}`)
+if (oclifImports === 0) throw new Error('scripts/bundle.mjs: no import() found in the oclif bundle: is IMPORT_CALL still right?')

@@ -1,7 +1,8 @@
-// `npm run build`, last step: the V8 code caches of dist/fast/fast-memo.cjs and dist/fast/oclif.cjs,
-// which bin/cached-require.js loads. Each is made after real work in a scratch store (a memo hit;
-// `burn list`), so besides the bundle's top level it holds the functions that work ran, already
-// compiled. Made with node's default flags, as `burn` runs (V8 refuses a cache made under other flags).
+// `npm run build`, last step: the V8 code caches of dist/fast/fast-memo.cjs, fast-run.cjs and
+// oclif.cjs, which bin/cached-require.js loads. Each is made after real work in a scratch store (a
+// memo hit; a call through the run daemon; `burn list`), so besides the bundle's top level it holds
+// the functions that work ran, already compiled. Made with node's default flags, as `burn` runs
+// (V8 refuses a cache made under other flags).
 import {spawnSync} from 'node:child_process'
 import {mkdtempSync, renameSync, rmSync, writeFileSync} from 'node:fs'
 import {createRequire} from 'node:module'
@@ -13,6 +14,7 @@ const ROOT = fileURLToPath(new URL('..', import.meta.url))
 const {cachedRequire, cachePath, cacheFile} = createRequire(import.meta.url)('../bin/cached-require.js')
 const MEMO = join(ROOT, 'dist', 'fast', 'fast-memo.cjs')
 const OCLIF = join(ROOT, 'dist', 'fast', 'oclif.cjs')
+const RUN = join(ROOT, 'dist', 'fast', 'fast-run.cjs')
 const HIT = ['tiny', '--input', '1', '--memo']
 
 /** Writes the code cache of `bundle` as it is after the work done so far. */
@@ -28,6 +30,12 @@ if (process.argv[2] === '--hit') {
   const code = await loaded.exports.fastMemo(HIT)
   if (code !== 0) throw new Error(`the scratch store's memo call was not a hit (${code})`)
   save(MEMO, loaded)
+} else if (process.argv[2] === '--run') {
+  // (BURN_DAEMON=require: the call waits for the run daemon it starts, and the cache holds the daemon client's functions)
+  const loaded = cachedRequire(RUN)
+  const code = await loaded.exports.fastRun(['tiny', '--input', '1'])
+  if (code !== 0) throw new Error(`burn run in the scratch store exited ${code}`)
+  save(RUN, loaded)
 } else if (process.argv[2] === '--list') {
   const loaded = cachedRequire(OCLIF)
   await loaded.exports.execute({dir: join(ROOT, 'package.json'), args: ['list', '--json']})
@@ -37,8 +45,8 @@ if (process.argv[2] === '--hit') {
   const dir = mkdtempSync(join(tmpdir(), 'burn-code-cache-'))
   try {
     const env = {...process.env, BURN_CACHE_DIR: join(dir, 'cache'), BURN_DAEMON: 'off'}
-    const run = (args, stdout = 'pipe') => {
-      const r = spawnSync(process.execPath, args, {env, stdio: ['ignore', stdout, 'pipe'], encoding: 'utf8'})
+    const run = (args, stdout = 'pipe', e = env) => {
+      const r = spawnSync(process.execPath, args, {env: e, stdio: ['ignore', stdout, 'pipe'], encoding: 'utf8'})
       if (r.status !== 0) throw new Error(`${args.join(' ')} exited ${r.status}: ${r.stderr}`)
     }
     writeFileSync(join(dir, 'tiny.js'), 'module.exports = (x) => ({y: x})\n')
@@ -47,6 +55,12 @@ if (process.argv[2] === '--hit') {
     run([bin, 'run', ...HIT])
     run([fileURLToPath(import.meta.url), '--hit'], 'ignore')
     run([fileURLToPath(import.meta.url), '--list'], 'ignore')
+    const daemonEnv = {...env, BURN_DAEMON: 'require'}
+    try {
+      run([fileURLToPath(import.meta.url), '--run'], 'ignore', daemonEnv)
+    } finally {
+      run([bin, 'daemon', 'stop'], 'ignore', daemonEnv)
+    }
   } finally {
     rmSync(dir, {recursive: true, force: true})
   }

@@ -175,7 +175,7 @@ describe('verify and gc --timings', () => {
   })
 })
 
-describe('the code caches of the memo and oclif bundles (bin/cached-require.js)', () => {
+describe('the code caches of the memo, run client and oclif bundles (bin/cached-require.js)', () => {
   const require = createRequire(import.meta.url)
   const {cachedRequire, cachePath, cacheFile} = require(join(ROOT, 'bin', 'cached-require.js'))
 
@@ -183,6 +183,12 @@ describe('the code caches of the memo and oclif bundles (bin/cached-require.js)'
     const {script, exports} = cachedRequire(join(ROOT, 'dist', 'fast', 'fast-memo.cjs'))
     assert.equal(script.cachedDataRejected, false)
     assert.equal(typeof exports.fastMemo, 'function')
+  })
+
+  it('and one beside dist/fast/fast-run.cjs, the run client', () => {
+    const {script, exports} = cachedRequire(join(ROOT, 'dist', 'fast', 'fast-run.cjs'))
+    assert.equal(script.cachedDataRejected, false)
+    assert.equal(typeof exports.fastRun, 'function')
   })
 
   it("and one beside dist/fast/oclif.cjs, whose instance is the one oclif's own require() of its command target gets", () => {
