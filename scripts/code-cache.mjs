@@ -33,7 +33,14 @@ if (process.argv[2] === '--hit') {
 } else if (process.argv[2] === '--run') {
   // (BURN_DAEMON=require: the call waits for the run daemon it starts, and the cache holds the daemon client's functions)
   const loaded = cachedRequire(RUN)
-  const code = await loaded.exports.fastRun(['tiny', '--input', '1'])
+  let code = await loaded.exports.fastRun(['tiny', '--input', '1'])
+  if (code !== 0) {
+    // A daemon that did not come up in time (a very loaded machine) costs the cache some of a
+    // daemon call's functions, which then compile when first used; it does not fail the build.
+    process.stderr.write(`code-cache.mjs: the run client's code cache is made after a direct run (through a run daemon: exit ${code})\n`)
+    process.env.BURN_DAEMON = 'off'
+    code = await loaded.exports.fastRun(['tiny', '--input', '1'])
+  }
   if (code !== 0) throw new Error(`burn run in the scratch store exited ${code}`)
   save(RUN, loaded)
 } else if (process.argv[2] === '--list') {
@@ -48,6 +55,7 @@ if (process.argv[2] === '--hit') {
     const run = (args, stdout = 'pipe', e = env) => {
       const r = spawnSync(process.execPath, args, {env: e, stdio: ['ignore', stdout, 'pipe'], encoding: 'utf8'})
       if (r.status !== 0) throw new Error(`${args.join(' ')} exited ${r.status}: ${r.stderr}`)
+      process.stderr.write(r.stderr)
     }
     writeFileSync(join(dir, 'tiny.js'), 'module.exports = (x) => ({y: x})\n')
     const bin = join(ROOT, 'bin', 'run.js')
