@@ -10,32 +10,30 @@
 // commands, each one CommonJS bundle loaded the same way. batch imports an ESM bundle, as fast
 // from here as from an ESM entry (README.md, the `burn run --memo` figures).
 'use strict'
+const {join} = require('node:path')
 const argv = process.argv.slice(2)
 const help = argv.includes('--help') || argv.includes('-h')
+
+/** The exports of a CommonJS bundle of dist/fast, loaded with its V8 code cache. */
+const bundle = (name) => require('./cached-require.js').cachedRequire(join(__dirname, '../dist/fast', name)).exports
 
 async function main() {
   if (argv[0] === 'run' && !help) {
     // (a call that may be a memo hit loads only what answers one: src/run/fast-memo.ts)
     let made
     if (argv.some((a) => a === '--memo' || a.startsWith('--idempotency-key'))) {
-      const {cachedRequire} = require('./cached-require.js')
-      made = await cachedRequire(require('node:path').join(__dirname, '../dist/fast/fast-memo.cjs')).exports.fastMemo(argv.slice(1))
+      made = await bundle('fast-memo.cjs').fastMemo(argv.slice(1))
       if (typeof made === 'number') process.exit(made)
     }
-    const {fastRun} = require('./cached-require.js').cachedRequire(
-      require('node:path').join(__dirname, '../dist/fast/fast-run.cjs'),
-    ).exports
-    const code = await fastRun(argv.slice(1), made)
+    const code = await bundle('fast-run.cjs').fastRun(argv.slice(1), made)
     if (code !== undefined) process.exit(code)
   } else if (argv[0] === 'batch' && !help) {
     const {batchFastPath} = await import('../dist/fast/batch.js')
     if (await batchFastPath(argv.slice(1))) return
   }
-  // the commands and @oclif/core bundled in one CommonJS file (src/index.ts), with its code cache
-  const {join} = require('node:path')
-  const {execute} = require('./cached-require.js').cachedRequire(join(__dirname, '../dist/fast/oclif.cjs')).exports
+  // the commands and @oclif/core bundled in one CommonJS file (src/index.ts)
   // (the package's root, not bin/: bin/package.json only sets the module type)
-  await execute({dir: join(__dirname, '..', 'package.json')})
+  await bundle('oclif.cjs').execute({dir: join(__dirname, '..', 'package.json')})
 }
 
 void main()
