@@ -1,17 +1,24 @@
 import assert from 'node:assert/strict'
-import {cachedDataVersionTag} from 'node:v8'
+import {cachedDataVersionTag, setFlagsFromString} from 'node:v8'
 import {describe, it} from 'node:test'
 import {warmQuickjs} from '../../../src/engines/quickjs/sandbox.js'
 import {engineTag} from '../../../src/engines/tag.js'
 
-// The quickjs engine compiles QuickJS's wasm with --wasm-inlining (wasm-flags.ts); a V8 flag
-// changes cachedDataVersionTag, so the v8 engine must find the process's own flags again.
+// The quickjs engine compiles QuickJS's wasm with --wasm-inlining and a larger tiering budget
+// (wasm-flags.ts); a V8 flag changes cachedDataVersionTag, so the v8 engine must find the
+// process's own flags again.
 describe('V8 flags of the quickjs engine', () => {
   it('are on while quickjs loads, and off again for the v8 engine tag', async () => {
     const tag = engineTag('v8')
     const own = cachedDataVersionTag()
     await warmQuickjs()
-    if (process.versions.v8.startsWith('11.')) assert.notEqual(cachedDataVersionTag(), own, 'the flag is set on V8 11')
+    if (process.versions.v8.startsWith('11.')) {
+      assert.notEqual(cachedDataVersionTag(), own, 'the flags are set on V8 11')
+      // the tiering budget is one of them: setting the same value again changes nothing
+      const tuned = cachedDataVersionTag()
+      setFlagsFromString('--wasm-tiering-budget=50000000')
+      assert.equal(cachedDataVersionTag(), tuned, 'the wasm tiering budget is 50M')
+    }
     assert.equal(engineTag('v8'), tag)
     assert.equal(cachedDataVersionTag(), own)
   })
