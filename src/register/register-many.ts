@@ -34,7 +34,7 @@ export async function registerMany(
   onDone?: (item: RegisterItem, done: number) => void,
 ): Promise<RegisterItem[]> {
   const size = Math.max(1, Math.min(opts.concurrency ?? availableParallelism(), inputs.length))
-  const pool = new RunnerPool(size, opts.engine ?? 'v8')
+  const pool = new RunnerPool(size, opts.engine ?? 'v8', 0, {fewCalls: true})
   const counters: RegisterCounters = {hits: 0, misses: 0, compiles: 0, compileFailures: 0, compileMs: 0}
   const items: RegisterItem[] = new Array(inputs.length)
   // A local miss asks the shared remote cache for its compiled form before compiling it.

@@ -5,6 +5,7 @@
 import {closeSync, writeSync} from 'node:fs'
 import {claimJob, executeJob, preloadJob, warmEngine, warmRunner, type Prewarm} from '../engines/execute.js'
 import {checkEngine, engineTag} from '../engines/tag.js'
+import {tuneQuickjsForFewCalls} from '../engines/wasm-flags.js'
 import type {Job, JobResult, Limits} from '../engines/protocol.js'
 import {scriptFilename, thrownError} from '../engines/script-errors.js'
 import {Layout} from '../store/layout.js'
@@ -189,6 +190,7 @@ const WARM_UP_LIMITS: Limits = {timeoutMs: 1000, memoryBytes: 512 * 1024 * 1024,
 
 /** A direct run (spawn.ts): the request comes as this process's arguments. */
 async function direct(): Promise<number> {
+  tuneQuickjsForFewCalls()
   return main(fromChildArgs(process.argv.slice(2)), processStdin)
 }
 

@@ -37,14 +37,21 @@ export class RunnerPool {
     readonly size: number,
     private readonly engine: 'v8' | 'quickjs' = 'v8',
     prestart = 0,
-    private readonly opts: {depth?: number; recycleGrowthBytes?: number; lean?: boolean; calls?: boolean; lazy?: boolean} = {},
+    private readonly opts: {
+      depth?: number
+      recycleGrowthBytes?: number
+      lean?: boolean
+      calls?: boolean
+      lazy?: boolean
+      fewCalls?: boolean
+    } = {},
   ) {
     this.depth = opts.depth ?? 1
     for (let i = 0; i < Math.min(prestart, size); i++) this.runners.push(this.spawn())
   }
 
   private spawn(): Runner {
-    const r = new Runner(this.engine, {lean: this.opts.lean, calls: this.opts.calls})
+    const r = new Runner(this.engine, {lean: this.opts.lean, calls: this.opts.calls, fewCalls: this.opts.fewCalls})
     this.started.add(r)
     void r.exited.then(() => this.started.delete(r))
     return r

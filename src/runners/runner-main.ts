@@ -9,7 +9,8 @@ import type {InputRange, Job, JobResult} from '../engines/protocol.js'
 import {collectGarbage, restoreFlagHash} from './lean-runner.js'
 import {runRowsAsPlainRun} from '../engines/rows.js'
 import {watchParent} from './parent-death.js'
-import {CALLS_ENV, ChannelReader, encodeResult} from './call-channel.js'
+import {CALLS_ENV, ChannelReader, encodeResult, FEW_CALLS_ENV} from './call-channel.js'
+import {tuneQuickjsForFewCalls} from '../engines/wasm-flags.js'
 
 restoreFlagHash()
 watchParent()
@@ -140,6 +141,7 @@ process.on('disconnect', () => process.exit(0))
 
 // Warm up while the parent is still resolving the script: the runner was forked early.
 if (process.env.BURN_RUNNER_ENGINE === 'quickjs') {
+  if (process.env[FEW_CALLS_ENV] === '1') tuneQuickjsForFewCalls()
   void import('../engines/execute.js').then((e) => e.warmEngine('quickjs'))
 } else {
   void import('../engines/v8.js').then(() => import('../util/hash.js')).then((h) => h.loadXxh64())

@@ -2,7 +2,7 @@ import type {ChildProcess} from 'node:child_process'
 import {childProcess} from '../util/builtins.js'
 import type {Socket} from 'node:net'
 import {fileURLToPath} from 'node:url'
-import {CALLS_ENV, ChannelReader, encodeJob} from './call-channel.js'
+import {CALLS_ENV, ChannelReader, encodeJob, FEW_CALLS_ENV} from './call-channel.js'
 import {leanRunner} from './lean-runner.js'
 import {tiedNode} from './parent-death.js'
 import type {Job, JobResult, Limits} from '../engines/protocol.js'
@@ -48,8 +48,9 @@ export class Runner {
   /**
    * `lean`: for many small jobs in a row (batch chunks), see lean-runner.ts. `calls`: jobs and
    * answers travel over a call channel instead of node's IPC (the API's warm pool: call-channel.ts).
+   * `fewCalls`: the runner makes a few jobs and ends (register's compiles: wasm-flags.ts).
    */
-  constructor(engine: 'v8' | 'quickjs' = 'v8', opts: {lean?: boolean; calls?: boolean} = {}) {
+  constructor(engine: 'v8' | 'quickjs' = 'v8', opts: {lean?: boolean; calls?: boolean; fewCalls?: boolean} = {}) {
     let exited!: () => void
     this.exited = new Promise<void>((res) => (exited = res))
     const base = {execArgv: process.execArgv, env: {...process.env, BURN_RUNNER_ENGINE: engine} as NodeJS.ProcessEnv}
@@ -60,6 +61,8 @@ export class Runner {
     // (never inherited: a runner without the channel's pipe must not look for one)
     if (opts.calls) base.env[CALLS_ENV] = '1'
     else delete base.env[CALLS_ENV]
+    if (opts.fewCalls) base.env[FEW_CALLS_ENV] = '1'
+    else delete base.env[FEW_CALLS_ENV]
     const {execArgv, env} = opts.lean ? leanRunner(base.execArgv, base.env) : base
     this.child = childProcess().fork(RUNNER_MAIN, [], {
       serialization: 'advanced',
