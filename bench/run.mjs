@@ -50,6 +50,8 @@ const quick = compare(
   {
     'node -e 0': () => run(process.execPath, ['-e', '0']),
     'burn run tinyq': () => burn('run', 'tinyq', '--input', '{"x":1}'),
+    // (a direct run's child compiles QuickJS with a larger wasm tiering budget: wasm-flags.ts)
+    direct: () => direct('run', 'tinyq', '--input', '{"x":1}'),
   },
   n,
   {settleMs: 0},
@@ -121,6 +123,7 @@ console.log(
       quick['burn run tinyq'].toFixed(1),
       (quick['burn run tinyq'] / quick['node -e 0']).toFixed(2),
     ],
+    ['  same, direct (BURN_DAEMON=off)', '', quick.direct.toFixed(1), (quick.direct / quick['node -e 0']).toFixed(2)],
     [
       'typescript.js 9 MB, hit vs node no cache',
       ts['node ts-driver.cjs (no cache)'].toFixed(1),
