@@ -5,7 +5,7 @@ import {burn, burnAsync, json, ok, register, tmp, writeScript} from '../helpers.
 
 // The shared counters under real concurrency: 8 processes of `burn run` at once, then restarts,
 // a gc fold and --zero. A file of its own (it was in maintenance.test.ts): at CI's size it is the
-// longest test of the suite, and npm test starts it first, beside the other files.
+// longest test of the suite, and runs beside the other files.
 
 /**
  * Runs per process in the counter test. CI runs the stats issue's 8 x 200 (.ci/run sets
