@@ -17,7 +17,7 @@ import {onRestore} from './v8-flags.js'
  *   10M-iteration loop less time. A run daemon's runner and a batch keep the default: they make
  *   their sandbox before the call comes or run many rows, and the early tier-up is what makes
  *   their calls fast (a 100M budget made a heavy call through the daemon 23% slower, a 150M one
- *   a 200k-row batch ~15% slower). Measured in session 18's closing note.
+ *   a 200k-row batch ~15% slower). README.md, "Performance", has the figures.
  *
  * Every V8 flag is part of cachedDataVersionTag, so a process with them set would reject the v8
  * engine's code caches and compute another engine tag. Only processes that run quickjs set them,
