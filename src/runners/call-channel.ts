@@ -19,11 +19,6 @@ import {FRAME_HEAD, frameBuffer, FrameReader} from '../util/wire/frames.js'
  * Answers come in the order of the jobs, as over IPC (runner-main.ts).
  */
 
-/** Set in the environment of a runner that takes its jobs over the call channel (its fd 4). */
-export const CALLS_ENV = 'BURN_RUNNER_CALLS'
-/** Set for a runner that makes a few jobs and ends (wasm-flags.ts tunes QuickJS for it). */
-export const FEW_CALLS_ENV = 'BURN_RUNNER_FEW_CALLS'
-
 /** The largest frame read: a Buffer's own bound on this platform; the runner and burn are the only writers. */
 const MAX_FRAME = 2 ** 31 - 1
 const OK_HEAD = 1 + 8 + 8 + 2

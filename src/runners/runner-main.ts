@@ -9,7 +9,8 @@ import type {InputRange, Job, JobResult} from '../engines/protocol.js'
 import {collectGarbage, restoreFlagHash} from './lean-runner.js'
 import {runRowsAsPlainRun} from '../engines/rows.js'
 import {watchParent} from './parent-death.js'
-import {CALLS_ENV, ChannelReader, encodeResult, FEW_CALLS_ENV} from './call-channel.js'
+import {ChannelReader, encodeResult} from './call-channel.js'
+import {runnerRole} from './runner-env.js'
 import {tuneQuickjsForFewCalls} from '../engines/wasm-flags.js'
 
 restoreFlagHash()
@@ -22,8 +23,10 @@ const ROWS_NATIVE = new Set(['v8'])
 let busy = false
 const queue: Job[] = []
 
+/** What this runner is for, as runner.ts forked it (runner-env.ts). */
+const role = runnerRole()
 /** Jobs come over the call channel (fd 4) when runner.ts made one (`calls`), else over node's IPC. */
-const channel = process.env[CALLS_ENV] === '1' ? new Socket({fd: 4, readable: true, writable: true}) : undefined
+const channel = role.calls ? new Socket({fd: 4, readable: true, writable: true}) : undefined
 
 /** Set once a script's timer threw: this runner answered its last job and is exiting. */
 let ending = false
@@ -140,8 +143,8 @@ process.on('unhandledRejection', () => {})
 process.on('disconnect', () => process.exit(0))
 
 // Warm up while the parent is still resolving the script: the runner was forked early.
-if (process.env.BURN_RUNNER_ENGINE === 'quickjs') {
-  if (process.env[FEW_CALLS_ENV] === '1') tuneQuickjsForFewCalls()
+if (role.engine === 'quickjs') {
+  if (role.fewCalls) tuneQuickjsForFewCalls()
   void import('../engines/execute.js').then((e) => e.warmEngine('quickjs'))
 } else {
   void import('../engines/v8.js').then(() => import('../util/hash.js')).then((h) => h.loadXxh64())

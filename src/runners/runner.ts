@@ -2,7 +2,8 @@ import type {ChildProcess} from 'node:child_process'
 import {childProcess} from '../util/builtins.js'
 import type {Socket} from 'node:net'
 import {fileURLToPath} from 'node:url'
-import {CALLS_ENV, ChannelReader, encodeJob, FEW_CALLS_ENV} from './call-channel.js'
+import {ChannelReader, encodeJob} from './call-channel.js'
+import {withRunnerRole} from './runner-env.js'
 import {leanRunner} from './lean-runner.js'
 import {tiedNode} from './parent-death.js'
 import type {Job, JobResult, Limits} from '../engines/protocol.js'
@@ -53,16 +54,11 @@ export class Runner {
   constructor(engine: 'v8' | 'quickjs' = 'v8', opts: {lean?: boolean; calls?: boolean; fewCalls?: boolean} = {}) {
     let exited!: () => void
     this.exited = new Promise<void>((res) => (exited = res))
-    const base = {execArgv: process.execArgv, env: {...process.env, BURN_RUNNER_ENGINE: engine} as NodeJS.ProcessEnv}
+    const base = {execArgv: process.execArgv, env: withRunnerRole(process.env, {engine, calls: opts.calls, fewCalls: opts.fewCalls})}
     // A runner makes no TLS connection (a script has no network: README, "Script contract"; the
     // remote cache is burn's, never a runner's), so node's extra CA file is not passed on: node
     // parses NODE_EXTRA_CA_CERTS at every start, ~40 ms of CPU per runner for a system bundle.
     delete base.env.NODE_EXTRA_CA_CERTS
-    // (never inherited: a runner without the channel's pipe must not look for one)
-    if (opts.calls) base.env[CALLS_ENV] = '1'
-    else delete base.env[CALLS_ENV]
-    if (opts.fewCalls) base.env[FEW_CALLS_ENV] = '1'
-    else delete base.env[FEW_CALLS_ENV]
     const {execArgv, env} = opts.lean ? leanRunner(base.execArgv, base.env) : base
     this.child = childProcess().fork(RUNNER_MAIN, [], {
       serialization: 'advanced',
