@@ -57,7 +57,10 @@ export async function runBatch(store: Store, opts: BatchOptions): Promise<BatchO
     refuseFuel(opts.limits.fuel, target.engine)
     const runners = (pool = opts.pool(target.engine))
     const script = checkedScript(store, target)
-    if (opts.memo) memo = await openMemo(store, target, opts)
+    if (opts.memo) {
+      const m = (memo = await openMemo(store, target, opts)).memo
+      runners.mayGrow = () => m.moreRunners()
+    }
     source = await openRows({
       file: opts.input.file,
       format: opts.input.format,

@@ -32,6 +32,12 @@ export class RunnerPool {
   readonly depth: number
   /** Runners retired for their memory growth so far. */
   recycled = 0
+  /**
+   * Whether a lazy pool may start another runner now that its runners are busy (one is always
+   * started when none is alive). batch --memo allows it only while most rows are computed: a
+   * runner started mid-run costs a core while it starts, and the jobs it is given wait for it.
+   */
+  mayGrow: () => boolean = () => true
 
   constructor(
     readonly size: number,
@@ -74,7 +80,7 @@ export class RunnerPool {
     if (dead) this.runners = this.runners.filter((r) => r.alive)
     // (lazy: another runner only once every runner has `depth` jobs, for work that is mostly not theirs)
     if (best && (best.pending === 0 || this.opts.lazy)) return best
-    if (this.runners.length + this.retiring.size < this.size) {
+    if (this.runners.length + this.retiring.size < this.size && (this.runners.length === 0 || this.mayGrow())) {
       const r = this.spawn()
       this.runners.push(r)
       return r

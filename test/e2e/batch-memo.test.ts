@@ -86,6 +86,37 @@ describe('burn batch --memo', () => {
     )
   })
 
+  it('a re-run that computes few rows keeps to one runner; one that computes most starts the others', () => {
+    // Each row says which runner computed it (v8 runs trusted code: the runner's own process
+    // object is reachable), and a call with a changed row takes 30 ms, so the rows not found
+    // queue up behind the runner and would start a second one (--concurrency 2).
+    const source =
+      "const P = this.constructor.constructor('return process')().pid\n" +
+      'module.exports = (rows) => { if (rows.some((r) => r.x < 0)) { const end = Date.now() + 30; while (Date.now() < end); } ' +
+      'return rows.map((r) => ({id: r.id, pid: r.x < 0 ? P : 0})) }'
+    const {cacheDir} = fresh('runners', source)
+    const input = join(dir, 'runners.ndjson')
+    const n = 100_000
+    writeRows(input, n, 'ndjson')
+    const args = ['-f', input, '--memo', '--json', '--concurrency', '2']
+    assert.equal(batch(cacheDir, args).code, 0)
+    const runners = (changed: Set<number>) => {
+      writeRows(input, n, 'ndjson', changed)
+      const r = batch(cacheDir, args)
+      assert.equal(r.code, 0, r.stderr)
+      assert.equal(summary(r).summary.rowsComputed, changed.size)
+      const pids = r.stdout
+        .trimEnd()
+        .split('\n')
+        .map((l) => (JSON.parse(l) as {pid: number}).pid)
+      return new Set(pids.filter((p) => p !== 0)).size
+    }
+    // 1% of the rows, 20 in each chunk of 2000: every group of them waits 30 ms
+    assert.equal(runners(new Set(Array.from({length: n / 100}, (_, i) => 100 * i + 1))), 1)
+    // rows 50,001-90,000 but those changed above (20 chunks computed nearly whole, each 30 ms)
+    assert.equal(runners(new Set(Array.from({length: 40_000}, (_, i) => 50_001 + i).filter((r) => r % 100 !== 1))), 2)
+  })
+
   for (const engine of ['v8', 'quickjs']) {
     it(`${engine}: a JSON array in, a JSON array out (rows holding commas and newlines), stdin too`, () => {
       const {cacheDir} = fresh(`json-${engine}`, MAP, [engine])

@@ -35,6 +35,13 @@ type Computed = {rows: Rows; ran: OkResult}
 const NONE: OkResult = {ok: true, cache: 'none', compileMs: 0, runMs: 0}
 /** A group of rows not found is sent once it holds this many bytes. */
 const GROUP_BYTES = 4 * 1024 * 1024
+/**
+ * Runners beyond the first start only while at least this share of the rows looked up is
+ * computed. A re-run that computes 1% of 1M rows (bench/batch-memo.mjs) took ~0.2 s longer when
+ * a second runner started mid-run: it took a core while it started, and the jobs it was given
+ * waited for it, with the output in input order behind them.
+ */
+const MORE_RUNNERS_SHARE = 0.1
 
 /**
  * `batch --memo` (README, "Memoized results"): each row of a chunk is looked up among the rows
@@ -64,6 +71,9 @@ export class BatchMemo {
   private readonly stores = new Map<number, Array<() => void>>()
   private stored = 0
   private group: Group | undefined
+  /** rows of the last chunks looked up (each chunk before weighs 10% less), and how many of them go to a runner */
+  private recentRows = 0
+  private recentComputed = 0
 
   constructor(
     index: RowIndex,
@@ -88,6 +98,16 @@ export class BatchMemo {
       p = {kind: 'some', plan, missed: pickRows(chunk, spans, plan.misses), rows: spans.length / 2, format: chunk.format}
     this.prepared.set(chunk.index, p)
     if (detach) chunk.bytes = undefined
+    this.recentRows = 0.9 * this.recentRows + chunk.rows
+    this.recentComputed = 0.9 * this.recentComputed + (p.kind === 'some' ? p.plan.misses.length : chunk.rows)
+  }
+
+  /**
+   * Whether the chunks just looked up compute enough of their rows for another runner to pay for
+   * its start (the pool's mayGrow): a file whose end changed whole gets its runners there.
+   */
+  moreRunners(): boolean {
+    return this.recentComputed > 0 && this.recentComputed >= this.recentRows * MORE_RUNNERS_SHARE
   }
 
   /**
