@@ -74,6 +74,8 @@ export class BatchMemo {
   /** rows of the last chunks looked up (each chunk before weighs 10% less), and how many of them go to a runner */
   private recentRows = 0
   private recentComputed = 0
+  /** where the rows of the chunk being looked up are (rowSpans) */
+  private readonly scratch = {spans: new Int32Array(0)}
 
   constructor(
     index: RowIndex,
@@ -90,10 +92,11 @@ export class BatchMemo {
    */
   prepare(chunk: Chunk, detach: boolean): void {
     const bytes = chunk.bytes!
-    const spans = rowSpans(chunk)
+    const spans = rowSpans(chunk, this.scratch)
     const plan = spans && this.matcher.plan(bytes, spans, chunk.format === 'ndjson')
     let p: Prepared = {kind: 'whole'}
-    if (spans && plan && plan.misses.length === spans.length / 2) p = {kind: 'all', bytes: detach ? Buffer.from(bytes) : bytes, spans}
+    if (spans && plan && plan.misses.length === spans.length / 2)
+      p = {kind: 'all', bytes: detach ? Buffer.from(bytes) : bytes, spans: spans.slice()}
     else if (spans && plan)
       p = {kind: 'some', plan, missed: pickRows(chunk, spans, plan.misses), rows: spans.length / 2, format: chunk.format}
     this.prepared.set(chunk.index, p)

@@ -28,6 +28,8 @@ export interface Plan {
 export class RowMatcher {
   /** the entry the next row is expected to be; undefined before the first chunk */
   private next: number | undefined
+  /** runEnds' answer, written over by each chunk */
+  private ends = new Int32Array(0)
 
   constructor(private readonly index: RowIndex) {}
 
@@ -38,7 +40,7 @@ export class RowMatcher {
     const runs: number[] = []
     const misses: number[] = []
     let id = this.next ?? this.start(b, spans)
-    const ends = lines ? runEnds(spans) : undefined
+    const ends = lines ? this.runEnds(spans) : undefined
     for (let i = 0; i < n;) {
       // (runs of lines stop at a blank line: RowIndex.equalsLines compares lines with only '\n' between)
       const left = Math.min(ends ? ends[i] - i : n - i, index.left(id))
@@ -119,14 +121,15 @@ export class RowMatcher {
     }
     return 0
   }
-}
 
-/** For each NDJSON row, the row after the last one that follows it with only '\n' between (no blank line). */
-function runEnds(spans: Int32Array): Int32Array {
-  const n = spans.length / 2
-  const ends = new Int32Array(n)
-  for (let i = n - 1; i >= 0; i--) ends[i] = i + 1 < n && spans[2 * i + 1] + 1 === spans[2 * i + 2] ? ends[i + 1] : i + 1
-  return ends
+  /** For each NDJSON row, the row after the last one that follows it with only '\n' between (no blank line). */
+  private runEnds(spans: Int32Array): Int32Array {
+    const n = spans.length / 2
+    if (this.ends.length < n) this.ends = new Int32Array(n + (n >> 2))
+    const {ends} = this
+    for (let i = n - 1; i >= 0; i--) ends[i] = i + 1 < n && spans[2 * i + 1] + 1 === spans[2 * i + 2] ? ends[i + 1] : i + 1
+    return ends
+  }
 }
 
 /** The stored results of a plan's runs, copied out; undefined when a pack could no longer be read (the chunk then runs whole). */

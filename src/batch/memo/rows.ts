@@ -38,26 +38,37 @@ export function splitRows(r: Extract<JobResult, {ok: true}>): Rows | undefined {
 /**
  * Where each row of a chunk's bytes is, as [start, end) pairs: NDJSON, its non-blank lines (the
  * bytes of the line, without the newline); JSON, its elements (without the commas). Undefined
- * when this count differs from the reader's, which the runner then reports.
+ * when this count differs from the reader's, which the runner then reports. The pairs are a view
+ * of `scratch`, which the next chunk writes over (an array per chunk was most of this function's
+ * time: memory touched for the first time, and the GC).
  */
-export function rowSpans(chunk: Chunk): Int32Array | undefined {
+export function rowSpans(chunk: Chunk, scratch: {spans: Int32Array}): Int32Array | undefined {
   const b = chunk.bytes!
-  const spans: number[] = []
+  const want = 2 * chunk.rows
+  if (scratch.spans.length < want) scratch.spans = new Int32Array(want + (want >> 2))
+  const spans = scratch.spans
+  let k = 0
+  // (one past `want`: more rows than the reader counted)
+  const put = (offset: number) => {
+    if (k < want) spans[k] = offset
+    k++
+  }
   if (chunk.format === 'ndjson') {
-    for (let start = 0; start < b.length;) {
+    for (let start = 0; start < b.length && k <= want;) {
       let end = b.indexOf(NL, start)
       if (end === -1) end = b.length
       for (let i = start; i < end; i++) {
         const c = b[i]
         if (c !== 0x20 && c !== 0x09 && c !== 0x0d) {
-          spans.push(start, end)
+          put(start)
+          put(end)
           break
         }
       }
       start = end + 1
     }
   } else {
-    const scanner = new JsonArrayScanner({start: (offset) => spans.push(offset), end: (offset) => spans.push(offset)})
+    const scanner = new JsonArrayScanner({start: put, end: put})
     try {
       scanner.scan(b)
       scanner.finish()
@@ -65,7 +76,7 @@ export function rowSpans(chunk: Chunk): Int32Array | undefined {
       return undefined
     }
   }
-  return spans.length === chunk.rows * 2 ? Int32Array.from(spans) : undefined
+  return k === want ? spans.subarray(0, want) : undefined
 }
 
 /**

@@ -286,19 +286,10 @@ export class RowIndex {
       return undefined
     }
     const n = file.count
-    const rowAt = old && old.rowAt.length > n ? old.rowAt : new Int32Array(n + 1)
-    const resultAt = old && old.resultAt.length > n ? old.resultAt : new Int32Array(n + 1)
-    const {table, sep} = got.layout
-    let r = got.layout.rowsAt
-    let o = got.layout.resultsAt
-    for (let k = 0; k < n; k++) {
-      rowAt[k] = r
-      resultAt[k] = o
-      r += table[3 * k + 1] + sep
-      o += table[3 * k + 2] + sep
-    }
-    rowAt[n] = r
-    resultAt[n] = o
+    // (a quarter more than this pack needs, so the next packs, a few entries longer or shorter, fit)
+    const rowAt = old && old.rowAt.length > n ? old.rowAt : new Int32Array(n + 1 + (n >> 2))
+    const resultAt = old && old.resultAt.length > n ? old.resultAt : new Int32Array(n + 1 + (n >> 2))
+    entryOffsets(got.layout, rowAt, resultAt)
     const slot: Slot = {pack: p, into, payload: got.payload, layout: got.layout, rowAt, resultAt, lastUse: 0}
     this.slots.push(slot)
     return slot
@@ -359,6 +350,24 @@ export class RowIndex {
     }
     return {...hashTable(of), from}
   }
+}
+
+/**
+ * Where each entry's row and result start in a pack's payload, and one past the last. A function
+ * of its own: as a loop inside fill, which V8 optimizes only on the stack and throws away at its
+ * exit (fill runs once a pack), it took ~26 ns an entry, 0.03 s of a 1M-row re-run; alone, ~2 ns.
+ */
+function entryOffsets({count, table, sep, rowsAt, resultsAt}: PackLayout, rowAt: Int32Array, resultAt: Int32Array): void {
+  let r = rowsAt
+  let o = resultsAt
+  for (let k = 0; k < count; k++) {
+    rowAt[k] = r
+    resultAt[k] = o
+    r += table[3 * k + 1] + sep
+    o += table[3 * k + 2] + sep
+  }
+  rowAt[count] = r
+  resultAt[count] = o
 }
 
 /** Packs of one batch share the time and the batch id in their keys (rows.ts RowPackWriter). */

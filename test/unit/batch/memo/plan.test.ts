@@ -43,7 +43,7 @@ function plan(m: RowMatcher, lines: string): {misses: number[]; stored: string} 
     bytes,
     firstLine: 1,
   }
-  const p = m.plan(bytes, rowSpans(chunk)!, true)!
+  const p = m.plan(bytes, rowSpans(chunk, {spans: new Int32Array(0)})!, true)!
   return {misses: p.misses, stored: p.stored.toString()}
 }
 
