@@ -34,8 +34,9 @@ export class RunnerPool {
   recycled = 0
   /**
    * Whether a lazy pool may start another runner now that its runners are busy (one is always
-   * started when none is alive). batch --memo allows it only while most rows are computed: a
-   * runner started mid-run costs a core while it starts, and the jobs it is given wait for it.
+   * started when none is alive). batch --memo allows it only while a tenth of the rows it just
+   * looked up or more are computed: a runner started mid-run costs a core while it starts, and
+   * the jobs it is given wait for it.
    */
   mayGrow: () => boolean = () => true
 
