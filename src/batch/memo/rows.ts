@@ -39,8 +39,8 @@ export function splitRows(r: Extract<JobResult, {ok: true}>): Rows | undefined {
  * Where each row of a chunk's bytes is, as [start, end) pairs: NDJSON, its non-blank lines (the
  * bytes of the line, without the newline); JSON, its elements (without the commas). Undefined
  * when this count differs from the reader's, which the runner then reports. The pairs are a view
- * of `scratch`, which the next chunk writes over (an array per chunk was most of this function's
- * time: memory touched for the first time, and the GC).
+ * of `scratch`, which the next chunk writes over (a JS array per chunk, copied into a typed
+ * array, took about twice as long in the profile of a 1M-row re-run).
  */
 export function rowSpans(chunk: Chunk, scratch: {spans: Int32Array}): Int32Array | undefined {
   const b = chunk.bytes!
