@@ -58,8 +58,8 @@ export async function runBatch(store: Store, opts: BatchOptions): Promise<BatchO
     const runners = (pool = opts.pool(target.engine))
     const script = checkedScript(store, target)
     if (opts.memo) {
-      const m = (memo = await openMemo(store, target, opts)).memo
-      runners.mayGrow = () => m.moreRunners()
+      const parts = (memo = await openMemo(store, target, opts))
+      runners.mayGrow = () => parts.memo.moreRunners()
     }
     source = await openRows({
       file: opts.input.file,

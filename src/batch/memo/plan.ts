@@ -1,5 +1,6 @@
 import type {RowIndex} from '../../store/results/row-index.js'
 import {NL, type Rows} from './rows.js'
+import {atLeast} from '../../util/scratch.js'
 
 /** Rows of a chunk that do not match in place are checked this far ahead for the entries after theirs (rows changed in place). */
 const LOOKAHEAD = 8
@@ -29,7 +30,7 @@ export class RowMatcher {
   /** the entry the next row is expected to be; undefined before the first chunk */
   private next: number | undefined
   /** runEnds' answer, written over by each chunk */
-  private ends = new Int32Array(0)
+  private ends: Int32Array = new Int32Array(0)
 
   constructor(private readonly index: RowIndex) {}
 
@@ -125,8 +126,7 @@ export class RowMatcher {
   /** For each NDJSON row, the row after the last one that follows it with only '\n' between (no blank line). */
   private runEnds(spans: Int32Array): Int32Array {
     const n = spans.length / 2
-    if (this.ends.length < n) this.ends = new Int32Array(n + (n >> 2))
-    const {ends} = this
+    const ends = (this.ends = atLeast(this.ends, n))
     for (let i = n - 1; i >= 0; i--) ends[i] = i + 1 < n && spans[2 * i + 1] + 1 === spans[2 * i + 2] ? ends[i + 1] : i + 1
     return ends
   }

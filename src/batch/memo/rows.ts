@@ -1,6 +1,7 @@
 import type {JobResult} from '../../engines/protocol.js'
 import {JsonArrayScanner} from '../../util/json/array.js'
 import type {Chunk} from '../types.js'
+import {atLeast} from '../../util/scratch.js'
 
 /*
  * The rows of a chunk under --memo (memo.ts): where each row is in the chunk's bytes and in a
@@ -45,8 +46,7 @@ export function splitRows(r: Extract<JobResult, {ok: true}>): Rows | undefined {
 export function rowSpans(chunk: Chunk, scratch: {spans: Int32Array}): Int32Array | undefined {
   const b = chunk.bytes!
   const want = 2 * chunk.rows
-  if (scratch.spans.length < want) scratch.spans = new Int32Array(want + (want >> 2))
-  const spans = scratch.spans
+  const spans = (scratch.spans = atLeast(scratch.spans, want))
   let k = 0
   // (one past `want`: more rows than the reader counted)
   const put = (offset: number) => {

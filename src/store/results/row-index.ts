@@ -5,6 +5,7 @@ import type {Layout} from '../layout.js'
 import {checkParents} from '../store-trust.js'
 import {loadXxh64} from '../../util/hash.js'
 import {notRegular, readRegularSync} from '../../util/read-regular.js'
+import {atLeast} from '../../util/scratch.js'
 import {decodeResult, headerPayloadLength, RESULT_HEADER_BYTES} from './format.js'
 import {entryTable, isPackKey, packCount, packLayout, PACK_HEAD, rowHash, type PackLayout} from './rows.js'
 
@@ -286,9 +287,8 @@ export class RowIndex {
       return undefined
     }
     const n = file.count
-    // (a quarter more than this pack needs, so the next packs, a few entries longer or shorter, fit)
-    const rowAt = old && old.rowAt.length > n ? old.rowAt : new Int32Array(n + 1 + (n >> 2))
-    const resultAt = old && old.resultAt.length > n ? old.resultAt : new Int32Array(n + 1 + (n >> 2))
+    const rowAt = atLeast(old?.rowAt, n + 1)
+    const resultAt = atLeast(old?.resultAt, n + 1)
     entryOffsets(got.layout, rowAt, resultAt)
     const slot: Slot = {pack: p, into, payload: got.payload, layout: got.layout, rowAt, resultAt, lastUse: 0}
     this.slots.push(slot)
