@@ -23,7 +23,8 @@ export interface Script {
 /** Where the rows go, in order (a RowSink; something simpler in unit tests). */
 export interface RowOutput {
   readonly closed: boolean
-  add(rows: Uint8Array | string, count: number): void
+  /** `release`, if given, is called once `rows` are written (their buffer may then be filled again). */
+  add(rows: Uint8Array | string, count: number, release?: () => void): void
   flush(): void
   ready(): Promise<void> | undefined
 }
@@ -59,6 +60,8 @@ interface Done {
   removed?: boolean
   /** --memo: rows of the chunk written from the store. */
   reused?: number
+  /** --memo: called once the result's bytes are written (memo.ts) */
+  release?: () => void
 }
 
 /**
@@ -168,11 +171,11 @@ export class ChunkPipeline<Out extends RowOutput = RowOutput> {
       }
       const {opts, script} = this.parts
       const place = {index: chunk.index, firstRow: chunk.firstRow, rows: chunk.rows}
-      const {result, reused} = await this.execute(chunk)
+      const {result, reused, release} = await this.execute(chunk)
       // a runner that could not read the script: was it removed meanwhile?
       const removed = !result.ok && result.error.kind === 'internal' && !(await exists(script.sourcePath))
       if (!result.ok && (opts.onError === 'fail' || removed)) this.failedAt = Math.min(this.failedAt, chunk.index)
-      this.done.set(chunk.index, {place, result, removed, reused})
+      this.done.set(chunk.index, {place, result, removed, reused, release})
       this.drain()
     }
   }
@@ -188,7 +191,7 @@ export class ChunkPipeline<Out extends RowOutput = RowOutput> {
     }
   }
 
-  private async execute(chunk: Chunk): Promise<{result: JobResult; reused?: number}> {
+  private async execute(chunk: Chunk): Promise<{result: JobResult; reused?: number; release?: () => void}> {
     const {memo, runners, source} = this.parts
     if (!memo) return {result: normalize(await runners.exec(this.jobFor(chunk, this.rowSeparator)), this.rowSeparator)}
     // (a whole chunk of a regular file is read by its runner, as without --memo)
@@ -245,7 +248,7 @@ export class ChunkPipeline<Out extends RowOutput = RowOutput> {
   }
 
   /** One chunk, in its turn: its rows out, its counts in the tally. False: it ended the batch. */
-  private write({place, result, removed, reused}: Done): boolean {
+  private write({place, result, removed, reused, release}: Done): boolean {
     const {store, script, opts, tally} = this.parts
     const {hash, tag} = script
     if (removed) {
@@ -271,7 +274,7 @@ export class ChunkPipeline<Out extends RowOutput = RowOutput> {
     }
     if (result.ok) {
       const rows = result.rows ?? 0
-      this.out.add(result.outputBytes ?? result.output ?? '', rows)
+      this.out.add(result.outputBytes ?? result.output ?? '', rows, release)
       tally.summary.rowsOut += rows
       return true
     }

@@ -28,6 +28,8 @@ export class RowSink {
   private failure?: Error
   private tmp?: string
   private pending: Uint8Array[] = []
+  /** what to call once a piece of `pending` is written (add's `release`) */
+  private releases = new Map<Uint8Array, () => void>()
   /** The injected full disk (BURN_FAULT_ENOSPC) has struck: nothing more is written. */
   private full = false
 
@@ -74,7 +76,7 @@ export class RowSink {
    * One chunk's rows, as the runner sent them: serialized rows joined by '\n' (ndjson) or ','
    * (json). They are kept until `flush`, which writes the chunks finished together.
    */
-  add(rows: Uint8Array | string, count: number): void {
+  add(rows: Uint8Array | string, count: number, release?: () => void): void {
     if (this.closed || this.failure || count === 0) return
     const bytes = typeof rows === 'string' ? Buffer.from(rows) : rows
     if (this.format === 'ndjson') this.pending.push(bytes, NEWLINE)
@@ -82,12 +84,15 @@ export class RowSink {
       this.pending.push(this.started ? COMMA : OPEN, bytes)
       this.started = true
     }
+    if (release) this.releases.set(bytes, release)
   }
 
   flush(): void {
     if (this.pending.length === 0) return
     const pieces = this.pending
+    const {releases} = this
     this.pending = []
+    this.releases = new Map()
     if (this.closed || this.failure || this.full) return
     // Piece by piece, not concatenated: a copy of every row would be one more buffer per chunk
     // for burn's main process to allocate and collect. Tiny pieces (small chunks) are joined
@@ -96,8 +101,10 @@ export class RowSink {
     for (const p of pieces) bytes += p.length
     if (this.target && this.injectFull(pieces, bytes)) return
     let ok = true
-    if (bytes <= SMALL_WRITE) ok = this.stream.write(pieces.length === 1 ? pieces[0] : Buffer.concat(pieces, bytes))
-    else for (const p of pieces) ok = this.stream.write(p)
+    if (bytes <= SMALL_WRITE && pieces.length > 1) {
+      ok = this.stream.write(Buffer.concat(pieces, bytes))
+      for (const release of releases.values()) release()
+    } else for (const p of pieces) ok = this.stream.write(p, releases.get(p))
     if (!ok && !this.waiting) {
       this.waiting = new Promise<void>((res) => {
         const done = () => {

@@ -6,3 +6,43 @@
 export function atLeast(a: Int32Array | undefined, n: number): Int32Array {
   return a && a.length >= n ? a : new Int32Array(n + (n >> 2))
 }
+
+/**
+ * Buffers handed back once their bytes are used (written out), to be filled again. Fresh memory
+ * is what costs here: on the 2-core VM bench/ runs on, each 4 KiB page a process touches for
+ * the first time costs ~11 us, so 1,000 new 50 KB buffers take ~90 ms to fill, against ~1.5 ms
+ * for the same buffers reused (/tmp micro-benchmark, 2026-12-05). A `batch --memo` re-run filled
+ * two new buffers per chunk, ~50 MB over 1M rows. At most `keep` buffers wait in the pool, and
+ * none larger than `largest` bytes, so it holds little memory once the hot loop is over.
+ */
+export class BufferPool {
+  private readonly free: Buffer[] = []
+
+  constructor(
+    private readonly keep = 32,
+    private readonly largest = 8 * 1024 * 1024,
+  ) {}
+
+  /** `size` bytes, not zeroed: a view of a buffer given back earlier when one is large enough, else of a new one. */
+  take(size: number): Buffer {
+    const {free} = this
+    for (let i = free.length - 1; i >= 0; i--) {
+      const b = free[i]
+      if (b.length < size) continue
+      free[i] = free[free.length - 1]
+      free.pop()
+      return b.subarray(0, size)
+    }
+    // (allocUnsafeSlow: a buffer of its own, never a slice of node's shared 8 KiB slab, so giving
+    // it back hands over no one else's bytes)
+    return Buffer.allocUnsafeSlow(size + (size >> 2)).subarray(0, size)
+  }
+
+  /** A buffer from `take` whose bytes are no longer read: its memory is filled again by a later take. */
+  give(view: Buffer): void {
+    const {free} = this
+    // (a buffer given back twice would be handed to two takers, each writing over the other's bytes)
+    if (free.length >= this.keep || view.buffer.byteLength > this.largest || free.some((b) => b.buffer === view.buffer)) return
+    free.push(Buffer.from(view.buffer, 0, view.buffer.byteLength))
+  }
+}

@@ -84,6 +84,12 @@ describe('burn batch --memo', () => {
       third.stderr,
       /^batch: 100000 rows in, 100000 rows out, 0 chunks failed, 0 rows computed, 100000 rows reused, \d+\.\d\ds\n$/,
     )
+    // and into a file (written in the background, while later chunks are put together in the
+    // buffers of the chunks written: memo.ts): the same bytes
+    const out = join(dir, 'big.out')
+    const fourth = batch(cacheDir, ['-f', input, '--memo', '-o', out])
+    assert.equal(fourth.code, 0, fourth.stderr)
+    assert.ok(readFileSync(out, 'utf8') === second.stdout, 'the --output file differs from stdout')
   })
 
   it('a re-run that computes few rows keeps to one runner; one that computes most starts the others', () => {

@@ -3,6 +3,7 @@ import type {RowIndex} from '../../store/results/row-index.js'
 import type {RowPackWriter} from '../../store/results/rows.js'
 import {assemble, RowMatcher, type Plan} from './plan.js'
 import {commas, outputOf, pickRows, rowSpans, splitRows, type Rows} from './rows.js'
+import {BufferPool} from '../../util/scratch.js'
 import type {Chunk} from '../types.js'
 
 /** Runs a chunk on a runner with rows joined by `separator`; `whole`: the chunk as read (its file range, if it has one). */
@@ -12,6 +13,8 @@ export type ChunkExec = (chunk: Chunk, separator: string, whole: boolean) => Pro
 export interface MemoChunk {
   result: JobResult
   reused: number
+  /** Called once the output's bytes are written: its buffer is filled again by a later chunk. */
+  release?: () => void
 }
 
 /** What `prepare` found for a chunk: run it whole; run it whole and store its rows; or compute only `misses`. */
@@ -76,13 +79,15 @@ export class BatchMemo {
   private recentComputed = 0
   /** where the rows of the chunk being looked up are (rowSpans) */
   private readonly scratch = {spans: new Int32Array(0)}
+  /** the buffers chunks' outputs are put together in (written out, they are used again) */
+  private readonly pool = new BufferPool()
 
   constructor(
     index: RowIndex,
     private readonly writer: RowPackWriter,
     private readonly opts: {outSeparator: string; maxOutputBytes: number; groupRows: number},
   ) {
-    this.matcher = new RowMatcher(index)
+    this.matcher = new RowMatcher(index, this.pool)
   }
 
   /**
@@ -153,20 +158,30 @@ export class BatchMemo {
       return {result: this.joined(r), reused: 0}
     }
     const {plan, missed, rows: n} = p
+    const {pool} = this
     const computed =
       plan.misses.length > 0 ? await this.compute(missed, p.format, exec) : {rows: {out: Buffer.alloc(0), spans: missed.spans}, ran: NONE}
-    if (!computed) return whole()
+    const instead = () => {
+      pool.give(plan.stored)
+      return whole()
+    }
+    if (!computed) return instead()
     const fresh = computed.rows
     const f = fresh.spans
     let size = plan.stored.length - 1
     for (let m = 0; m < plan.misses.length; m++) size += f[2 * m + 1] - f[2 * m] + 1
     // (a stored result may be from a run under a larger --max-output)
-    if (size > this.opts.maxOutputBytes) return whole()
+    if (size > this.opts.maxOutputBytes) return instead()
     store(() => this.keep(missed.out, missed.spans, fresh.out, f))
-    const output = plan.misses.length === 0 ? plan.stored.subarray(0, size) : assemble(plan, fresh, n, size)
+    let output = plan.stored.subarray(0, size)
+    if (plan.misses.length > 0) {
+      output = assemble(plan, fresh, n, size, pool)
+      pool.give(plan.stored)
+    }
     if (this.opts.outSeparator === ',') commas(output)
     // (a run's compiled-code outcome goes on with one chunk's result: the pipeline saves and counts it)
-    return {result: {...computed.ran, output: undefined, outputBytes: output, rows: n}, reused: n - plan.misses.length}
+    const result: JobResult = {...computed.ran, output: undefined, outputBytes: output, rows: n}
+    return {result, reused: n - plan.misses.length, release: () => pool.give(output)}
   }
 
   /** Rows at `spans` of `rows` gave the results at `f` of `out`: stored. */

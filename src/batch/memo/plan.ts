@@ -1,6 +1,6 @@
 import type {RowIndex} from '../../store/results/row-index.js'
 import {NL, type Rows} from './rows.js'
-import {atLeast} from '../../util/scratch.js'
+import {atLeast, type BufferPool} from '../../util/scratch.js'
 
 /** Rows of a chunk that do not match in place are checked this far ahead for the entries after theirs (rows changed in place). */
 const LOOKAHEAD = 8
@@ -32,9 +32,15 @@ export class RowMatcher {
   /** runEnds' answer, written over by each chunk */
   private ends: Int32Array = new Int32Array(0)
 
-  constructor(private readonly index: RowIndex) {}
+  constructor(
+    private readonly index: RowIndex,
+    private readonly pool: BufferPool,
+  ) {}
 
-  /** Which rows of the chunk are stored (their results copied out now, while their packs are read) and which are not. */
+  /**
+   * Which rows of the chunk are stored (their results copied out now, while their packs are read,
+   * into a buffer of the pool) and which are not.
+   */
   plan(b: Buffer, spans: Int32Array, lines: boolean): Plan | undefined {
     const {index} = this
     const n = spans.length / 2
@@ -71,7 +77,7 @@ export class RowMatcher {
       else misses.push(i++)
     }
     this.next = id
-    return copyRuns(index, runs, misses)
+    return copyRuns(index, runs, misses, this.pool)
   }
 
   /** Where the input's first row is: the first entry of a batch that began with it (a file batched before), else 0. */
@@ -133,27 +139,30 @@ export class RowMatcher {
 }
 
 /** The stored results of a plan's runs, copied out; undefined when a pack could no longer be read (the chunk then runs whole). */
-function copyRuns(index: RowIndex, found: number[], misses: number[]): Plan | undefined {
+function copyRuns(index: RowIndex, found: number[], misses: number[], pool: BufferPool): Plan | undefined {
   let size = 0
   for (let r = 0; r < found.length; r += 3) {
     const bytes = index.resultBytes(found[r + 2], found[r + 1])
     if (bytes < 0) return undefined
     size += bytes
   }
-  const stored = Buffer.allocUnsafe(size)
+  const stored = pool.take(size)
   const runs: number[] = []
   for (let r = 0, at = 0; r < found.length; r += 3) {
     const bytes = index.copyResults(found[r + 2], found[r + 1], stored, at)
-    if (bytes < 0) return undefined
+    if (bytes < 0) {
+      pool.give(stored)
+      return undefined
+    }
     runs.push(found[r], found[r + 1], at, at + bytes)
     at += bytes
   }
   return {stored, runs, misses}
 }
 
-/** The chunk's output: stored runs and computed rows in row order, '\n' between rows. */
-export function assemble({stored, runs}: Plan, fresh: Rows, n: number, size: number): Buffer {
-  const out = Buffer.allocUnsafe(size + 1)
+/** The chunk's output, in a buffer of `pool`: stored runs and computed rows in row order, '\n' between rows. */
+export function assemble({stored, runs}: Plan, fresh: Rows, n: number, size: number, pool: BufferPool): Buffer {
+  const out = pool.take(size + 1)
   const f = fresh.spans
   let at = 0
   for (let i = 0, r = 0, m = 0; i < n;) {

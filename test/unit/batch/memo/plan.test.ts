@@ -9,6 +9,7 @@ import {Layout} from '../../../../src/store/layout.js'
 import {rowsScope} from '../../../../src/store/results/key.js'
 import {RowIndex} from '../../../../src/store/results/row-index.js'
 import {RowPackWriter} from '../../../../src/store/results/rows.js'
+import {BufferPool} from '../../../../src/util/scratch.js'
 
 const HASH = 'cd'.repeat(32)
 const LIMITS = {timeoutMs: 1000, memoryBytes: 64 * 1024 * 1024, maxOutputBytes: 1024, maxLogBytes: 1024}
@@ -27,7 +28,7 @@ async function matcher(name: string, rows: string[]): Promise<RowMatcher> {
     w.add(row, 0, row.length, out, 0, out.length)
   }
   await w.close()
-  return new RowMatcher(await RowIndex.load(layout, HASH, SCOPE))
+  return new RowMatcher(await RowIndex.load(layout, HASH, SCOPE), new BufferPool())
 }
 
 /** The rows of an NDJSON chunk the matcher did not find, and the stored results it found, in order. */
