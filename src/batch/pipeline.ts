@@ -60,7 +60,7 @@ interface Done {
   removed?: boolean
   /** --memo: rows of the chunk written from the store. */
   reused?: number
-  /** --memo: called once the result's bytes are written (memo.ts) */
+  /** --memo: called once the result's bytes are written (memo/batch-memo.ts) */
   release?: () => void
 }
 

@@ -104,7 +104,14 @@ export class RowSink {
     if (bytes <= SMALL_WRITE && pieces.length > 1) {
       ok = this.stream.write(Buffer.concat(pieces, bytes))
       for (const release of releases.values()) release()
-    } else for (const p of pieces) ok = this.stream.write(p, releases.get(p))
+    } else {
+      for (const p of pieces) {
+        // (each release once, even were one buffer added twice)
+        const release = releases.get(p)
+        releases.delete(p)
+        ok = this.stream.write(p, release)
+      }
+    }
     if (!ok && !this.waiting) {
       this.waiting = new Promise<void>((res) => {
         const done = () => {

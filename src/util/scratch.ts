@@ -23,13 +23,18 @@ export class BufferPool {
     private readonly largest = 8 * 1024 * 1024,
   ) {}
 
-  /** `size` bytes, not zeroed: a view of a buffer given back earlier when one is large enough, else of a new one. */
+  /**
+   * `size` bytes, not zeroed: a view of the smallest buffer given back earlier that is large
+   * enough, else of a new one. (The pool holds at most keep x largest bytes, 256 MiB; chunks of
+   * the default size need ~60 KB each.)
+   */
   take(size: number): Buffer {
     const {free} = this
-    for (let i = free.length - 1; i >= 0; i--) {
-      const b = free[i]
-      if (b.length < size) continue
-      free[i] = free[free.length - 1]
+    let best = -1
+    for (let i = 0; i < free.length; i++) if (free[i].length >= size && (best < 0 || free[i].length < free[best].length)) best = i
+    if (best >= 0) {
+      const b = free[best]
+      free[best] = free[free.length - 1]
       free.pop()
       return b.subarray(0, size)
     }
@@ -42,7 +47,8 @@ export class BufferPool {
   give(view: Buffer): void {
     const {free} = this
     // (a buffer given back twice would be handed to two takers, each writing over the other's bytes)
-    if (free.length >= this.keep || view.buffer.byteLength > this.largest || free.some((b) => b.buffer === view.buffer)) return
+    const bytes = view.buffer.byteLength
+    if (bytes === 0 || bytes > this.largest || free.length >= this.keep || free.some((b) => b.buffer === view.buffer)) return
     free.push(Buffer.from(view.buffer, 0, view.buffer.byteLength))
   }
 }

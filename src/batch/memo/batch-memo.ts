@@ -133,6 +133,8 @@ export class BatchMemo {
 
   /** A chunk the batch does not run (after a failure under --on-error fail): the chunks after it are still stored. */
   skip(index: number): void {
+    const p = this.prepared.get(index)
+    if (p?.kind === 'some') this.pool.give(p.plan.stored)
     this.prepared.delete(index)
     this.store(index, [])
   }
@@ -161,17 +163,17 @@ export class BatchMemo {
     const {pool} = this
     const computed =
       plan.misses.length > 0 ? await this.compute(missed, p.format, exec) : {rows: {out: Buffer.alloc(0), spans: missed.spans}, ran: NONE}
-    const instead = () => {
+    const runWhole = () => {
       pool.give(plan.stored)
       return whole()
     }
-    if (!computed) return instead()
+    if (!computed) return runWhole()
     const fresh = computed.rows
     const f = fresh.spans
     let size = plan.stored.length - 1
     for (let m = 0; m < plan.misses.length; m++) size += f[2 * m + 1] - f[2 * m] + 1
     // (a stored result may be from a run under a larger --max-output)
-    if (size > this.opts.maxOutputBytes) return instead()
+    if (size > this.opts.maxOutputBytes) return runWhole()
     store(() => this.keep(missed.out, missed.spans, fresh.out, f))
     let output = plan.stored.subarray(0, size)
     if (plan.misses.length > 0) {

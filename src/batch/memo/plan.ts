@@ -146,7 +146,8 @@ function copyRuns(index: RowIndex, found: number[], misses: number[], pool: Buff
     if (bytes < 0) return undefined
     size += bytes
   }
-  const stored = pool.take(size)
+  // (no run found: nothing to copy, and no buffer of the pool held by a chunk that runs whole)
+  const stored = size === 0 ? Buffer.alloc(0) : pool.take(size)
   const runs: number[] = []
   for (let r = 0, at = 0; r < found.length; r += 3) {
     const bytes = index.copyResults(found[r + 2], found[r + 1], stored, at)
