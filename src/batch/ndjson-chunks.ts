@@ -1,4 +1,5 @@
 import {checkChunkSize, spanBytes} from './span.js'
+import {bytesAtLeast} from '../util/scratch.js'
 import type {Chunk, ChunkOptions} from './types.js'
 
 const NL = 0x0a
@@ -72,9 +73,9 @@ export async function* ndjsonChunks(source: AsyncIterable<Buffer>, opts: ChunkOp
  */
 class Carry {
   private parts: Buffer[] = []
-  private kept = Buffer.alloc(0)
+  private kept: Buffer = Buffer.alloc(0)
   private keptBytes = 0
-  private joined = Buffer.alloc(0)
+  private joined: Buffer = Buffer.alloc(0)
 
   constructor(private readonly reused: boolean) {}
 
@@ -83,9 +84,8 @@ class Carry {
       this.parts.push(view)
       return
     }
-    const need = this.keptBytes + view.length
-    if (need > this.kept.length) {
-      const more = Buffer.allocUnsafeSlow(need + (need >> 2))
+    const more = bytesAtLeast(this.kept, this.keptBytes + view.length)
+    if (more !== this.kept) {
       this.kept.copy(more, 0, 0, this.keptBytes)
       this.kept = more
     }
@@ -101,7 +101,7 @@ class Carry {
     }
     if (this.keptBytes === 0) return tail.subarray(start, end)
     const length = this.keptBytes + end - start
-    if (length > this.joined.length) this.joined = Buffer.allocUnsafeSlow(length + (length >> 2))
+    this.joined = bytesAtLeast(this.joined, length)
     this.kept.copy(this.joined, 0, 0, this.keptBytes)
     tail.copy(this.joined, this.keptBytes, start, end)
     this.keptBytes = 0

@@ -1,4 +1,5 @@
 import {closeSync, constants, fstatSync, openSync, readSync, type Stats} from 'node:fs'
+import {bytesAtLeast} from './scratch.js'
 
 /*
  * The one way burn reads a file of its store (and a source given to `register`). Opened with
@@ -43,7 +44,7 @@ export function readRegularSync(path: string, opts: ReadOptions & {into?: {buf: 
     refuse(path, st, opts)
     const size = Math.min(st.size, opts.upTo ?? Infinity)
     const {into} = opts
-    if (into && into.buf.length < size) into.buf = Buffer.allocUnsafe(size + (size >> 2))
+    if (into) into.buf = bytesAtLeast(into.buf, size)
     const buf = into ? into.buf.subarray(0, size) : Buffer.allocUnsafe(size)
     let off = 0
     while (off < size) {

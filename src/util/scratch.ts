@@ -8,6 +8,15 @@ export function atLeast(a: Int32Array | undefined, n: number): Int32Array {
 }
 
 /**
+ * atLeast for bytes: `b` itself when it holds `n`, else a new buffer a quarter longer, not zeroed
+ * and of its own (allocUnsafeSlow: never a slice of node's shared 8 KiB slab, so it can be handed
+ * on and filled again without touching anyone else's bytes).
+ */
+export function bytesAtLeast(b: Buffer | undefined, n: number): Buffer {
+  return b && b.length >= n ? b : Buffer.allocUnsafeSlow(n + (n >> 2))
+}
+
+/**
  * Buffers handed back once their bytes are used (written out), to be filled again. Fresh memory
  * is what costs here: on the 2-core VM bench/ runs on, each 4 KiB page a process touches for
  * the first time costs ~11 us, so 1,000 new 50 KB buffers take ~90 ms to fill, against ~1.5 ms
@@ -38,9 +47,7 @@ export class BufferPool {
       free.pop()
       return b.subarray(0, size)
     }
-    // (allocUnsafeSlow: a buffer of its own, never a slice of node's shared 8 KiB slab, so giving
-    // it back hands over no one else's bytes)
-    return Buffer.allocUnsafeSlow(size + (size >> 2)).subarray(0, size)
+    return bytesAtLeast(undefined, size).subarray(0, size)
   }
 
   /** A buffer from `take` whose bytes are no longer read: its memory is filled again by a later take. */
